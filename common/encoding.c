@@ -1,0 +1,137 @@
+#include "encoding.h"
+
+#include "status.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+bool wl_hmac_sha256(const void *key, size_t key_length, const void *data, size_t data_length,
+                    uint8_t out[WL_SHA256_SIZE])
+{
+    unsigned int out_length = WL_SHA256_SIZE;
+
+    if (key_length > INT32_MAX) {
+        return false;
+    }
+    return HMAC(EVP_sha256(), key, (int)key_length, data, data_length, out, &out_length) != NULL &&
+           out_length == WL_SHA256_SIZE;
+}
+
+char *wl_base64_encode(const void *data, size_t length)
+{
+    size_t capacity = 4 * ((length + 2) / 3) + 1;
+    char *text = wl_xmalloc(capacity);
+
+    EVP_EncodeBlock((unsigned char *)text, data, (int)length);
+    return text;
+}
+
+uint8_t *wl_base64_decode(const char *text, size_t *out_length)
+{
+    size_t length = strlen(text);
+    size_t padding = 0;
+    uint8_t *data;
+    int decoded;
+
+    if (length % 4 != 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        (c >= '0' && c <= '9') || c == '+' || c == '/';
+
+        if (c == '=' && i + 2 >= length) {
+            padding++;
+        } else if (!alphabet || padding > 0) {
+            return NULL;
+        }
+    }
+    data = wl_xmalloc(length / 4 * 3 + 1);
+    decoded = EVP_DecodeBlock(data, (const unsigned char *)text, (int)length);
+    if (decoded < 0) {
+        free(data);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as zero bytes. */
+    *out_length = (size_t)decoded - padding;
+    return data;
+}
+
+char *wl_url_encode(const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t length = strlen(text);
+    char *out = wl_xmalloc(length * 3 + 1);
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        bool unreserved = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                          (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+                          *p == '~';
+        if (unreserved) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 0x0f];
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+char *wl_url_decode(const char *text, bool plus_is_space)
+{
+    size_t length = strlen(text);
+    char *out = wl_xmalloc(length + 1);
+    size_t n = 0;
+
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] == '%') {
+            /* A short escape meets the terminator, which is not a hex digit. */
+            int high = hex_value(text[i + 1]);
+            int low = high >= 0 ? hex_value(text[i + 2]) : -1;
+
+            if (high < 0 || low < 0) {
+                free(out);
+                return NULL;
+            }
+            out[n++] = (char)(high * 16 + low);
+            i += 2;
+        } else if (text[i] == '+' && plus_is_space) {
+            out[n++] = ' ';
+        } else {
+            out[n++] = text[i];
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+bool wl_random_bytes(void *out, size_t length)
+{
+    return length <= INT32_MAX && RAND_bytes(out, (int)length) == 1;
+}
+
+bool wl_equal_constant_time(const void *a, const void *b, size_t length)
+{
+    return CRYPTO_memcmp(a, b, length) == 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * Byte encodings and digests used by the SAS, Cosmos and OAuth code: base64, percent-encoding,
+ * HMAC-SHA256 (OpenSSL) and random bytes.
+ */
+#ifndef WL_ENCODING_H
+#define WL_ENCODING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WL_SHA256_SIZE 32
+
+/* Computes HMAC-SHA256 of `data` with `key` into `out`. Returns false if OpenSSL fails. */
+bool wl_hmac_sha256(const void *key, size_t key_length, const void *data, size_t data_length,
+                    uint8_t out[WL_SHA256_SIZE]);
+
+/* Returns standard base64 (with padding) of `data`; caller frees with free(). */
+char *wl_base64_encode(const void *data, size_t length);
+
+/*
+ * Decodes standard base64 (padding required, no whitespace). Returns a buffer the caller frees
+ * with free() and its length in `out_length`, or NULL when `text` is not valid base64.
+ */
+uint8_t *wl_base64_decode(const char *text, size_t *out_length);
+
+/*
+ * Percent-encodes every byte except the RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~),
+ * as Service Bus SAS tokens, Cosmos authorization headers and OAuth form bodies expect.
+ * Caller frees with free().
+ */
+char *wl_url_encode(const char *text);
+
+/* Decodes %XX escapes (and '+' as space when `plus_is_space`). Returns NULL on a bad escape.
+ * Caller frees with free(). */
+char *wl_url_decode(const char *text, bool plus_is_space);
+
+/* Fills `out` with cryptographically strong random bytes. Returns false on failure. */
+bool wl_random_bytes(void *out, size_t length);
+
+/* Constant-time comparison of two byte strings of the same length. */
+bool wl_equal_constant_time(const void *a, const void *b, size_t length);
+
+#endif

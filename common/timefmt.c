@@ -1,0 +1,217 @@
+#include "timefmt.h"
+
+#include "encoding.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* Formats into a roomy buffer first: years beyond 9999 would not fit the fixed sizes, and the
+ * compiler cannot prove that they never occur. */
+static void copy_fixed(char *out, size_t size, const char *formatted)
+{
+    size_t length = strlen(formatted);
+
+    if (length > size - 1) {
+        length = size - 1;
+    }
+    memcpy(out, formatted, length);
+    out[length] = '\0';
+}
+
+static void split_utc(int64_t unix_seconds, struct tm *out)
+{
+    time_t seconds = (time_t)unix_seconds;
+
+    gmtime_r(&seconds, out);
+}
+
+void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE])
+{
+    struct tm utc;
+    char buffer[96];
+    int64_t seconds = unix_us / 1000000;
+    int64_t micros = unix_us % 1000000;
+
+    if (micros < 0) {
+        micros += 1000000;
+        seconds -= 1;
+    }
+    split_utc(seconds, &utc);
+    snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d:%02d.%06d", utc.tm_year + 1900,
+             utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)micros);
+    copy_fixed(out, WL_STAMP_SIZE, buffer);
+}
+
+static bool read_digits(const char *text, int count, int *out)
+{
+    int value = 0;
+
+    for (int i = 0; i < count; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+        value = value * 10 + (text[i] - '0');
+    }
+    *out = value;
+    return true;
+}
+
+static bool valid_fields(const struct tm *fields)
+{
+    static const int days_in_month[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    return fields->tm_mon >= 0 && fields->tm_mon < 12 && fields->tm_mday >= 1 &&
+           fields->tm_mday <= days_in_month[fields->tm_mon] && fields->tm_hour < 24 &&
+           fields->tm_min < 60 && fields->tm_sec < 61;
+}
+
+bool wl_parse_stamp(const char *text, int64_t *out_unix_us)
+{
+    struct tm fields = {0};
+    int year, month, micros;
+
+    if (strlen(text) != WL_STAMP_SIZE - 1 || text[4] != '-' || text[7] != '-' || text[10] != ' ' ||
+        text[13] != ':' || text[16] != ':' || text[19] != '.') {
+        return false;
+    }
+    if (!read_digits(text, 4, &year) || !read_digits(text + 5, 2, &month) ||
+        !read_digits(text + 8, 2, &fields.tm_mday) || !read_digits(text + 11, 2, &fields.tm_hour) ||
+        !read_digits(text + 14, 2, &fields.tm_min) || !read_digits(text + 17, 2, &fields.tm_sec) ||
+        !read_digits(text + 20, 6, &micros)) {
+        return false;
+    }
+    fields.tm_year = year - 1900;
+    fields.tm_mon = month - 1;
+    if (!valid_fields(&fields)) {
+        return false;
+    }
+    *out_unix_us = (int64_t)timegm(&fields) * 1000000 + micros;
+    return true;
+}
+
+void wl_format_rfc1123(int64_t unix_seconds, char out[WL_RFC1123_SIZE])
+{
+    struct tm utc;
+    char buffer[96];
+
+    split_utc(unix_seconds, &utc);
+    snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d GMT", day_names[utc.tm_wday],
+             utc.tm_mday, month_names[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+             utc.tm_sec);
+    copy_fixed(out, WL_RFC1123_SIZE, buffer);
+}
+
+bool wl_parse_rfc1123(const char *text, int64_t *out_unix_seconds)
+{
+    struct tm fields = {0};
+    char day[4], month[4], zone[4];
+    int year;
+    int consumed = 0;
+
+    if (sscanf(text, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", day, &fields.tm_mday, month, &year,
+               &fields.tm_hour, &fields.tm_min, &fields.tm_sec, zone, &consumed) != 8 ||
+        text[consumed] != '\0' || strcmp(zone, "GMT") != 0) {
+        return false;
+    }
+    fields.tm_mon = -1;
+    for (int i = 0; i < 12; i++) {
+        if (strcmp(month, month_names[i]) == 0) {
+            fields.tm_mon = i;
+        }
+    }
+    fields.tm_year = year - 1900;
+    if (!valid_fields(&fields)) {
+        return false;
+    }
+    *out_unix_seconds = (int64_t)timegm(&fields);
+    return true;
+}
+
+void wl_format_iso8601(int64_t unix_ms, char out[WL_ISO8601_SIZE])
+{
+    struct tm utc;
+    char buffer[96];
+
+    split_utc(unix_ms / 1000, &utc);
+    snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+             utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+             (int)(unix_ms % 1000));
+    copy_fixed(out, WL_ISO8601_SIZE, buffer);
+}
+
+bool wl_uuid_v4(char out[WL_UUID_SIZE])
+{
+    uint8_t bytes[16];
+
+    if (!wl_random_bytes(bytes, sizeof bytes)) {
+        return false;
+    }
+    bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
+    wl_uuid_format(bytes, out);
+    return true;
+}
+
+void wl_uuid_format(const uint8_t bytes[16], char out[WL_UUID_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[n++] = '-';
+        }
+        out[n++] = hex[bytes[i] >> 4];
+        out[n++] = hex[bytes[i] & 0x0f];
+    }
+    out[n] = '\0';
+}
+
+bool wl_uuid_parse(const char *text, uint8_t out[16])
+{
+    size_t n = 0;
+
+    if (strlen(text) != WL_UUID_SIZE - 1) {
+        return false;
+    }
+    for (size_t i = 0; i < WL_UUID_SIZE - 1;) {
+        unsigned int byte;
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-') {
+                return false;
+            }
+            i++;
+            continue;
+        }
+        if (sscanf(text + i, "%2x", &byte) != 1 ||
+            strchr("0123456789abcdefABCDEF", text[i]) == NULL ||
+            strchr("0123456789abcdefABCDEF", text[i + 1]) == NULL) {
+            return false;
+        }
+        out[n++] = (uint8_t)byte;
+        i += 2;
+    }
+    return n == 16;
+}
+
+void wl_uuid_swap_guid_order(const uint8_t in[16], uint8_t out[16])
+{
+    uint8_t copy[16];
+
+    memcpy(copy, in, 16);
+    out[0] = copy[3];
+    out[1] = copy[2];
+    out[2] = copy[1];
+    out[3] = copy[0];
+    out[4] = copy[5];
+    out[5] = copy[4];
+    out[6] = copy[7];
+    out[7] = copy[6];
+    memcpy(out + 8, copy + 8, 8);
+}

@@ -1,0 +1,83 @@
+#include "check.h"
+#include "encoding.h"
+
+#include <stdlib.h>
+
+TEST_CASE(base64_roundtrip)
+{
+    /* RFC 4648 section 10 vectors. */
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        char *encoded = wl_base64_encode(plain[i], strlen(plain[i]));
+        size_t length = 99;
+        uint8_t *decoded = wl_base64_decode(coded[i], &length);
+
+        CHECK_STR_EQ(encoded, coded[i]);
+        CHECK(decoded != NULL);
+        CHECK_INT_EQ(length, strlen(plain[i]));
+        CHECK(decoded != NULL && memcmp(decoded, plain[i], length) == 0);
+        free(encoded);
+        free(decoded);
+    }
+}
+
+TEST_CASE(base64_rejects_invalid)
+{
+    static const char *const invalid[] = {"Zg=", "Zm9v YmFy", "Zm=v", "Z!==", "Zg==Zg=="};
+    size_t length;
+
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        uint8_t *decoded = wl_base64_decode(invalid[i], &length);
+
+        if (decoded != NULL) {
+            fprintf(stderr, "accepted invalid base64 \"%s\"\n", invalid[i]);
+        }
+        CHECK(decoded == NULL);
+        free(decoded);
+    }
+}
+
+TEST_CASE(url_encode_reserved)
+{
+    char *encoded = wl_url_encode("sb://ns.servicebus.windows.net/q 1?a=b&c=d+e/~_.-");
+
+    CHECK_STR_EQ(encoded,
+                 "sb%3A%2F%2Fns.servicebus.windows.net%2Fq%201%3Fa%3Db%26c%3Dd%2Be%2F~_.-");
+    free(encoded);
+}
+
+TEST_CASE(url_decode)
+{
+    char *decoded = wl_url_decode("a%2Fb+c%3d", true);
+    char *literal_plus = wl_url_decode("a+b", false);
+    char *short_escape = wl_url_decode("abc%4", false);
+    char *bad_escape = wl_url_decode("%zz", false);
+
+    CHECK_STR_EQ(decoded, "a/b c=");
+    CHECK_STR_EQ(literal_plus, "a+b");
+    CHECK(short_escape == NULL);
+    CHECK(bad_escape == NULL);
+    free(decoded);
+    free(literal_plus);
+}
+
+TEST_CASE(hmac_sha256_rfc4231)
+{
+    /* RFC 4231 test case 2. */
+    static const uint8_t expected[WL_SHA256_SIZE] = {
+        0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24,
+        0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27,
+        0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+    const char *data = "what do ya want for nothing?";
+    uint8_t digest[WL_SHA256_SIZE];
+
+    CHECK(wl_hmac_sha256("Jefe", 4, data, strlen(data), digest));
+    CHECK(memcmp(digest, expected, sizeof digest) == 0);
+    CHECK(wl_equal_constant_time(digest, expected, sizeof digest));
+}
+
+TEST_MAIN(TEST_ENTRY(base64_roundtrip), TEST_ENTRY(base64_rejects_invalid),
+          TEST_ENTRY(url_encode_reserved), TEST_ENTRY(url_decode), TEST_ENTRY(hmac_sha256_rfc4231))
