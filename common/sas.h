@@ -25,9 +25,10 @@ char *sas_token_create(const char *resource_uri, const char *key_name, const cha
 
 /* The fields of a parsed token; every string is owned and freed by sas_token_fields_free. */
 typedef struct sas_token_fields {
-    char *resource;  /* sr, URL-decoded */
-    char *signature; /* sig, URL-decoded base64 */
-    char *key_name;  /* skn */
+    char *resource;              /* sr, URL-decoded */
+    char *resource_encoded;      /* sr exactly as sent, which is what the signature covers */
+    char *signature;             /* sig, URL-decoded base64 */
+    char *key_name;              /* skn */
     int64_t expiry_unix_seconds; /* se */
 } sas_token_fields;
 
