@@ -1,0 +1,70 @@
+/*
+ * The claims-based security (CBS) client: authorizes audiences on a connection by sending
+ * put-token requests to the `$cbs` node, and sends a fresh token before each one expires.
+ *
+ * A put-token request has application properties operation=put-token, type (the credential's
+ * token type), name (the audience), and an amqp-value string body holding the token. Status
+ * codes 200 and 202 mean success. Service Bus closes the links of an entity whose token has
+ * expired, so each authorized audience is put again at the credential's refresh time minus a
+ * jittered margin (by default 7 minutes with 20 % jitter, or earlier for short tokens).
+ *
+ * Threads: a cbs client is owned by its sb_conn and runs on the thread handling that
+ * connection's events. Token fetches call cred_get_token on that thread; a workload-identity
+ * exchange that has to go to the network therefore blocks the connection for its duration.
+ */
+#ifndef WL_CBS_H
+#define WL_CBS_H
+
+#include "backoff.h"
+#include "clock.h"
+#include "credential.h"
+#include "sb_rpc.h"
+#include "status.h"
+
+#include <proton/message.h>
+
+#include <stdint.h>
+
+typedef struct cbs cbs;
+
+/* Called after every put-token for `audience`: `err` NULL on success. */
+typedef void (*cbs_result_fn)(void *ctx, const char *audience, const wl_error *err);
+
+typedef struct cbs_options {
+    cred *credential;          /* borrowed; must outlive the client */
+    int64_t timeout_ms;        /* reply deadline per put-token; 20000 when 0 */
+    int64_t refresh_margin_ms; /* put again this long before expiry; 420000 when 0 */
+    const wl_clock *clock;     /* NULL for the system clock */
+    const backoff_random *random;
+    cbs_result_fn on_result;
+    void *ctx;
+} cbs_options;
+
+/* Creates a client that sends its requests over `rpc` (a pair opened on "$cbs"). */
+cbs *cbs_create(sb_rpc *rpc, const cbs_options *options);
+void cbs_destroy(cbs *client);
+
+/*
+ * Authorizes `audience` now and keeps it authorized until the client is destroyed. Calling it
+ * again for the same audience sends a new put-token at once. Failures to get a token are
+ * reported through on_result as well as returned.
+ */
+wl_status cbs_authorize(cbs *client, const char *audience, wl_error *err);
+
+/* Sends the put-token requests that are due. Call it when cbs_next_deadline_ms has passed. */
+void cbs_tick(cbs *client);
+
+/* Returns the monotonic time in ms of the next refresh, or INT64_MAX when none is scheduled. */
+int64_t cbs_next_deadline_ms(const cbs *client);
+
+/* Fills `message` (cleared first) with a put-token request for `audience`. */
+void cbs_build_put_token(pn_message_t *message, const char *audience, const cred_token *token);
+
+/*
+ * Returns how long after `now_unix_ms` to put a new token for `token`: its refresh time, but
+ * no later than its expiry minus `margin_ms` jittered by +-20 %, and at least 1 s from now.
+ */
+int64_t cbs_refresh_delay_ms(const cred_token *token, int64_t now_unix_ms, int64_t margin_ms,
+                             const backoff_random *random);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Configuration declared once in a table, from which loading, validation, --help text and the
+ * printed effective configuration all follow.
+ *
+ * Each option has a flag (`--count`), an optional environment variable, a type, a default
+ * written as text, a unit, bounds, a secret flag, help text and the offset of its field in the
+ * caller's target struct. Loading applies the defaults, then the environment, then the command
+ * line, so a flag overrides its variable. Every error names the flag or variable, the value and
+ * what is expected; the caller prints it and exits with status 2.
+ *
+ * Not thread-safe: load at start-up, before other threads exist.
+ */
+#ifndef WL_CONFIG_H
+#define WL_CONFIG_H
+
+#include "status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum config_type {
+    CONFIG_STRING,   /* char * field, owned by the target; NULL when unset */
+    CONFIG_INT,      /* int64_t field, bounded by min and max */
+    CONFIG_DOUBLE,   /* double field, bounded by min and max */
+    CONFIG_BOOL,     /* bool field: true/false, 1/0, yes/no, on/off; a bare flag means true */
+    CONFIG_DURATION, /* int64_t field in milliseconds; text "250ms", "30s", "5m", "1h", or a bare
+                        number in the option's unit ("ms" or "s") */
+} config_type;
+
+typedef struct config_option {
+    const char *flag;         /* long flag without dashes, for example "count" */
+    const char *env;          /* environment variable, or NULL for a flag only */
+    config_type type;
+    const char *default_text; /* parsed like user input; NULL leaves the field zero or NULL */
+    const char *unit;         /* shown in --help, for example "messages/s"; "ms" or "s" for
+                                 CONFIG_DURATION sets the unit of a bare number */
+    double min, max;          /* inclusive bounds for numbers and durations (in ms); ignored
+                                 when both are 0 */
+    bool secret;              /* masked in config_describe_json */
+    const char *help;         /* one sentence: what the option sets */
+    size_t offset;            /* offsetof(target struct, field) */
+} config_option;
+
+typedef struct config_table {
+    const config_option *options;
+    size_t count;
+} config_table;
+
+/*
+ * Loads `table` into `target`: defaults, then the environment (through `getenv_fn`, getenv
+ * when NULL), then `argv[1..argc-1]` ("--name value", "--name=value"; "--help" and "-h" set
+ * `out_help`). Strings in `target` are allocated and released by config_free. Returns
+ * WL_ERR_INVALID with a message such as
+ *   "invalid value \"-3\" for --count (SERVICEBUS_COUNT): expected an integer from 0 to ..."
+ */
+wl_status config_load(const config_table *table, void *target, int argc, char **argv,
+                      const char *(*getenv_fn)(const char *name), bool *out_help, wl_error *err);
+
+/* Frees the strings that config_load stored in `target` and sets them to NULL. */
+void config_free(const config_table *table, void *target);
+
+/* Writes usage text: `usage_line`, then one entry per option with its variable, unit, default. */
+void config_print_help(const config_table *table, const char *usage_line, FILE *out);
+
+/*
+ * Returns the effective configuration as a JSON object ("{\"count\":10000,...}") keyed by
+ * flag name, with secrets that are set shown as "***". Caller frees with free().
+ */
+char *config_describe_json(const config_table *table, const void *target);
+
+/* Parses a duration as CONFIG_DURATION does; `bare_unit` is "ms" or "s". */
+bool config_parse_duration(const char *text, const char *bare_unit, int64_t *out_ms);
+
+#endif

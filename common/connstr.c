@@ -1,0 +1,234 @@
+#include "connstr.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool key_is(const char *key, size_t key_length, const char *expected)
+{
+    return strlen(expected) == key_length && strncasecmp(key, expected, key_length) == 0;
+}
+
+static char *trimmed_copy(const char *text, size_t length)
+{
+    while (length > 0 && isspace((unsigned char)*text)) {
+        text++;
+        length--;
+    }
+    while (length > 0 && isspace((unsigned char)text[length - 1])) {
+        length--;
+    }
+    return wl_xstrndup(text, length);
+}
+
+/* Splits "sb://host:port/path" into host, port and transport. */
+static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *err)
+{
+    const char *rest = strstr(endpoint, "://");
+    size_t scheme_length;
+
+    if (rest == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid Endpoint \"%s\" in the connection string: expected "
+                            "sb://HOST, amqps://HOST or amqp://HOST",
+                            endpoint);
+    }
+    scheme_length = (size_t)(rest - endpoint);
+    rest += 3;
+    if (scheme_length == 2 && strncasecmp(endpoint, "sb", 2) == 0) {
+        out->tls = true;
+    } else if (scheme_length == 5 && strncasecmp(endpoint, "amqps", 5) == 0) {
+        out->tls = true;
+    } else if (scheme_length == 4 && strncasecmp(endpoint, "amqp", 4) == 0) {
+        out->tls = false;
+    } else {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid Endpoint scheme in \"%s\": expected sb://, amqps:// or amqp://",
+                            endpoint);
+    }
+
+    size_t host_length = strcspn(rest, ":/");
+    if (host_length == 0) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid Endpoint \"%s\" in the connection string: the host is empty",
+                            endpoint);
+    }
+    out->host = wl_xstrndup(rest, host_length);
+    rest += host_length;
+
+    if (*rest == ':') {
+        char *end = NULL;
+        long port = strtol(rest + 1, &end, 10);
+        if (end == rest + 1 || (*end != '\0' && *end != '/') || port < 1 || port > 65535) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid port in Endpoint \"%s\": expected 1 to 65535", endpoint);
+        }
+        out->port = (uint16_t)port;
+        out->port_explicit = true;
+    }
+    return WL_OK;
+}
+
+static bool parse_bool(const char *text, bool *out)
+{
+    if (strcasecmp(text, "true") == 0) {
+        *out = true;
+        return true;
+    }
+    if (strcasecmp(text, "false") == 0) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static wl_status store_pair(connstr *out, const char *key, size_t key_length, const char *value,
+                            size_t value_length, char **endpoint, wl_error *err)
+{
+    char **slot = NULL;
+
+    if (key_is(key, key_length, "Endpoint")) {
+        slot = endpoint;
+    } else if (key_is(key, key_length, "SharedAccessKeyName")) {
+        slot = &out->key_name;
+    } else if (key_is(key, key_length, "SharedAccessKey")) {
+        slot = &out->key;
+    } else if (key_is(key, key_length, "SharedAccessSignature")) {
+        slot = &out->shared_access_signature;
+    } else if (key_is(key, key_length, "EntityPath")) {
+        slot = &out->entity_path;
+    } else if (key_is(key, key_length, "UseDevelopmentEmulator")) {
+        char *text = trimmed_copy(value, value_length);
+        bool ok = parse_bool(text, &out->use_development_emulator);
+        wl_status status = WL_OK;
+        if (!ok) {
+            status = wl_error_set(err, WL_ERR_INVALID,
+                                  "invalid UseDevelopmentEmulator \"%s\" in the connection string: "
+                                  "expected true or false",
+                                  text);
+        }
+        free(text);
+        return status;
+    } else {
+        return WL_OK; /* unknown keys are ignored, as the SDKs do */
+    }
+
+    if (*slot != NULL) {
+        return wl_error_set(err, WL_ERR_INVALID, "the connection string sets %.*s twice",
+                            (int)key_length, key);
+    }
+    *slot = trimmed_copy(value, value_length);
+    if (**slot == '\0') {
+        return wl_error_set(err, WL_ERR_INVALID, "the connection string has an empty %.*s",
+                            (int)key_length, key);
+    }
+    return WL_OK;
+}
+
+static wl_status check_complete(connstr *out, const char *endpoint, wl_error *err)
+{
+    wl_status status;
+
+    if (endpoint == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "the connection string has no Endpoint: expected "
+                            "Endpoint=sb://NAMESPACE.servicebus.windows.net/;...");
+    }
+    status = parse_endpoint(endpoint, out, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    if (out->shared_access_signature != NULL && (out->key_name != NULL || out->key != NULL)) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "the connection string sets both SharedAccessSignature and "
+                            "SharedAccessKeyName/SharedAccessKey: keep one of them");
+    }
+    if (out->shared_access_signature == NULL) {
+        if (out->key_name == NULL) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "the connection string has no SharedAccessKeyName (or "
+                                "SharedAccessSignature)");
+        }
+        if (out->key == NULL) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "the connection string has no SharedAccessKey for key name \"%s\"",
+                                out->key_name);
+        }
+    }
+
+    /* The development emulator listens on plain TCP; an sb:// endpoint means TLS otherwise. */
+    if (out->use_development_emulator) {
+        out->tls = false;
+    }
+    if (!out->port_explicit) {
+        out->port = out->tls ? 5671 : 5672;
+    }
+    return WL_OK;
+}
+
+wl_status connstr_parse(const char *text, connstr *out, wl_error *err)
+{
+    char *endpoint = NULL;
+    wl_status status = WL_OK;
+    const char *cursor = text;
+    unsigned part = 0;
+
+    memset(out, 0, sizeof *out);
+    if (text == NULL || *text == '\0') {
+        return wl_error_set(err, WL_ERR_INVALID, "the connection string is empty");
+    }
+
+    while (*cursor != '\0') {
+        size_t pair_length = strcspn(cursor, ";");
+        const char *equals = memchr(cursor, '=', pair_length);
+        const char *key = cursor;
+
+        part++;
+        while (pair_length > 0 && isspace((unsigned char)*key)) {
+            key++;
+            pair_length--;
+        }
+        if (pair_length > 0) {
+            if (equals == NULL) {
+                /* The text is not echoed: a pasted key without its name would leak. */
+                status = wl_error_set(err, WL_ERR_INVALID,
+                                      "invalid connection string: part %u is not KEY=VALUE",
+                                      part);
+                goto out;
+            }
+            size_t key_length = (size_t)(equals - key);
+            while (key_length > 0 && isspace((unsigned char)key[key_length - 1])) {
+                key_length--;
+            }
+            const char *value = equals + 1;
+            size_t value_length = pair_length - (size_t)(value - key);
+            status = store_pair(out, key, key_length, value, value_length, &endpoint, err);
+            if (status != WL_OK) {
+                goto out;
+            }
+        }
+        cursor += strcspn(cursor, ";");
+        if (*cursor == ';') {
+            cursor++;
+        }
+    }
+    status = check_complete(out, endpoint, err);
+
+out:
+    free(endpoint);
+    if (status != WL_OK) {
+        connstr_free(out);
+    }
+    return status;
+}
+
+void connstr_free(connstr *cs)
+{
+    free(cs->host);
+    free(cs->key_name);
+    free(cs->key);
+    free(cs->shared_access_signature);
+    free(cs->entity_path);
+    memset(cs, 0, sizeof *cs);
+}

@@ -1,0 +1,44 @@
+/*
+ * Service Bus connection strings:
+ *
+ *   Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=...;
+ *   EntityPath=orders
+ *   Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;
+ *   SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;
+ *
+ * Keys are case-insensitive, pairs are separated by ';', and a value may itself contain '='
+ * (base64 keys end with it). Endpoint schemes: sb:// (TLS on 5671, or plain TCP on 5672 with
+ * UseDevelopmentEmulator=true), amqps:// (TLS, 5671) and amqp:// (plain TCP, 5672, for generic
+ * AMQP 1.0 brokers). A port in the endpoint overrides the default.
+ */
+#ifndef WL_CONNSTR_H
+#define WL_CONNSTR_H
+
+#include "status.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct connstr {
+    char *host;                  /* endpoint host without scheme, port or path */
+    uint16_t port;               /* effective port: explicit, or the scheme's default */
+    bool port_explicit;          /* the endpoint named a port */
+    bool tls;                    /* false for amqp:// and for the development emulator */
+    char *key_name;              /* SharedAccessKeyName, or NULL */
+    char *key;                   /* SharedAccessKey, or NULL (secret) */
+    char *shared_access_signature; /* SharedAccessSignature, or NULL (secret) */
+    char *entity_path;           /* EntityPath, or NULL */
+    bool use_development_emulator;
+} connstr;
+
+/*
+ * Parses `text` into `out` (zeroed first). Requires Endpoint and either SharedAccessKeyName with
+ * SharedAccessKey or SharedAccessSignature (not both). Unknown keys are ignored, as the SDKs do.
+ * On failure returns WL_ERR_INVALID with a message that names the key and never the secret
+ * value. Free with connstr_free.
+ */
+wl_status connstr_parse(const char *text, connstr *out, wl_error *err);
+
+void connstr_free(connstr *cs);
+
+#endif
