@@ -1,0 +1,83 @@
+# shellcheck shell=bash
+# Starts and stops the strict Cosmos DB test server (tests/emulators/cosmos) for tests and the
+# local demo. Source this file, then:
+#
+#   cosmos_start DIR [SERVER_OPTION...]   start over HTTPS on a free loopback port
+#   cosmos_stop                           stop the server that cosmos_start started
+#
+# cosmos_start makes a test CA in DIR with tests/lib/ca.sh unless DIR/ca.crt exists, writes the
+# server's log to DIR/cosmos.log, and exports COSMOS_PID, COSMOS_ENDPOINT
+# (https://127.0.0.1:PORT), COSMOS_KEY, COSMOS_CA_FILE and COSMOS_LOG. The key is COSMOS_KEY
+# when set, else the Cosmos emulator's well-known key. SERVER_OPTION... go to server.js (for
+# example --fault-429-rate 0.3); with --http the endpoint is http:// and no CA is needed.
+# Callers stop the server in a trap: trap cosmos_stop EXIT.
+
+COSMOS_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+COSMOS_EMULATOR_KEY="C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+# The server listens within about a second; this bound only catches a server that hangs.
+COSMOS_START_TIMEOUT_S=30
+
+cosmos_start() {
+    local dir="${1:?usage: cosmos_start DIR [SERVER_OPTION...]}"
+    shift
+    local scheme=https
+    local arg
+    for arg in "$@"; do
+        [[ "$arg" == --http ]] && scheme=http
+    done
+
+    mkdir -p "$dir"
+    local tls=()
+    if [[ "$scheme" == https ]]; then
+        [[ -f "$dir/ca.crt" ]] || "$COSMOS_LIB_ROOT/tests/lib/ca.sh" "$dir" || return 1
+        tls=(--tls-cert "$dir/server.crt" --tls-key "$dir/server.key")
+    fi
+
+    COSMOS_KEY="${COSMOS_KEY:-$COSMOS_EMULATOR_KEY}"
+    COSMOS_LOG="$dir/cosmos.log"
+    local ready="$dir/cosmos.ready"
+    rm -f "$ready"
+    node "$COSMOS_LIB_ROOT/tests/emulators/cosmos/server.js" --port 0 --bind 127.0.0.1 \
+        "${tls[@]}" --key "$COSMOS_KEY" --ready-file "$ready" "$@" >"$COSMOS_LOG" 2>&1 &
+    COSMOS_PID=$!
+    export COSMOS_PID COSMOS_KEY COSMOS_LOG
+
+    local deadline=$((SECONDS + COSMOS_START_TIMEOUT_S))
+    while [[ ! -s "$ready" ]]; do
+        if ! kill -0 "$COSMOS_PID" 2>/dev/null; then
+            echo "cosmos_start: the server exited during start; its log $COSMOS_LOG ends with:" >&2
+            tail -n 20 "$COSMOS_LOG" >&2
+            unset COSMOS_PID
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            echo "cosmos_start: the server did not listen within ${COSMOS_START_TIMEOUT_S} s; see $COSMOS_LOG" >&2
+            cosmos_stop
+            return 1
+        fi
+        sleep 0.1
+    done
+
+    local port
+    port="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$ready")"
+    export COSMOS_ENDPOINT="$scheme://127.0.0.1:$port"
+    if [[ "$scheme" == https ]]; then
+        export COSMOS_CA_FILE="$dir/ca.crt"
+    else
+        unset COSMOS_CA_FILE
+    fi
+}
+
+# Stops the server by its PID: SIGTERM, then SIGKILL if it is still running after 5 s.
+cosmos_stop() {
+    [[ -n "${COSMOS_PID:-}" ]] || return 0
+    kill "$COSMOS_PID" 2>/dev/null || true
+    local tries=0
+    while kill -0 "$COSMOS_PID" 2>/dev/null && ((tries < 50)); do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    kill -9 "$COSMOS_PID" 2>/dev/null || true
+    wait "$COSMOS_PID" 2>/dev/null || true
+    unset COSMOS_PID
+}
