@@ -1,0 +1,107 @@
+/*
+ * A Cosmos DB (NoSQL) REST client on one curl multi handle.
+ *
+ * Requests are asynchronous: cosmos_upsert() and friends queue a request and return, and
+ * cosmos_poll() drives every transfer and calls each request's completion callback. The multi
+ * handle keeps HTTP/1.1 connections alive and reuses them, at most `max_connections` at a
+ * time to the endpoint; easy handles are pooled so that TLS sessions and buffers are reused.
+ *
+ * Threads: a client belongs to the thread that created it (the consumer's writer thread).
+ * Only cosmos_wakeup() may be called from other threads.
+ *
+ * Authorization (per request, with x-ms-date as an RFC 1123 GMT date):
+ *   master key: urlencode("type=master&ver=1.0&sig=" + base64(HMAC-SHA256(base64decode(key),
+ *               lower(verb) "\n" lower(resource type) "\n" resource link "\n"
+ *               lower(x-ms-date) "\n" "\n")))
+ *   Entra:      urlencode("type=aad&ver=1.0&sig=" + access token)
+ */
+#ifndef CONSUMER_COSMOS_H
+#define CONSUMER_COSMOS_H
+
+#include "clock.h"
+#include "status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cosmos_client cosmos_client;
+
+typedef struct cosmos_options {
+    const char *endpoint;           /* "https://account.documents.azure.com:443" */
+    const char *database;           /* database id */
+    const char *container;          /* container id */
+    const char *partition_key_path; /* container partition key path, "/id" when NULL */
+    const char *master_key;         /* base64 master key; NULL signs with Entra tokens */
+    const char *ca_file;            /* PEM file of trusted CAs; NULL uses the system store */
+    int max_connections;            /* concurrent requests and connections; at least 1 */
+    int64_t request_timeout_ms;     /* whole request, connect included */
+    const wl_clock *clock;          /* x-ms-date and latency; the system clock when NULL */
+} cosmos_options;
+
+/* The outcome of one request. Valid only during the completion callback. */
+typedef struct cosmos_result {
+    int http_status;        /* 0 when no response arrived (see error) */
+    int substatus;          /* x-ms-substatus, 0 when absent */
+    int64_t retry_after_ms; /* x-ms-retry-after-ms, -1 when absent */
+    double request_charge;  /* x-ms-request-charge in request units */
+    int64_t latency_us;     /* from queueing the request to its completion */
+    char activity_id[64];   /* x-ms-activity-id, empty when absent */
+    wl_error error;         /* set unless the status is 2xx: status class, text, activity id */
+} cosmos_result;
+
+typedef void (*cosmos_done_fn)(void *user, const cosmos_result *result);
+
+/* Creates a client. Returns NULL with `err` set when an option is invalid. Destroy with
+ * cosmos_client_destroy, which aborts unfinished requests without calling their callbacks. */
+cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err);
+void cosmos_client_destroy(cosmos_client *client);
+
+/* Sets the Entra access token used from the next request on; the client copies it. */
+void cosmos_client_set_aad_token(cosmos_client *client, const char *access_token);
+
+/* Returns true when the client signs with the master key. */
+bool cosmos_client_uses_key(const cosmos_client *client);
+
+/*
+ * Queues an upsert of `document` (JSON, `length` bytes; copied) into the container with the
+ * partition key value `partition_key`. `done` is called from a later cosmos_poll().
+ */
+void cosmos_upsert(cosmos_client *client, const char *partition_key, const char *document,
+                   size_t length, cosmos_done_fn done, void *user);
+
+/* Queue a create of the database or the container (201 created, 409 already exists). */
+void cosmos_create_database(cosmos_client *client, cosmos_done_fn done, void *user);
+void cosmos_create_container(cosmos_client *client, cosmos_done_fn done, void *user);
+
+/* Queues a read of the container (200 when it exists, 404 when it or the database does not). */
+void cosmos_read_container(cosmos_client *client, cosmos_done_fn done, void *user);
+
+/*
+ * Waits up to `timeout_ms` for socket activity or cosmos_wakeup(), advances every transfer and
+ * calls the callbacks of finished requests. Returns WL_ERR_IO only when curl's multi interface
+ * itself fails.
+ */
+wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err);
+
+/* Makes a cosmos_poll() that is waiting return early. Safe from any thread. */
+void cosmos_wakeup(cosmos_client *client);
+
+/* Returns the number of requests queued or in progress. */
+int cosmos_in_flight(const cosmos_client *client);
+
+/*
+ * Computes the master-key authorization header value for one request. `date` is the exact
+ * x-ms-date header value. Returns a URL-encoded string the caller frees with free(), or NULL
+ * when signing fails.
+ */
+char *cosmos_master_auth(const uint8_t *key, size_t key_length, const char *verb,
+                         const char *resource_type, const char *resource_link, const char *date);
+
+/* Returns the Entra authorization header value; caller frees with free(). */
+char *cosmos_aad_auth(const char *access_token);
+
+/* Maps an HTTP status from Cosmos to the project's status classes. */
+wl_status cosmos_status_class(int http_status);
+
+#endif

@@ -1,0 +1,18 @@
+# Unit tests of the consumer's modules.
+wl_unit_test(settle SOURCES test_settle.c LIBS consumer_core
+  CASES created_and_replaced_complete throttled_waits_retry_after
+        throttled_without_header_backs_off throttled_delay_is_capped transient_statuses_back_off
+        transport_error_backs_off bad_request_dead_letters too_large_dead_letters
+        invalid_message_dead_letters configuration_errors_abandon_not_ready lock_lost_forgets
+        unknown_status_retries every_rule_is_reachable retry_at_deadline_abandons
+        backoff_schedule_doubles_to_cap retries_with_fake_clock_end_at_deadline
+        lock_renewal_schedule lock_renewals_cover_long_retry action_names)
+wl_unit_test(document SOURCES test_document.c LIBS consumer_core
+  CASES utf8_accepts_valid utf8_rejects_malformed parse_valid_message
+        parse_rejects_each_poison_kind parse_reason_names_field parse_ignores_bytes_past_length
+        build_document_fields build_omits_absent_metadata)
+wl_unit_test(cosmos SOURCES test_cosmos.c LIBS consumer_core
+  CASES master_auth_matches_independent_hmac master_auth_keeps_link_case
+        master_auth_documented_example aad_auth_format status_classes rfc1123_date_for_x_ms_date
+        create_rejects_bad_options upsert_headers_and_connection_reuse create_and_read_requests
+        connection_refused_is_transport_error)

@@ -1,0 +1,403 @@
+#include "check.h"
+#include "clock.h"
+#include "cosmos.h"
+#include "encoding.h"
+#include "timefmt.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EMULATOR_KEY                                                                               \
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+
+/* The signature computed here with OpenSSL directly, without the code under test. */
+static void independent_signature(const char *key_base64, const char *payload, char *out,
+                                  size_t capacity)
+{
+    unsigned char key[128];
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_length = 0;
+    unsigned char encoded[128];
+
+    int key_length =
+        EVP_DecodeBlock(key, (const unsigned char *)key_base64, (int)strlen(key_base64));
+    /* EVP_DecodeBlock counts the padding as data bytes: drop one per '='. */
+    for (const char *c = key_base64 + strlen(key_base64) - 1; *c == '='; c--) {
+        key_length--;
+    }
+    HMAC(EVP_sha256(), key, key_length, (const unsigned char *)payload, strlen(payload), digest,
+         &digest_length);
+    EVP_EncodeBlock(encoded, digest, (int)digest_length);
+
+    /* URL-encode "type=master&ver=1.0&sig=" + signature by hand. */
+    char plain[256];
+    snprintf(plain, sizeof plain, "type=master&ver=1.0&sig=%s", encoded);
+    size_t used = 0;
+    for (const char *c = plain; *c && used + 4 < capacity; c++) {
+        if (isalnum((unsigned char)*c) || strchr("-._~", *c)) {
+            out[used++] = *c;
+        } else {
+            used += (size_t)snprintf(out + used, capacity - used, "%%%02X", (unsigned char)*c);
+        }
+    }
+    out[used] = '\0';
+}
+
+TEST_CASE(master_auth_matches_independent_hmac)
+{
+    size_t key_length = 0;
+    uint8_t *key = wl_base64_decode(EMULATOR_KEY, &key_length);
+    char expected[256];
+
+    independent_signature(EMULATOR_KEY,
+                          "post\ndocs\ndbs/Orders/colls/Results\nfri, 04 dec 2026 06:14:27 gmt\n\n",
+                          expected, sizeof expected);
+    char *actual = cosmos_master_auth(key, key_length, "POST", "docs", "dbs/Orders/colls/Results",
+                                      "Fri, 04 Dec 2026 06:14:27 GMT");
+    CHECK_STR_EQ(actual, expected);
+    CHECK(strncmp(actual, "type%3Dmaster%26ver%3D1.0%26sig%3D", 34) == 0);
+    free(actual);
+    free(key);
+}
+
+TEST_CASE(master_auth_keeps_link_case)
+{
+    size_t key_length = 0;
+    uint8_t *key = wl_base64_decode(EMULATOR_KEY, &key_length);
+    char *upper = cosmos_master_auth(key, key_length, "GET", "colls", "dbs/DB/colls/C", "x");
+    char *lower = cosmos_master_auth(key, key_length, "GET", "colls", "dbs/db/colls/c", "x");
+    char *verb = cosmos_master_auth(key, key_length, "get", "COLLS", "dbs/DB/colls/C", "X");
+
+    CHECK(strcmp(upper, lower) != 0);
+    CHECK_STR_EQ(verb, upper);
+    free(upper);
+    free(lower);
+    free(verb);
+    free(key);
+}
+
+/* The worked example of Microsoft's "access control on Cosmos DB resources" REST page. */
+TEST_CASE(master_auth_documented_example)
+{
+    size_t key_length = 0;
+    uint8_t *key = wl_base64_decode(
+        "dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDToSxLzR4y+O/0H/t4bQtVNw==",
+        &key_length);
+    char *actual = cosmos_master_auth(key, key_length, "GET", "dbs", "dbs/ToDoList",
+                                      "Thu, 27 Apr 2017 00:51:12 GMT");
+    char *decoded = wl_url_decode(actual, false);
+
+    CHECK_STR_EQ(decoded, "type=master&ver=1.0&sig=c09PEVJrgp2uQRkr934kFbTqhByc7TVr3OHyqlu+c+c=");
+    free(decoded);
+    free(actual);
+    free(key);
+}
+
+TEST_CASE(aad_auth_format)
+{
+    char *auth = cosmos_aad_auth("eyJ0eXAi.eyJhdWQi.sig-_");
+
+    CHECK_STR_EQ(auth, "type%3Daad%26ver%3D1.0%26sig%3DeyJ0eXAi.eyJhdWQi.sig-_");
+    free(auth);
+}
+
+TEST_CASE(status_classes)
+{
+    CHECK_INT_EQ(cosmos_status_class(201), WL_OK);
+    CHECK_INT_EQ(cosmos_status_class(200), WL_OK);
+    CHECK_INT_EQ(cosmos_status_class(0), WL_ERR_IO);
+    CHECK_INT_EQ(cosmos_status_class(400), WL_ERR_INVALID);
+    CHECK_INT_EQ(cosmos_status_class(401), WL_ERR_AUTH);
+    CHECK_INT_EQ(cosmos_status_class(403), WL_ERR_AUTH);
+    CHECK_INT_EQ(cosmos_status_class(404), WL_ERR_NOT_FOUND);
+    CHECK_INT_EQ(cosmos_status_class(408), WL_ERR_TIMEOUT);
+    CHECK_INT_EQ(cosmos_status_class(409), WL_ERR_CONFLICT);
+    CHECK_INT_EQ(cosmos_status_class(413), WL_ERR_TOO_LARGE);
+    CHECK_INT_EQ(cosmos_status_class(429), WL_ERR_THROTTLED);
+    CHECK_INT_EQ(cosmos_status_class(449), WL_ERR_UNAVAILABLE);
+    CHECK_INT_EQ(cosmos_status_class(503), WL_ERR_UNAVAILABLE);
+}
+
+TEST_CASE(rfc1123_date_for_x_ms_date)
+{
+    char date[WL_RFC1123_SIZE];
+    int64_t parsed = 0;
+
+    wl_format_rfc1123(1796364867, date); /* 2026-12-04 06:14:27 UTC */
+    CHECK_STR_EQ(date, "Fri, 04 Dec 2026 06:14:27 GMT");
+    CHECK(wl_parse_rfc1123(date, &parsed));
+    CHECK_INT_EQ(parsed, 1796364867);
+    wl_format_rfc1123(0, date);
+    CHECK_STR_EQ(date, "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+TEST_CASE(create_rejects_bad_options)
+{
+    cosmos_options options = {
+        .endpoint = "ftp://x", .database = "db", .container = "c", .max_connections = 1};
+    wl_error err = {0};
+
+    CHECK(cosmos_client_create(&options, &err) == NULL);
+    CHECK(strstr(err.message, "ftp://x") != NULL);
+
+    options.endpoint = "https://127.0.0.1:1";
+    options.database = "bad/name";
+    wl_error_clear(&err);
+    CHECK(cosmos_client_create(&options, &err) == NULL);
+    CHECK(strstr(err.message, "bad/name") != NULL);
+
+    options.database = "db";
+    options.master_key = "not base64!";
+    wl_error_clear(&err);
+    CHECK(cosmos_client_create(&options, &err) == NULL);
+    CHECK_INT_EQ(err.status, WL_ERR_INVALID);
+}
+
+/*
+ * A one-connection-at-a-time HTTP/1.1 server on a loopback port: it answers each request with
+ * the next canned response, records the request heads and counts accepted connections.
+ */
+typedef struct fake_server {
+    int listener;
+    int port;
+    const char *const *responses;
+    int response_count;
+    int connections;
+    char heads[8][2048];
+    int served;
+    pthread_t thread;
+} fake_server;
+
+static bool read_request(int fd, char *head, size_t capacity)
+{
+    size_t used = 0;
+    long content_length = 0;
+
+    while (used + 1 < capacity) {
+        ssize_t got = recv(fd, head + used, 1, 0);
+        if (got <= 0) {
+            return false;
+        }
+        used++;
+        head[used] = '\0';
+        if (used >= 4 && strcmp(head + used - 4, "\r\n\r\n") == 0) {
+            break;
+        }
+    }
+    const char *length_header = strstr(head, "Content-Length:");
+    if (length_header) {
+        content_length = strtol(length_header + 15, NULL, 10);
+    }
+    for (long i = 0; i < content_length; i++) {
+        char byte;
+        if (recv(fd, &byte, 1, 0) != 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void *serve(void *arg)
+{
+    fake_server *server = arg;
+
+    while (server->served < server->response_count) {
+        int fd = accept(server->listener, NULL, NULL);
+        if (fd < 0) {
+            break;
+        }
+        server->connections++;
+        while (server->served < server->response_count &&
+               read_request(fd, server->heads[server->served], sizeof server->heads[0])) {
+            const char *response = server->responses[server->served++];
+            if (send(fd, response, strlen(response), 0) < 0) {
+                break;
+            }
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void fake_server_start(fake_server *server, const char *const *responses, int count)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t length = sizeof address;
+
+    memset(server, 0, sizeof *server);
+    server->responses = responses;
+    server->response_count = count;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    server->listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(bind(server->listener, (struct sockaddr *)&address, sizeof address) == 0);
+    CHECK(listen(server->listener, 4) == 0);
+    getsockname(server->listener, (struct sockaddr *)&address, &length);
+    server->port = ntohs(address.sin_port);
+    pthread_create(&server->thread, NULL, serve, server);
+}
+
+static void fake_server_stop(fake_server *server)
+{
+    pthread_join(server->thread, NULL);
+    close(server->listener);
+}
+
+typedef struct captured {
+    int calls;
+    cosmos_result results[8];
+} captured;
+
+static void capture(void *user, const cosmos_result *result)
+{
+    captured *out = user;
+
+    out->results[out->calls++] = *result;
+}
+
+static void run_until(cosmos_client *client, const captured *out, int calls)
+{
+    for (int i = 0; i < 2000 && out->calls < calls; i++) {
+        wl_error err = {0};
+        CHECK_INT_EQ(cosmos_poll(client, 50, &err), WL_OK);
+    }
+}
+
+static cosmos_client *client_for(const fake_server *server, const wl_clock *clock)
+{
+    char endpoint[64];
+    wl_error err = {0};
+
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/", server->port);
+    cosmos_options options = {
+        .endpoint = endpoint,
+        .database = "Orders",
+        .container = "Results",
+        .master_key = EMULATOR_KEY,
+        .max_connections = 1,
+        .request_timeout_ms = 10000,
+        .clock = clock,
+    };
+    cosmos_client *client = cosmos_client_create(&options, &err);
+    CHECK(client != NULL);
+    return client;
+}
+
+TEST_CASE(upsert_headers_and_connection_reuse)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nx-ms-activity-id: act-1\r\n"
+        "x-ms-request-charge: 6.29\r\n\r\n{}",
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 43\r\nx-ms-retry-after-ms: 17\r\n"
+        "x-ms-substatus: 3200\r\n\r\n{\"code\":\"TooManyRequests\",\"message\":\"slow\"}",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    fake_server server;
+    captured out = {0};
+    wl_fake_clock fake;
+
+    wl_fake_clock_init(&fake, 0, 1796364867000000); /* 2026-12-04 06:14:27 UTC */
+    fake_server_start(&server, responses, 3);
+    cosmos_client *client = client_for(&server, &fake.clock);
+
+    for (int i = 0; i < 3; i++) {
+        cosmos_upsert(client, "id-\"1\"", "{\"id\":\"id-\\\"1\\\"\"}", 17, capture, &out);
+        CHECK_INT_EQ(cosmos_in_flight(client), 1);
+        run_until(client, &out, i + 1);
+    }
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 3);
+    CHECK_INT_EQ(server.connections, 1);
+    CHECK_INT_EQ(out.results[0].http_status, 201);
+    CHECK_STR_EQ(out.results[0].activity_id, "act-1");
+    CHECK(out.results[0].request_charge > 6.28 && out.results[0].request_charge < 6.30);
+    CHECK_INT_EQ(out.results[0].retry_after_ms, -1);
+    CHECK_INT_EQ(out.results[1].http_status, 429);
+    CHECK_INT_EQ(out.results[1].retry_after_ms, 17);
+    CHECK_INT_EQ(out.results[1].substatus, 3200);
+    CHECK_INT_EQ(out.results[1].error.status, WL_ERR_THROTTLED);
+    CHECK_STR_EQ(out.results[1].error.condition, "TooManyRequests");
+    CHECK(strstr(out.results[1].error.message, "slow") != NULL);
+    CHECK_INT_EQ(out.results[2].http_status, 200);
+
+    const char *head = server.heads[0];
+    CHECK(strncmp(head, "POST /dbs/Orders/colls/Results/docs HTTP/1.1\r\n", 46) == 0);
+    CHECK(strstr(head, "x-ms-date: Fri, 04 Dec 2026 06:14:27 GMT\r\n") != NULL);
+    CHECK(strstr(head, "x-ms-version: 2018-12-31\r\n") != NULL);
+    CHECK(strstr(head, "x-ms-documentdb-partitionkey: [\"id-\\\"1\\\"\"]\r\n") != NULL);
+    CHECK(strstr(head, "x-ms-documentdb-is-upsert: true\r\n") != NULL);
+    CHECK(strstr(head, "Content-Type: application/json\r\n") != NULL);
+
+    size_t key_length = 0;
+    uint8_t *key = wl_base64_decode(EMULATOR_KEY, &key_length);
+    char *auth = cosmos_master_auth(key, key_length, "POST", "docs", "dbs/Orders/colls/Results",
+                                    "Fri, 04 Dec 2026 06:14:27 GMT");
+    char expected[512];
+    snprintf(expected, sizeof expected, "authorization: %s\r\n", auth);
+    CHECK(strstr(head, expected) != NULL);
+    free(auth);
+    free(key);
+    cosmos_client_destroy(client);
+}
+
+TEST_CASE(create_and_read_requests)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 409 Conflict\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    fake_server server;
+    captured out = {0};
+
+    fake_server_start(&server, responses, 3);
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_create_database(client, capture, &out);
+    run_until(client, &out, 1);
+    cosmos_create_container(client, capture, &out);
+    run_until(client, &out, 2);
+    cosmos_read_container(client, capture, &out);
+    run_until(client, &out, 3);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.results[0].http_status, 409);
+    CHECK_INT_EQ(out.results[1].http_status, 201);
+    CHECK_INT_EQ(out.results[2].http_status, 404);
+    CHECK_INT_EQ(out.results[2].error.status, WL_ERR_NOT_FOUND);
+    CHECK(strncmp(server.heads[0], "POST /dbs HTTP/1.1\r\n", 20) == 0);
+    CHECK(strncmp(server.heads[1], "POST /dbs/Orders/colls HTTP/1.1\r\n", 33) == 0);
+    CHECK(strncmp(server.heads[2], "GET /dbs/Orders/colls/Results HTTP/1.1\r\n", 40) == 0);
+    cosmos_client_destroy(client);
+}
+
+TEST_CASE(connection_refused_is_transport_error)
+{
+    fake_server server;
+    captured out = {0};
+
+    fake_server_start(&server, NULL, 0);
+    pthread_join(server.thread, NULL);
+    close(server.listener); /* nothing listens on the port now */
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_upsert(client, "a", "{\"id\":\"a\"}", 10, capture, &out);
+    run_until(client, &out, 1);
+
+    CHECK_INT_EQ(out.calls, 1);
+    CHECK_INT_EQ(out.results[0].http_status, 0);
+    CHECK_INT_EQ(out.results[0].error.status, WL_ERR_IO);
+    CHECK(out.results[0].error.message[0] != '\0');
+    cosmos_client_destroy(client);
+}
+
+TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_auth_keeps_link_case),
+          TEST_ENTRY(master_auth_documented_example), TEST_ENTRY(aad_auth_format),
+          TEST_ENTRY(status_classes), TEST_ENTRY(rfc1123_date_for_x_ms_date),
+          TEST_ENTRY(create_rejects_bad_options), TEST_ENTRY(upsert_headers_and_connection_reuse),
+          TEST_ENTRY(create_and_read_requests), TEST_ENTRY(connection_refused_is_transport_error))
