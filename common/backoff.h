@@ -15,9 +15,9 @@ typedef struct backoff_random {
 } backoff_random;
 
 typedef struct backoff_policy {
-    int64_t initial_ms;  /* ceiling of the first delay, > 0 */
-    int64_t max_ms;      /* cap of every ceiling, >= initial_ms */
-    double multiplier;   /* growth of the ceiling per attempt, >= 1 */
+    int64_t initial_ms; /* ceiling of the first delay, > 0 */
+    int64_t max_ms;     /* cap of every ceiling, >= initial_ms */
+    double multiplier;  /* growth of the ceiling per attempt, >= 1 */
 } backoff_policy;
 
 /* 100 ms initial, 30 s cap, doubling. */

@@ -30,8 +30,8 @@ typedef enum config_type {
 } config_type;
 
 typedef struct config_option {
-    const char *flag;         /* long flag without dashes, for example "count" */
-    const char *env;          /* environment variable, or NULL for a flag only */
+    const char *flag; /* long flag without dashes, for example "count" */
+    const char *env;  /* environment variable, or NULL for a flag only */
     config_type type;
     const char *default_text; /* parsed like user input; NULL leaves the field zero or NULL */
     const char *unit;         /* shown in --help, for example "messages/s"; "ms" or "s" for

@@ -43,9 +43,9 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
     } else if (scheme_length == 4 && strncasecmp(endpoint, "amqp", 4) == 0) {
         out->tls = false;
     } else {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid Endpoint scheme in \"%s\": expected sb://, amqps:// or amqp://",
-                            endpoint);
+        return wl_error_set(
+            err, WL_ERR_INVALID,
+            "invalid Endpoint scheme in \"%s\": expected sb://, amqps:// or amqp://", endpoint);
     }
 
     size_t host_length = strcspn(rest, ":/");
@@ -193,8 +193,7 @@ wl_status connstr_parse(const char *text, connstr *out, wl_error *err)
             if (equals == NULL) {
                 /* The text is not echoed: a pasted key without its name would leak. */
                 status = wl_error_set(err, WL_ERR_INVALID,
-                                      "invalid connection string: part %u is not KEY=VALUE",
-                                      part);
+                                      "invalid connection string: part %u is not KEY=VALUE", part);
                 goto out;
             }
             size_t key_length = (size_t)(equals - key);

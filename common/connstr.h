@@ -20,14 +20,14 @@
 #include <stdint.h>
 
 typedef struct connstr {
-    char *host;                  /* endpoint host without scheme, port or path */
-    uint16_t port;               /* effective port: explicit, or the scheme's default */
-    bool port_explicit;          /* the endpoint named a port */
-    bool tls;                    /* false for amqp:// and for the development emulator */
-    char *key_name;              /* SharedAccessKeyName, or NULL */
-    char *key;                   /* SharedAccessKey, or NULL (secret) */
+    char *host;                    /* endpoint host without scheme, port or path */
+    uint16_t port;                 /* effective port: explicit, or the scheme's default */
+    bool port_explicit;            /* the endpoint named a port */
+    bool tls;                      /* false for amqp:// and for the development emulator */
+    char *key_name;                /* SharedAccessKeyName, or NULL */
+    char *key;                     /* SharedAccessKey, or NULL (secret) */
     char *shared_access_signature; /* SharedAccessSignature, or NULL (secret) */
-    char *entity_path;           /* EntityPath, or NULL */
+    char *entity_path;             /* EntityPath, or NULL */
     bool use_development_emulator;
 } connstr;
 

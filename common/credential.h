@@ -31,10 +31,10 @@
 typedef struct cred cred;
 
 typedef struct cred_token {
-    char *token;                /* the whole token text; a secret, never log it */
-    const char *type;           /* CRED_TYPE_SAS or CRED_TYPE_JWT (static storage) */
-    int64_t expires_at_unix;    /* seconds since the epoch */
-    int64_t refresh_at_unix;    /* when a holder should fetch a new one */
+    char *token;             /* the whole token text; a secret, never log it */
+    const char *type;        /* CRED_TYPE_SAS or CRED_TYPE_JWT (static storage) */
+    int64_t expires_at_unix; /* seconds since the epoch */
+    int64_t refresh_at_unix; /* when a holder should fetch a new one */
 } cred_token;
 
 /* Frees the token text and zeroes the struct; safe on a zeroed struct. */
@@ -76,17 +76,17 @@ cred *cred_sas_create(const char *key_name, const char *key, int64_t validity_s,
 cred *cred_sas_static_create(const char *signature, wl_error *err);
 
 typedef struct cred_wi_options {
-    const char *authority_host;  /* AZURE_AUTHORITY_HOST, for example
-                                    "https://login.microsoftonline.com/" */
-    const char *tenant_id;       /* AZURE_TENANT_ID */
-    const char *client_id;       /* AZURE_CLIENT_ID */
-    const char *token_file;      /* AZURE_FEDERATED_TOKEN_FILE */
-    const char *scope;           /* for example "https://servicebus.azure.net/.default" */
-    const char *ca_file;         /* CA bundle for the authority, or NULL for the system store */
-    int64_t request_timeout_ms;  /* per HTTP exchange, including connect; 10000 when 0 */
-    unsigned max_attempts;       /* exchanges per cred_get_token; 4 when 0 */
-    backoff_policy backoff;      /* between attempts; backoff_policy_default() when zeroed */
-    const wl_clock *clock;       /* NULL for the system clock; must outlive the credential */
+    const char *authority_host; /* AZURE_AUTHORITY_HOST (https://, or http:// for local tests), e.g.
+                                   "https://login.microsoftonline.com/" */
+    const char *tenant_id;      /* AZURE_TENANT_ID */
+    const char *client_id;      /* AZURE_CLIENT_ID */
+    const char *token_file;     /* AZURE_FEDERATED_TOKEN_FILE */
+    const char *scope;          /* for example "https://servicebus.azure.net/.default" */
+    const char *ca_file;        /* CA bundle for the authority, or NULL for the system store */
+    int64_t request_timeout_ms; /* per HTTP exchange, including connect; 10000 when 0 */
+    unsigned max_attempts;      /* exchanges per cred_get_token; 4 when 0 */
+    backoff_policy backoff;     /* between attempts; backoff_policy_default() when zeroed */
+    const wl_clock *clock;      /* NULL for the system clock; must outlive the credential */
     const backoff_random *random; /* NULL for backoff_random_system() */
 } cred_wi_options;
 
@@ -102,6 +102,6 @@ wl_status cred_wi_options_from_env(cred_wi_options *options, const char *(*geten
 cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *err);
 
 /* Number of token exchanges that reached the authority (for tests and metrics). */
-uint64_t cred_exchange_count(const cred *credential);
+uint64_t cred_exchange_count(cred *credential);
 
 #endif

@@ -26,8 +26,7 @@ typedef struct health_component health_component;
 health_server *health_server_create(metrics_registry *metrics);
 
 /* Registers a component that starts not ready with `reason`. Only before health_server_start. */
-health_component *health_component_add(health_server *server, const char *name,
-                                       const char *reason);
+health_component *health_component_add(health_server *server, const char *name, const char *reason);
 
 /* Marks `component` ready, or not ready with `reason`; safe from any thread. */
 void health_component_set(health_component *component, bool ready, const char *reason);

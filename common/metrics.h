@@ -47,8 +47,8 @@ metrics_gauge *metrics_gauge_add(metrics_registry *registry, const char *name, c
                                  const char *help);
 /* `bounds` ascending, at most METRICS_MAX_BUCKETS of them, in seconds for latency metrics. */
 metrics_histogram *metrics_histogram_add(metrics_registry *registry, const char *name,
-                                         const char *labels, const char *help,
-                                         const double *bounds, size_t bound_count);
+                                         const char *labels, const char *help, const double *bounds,
+                                         size_t bound_count);
 
 static inline void metrics_counter_inc(metrics_counter *counter, uint64_t delta)
 {
@@ -73,6 +73,6 @@ static inline void metrics_gauge_add_value(metrics_gauge *gauge, int64_t delta)
 void metrics_histogram_observe(metrics_histogram *histogram, double value);
 
 /* Renders every metric; caller frees with free(). `out_length` may be NULL. */
-char *metrics_render(const metrics_registry *registry, size_t *out_length);
+char *metrics_render(metrics_registry *registry, size_t *out_length);
 
 #endif

@@ -73,28 +73,28 @@ typedef struct sb_conn_callbacks {
 } sb_conn_callbacks;
 
 typedef struct sb_conn_options {
-    const char *host;           /* TCP host; also SNI, certificate name and AMQP open hostname */
+    const char *host; /* TCP host; also SNI, certificate name and AMQP open hostname */
     uint16_t port;
     bool tls;
-    const char *ca_file;        /* trusted CAs (PEM) for TLS, or NULL for the system store */
-    bool tls_skip_verify;       /* accept any certificate; for tests only */
+    const char *ca_file;  /* trusted CAs (PEM) for TLS, or NULL for the system store */
+    bool tls_skip_verify; /* accept any certificate; for tests only */
     sb_auth auth;
-    const char *username;       /* SB_AUTH_PLAIN */
-    const char *password;       /* SB_AUTH_PLAIN; a secret */
-    bool allow_insecure_plain;  /* permit SASL PLAIN without TLS */
-    cred *credential;           /* SB_AUTH_CBS; borrowed, must outlive the connection */
-    const char *container_id;   /* NULL for a random one */
-    int64_t idle_timeout_ms;    /* advertised idle timeout; 60000 when 0 */
-    int64_t connect_timeout_ms; /* per attempt, from TCP connect to on_ready; 30000 when 0 */
-    int64_t give_up_after_ms;   /* stop reconnecting after this long without being ready;
-                                   0 reconnects forever */
+    const char *username;             /* SB_AUTH_PLAIN */
+    const char *password;             /* SB_AUTH_PLAIN; a secret */
+    bool allow_insecure_plain;        /* permit SASL PLAIN without TLS */
+    cred *credential;                 /* SB_AUTH_CBS; borrowed, must outlive the connection */
+    const char *container_id;         /* NULL for a random one */
+    int64_t idle_timeout_ms;          /* advertised idle timeout; 60000 when 0 */
+    int64_t connect_timeout_ms;       /* per attempt, from TCP connect to on_ready; 30000 when 0 */
+    int64_t give_up_after_ms;         /* stop reconnecting after this long without being ready;
+                                         0 reconnects forever */
     backoff_policy reconnect_backoff; /* backoff_policy_default() when zeroed */
-    int64_t cbs_timeout_ms;     /* put-token reply deadline; 20000 when 0 */
-    int64_t cbs_refresh_margin_ms; /* see cbs.h; 420000 when 0 */
-    const wl_clock *clock;      /* NULL for the system clock */
-    const backoff_random *random; /* NULL for backoff_random_system() */
+    int64_t cbs_timeout_ms;           /* put-token reply deadline; 20000 when 0 */
+    int64_t cbs_refresh_margin_ms;    /* see cbs.h; 420000 when 0 */
+    const wl_clock *clock;            /* NULL for the system clock */
+    const backoff_random *random;     /* NULL for backoff_random_system() */
     sb_conn_callbacks callbacks;
-    void *ctx;                  /* passed to every callback */
+    void *ctx; /* passed to every callback */
 } sb_conn_options;
 
 /* Creates a connection object; copies every string. Nothing is sent until sb_conn_start. */

@@ -1,0 +1,441 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+static void *field_of(void *target, const config_option *option)
+{
+    return (char *)target + option->offset;
+}
+
+static const void *const_field_of(const void *target, const config_option *option)
+{
+    return (const char *)target + option->offset;
+}
+
+static bool has_bounds(const config_option *option)
+{
+    return option->min != 0 || option->max != 0;
+}
+
+/* "--count (PRODUCER_COUNT)" or "--count": names an option the way users can set it. */
+static void describe_names(const config_option *option, char *out, size_t capacity)
+{
+    if (option->env != NULL) {
+        snprintf(out, capacity, "--%s (%s)", option->flag, option->env);
+    } else {
+        snprintf(out, capacity, "--%s", option->flag);
+    }
+}
+
+bool config_parse_duration(const char *text, const char *bare_unit, int64_t *out_ms)
+{
+    char *end = NULL;
+    double value;
+    double scale;
+
+    errno = 0;
+    value = strtod(text, &end);
+    if (end == text || errno != 0 || !isfinite(value) || value < 0) {
+        return false;
+    }
+    if (*end == '\0') {
+        scale = (bare_unit != NULL && strcmp(bare_unit, "s") == 0) ? 1000.0 : 1.0;
+    } else if (strcmp(end, "ms") == 0) {
+        scale = 1.0;
+    } else if (strcmp(end, "s") == 0) {
+        scale = 1000.0;
+    } else if (strcmp(end, "m") == 0) {
+        scale = 60000.0;
+    } else if (strcmp(end, "h") == 0) {
+        scale = 3600000.0;
+    } else {
+        return false;
+    }
+    if (value * scale > 9.0e15) {
+        return false;
+    }
+    *out_ms = (int64_t)llround(value * scale);
+    return true;
+}
+
+static bool parse_bool(const char *text, bool *out)
+{
+    static const char *const truths[] = {"true", "1", "yes", "on"};
+    static const char *const lies[] = {"false", "0", "no", "off"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, truths[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(text, lies[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static wl_status invalid_value(const config_option *option, const char *value, wl_error *err)
+{
+    char names[160];
+    char expected[160];
+
+    describe_names(option, names, sizeof names);
+    switch (option->type) {
+    case CONFIG_INT:
+        if (has_bounds(option)) {
+            snprintf(expected, sizeof expected, "an integer from %.0f to %.0f", option->min,
+                     option->max);
+        } else {
+            snprintf(expected, sizeof expected, "an integer");
+        }
+        break;
+    case CONFIG_DOUBLE:
+        if (has_bounds(option)) {
+            snprintf(expected, sizeof expected, "a number from %g to %g", option->min, option->max);
+        } else {
+            snprintf(expected, sizeof expected, "a number");
+        }
+        break;
+    case CONFIG_BOOL:
+        snprintf(expected, sizeof expected, "true or false");
+        break;
+    case CONFIG_DURATION:
+        if (has_bounds(option)) {
+            snprintf(expected, sizeof expected,
+                     "a duration such as 500ms, 30s, 5m or 1h, from %gs to %gs",
+                     option->min / 1000.0, option->max / 1000.0);
+        } else {
+            snprintf(expected, sizeof expected, "a duration such as 500ms, 30s, 5m or 1h");
+        }
+        break;
+    case CONFIG_STRING:
+        snprintf(expected, sizeof expected, "a non-empty value");
+        break;
+    }
+    if (option->secret) {
+        return wl_error_set(err, WL_ERR_INVALID, "invalid value for %s: expected %s", names,
+                            expected);
+    }
+    return wl_error_set(err, WL_ERR_INVALID, "invalid value \"%s\" for %s: expected %s", value,
+                        names, expected);
+}
+
+static bool within_bounds(const config_option *option, double value)
+{
+    return !has_bounds(option) || (value >= option->min && value <= option->max);
+}
+
+static wl_status apply_value(const config_option *option, void *target, const char *value,
+                             wl_error *err)
+{
+    void *field = field_of(target, option);
+    char *end = NULL;
+
+    switch (option->type) {
+    case CONFIG_STRING: {
+        char **slot = field;
+        free(*slot);
+        *slot = wl_xstrdup(value);
+        return WL_OK;
+    }
+    case CONFIG_INT: {
+        errno = 0;
+        long long parsed = strtoll(value, &end, 10);
+        if (end == value || *end != '\0' || errno != 0 || !within_bounds(option, (double)parsed)) {
+            return invalid_value(option, value, err);
+        }
+        *(int64_t *)field = (int64_t)parsed;
+        return WL_OK;
+    }
+    case CONFIG_DOUBLE: {
+        errno = 0;
+        double parsed = strtod(value, &end);
+        if (end == value || *end != '\0' || errno != 0 || !isfinite(parsed) ||
+            !within_bounds(option, parsed)) {
+            return invalid_value(option, value, err);
+        }
+        *(double *)field = parsed;
+        return WL_OK;
+    }
+    case CONFIG_BOOL:
+        if (!parse_bool(value, field)) {
+            return invalid_value(option, value, err);
+        }
+        return WL_OK;
+    case CONFIG_DURATION: {
+        int64_t ms = 0;
+        if (!config_parse_duration(value, option->unit, &ms) ||
+            !within_bounds(option, (double)ms)) {
+            return invalid_value(option, value, err);
+        }
+        *(int64_t *)field = ms;
+        return WL_OK;
+    }
+    }
+    return invalid_value(option, value, err);
+}
+
+static const config_option *find_flag(const config_table *table, const char *name, size_t length)
+{
+    for (size_t i = 0; i < table->count; i++) {
+        const config_option *option = &table->options[i];
+        if (strlen(option->flag) == length && strncmp(option->flag, name, length) == 0) {
+            return option;
+        }
+    }
+    return NULL;
+}
+
+static wl_status load_environment(const config_table *table, void *target,
+                                  const char *(*getenv_fn)(const char *name), wl_error *err)
+{
+    for (size_t i = 0; i < table->count; i++) {
+        const config_option *option = &table->options[i];
+        const char *value;
+
+        if (option->env == NULL) {
+            continue;
+        }
+        value = getenv_fn(option->env);
+        /* An empty variable is treated as unset, as Kubernetes renders optional values. */
+        if (value == NULL || *value == '\0') {
+            continue;
+        }
+        wl_status status = apply_value(option, target, value, err);
+        if (status != WL_OK) {
+            return status;
+        }
+    }
+    return WL_OK;
+}
+
+static wl_status load_arguments(const config_table *table, void *target, int argc, char **argv,
+                                bool *out_help, wl_error *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = NULL;
+        const config_option *option;
+        size_t name_length;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *out_help = true;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "unexpected argument \"%s\": options are --NAME VALUE; see --help",
+                                arg);
+        }
+        arg += 2;
+        name_length = strcspn(arg, "=");
+        option = find_flag(table, arg, name_length);
+        if (option == NULL) {
+            return wl_error_set(err, WL_ERR_INVALID, "unknown option --%.*s; see --help",
+                                (int)name_length, arg);
+        }
+        if (arg[name_length] == '=') {
+            value = arg + name_length + 1;
+        } else if (option->type == CONFIG_BOOL &&
+                   (i + 1 >= argc || !parse_bool(argv[i + 1], &(bool){false}))) {
+            value = "true"; /* a bare boolean flag */
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return wl_error_set(err, WL_ERR_INVALID, "option --%s needs a value; see --help",
+                                option->flag);
+        }
+        wl_status status = apply_value(option, target, value, err);
+        if (status != WL_OK) {
+            return status;
+        }
+    }
+    return WL_OK;
+}
+
+static const char *getenv_default(const char *name)
+{
+    return getenv(name);
+}
+
+wl_status config_load(const config_table *table, void *target, int argc, char **argv,
+                      const char *(*getenv_fn)(const char *name), bool *out_help, wl_error *err)
+{
+    wl_status status;
+
+    *out_help = false;
+    if (getenv_fn == NULL) {
+        getenv_fn = getenv_default;
+    }
+    for (size_t i = 0; i < table->count; i++) {
+        const config_option *option = &table->options[i];
+        if (option->default_text == NULL) {
+            continue;
+        }
+        status = apply_value(option, target, option->default_text, err);
+        if (status != WL_OK) {
+            return status;
+        }
+    }
+
+    status = load_environment(table, target, getenv_fn, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    return load_arguments(table, target, argc, argv, out_help, err);
+}
+
+void config_free(const config_table *table, void *target)
+{
+    for (size_t i = 0; i < table->count; i++) {
+        const config_option *option = &table->options[i];
+        if (option->type == CONFIG_STRING) {
+            char **slot = field_of(target, option);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+static const char *type_placeholder(const config_option *option)
+{
+    switch (option->type) {
+    case CONFIG_STRING:
+        return "TEXT";
+    case CONFIG_INT:
+        return "N";
+    case CONFIG_DOUBLE:
+        return "X";
+    case CONFIG_BOOL:
+        return "[BOOL]";
+    case CONFIG_DURATION:
+        return "DURATION";
+    }
+    return "VALUE";
+}
+
+void config_print_help(const config_table *table, const char *usage_line, FILE *out)
+{
+    fprintf(out, "%s\n\nOptions (a flag overrides its environment variable):\n", usage_line);
+    for (size_t i = 0; i < table->count; i++) {
+        const config_option *option = &table->options[i];
+
+        fprintf(out, "  --%s %s\n      %s", option->flag, type_placeholder(option), option->help);
+        if (option->unit != NULL) {
+            fprintf(out, " Unit: %s%s.", option->unit,
+                    option->type == CONFIG_DURATION ? " when no suffix (ms, s, m, h) is given"
+                                                    : "");
+        }
+        if (option->default_text != NULL && !option->secret) {
+            fprintf(out, " Default: %s.", option->default_text);
+        }
+        if (option->env != NULL) {
+            fprintf(out, " Env: %s.", option->env);
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "  --help\n      Print this text and exit.\n");
+}
+
+/* Appends to a growable string. */
+typedef struct text_buffer {
+    char *data;
+    size_t length;
+    size_t capacity;
+} text_buffer;
+
+static void append(text_buffer *buffer, const char *text, size_t length)
+{
+    if (buffer->length + length + 1 > buffer->capacity) {
+        size_t capacity = buffer->capacity == 0 ? 256 : buffer->capacity;
+        while (buffer->length + length + 1 > capacity) {
+            capacity *= 2;
+        }
+        buffer->data = wl_xrealloc(buffer->data, capacity);
+        buffer->capacity = capacity;
+    }
+    memcpy(buffer->data + buffer->length, text, length);
+    buffer->length += length;
+    buffer->data[buffer->length] = '\0';
+}
+
+static void append_text(text_buffer *buffer, const char *text)
+{
+    append(buffer, text, strlen(text));
+}
+
+static void append_json_string(text_buffer *buffer, const char *text)
+{
+    char escaped[1024];
+
+    log_json_escape(escaped, sizeof escaped, text);
+    append_text(buffer, "\"");
+    append_text(buffer, escaped);
+    append_text(buffer, "\"");
+}
+
+static void append_value(text_buffer *buffer, const config_option *option, const void *target)
+{
+    const void *field = const_field_of(target, option);
+    char number[64];
+
+    switch (option->type) {
+    case CONFIG_STRING: {
+        const char *value = *(char *const *)field;
+        if (value == NULL) {
+            append_text(buffer, "null");
+        } else {
+            append_json_string(buffer, option->secret ? "***" : value);
+        }
+        return;
+    }
+    case CONFIG_INT:
+    case CONFIG_DURATION:
+        snprintf(number, sizeof number, "%" PRId64, *(const int64_t *)field);
+        break;
+    case CONFIG_DOUBLE:
+        snprintf(number, sizeof number, "%.17g", *(const double *)field);
+        break;
+    case CONFIG_BOOL:
+        snprintf(number, sizeof number, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    }
+    if (option->secret) {
+        append_json_string(buffer, "***");
+    } else {
+        append_text(buffer, number);
+    }
+}
+
+char *config_describe_json(const config_table *table, const void *target)
+{
+    text_buffer buffer = {0};
+
+    append_text(&buffer, "{");
+    for (size_t i = 0; i < table->count; i++) {
+        const config_option *option = &table->options[i];
+        char key[128];
+
+        /* Durations are stored in ms, so the key says so. */
+        snprintf(key, sizeof key, "%s%s", option->flag,
+                 option->type == CONFIG_DURATION ? "_ms" : "");
+        if (i > 0) {
+            append_text(&buffer, ",");
+        }
+        append_json_string(&buffer, key);
+        append_text(&buffer, ":");
+        append_value(&buffer, option, target);
+    }
+    append_text(&buffer, "}");
+    return buffer.data;
+}

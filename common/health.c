@@ -1,0 +1,225 @@
+#include "health.h"
+
+#include "log.h"
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define HEALTH_MAX_COMPONENTS 16
+
+struct health_component {
+    char name[48];
+    atomic_bool ready;
+    pthread_mutex_t lock; /* guards reason */
+    char reason[200];
+};
+
+struct health_server {
+    metrics_registry *metrics;
+    health_component components[HEALTH_MAX_COMPONENTS];
+    size_t component_count;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+};
+
+health_server *health_server_create(metrics_registry *metrics)
+{
+    health_server *server = wl_xcalloc(1, sizeof *server);
+
+    server->metrics = metrics;
+    return server;
+}
+
+health_component *health_component_add(health_server *server, const char *name, const char *reason)
+{
+    health_component *component;
+
+    if (server->component_count == HEALTH_MAX_COMPONENTS) {
+        return NULL;
+    }
+    component = &server->components[server->component_count++];
+    snprintf(component->name, sizeof component->name, "%s", name);
+    pthread_mutex_init(&component->lock, NULL);
+    snprintf(component->reason, sizeof component->reason, "%s", reason != NULL ? reason : "");
+    atomic_store(&component->ready, false);
+    return component;
+}
+
+void health_component_set(health_component *component, bool ready, const char *reason)
+{
+    if (component == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&component->lock);
+    snprintf(component->reason, sizeof component->reason, "%s", reason != NULL ? reason : "");
+    pthread_mutex_unlock(&component->lock);
+    atomic_store(&component->ready, ready);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *connection, unsigned int status,
+                                 const char *content_type, char *body, size_t length)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(length, body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result result;
+
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    result = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *connection, unsigned int status, char *body)
+{
+    return send_text(connection, status, "application/json", body, strlen(body));
+}
+
+static enum MHD_Result serve_ready(health_server *server, struct MHD_Connection *connection)
+{
+    for (size_t i = 0; i < server->component_count; i++) {
+        health_component *component = &server->components[i];
+        char reason[sizeof component->reason];
+        char escaped_reason[2 * sizeof component->reason];
+        char escaped_name[2 * sizeof component->name];
+
+        if (atomic_load(&component->ready)) {
+            continue;
+        }
+        pthread_mutex_lock(&component->lock);
+        memcpy(reason, component->reason, sizeof reason);
+        pthread_mutex_unlock(&component->lock);
+        log_json_escape(escaped_reason, sizeof escaped_reason, reason);
+        log_json_escape(escaped_name, sizeof escaped_name, component->name);
+        return send_json(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         wl_xasprintf("{\"status\":\"not-ready\",\"component\":\"%s\","
+                                      "\"reason\":\"%s\"}",
+                                      escaped_name, escaped_reason));
+    }
+    return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ready\"}"));
+}
+
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **request_state)
+{
+    health_server *server = cls;
+
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)request_state;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        return send_json(connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                         wl_xstrdup("{\"error\":\"method not allowed: use GET\"}"));
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ok\"}"));
+    }
+    if (strcmp(url, "/readyz") == 0) {
+        return serve_ready(server, connection);
+    }
+    if (strcmp(url, "/metrics") == 0 && server->metrics != NULL) {
+        size_t length = 0;
+        char *body = metrics_render(server->metrics, &length);
+        return send_text(connection, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body,
+                         length);
+    }
+    return send_json(connection, MHD_HTTP_NOT_FOUND,
+                     wl_xstrdup("{\"error\":\"not found: try /healthz, /readyz or /metrics\"}"));
+}
+
+wl_status health_server_start(health_server *server, const char *bind_address, uint16_t port,
+                              wl_error *err)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+    if (inet_pton(AF_INET, bind_address, &address.sin_addr) != 1) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid health bind address \"%s\": expected an IPv4 address such as "
+                            "0.0.0.0",
+                            bind_address);
+    }
+    server->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, handle_request, server,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        return wl_error_set(err, WL_ERR_IO,
+                            "cannot listen for health checks on %s:%u: the port may be in use",
+                            bind_address, (unsigned)port);
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info != NULL ? info->port : port;
+    return WL_OK;
+}
+
+uint16_t health_server_port(const health_server *server)
+{
+    return server->port;
+}
+
+void health_server_destroy(health_server *server)
+{
+    if (server == NULL) {
+        return;
+    }
+    if (server->daemon != NULL) {
+        MHD_stop_daemon(server->daemon);
+    }
+    for (size_t i = 0; i < server->component_count; i++) {
+        pthread_mutex_destroy(&server->components[i].lock);
+    }
+    free(server);
+}
+
+static size_t discard_body(char *data, size_t size, size_t count, void *user)
+{
+    (void)data;
+    (void)user;
+    return size * count;
+}
+
+wl_status health_check_url(const char *url, int64_t timeout_ms, wl_error *err)
+{
+    CURL *curl = curl_easy_init();
+    char curl_error[CURL_ERROR_SIZE] = "";
+    long http_status = 0;
+    wl_status status = WL_OK;
+
+    if (curl == NULL) {
+        return wl_error_set(err, WL_ERR_IO, "curl_easy_init failed");
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+
+    CURLcode code = curl_easy_perform(curl);
+    if (code != CURLE_OK) {
+        status = wl_error_set(err, code == CURLE_OPERATION_TIMEDOUT ? WL_ERR_TIMEOUT : WL_ERR_IO,
+                              "health check of %s failed: %s", url,
+                              curl_error[0] != '\0' ? curl_error : curl_easy_strerror(code));
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
+        if (http_status != 200) {
+            status = wl_error_set(err, WL_ERR_UNAVAILABLE, "health check of %s returned HTTP %ld",
+                                  url, http_status);
+        }
+    }
+    curl_easy_cleanup(curl);
+    return status;
+}
