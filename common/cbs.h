@@ -5,8 +5,9 @@
  * A put-token request has application properties operation=put-token, type (the credential's
  * token type), name (the audience), and an amqp-value string body holding the token. Status
  * codes 200 and 202 mean success. Service Bus closes the links of an entity whose token has
- * expired, so each authorized audience is put again at the credential's refresh time minus a
- * jittered margin (by default 7 minutes with 20 % jitter, or earlier for short tokens).
+ * expired, so each authorized audience is put again after the token's refresh time (see
+ * cred_refresh_at_unix) and at least a margin before its expiry (7 minutes by default), at a
+ * random point of that window so that many clients do not refresh together.
  *
  * Threads: a cbs client is owned by its sb_conn and runs on the thread handling that
  * connection's events. Token fetches call cred_get_token on that thread; a workload-identity
@@ -61,8 +62,11 @@ int64_t cbs_next_deadline_ms(const cbs *client);
 void cbs_build_put_token(pn_message_t *message, const char *audience, const cred_token *token);
 
 /*
- * Returns how long after `now_unix_ms` to put a new token for `token`: its refresh time, but
- * no later than its expiry minus `margin_ms` jittered by +-20 %, and at least 1 s from now.
+ * Returns how long after `now_unix_ms` to put a new token in place of `token`: a random point
+ * between its refresh time and the earlier of 60 s later and its expiry minus `margin_ms`, and at
+ * least 1 s. When the refresh time has already passed (the credential could not renew), returns
+ * a quarter of the remaining lifetime, from 1 s to 30 s, so that the retry is neither a busy
+ * loop nor too late.
  */
 int64_t cbs_refresh_delay_ms(const cred_token *token, int64_t now_unix_ms, int64_t margin_ms,
                              const backoff_random *random);

@@ -56,9 +56,10 @@ const char *cred_kind(const cred *credential);
 void cred_destroy(cred *credential);
 
 /*
- * The time at which a token issued at `issued_at_unix` and expiring at `expires_at_unix`
- * should be replaced: 5 minutes before expiry, or half-way through a lifetime shorter than
- * 10 minutes.
+ * Returns the time at which a token issued at `issued_at_unix` and expiring at
+ * `expires_at_unix` should be replaced: 10 minutes before expiry, or half-way through a
+ * lifetime shorter than 20 minutes. CBS puts the next token between this time and its own
+ * margin before expiry, so this window must open earlier than that margin.
  */
 int64_t cred_refresh_at_unix(int64_t issued_at_unix, int64_t expires_at_unix);
 

@@ -1,0 +1,601 @@
+#include "sb_conn.h"
+
+#include "amqp.h"
+#include "cbs.h"
+#include "sb_internal.h"
+#include "timefmt.h"
+
+#include <proton/connection.h>
+#include <proton/link.h>
+#include <proton/object.h>
+#include <proton/sasl.h>
+#include <proton/ssl.h>
+#include <proton/transport.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+PN_HANDLE(SB_CONN_CONNECTION)
+
+typedef enum conn_state {
+    CONN_IDLE,       /* created, not started */
+    CONN_CONNECTING, /* transport and AMQP open in progress */
+    CONN_READY,      /* connection and session open */
+    CONN_WAITING,    /* lost; reconnecting at reconnect_at_ms */
+    CONN_STOPPED,    /* closed for good */
+} conn_state;
+
+typedef struct rpc_node {
+    sb_rpc *rpc;
+    struct rpc_node *next;
+} rpc_node;
+
+struct sb_conn {
+    pn_proactor_t *proactor;
+    sb_conn_options options; /* its strings point at the owned copies below */
+    char *host;
+    char *ca_file;
+    char *username;
+    char *password;
+    char *container_id;
+    const wl_clock *clock;
+    pn_ssl_domain_t *ssl_domain;
+
+    conn_state state;
+    pn_connection_t *connection;
+    pn_session_t *session;
+    bool close_requested;
+    bool connect_timed_out;
+    bool tearing_down; /* CBS results of a lost connection are not reported */
+    atomic_bool woken; /* a wake for our own timers is already pending */
+
+    int64_t attempt_started_ms;
+    int64_t unready_since_ms; /* start of the current stretch without a ready connection */
+    int64_t reconnect_at_ms;
+    unsigned failures; /* consecutive attempts that did not become ready */
+    unsigned connect_count;
+    unsigned link_serial;
+    wl_error cause; /* first failure of the current attempt */
+
+    rpc_node *rpcs;
+    sb_rpc *cbs_rpc;
+    cbs *cbs;
+};
+
+static char *copy_or_null(const char *text)
+{
+    return text != NULL ? wl_xstrdup(text) : NULL;
+}
+
+static wl_status make_ssl_domain(sb_conn *conn, wl_error *err)
+{
+    conn->ssl_domain = pn_ssl_domain(PN_SSL_MODE_CLIENT);
+    if (conn->ssl_domain == NULL) {
+        return wl_error_set(err, WL_ERR_IO, "Proton-C was built without TLS support");
+    }
+    if (conn->options.ca_file != NULL &&
+        pn_ssl_domain_set_trusted_ca_db(conn->ssl_domain, conn->options.ca_file) != 0) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "cannot load the CA file %s: expected a readable PEM bundle",
+                            conn->options.ca_file);
+    }
+    pn_ssl_verify_mode_t mode =
+        conn->options.tls_skip_verify ? PN_SSL_ANONYMOUS_PEER : PN_SSL_VERIFY_PEER_NAME;
+    if (pn_ssl_domain_set_peer_authentication(conn->ssl_domain, mode, NULL) != 0) {
+        return wl_error_set(err, WL_ERR_INVALID, "cannot configure TLS peer verification");
+    }
+    return WL_OK;
+}
+
+sb_conn *sb_conn_create(pn_proactor_t *proactor, const sb_conn_options *options, wl_error *err)
+{
+    sb_conn *conn;
+
+    if (options->host == NULL || *options->host == '\0' || options->port == 0) {
+        wl_error_set(err, WL_ERR_INVALID, "an AMQP connection needs a host and a port");
+        return NULL;
+    }
+    if (options->auth == SB_AUTH_PLAIN && !options->tls && !options->allow_insecure_plain) {
+        wl_error_set(err, WL_ERR_INVALID,
+                     "SASL PLAIN over plain TCP to %s:%u would send the password unencrypted: "
+                     "use TLS, or allow insecure PLAIN explicitly",
+                     options->host, (unsigned)options->port);
+        return NULL;
+    }
+    if (options->auth == SB_AUTH_PLAIN &&
+        (options->username == NULL || options->password == NULL)) {
+        wl_error_set(err, WL_ERR_INVALID, "SASL PLAIN needs a username and a password");
+        return NULL;
+    }
+    if (options->auth == SB_AUTH_CBS && options->credential == NULL) {
+        wl_error_set(err, WL_ERR_INVALID, "CBS authorization needs a credential");
+        return NULL;
+    }
+
+    conn = wl_xcalloc(1, sizeof *conn);
+    conn->proactor = proactor;
+    conn->options = *options;
+    conn->options.host = conn->host = wl_xstrdup(options->host);
+    conn->options.ca_file = conn->ca_file = copy_or_null(options->ca_file);
+    conn->options.username = conn->username = copy_or_null(options->username);
+    conn->options.password = conn->password = copy_or_null(options->password);
+    conn->container_id = copy_or_null(options->container_id);
+    if (conn->options.idle_timeout_ms <= 0) {
+        conn->options.idle_timeout_ms = 60000;
+    }
+    if (conn->options.connect_timeout_ms <= 0) {
+        conn->options.connect_timeout_ms = 30000;
+    }
+    if (conn->options.reconnect_backoff.initial_ms <= 0) {
+        conn->options.reconnect_backoff = backoff_policy_default();
+    }
+    conn->clock = options->clock != NULL ? options->clock : wl_clock_system();
+    if (conn->container_id == NULL) {
+        char id[WL_UUID_SIZE];
+        wl_uuid_v4(id);
+        conn->container_id = wl_xstrdup(id);
+    }
+    conn->options.container_id = conn->container_id;
+    if (options->tls && make_ssl_domain(conn, err) != WL_OK) {
+        sb_conn_destroy(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+const wl_clock *sb_conn_clock(const sb_conn *conn)
+{
+    return conn->clock;
+}
+
+static int64_t now_ms(const sb_conn *conn)
+{
+    return wl_clock_monotonic_ms(conn->clock);
+}
+
+static void configure_transport(sb_conn *conn, pn_transport_t *transport)
+{
+    pn_transport_set_idle_timeout(transport, (pn_millis_t)conn->options.idle_timeout_ms);
+    if (conn->options.tls) {
+        pn_ssl_t *ssl = pn_ssl(transport);
+        pn_ssl_init(ssl, conn->ssl_domain, NULL);
+        /* SNI and the certificate name check both use the endpoint host. */
+        pn_ssl_set_peer_hostname(ssl, conn->options.host);
+    }
+
+    /* Proton prefers EXTERNAL when offered, which Service Bus offers, so name the mechanism. */
+    pn_sasl_t *sasl = pn_sasl(transport);
+    pn_sasl_allowed_mechs(sasl, conn->options.auth == SB_AUTH_PLAIN ? "PLAIN" : "ANONYMOUS");
+    if (conn->options.allow_insecure_plain) {
+        pn_sasl_set_allow_insecure_mechs(sasl, true);
+    }
+}
+
+static void start_attempt(sb_conn *conn)
+{
+    pn_transport_t *transport = pn_transport();
+    pn_connection_t *connection = pn_connection();
+    char address[PN_MAX_ADDR];
+    char port[8];
+
+    configure_transport(conn, transport);
+    pn_connection_set_container(connection, conn->options.container_id);
+    pn_connection_set_hostname(connection, conn->options.host);
+    if (conn->options.auth == SB_AUTH_PLAIN) {
+        pn_connection_set_user(connection, conn->options.username);
+        pn_connection_set_password(connection, conn->options.password);
+    }
+    pn_record_t *record = pn_connection_attachments(connection);
+    pn_record_def(record, SB_CONN_CONNECTION, PN_VOID);
+    pn_record_set(record, SB_CONN_CONNECTION, conn);
+    pn_connection_open(connection);
+
+    wl_error_clear(&conn->cause);
+    conn->connection = connection;
+    conn->session = NULL;
+    conn->connect_timed_out = false;
+    conn->state = CONN_CONNECTING;
+    conn->attempt_started_ms = now_ms(conn);
+
+    snprintf(port, sizeof port, "%u", (unsigned)conn->options.port);
+    pn_proactor_addr(address, sizeof address, conn->options.host, port);
+    pn_proactor_connect2(conn->proactor, connection, transport, address);
+}
+
+wl_status sb_conn_start(sb_conn *conn, wl_error *err)
+{
+    if (conn->state != CONN_IDLE) {
+        return wl_error_set(err, WL_ERR_CONFLICT, "the connection was started already");
+    }
+    conn->unready_since_ms = now_ms(conn);
+    start_attempt(conn);
+    return WL_OK;
+}
+
+sb_conn *sb_conn_from_event(pn_event_t *event)
+{
+    pn_connection_t *connection = pn_event_connection(event);
+
+    if (connection == NULL) {
+        return NULL;
+    }
+    return pn_record_get(pn_connection_attachments(connection), SB_CONN_CONNECTION);
+}
+
+void sb_conn_add_rpc(sb_conn *conn, sb_rpc *rpc)
+{
+    rpc_node *node = wl_xcalloc(1, sizeof *node);
+
+    node->rpc = rpc;
+    node->next = conn->rpcs;
+    conn->rpcs = node;
+}
+
+void sb_conn_link_name(sb_conn *conn, const char *prefix, char *out, size_t capacity)
+{
+    snprintf(out, capacity, "%s-%s-%u", prefix, conn->options.container_id, ++conn->link_serial);
+}
+
+static void record_condition(sb_conn *conn, pn_condition_t *condition, const char *what)
+{
+    char context[200];
+
+    snprintf(context, sizeof context, "%s (%s:%u)", what, conn->options.host,
+             (unsigned)conn->options.port);
+    amqp_condition_to_error(condition, WL_ERR_UNAVAILABLE, context, &conn->cause);
+}
+
+static void on_cbs_result(void *ctx, const char *audience, const wl_error *err)
+{
+    sb_conn *conn = ctx;
+
+    if (!conn->tearing_down && conn->options.callbacks.on_authorized != NULL) {
+        conn->options.callbacks.on_authorized(conn, audience, err, conn->options.ctx);
+    }
+}
+
+static void become_ready(sb_conn *conn)
+{
+    conn->state = CONN_READY;
+    conn->failures = 0;
+    conn->connect_count++;
+    if (conn->options.callbacks.on_ready != NULL) {
+        conn->options.callbacks.on_ready(conn, conn->options.ctx);
+    }
+}
+
+/* Frees what lived on the lost connection and decides whether to reconnect. */
+static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
+{
+    pn_transport_t *transport = pn_event_transport(event);
+    wl_error closed = {0};
+    bool will_retry;
+
+    if (transport != NULL) {
+        record_condition(conn, pn_transport_condition(transport), "the connection closed");
+    }
+    if (conn->cause.status == WL_OK) {
+        wl_error_set(&conn->cause, WL_ERR_UNAVAILABLE, "the connection to %s:%u closed",
+                     conn->options.host, (unsigned)conn->options.port);
+    }
+    pn_record_set(pn_connection_attachments(conn->connection), SB_CONN_CONNECTION, NULL);
+
+    /* Pending requests fail with the connection's cause; CBS results are not reported. */
+    closed = conn->cause;
+    closed.status = WL_ERR_CLOSED;
+    conn->tearing_down = true;
+    while (conn->rpcs != NULL) {
+        rpc_node *node = conn->rpcs;
+        conn->rpcs = node->next;
+        sb_rpc_free(node->rpc, &closed);
+        free(node);
+    }
+    conn->tearing_down = false;
+    cbs_destroy(conn->cbs);
+    conn->cbs = NULL;
+    conn->cbs_rpc = NULL;
+
+    if (conn->state == CONN_READY) {
+        conn->unready_since_ms = now_ms(conn);
+    } else {
+        conn->failures++;
+    }
+    conn->connection = NULL;
+    conn->session = NULL;
+
+    int64_t now = now_ms(conn);
+    bool gave_up = conn->options.give_up_after_ms > 0 &&
+                   now - conn->unready_since_ms >= conn->options.give_up_after_ms;
+    will_retry = !conn->close_requested && !gave_up;
+    if (will_retry) {
+        conn->state = CONN_WAITING;
+        conn->reconnect_at_ms = now + backoff_delay_ms(&conn->options.reconnect_backoff,
+                                                       conn->failures > 0 ? conn->failures - 1 : 0,
+                                                       conn->options.random);
+    } else {
+        conn->state = CONN_STOPPED;
+        if (gave_up && !conn->close_requested) {
+            size_t used = strlen(conn->cause.message);
+            snprintf(conn->cause.message + used, sizeof conn->cause.message - used,
+                     "; gave up after %lld ms without a connection",
+                     (long long)conn->options.give_up_after_ms);
+        }
+    }
+    if (conn->options.callbacks.on_disconnected != NULL) {
+        conn->options.callbacks.on_disconnected(conn, &conn->cause, will_retry, conn->options.ctx);
+    }
+}
+
+static void run_timers(sb_conn *conn)
+{
+    int64_t now = now_ms(conn);
+
+    if (conn->state == CONN_CONNECTING && conn->connection != NULL && !conn->connect_timed_out &&
+        now - conn->attempt_started_ms >= conn->options.connect_timeout_ms) {
+        pn_transport_t *transport = pn_connection_transport(conn->connection);
+        conn->connect_timed_out = true;
+        wl_error_set(&conn->cause, WL_ERR_TIMEOUT, "connecting to %s:%u timed out after %lld ms",
+                     conn->options.host, (unsigned)conn->options.port,
+                     (long long)conn->options.connect_timeout_ms);
+        if (transport != NULL) {
+            pn_transport_close_tail(transport);
+            pn_transport_close_head(transport);
+        } else {
+            pn_connection_close(conn->connection);
+        }
+    }
+    if (conn->close_requested && conn->connection != NULL &&
+        !(pn_connection_state(conn->connection) & PN_LOCAL_CLOSED)) {
+        pn_connection_close(conn->connection);
+    }
+    if (conn->state != CONN_READY) {
+        return;
+    }
+    for (rpc_node *node = conn->rpcs; node != NULL; node = node->next) {
+        sb_rpc_tick(node->rpc, now);
+    }
+    if (conn->cbs != NULL && cbs_next_deadline_ms(conn->cbs) <= now) {
+        cbs_tick(conn->cbs);
+    }
+}
+
+static bool handle_link_event(sb_conn *conn, pn_event_t *event)
+{
+    pn_link_t *link = pn_event_link(event);
+    sb_rpc *rpc = link != NULL ? sb_rpc_of_link(link) : NULL;
+
+    (void)conn;
+    if (rpc == NULL) {
+        return false;
+    }
+    sb_rpc_handle(rpc, event);
+    return true;
+}
+
+bool sb_conn_dispatch(sb_conn *conn, pn_event_t *event)
+{
+    switch (pn_event_type(event)) {
+    case PN_CONNECTION_REMOTE_OPEN:
+        if (conn->session == NULL) {
+            conn->session = pn_session(conn->connection);
+            pn_session_open(conn->session);
+        }
+        return true;
+
+    case PN_SESSION_REMOTE_OPEN:
+        if (pn_event_session(event) == conn->session && conn->state == CONN_CONNECTING) {
+            become_ready(conn);
+        }
+        return true;
+
+    case PN_SESSION_REMOTE_CLOSE:
+        /* Brokers such as RabbitMQ report link errors by ending the session: start over. */
+        if (pn_event_session(event) == conn->session) {
+            record_condition(conn, pn_session_remote_condition(conn->session),
+                             "the peer ended the session");
+            pn_connection_close(conn->connection);
+        }
+        return true;
+
+    case PN_CONNECTION_REMOTE_CLOSE:
+        record_condition(conn, pn_connection_remote_condition(conn->connection),
+                         "the peer closed the connection");
+        pn_connection_close(conn->connection);
+        return true;
+
+    case PN_TRANSPORT_ERROR:
+        record_condition(conn, pn_transport_condition(pn_event_transport(event)),
+                         "the connection failed");
+        return true;
+
+    case PN_TRANSPORT_CLOSED:
+        handle_transport_closed(conn, event);
+        return true;
+
+    case PN_CONNECTION_WAKE:
+        atomic_store(&conn->woken, false);
+        run_timers(conn);
+        return false; /* the application may have asked for this wake too */
+
+    case PN_LINK_INIT:
+    case PN_LINK_LOCAL_OPEN:
+    case PN_LINK_REMOTE_OPEN:
+    case PN_LINK_LOCAL_CLOSE:
+    case PN_LINK_REMOTE_CLOSE:
+    case PN_LINK_LOCAL_DETACH:
+    case PN_LINK_REMOTE_DETACH:
+    case PN_LINK_FLOW:
+    case PN_LINK_FINAL:
+    case PN_DELIVERY:
+        return handle_link_event(conn, event);
+
+    default:
+        /* Connection, session and transport bookkeeping events need nothing from us. */
+        return pn_event_link(event) == NULL;
+    }
+}
+
+void sb_conn_wake(sb_conn *conn)
+{
+    if (conn->connection != NULL) {
+        pn_connection_wake(conn->connection);
+    }
+}
+
+static int64_t own_deadline_ms(const sb_conn *conn)
+{
+    int64_t next = INT64_MAX;
+
+    switch (conn->state) {
+    case CONN_WAITING:
+        return conn->reconnect_at_ms;
+    case CONN_CONNECTING:
+        return conn->connect_timed_out
+                   ? INT64_MAX
+                   : conn->attempt_started_ms + conn->options.connect_timeout_ms;
+    case CONN_READY:
+        for (const rpc_node *node = conn->rpcs; node != NULL; node = node->next) {
+            int64_t deadline = sb_rpc_next_deadline_ms(node->rpc);
+            next = deadline < next ? deadline : next;
+        }
+        if (conn->cbs != NULL) {
+            int64_t deadline = cbs_next_deadline_ms(conn->cbs);
+            next = deadline < next ? deadline : next;
+        }
+        return next;
+    default:
+        return INT64_MAX;
+    }
+}
+
+int64_t sb_conn_next_deadline_ms(const sb_conn *conn)
+{
+    return own_deadline_ms(conn);
+}
+
+void sb_conn_tick(sb_conn *conn)
+{
+    int64_t now = now_ms(conn);
+
+    if (conn->state == CONN_WAITING && now >= conn->reconnect_at_ms) {
+        start_attempt(conn);
+        return;
+    }
+    /* Proton objects may only change inside the connection's own event batch, so due timers
+     * run on the wake that this requests. */
+    if (conn->connection != NULL && own_deadline_ms(conn) <= now &&
+        !atomic_exchange(&conn->woken, true)) {
+        pn_connection_wake(conn->connection);
+    }
+}
+
+pn_connection_t *sb_conn_connection(const sb_conn *conn)
+{
+    return conn->state == CONN_READY ? conn->connection : NULL;
+}
+
+pn_session_t *sb_conn_session(const sb_conn *conn)
+{
+    return conn->state == CONN_READY ? conn->session : NULL;
+}
+
+bool sb_conn_is_ready(const sb_conn *conn)
+{
+    return conn->state == CONN_READY;
+}
+
+bool sb_conn_is_stopped(const sb_conn *conn)
+{
+    return conn->state == CONN_STOPPED;
+}
+
+unsigned sb_conn_connect_count(const sb_conn *conn)
+{
+    return conn->connect_count;
+}
+
+wl_status sb_conn_authorize(sb_conn *conn, const char *audience, wl_error *err)
+{
+    if (conn->state != CONN_READY) {
+        return wl_error_set(err, WL_ERR_CLOSED, "cannot authorize %s: the connection is not ready",
+                            audience);
+    }
+    if (conn->options.auth != SB_AUTH_CBS) {
+        on_cbs_result(conn, audience, NULL);
+        return WL_OK;
+    }
+    if (conn->cbs == NULL) {
+        conn->cbs_rpc = sb_rpc_open(conn, "$cbs", err);
+        if (conn->cbs_rpc == NULL) {
+            return err != NULL ? err->status : WL_ERR_CLOSED;
+        }
+        cbs_options options = {
+            .credential = conn->options.credential,
+            .timeout_ms = conn->options.cbs_timeout_ms,
+            .refresh_margin_ms = conn->options.cbs_refresh_margin_ms,
+            .clock = conn->clock,
+            .random = conn->options.random,
+            .on_result = on_cbs_result,
+            .ctx = conn,
+        };
+        conn->cbs = cbs_create(conn->cbs_rpc, &options);
+    }
+    return cbs_authorize(conn->cbs, audience, err);
+}
+
+void sb_conn_audience(const sb_conn *conn, const char *entity, char *out, size_t capacity)
+{
+    uint16_t default_port = conn->options.tls ? 5671 : 5672;
+
+    if (conn->options.port != default_port) {
+        snprintf(out, capacity, "sb://%s:%u/%s", conn->options.host, (unsigned)conn->options.port,
+                 entity);
+    } else {
+        snprintf(out, capacity, "sb://%s/%s", conn->options.host, entity);
+    }
+}
+
+void sb_conn_close(sb_conn *conn)
+{
+    conn->close_requested = true;
+    switch (conn->state) {
+    case CONN_IDLE:
+    case CONN_WAITING: {
+        wl_error cause = {0};
+        conn->state = CONN_STOPPED;
+        wl_error_set(&cause, WL_ERR_CLOSED, "the connection was closed by the application");
+        if (conn->options.callbacks.on_disconnected != NULL) {
+            conn->options.callbacks.on_disconnected(conn, &cause, false, conn->options.ctx);
+        }
+        break;
+    }
+    case CONN_CONNECTING:
+    case CONN_READY:
+        /* The close itself happens in the connection's own batch. */
+        pn_connection_wake(conn->connection);
+        break;
+    case CONN_STOPPED:
+        break;
+    }
+}
+
+void sb_conn_destroy(sb_conn *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+    if (conn->ssl_domain != NULL) {
+        pn_ssl_domain_free(conn->ssl_domain);
+    }
+    free(conn->host);
+    free(conn->ca_file);
+    free(conn->username);
+    if (conn->password != NULL) {
+        memset(conn->password, 0, strlen(conn->password));
+    }
+    free(conn->password);
+    free(conn->container_id);
+    free(conn);
+}
