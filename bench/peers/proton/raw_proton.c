@@ -8,6 +8,9 @@
  *            transfers in flight within the link credit; exits when all are settled.
  *   receive  receives COUNT messages in peek-lock (unsettled sends from the peer) and accepts
  *            and settles each one at once; this is the peer's dispatch rate with no work.
+ *            With --idle-ms it also stops once no message has arrived for that long, and with
+ *            --count 0 it receives until then: the harness uses that to count and empty a
+ *            queue.
  *
  * Authentication is one CBS put-token with a SAS token before the entity link is attached, the
  * way the SDKs do it (SASL ANONYMOUS), or SASL PLAIN with the key name and key (--sasl plain).
@@ -48,6 +51,7 @@ typedef struct options {
     int window;
     size_t size;
     bool sasl_plain;
+    int idle_ms; /* receive: stop after this long without a message; 0 waits forever */
 } options;
 
 /* The parts of a Service Bus connection string that this program uses. */
@@ -67,14 +71,15 @@ typedef struct run {
     pn_link_t *cbs_sender;
     pn_link_t *cbs_receiver;
     pn_link_t *link;
-    pn_rwbytes_t encoded;   /* the message sent, encoded once */
-    size_t id_offset;       /* where the 36-character message-id sits in `encoded` */
-    char *receive_buffer;   /* scratch space that received transfers are read into */
+    pn_rwbytes_t encoded; /* the message sent, encoded once */
+    size_t id_offset;     /* where the 36-character message-id sits in `encoded` */
+    char *receive_buffer; /* scratch space that received transfers are read into */
     size_t receive_capacity;
     uint64_t sent;
     uint64_t accepted;
     uint64_t rejected;
     uint64_t received;
+    uint64_t received_at_last_timeout;
     double start_s;
     double end_s;
     bool token_sent;
@@ -99,7 +104,7 @@ static void fail(run *r, const char *what, pn_condition_t *condition)
     if (condition != NULL && pn_condition_is_set(condition)) {
         snprintf(r->error, sizeof r->error, "%s: %s: %s", what, pn_condition_get_name(condition),
                  pn_condition_get_description(condition) ? pn_condition_get_description(condition)
-                                                          : "");
+                                                         : "");
     } else {
         snprintf(r->error, sizeof r->error, "%s", what);
     }
@@ -178,8 +183,8 @@ static char *make_body(size_t size, size_t *out_length)
     clock_gettime(CLOCK_REALTIME, &now);
     wl_format_stamp((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, stamp);
     body = wl_xmalloc(size + 128);
-    head = snprintf(body, size + 128, "{\"msg\": \"Scale Test Message : COUNT 1\", \"srcStamp\": \"%s\"",
-                    stamp);
+    head = snprintf(body, size + 128,
+                    "{\"msg\": \"Scale Test Message : COUNT 1\", \"srcStamp\": \"%s\"", stamp);
     if ((size_t)head + 12 <= size) {
         size_t pad = size - (size_t)head - 12;
 
@@ -256,8 +261,7 @@ static void send_cbs_put_token(run *r)
     wl_error err = {0};
 
     snprintf(audience, sizeof audience, "sb://%s:%s/%s", r->ep.host, r->ep.port, r->opt.queue);
-    token = sas_token_create(audience, r->ep.key_name, r->ep.key, (int64_t)time(NULL) + 3600,
-                             &err);
+    token = sas_token_create(audience, r->ep.key_name, r->ep.key, (int64_t)time(NULL) + 3600, &err);
     if (token == NULL) {
         fail(r, err.message, NULL);
         pn_message_free(request);
@@ -433,11 +437,10 @@ static void handle_delivery(run *r, pn_delivery_t *delivery)
         return;
     }
     if (pn_link_credit(link) < r->opt.window / 2 + 1) {
-        uint64_t wanted = r->opt.count - r->received;
         int top_up = r->opt.window - pn_link_credit(link);
 
-        if ((uint64_t)top_up > wanted) {
-            top_up = (int)wanted;
+        if (r->opt.count > 0 && (uint64_t)top_up > r->opt.count - r->received) {
+            top_up = (int)(r->opt.count - r->received);
         }
         pn_link_flow(link, top_up);
     }
@@ -453,7 +456,15 @@ static void handle_link_remote_open(run *r, pn_link_t *link)
     }
     r->start_s = monotonic_seconds();
     if (r->opt.mode == MODE_RECEIVE) {
-        pn_link_flow(link, r->opt.window);
+        int credit = r->opt.window;
+
+        if (r->opt.count > 0 && (uint64_t)credit > r->opt.count) {
+            credit = (int)r->opt.count;
+        }
+        pn_link_flow(link, credit);
+        if (r->opt.idle_ms > 0) {
+            pn_proactor_set_timeout(r->proactor, (pn_millis_t)r->opt.idle_ms);
+        }
     } else {
         send_within_credit(r);
     }
@@ -495,8 +506,7 @@ static bool handle_event(run *r, pn_event_t *event)
         fail(r, "the peer closed a link", pn_link_remote_condition(pn_event_link(event)));
         break;
     case PN_SESSION_REMOTE_CLOSE:
-        fail(r, "the peer ended the session",
-             pn_session_remote_condition(pn_event_session(event)));
+        fail(r, "the peer ended the session", pn_session_remote_condition(pn_event_session(event)));
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
         if (r->end_s == 0) {
@@ -510,6 +520,18 @@ static bool handle_event(run *r, pn_event_t *event)
             fail(r, "the transport closed", pn_transport_condition(pn_event_transport(event)));
         }
         break;
+    case PN_PROACTOR_TIMEOUT:
+        /* Re-armed while messages keep arriving, so one timer serves the whole run. */
+        if (r->end_s > 0) {
+            break;
+        }
+        if (r->received == r->received_at_last_timeout) {
+            finish(r);
+        } else {
+            r->received_at_last_timeout = r->received;
+            pn_proactor_set_timeout(r->proactor, (pn_millis_t)r->opt.idle_ms);
+        }
+        break;
     case PN_PROACTOR_INACTIVE:
         return false;
     default:
@@ -520,16 +542,19 @@ static bool handle_event(run *r, pn_event_t *event)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: raw_proton send|receive [options]\n"
-            "  --connection-string S  Service Bus emulator connection string with\n"
-            "                         UseDevelopmentEmulator=true (env SERVICEBUS_CONNECTION_STRING)\n"
-            "  --queue NAME           queue (env SERVICEBUS_QUEUE)\n"
-            "  --count N              messages to send or receive (default 10000)\n"
-            "  --inflight W           unsettled transfers (send) or link credit (receive),\n"
-            "                         default 1000\n"
-            "  --size BYTES           body size of sent messages (default 200)\n"
-            "  --sasl plain           SASL PLAIN with the key instead of a CBS put-token\n");
+    fprintf(
+        out,
+        "usage: raw_proton send|receive [options]\n"
+        "  --connection-string S  Service Bus emulator connection string with\n"
+        "                         UseDevelopmentEmulator=true (env SERVICEBUS_CONNECTION_STRING)\n"
+        "  --queue NAME           queue (env SERVICEBUS_QUEUE)\n"
+        "  --count N              messages to send or receive (default 10000); with\n"
+        "                         receive, 0 receives until --idle-ms passes without one\n"
+        "  --idle-ms MS           receive: stop after MS milliseconds without a message\n"
+        "  --inflight W           unsettled transfers (send) or link credit (receive),\n"
+        "                         default 1000\n"
+        "  --size BYTES           body size of sent messages (default 200)\n"
+        "  --sasl plain           SASL PLAIN with the key instead of a CBS put-token\n");
 }
 
 static bool parse_options(int argc, char **argv, options *opt)
@@ -562,13 +587,18 @@ static bool parse_options(int argc, char **argv, options *opt)
             opt->window = atoi(value);
         } else if (strcmp(argv[i], "--size") == 0) {
             opt->size = strtoull(value, NULL, 10);
+        } else if (strcmp(argv[i], "--idle-ms") == 0) {
+            opt->idle_ms = atoi(value);
         } else if (strcmp(argv[i], "--sasl") == 0) {
             opt->sasl_plain = strcmp(value, "plain") == 0;
         } else {
             return false;
         }
     }
-    return (argc % 2) == 0 && opt->count > 0 && opt->window > 0 && opt->size > 0;
+    if (opt->count == 0 && (opt->mode == MODE_SEND || opt->idle_ms <= 0)) {
+        return false; /* nothing would end the run */
+    }
+    return (argc % 2) == 0 && opt->window > 0 && opt->size > 0 && opt->idle_ms >= 0;
 }
 
 int main(int argc, char **argv)
@@ -618,9 +648,8 @@ int main(int argc, char **argv)
     printf("{\"mode\": \"%s\", \"sent\": %" PRIu64 ", \"accepted\": %" PRIu64
            ", \"rejected\": %" PRIu64 ", \"received\": %" PRIu64
            ", \"seconds\": %.6f, \"msgs_per_s\": %.1f}\n",
-           r.opt.mode == MODE_SEND ? "send" : "receive", r.sent, r.accepted, r.rejected,
-           r.received, seconds,
-           seconds > 0 ? (double)(r.accepted + r.received) / seconds : 0.0);
+           r.opt.mode == MODE_SEND ? "send" : "receive", r.sent, r.accepted, r.rejected, r.received,
+           seconds, seconds > 0 ? (double)(r.accepted + r.received) / seconds : 0.0);
     if (r.failed) {
         fprintf(stderr, "raw_proton: %s\n", r.error);
     }
@@ -628,6 +657,9 @@ int main(int argc, char **argv)
     free(r.receive_buffer);
     if (r.opt.mode == MODE_SEND) {
         return !r.failed && r.accepted == r.opt.count ? 0 : 1;
+    }
+    if (r.opt.count == 0) {
+        return r.failed ? 1 : 0;
     }
     return r.received == r.opt.count ? 0 : 1;
 }

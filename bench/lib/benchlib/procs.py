@@ -1,0 +1,157 @@
+"""Processes started by the harness and what is measured about them.
+
+Each process runs in its own session with stdout and stderr in files. The harness reaps it with
+wait4(), so the CPU time and peak RSS it reports are those of the process and of every
+descendant it waited for (Linux adds reaped children into a process's rusage). RSS while it
+runs is read from /proc for the process and all its live descendants.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+class ProcessTimeout(Exception):
+    pass
+
+
+class Process:
+    def __init__(self, name, argv, log_dir, env=None, cwd=None):
+        self.name = name
+        self.argv = [str(arg) for arg in argv]
+        self.stdout_path = os.path.join(log_dir, f"{name}.out")
+        self.stderr_path = os.path.join(log_dir, f"{name}.err")
+        self.exit_code = None
+        self.rusage = None
+        self.end_mono = None
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.start_wall = time.time()
+            self.start_mono = time.monotonic()
+            self.popen = subprocess.Popen(self.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=err, start_new_session=True)
+        self.pid = self.popen.pid
+
+    def poll(self):
+        """Reaps the process if it has exited; returns its exit code or None."""
+        if self.exit_code is not None:
+            return self.exit_code
+        pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
+        if pid == 0:
+            return None
+        self.end_mono = time.monotonic()
+        self.rusage = rusage
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        self.popen.returncode = self.exit_code  # so that Popen does not wait for it again
+        return self.exit_code
+
+    def wait(self, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise ProcessTimeout(f"{self.name} did not exit within {timeout_s:.0f} s")
+            time.sleep(0.005)
+        return self.exit_code
+
+    def stop(self, grace_s=10.0, sig=signal.SIGTERM):
+        """Sends `sig`, then SIGKILL to the process and its group after `grace_s`."""
+        if self.poll() is not None:
+            return self.exit_code
+        os.kill(self.pid, sig)
+        try:
+            return self.wait(grace_s)
+        except ProcessTimeout:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return self.wait(10)
+
+    @property
+    def wall_s(self):
+        end = self.end_mono if self.end_mono is not None else time.monotonic()
+        return end - self.start_mono
+
+    @property
+    def cpu_user_s(self):
+        return self.rusage.ru_utime if self.rusage else None
+
+    @property
+    def cpu_system_s(self):
+        return self.rusage.ru_stime if self.rusage else None
+
+    @property
+    def peak_rss_kb(self):
+        return self.rusage.ru_maxrss if self.rusage else None
+
+    def rss_kb(self):
+        """Current RSS of the process and its live descendants, in KiB (None once gone)."""
+        total = 0
+        found = False
+        for pid in [self.pid] + descendants(self.pid):
+            value = status_field(pid, "VmRSS")
+            if value is not None:
+                total += value
+                found = True
+        return total if found else None
+
+    def stdout_text(self):
+        with open(self.stdout_path, encoding="utf-8", errors="replace") as out:
+            return out.read()
+
+    def stderr_tail(self, lines=15):
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as err:
+            return "".join(err.readlines()[-lines:])
+
+    def last_json(self):
+        """The last stdout line that parses as a JSON object, or {}."""
+        for line in reversed(self.stdout_text().splitlines()):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    continue
+        return {}
+
+
+def status_field(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return None
+
+
+def descendants(pid):
+    found = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as children:
+                    for child in children.read().split():
+                        found.append(int(child))
+                        pending.append(int(child))
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def run_to_end(name, argv, log_dir, timeout_s, env=None):
+    """Runs a helper command to completion and returns the Process; raises on timeout."""
+    process = Process(name, argv, log_dir, env=env)
+    try:
+        process.wait(timeout_s)
+    except ProcessTimeout:
+        process.stop(grace_s=2)
+        raise
+    return process

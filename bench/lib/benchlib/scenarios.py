@@ -1,0 +1,482 @@
+"""Scenarios: which contenders run, over which parameter points (cases), and how one run is
+measured. Each contender is a command line built from the case and the running services, so a
+new contender is one entry in a list.
+
+Every run gets a fresh emulator (and a fresh sink for consumer runs), so no run sees another's
+messages. Counts are bounded; --smoke shrinks them to a few hundred messages."""
+import os
+import statistics
+import time
+import urllib.error
+import urllib.request
+
+from . import services
+from .procs import Process, ProcessTimeout, run_to_end
+from .stats import percentile
+from datetime import datetime, timezone
+
+RUN_TIMEOUT_S = 900
+
+
+class Contender:
+    def __init__(self, name, role, binary, command):
+        self.name = name
+        self.role = role        # "ours", "peer" or "limit"
+        self.binary = binary    # ctx.binary() key or a file under bench/, checked before runs
+        self.command = command  # (ctx, case, services) -> (argv, extra env)
+
+
+def node(ctx, script):
+    return ["node", os.path.join(ctx.root, "bench/peers/node", script)]
+
+
+# --- producer ---------------------------------------------------------------------------------
+
+PRODUCERS = [
+    Contender("ours", "ours", "producer", lambda ctx, case, svc: (
+        [ctx.binary("producer"), "--count", case["count"], "--inflight", case["window"],
+         "--size", case["size"]], {})),
+    Contender("node-sdk", "peer", "node", lambda ctx, case, svc: (
+        node(ctx, "producer.js") + ["--count", case["count"], "--size", case["size"]], {})),
+    Contender("python-sdk", "peer", "python", lambda ctx, case, svc: (
+        ["/usr/bin/python3", os.path.join(ctx.root, "bench/peers/python/producer.py"),
+         "--count", case["count"], "--size", case["size"], "--ca-file", svc.emulator.ca_file],
+        {"SERVICEBUS_CONNECTION_STRING": svc.emulator.tls_connection_string})),
+    Contender("raw-proton", "limit", "raw_proton", lambda ctx, case, svc: (
+        [ctx.binary("raw_proton"), "send", "--count", case["count"], "--inflight",
+         case["window"], "--size", case["size"]], {})),
+]
+
+
+def producer_count(ctx, size):
+    """Bounded by bytes as well as messages, so that 64 KB runs do not hold gigabytes."""
+    if ctx.smoke:
+        return 200
+    return max(1000, min(50000, 200_000_000 // size))
+
+
+def run_producer(ctx, case, contender, run_dir):
+    svc = ctx.start_services(run_dir, sink=False)
+    try:
+        argv, extra = contender.command(ctx, case, svc)
+        env = svc.emulator.env()
+        env.update({k: str(v) for k, v in extra.items()})
+        process = Process(contender.name, argv, run_dir, env=env)
+        process.wait(RUN_TIMEOUT_S)
+        report = process.last_json()
+        queued = services.drain_count(ctx, svc.emulator, run_dir)
+    finally:
+        svc.stop()
+    count = case["count"]
+    send_s = report.get("seconds") or report.get("duration_s") or process.wall_s
+    return {
+        "exit_code": process.exit_code,
+        "messages": count,
+        "delivered": queued,
+        "ok": process.exit_code == 0 and queued == count,
+        "wall_s": process.wall_s,
+        "send_s": send_s,
+        "msgs_per_s": queued / send_s if send_s else None,
+        "cpu_user_s": process.cpu_user_s,
+        "cpu_system_s": process.cpu_system_s,
+        "cpu_s": process.cpu_user_s + process.cpu_system_s,
+        "peak_rss_kb": process.peak_rss_kb,
+        "error": None if process.exit_code == 0 else process.stderr_tail(),
+    }
+
+
+# --- consumer ---------------------------------------------------------------------------------
+
+def our_consumer(ctx, case, svc, health_port=0):
+    return ([ctx.binary("consumer"), "--concurrency", case["concurrency"],
+             "--health-port", health_port, "--health-bind", "127.0.0.1",
+             "--queue", svc.emulator.queue, "--log-level", "warn"], {})
+
+
+def node_consumer(ctx, case, svc, health_port=0):
+    return (node(ctx, "consumer.js") + ["--concurrency", case["concurrency"],
+                                        "--health-port", health_port], {})
+
+
+CONSUMERS = [
+    Contender("ours", "ours", "consumer", our_consumer),
+    Contender("node-sdk", "peer", "node", node_consumer),
+]
+
+# The consumer's limit: the emulator's dispatch rate (a receiver that does no work) and the
+# sink's request rate (wrk), each measured alone; the lower of the two bounds the consumer.
+CONSUMER_LIMITS = [
+    Contender("limit-dispatch", "limit", "raw_proton", None),
+    Contender("limit-sink", "limit", "wrk", None),
+]
+
+
+def parse_stamp(text):
+    parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def document_metrics(documents, start_wall):
+    """Counts, duplicates and latencies from the sink's log of (logged at, document)."""
+    ids = set()
+    duplicates = 0
+    latencies = []
+    last = None
+    for logged_at, document in documents:
+        if not document or "id" not in document:
+            continue
+        if document["id"] in ids:
+            duplicates += 1
+        ids.add(document["id"])
+        last = logged_at if last is None else max(last, logged_at)
+        if "srcStamp" in document:
+            latencies.append(logged_at - parse_stamp(document["srcStamp"]))
+    return {
+        "documents": len(ids),
+        "duplicates": duplicates,
+        "last_document_s": (last - start_wall) if last is not None else None,
+        "latency_p50_ms": percentile(latencies, 50) * 1000 if latencies else None,
+        "latency_p99_ms": percentile(latencies, 99) * 1000 if latencies else None,
+    }
+
+
+def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
+    """Waits until the sink holds `count` documents, sampling RSS every 50 ms; returns the
+    samples as (seconds since start, documents, [rss per process])."""
+    samples = []
+    start = processes[0].start_mono
+    deadline = time.monotonic() + timeout_s
+    while True:
+        documents = sink.document_count()
+        samples.append((time.monotonic() - start, documents, [p.rss_kb() for p in processes]))
+        if on_sample:
+            on_sample(samples[-1])
+        if documents >= count:
+            return samples
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.name} exited early ({process.exit_code}): "
+                                   f"{process.stderr_tail()}")
+        if time.monotonic() > deadline:
+            raise ProcessTimeout(f"{documents} of {count} documents after {timeout_s} s")
+        time.sleep(0.05)
+
+
+def steady_rss(samples, count, index=0):
+    """Median RSS while 25 % to 90 % of the documents were written, in KiB."""
+    values = [rss[index] for _, documents, rss in samples
+              if 0.25 * count <= documents <= 0.9 * count and rss[index]]
+    return statistics.median(values) if values else None
+
+
+def consumer_env(svc):
+    env = svc.emulator.env()
+    env.update(svc.sink.env())
+    return env
+
+
+def run_consumer_limit(ctx, case, contender, run_dir):
+    count = case["count"]
+    if contender.name == "limit-sink":
+        svc = ctx.start_services(run_dir, emulator=False)
+        try:
+            duration = 1 if ctx.smoke else 3
+            process = run_to_end("wrk", ["wrk", "-t1", f"-c{case['concurrency']}",
+                                         f"-d{duration}s", "-s",
+                                         os.path.join(ctx.root, "bench/sinks/upsert.lua"),
+                                         svc.sink.endpoint], run_dir, timeout_s=60)
+        finally:
+            svc.stop()
+        rate = None
+        for line in process.stdout_text().splitlines():
+            if line.startswith("Requests/sec:"):
+                rate = float(line.split()[1])
+        return {"exit_code": process.exit_code, "ok": rate is not None, "msgs_per_s": rate,
+                "wall_s": duration, "messages": None}
+    svc = ctx.start_services(run_dir, sink=False)
+    try:
+        services.seed(ctx, svc.emulator, count, run_dir)
+        process = run_to_end("raw-receive", [ctx.binary("raw_proton"), "receive", "--count",
+                                             count, "--inflight", case["concurrency"]],
+                             run_dir, timeout_s=RUN_TIMEOUT_S, env=svc.emulator.env())
+    finally:
+        svc.stop()
+    report = process.last_json()
+    return {"exit_code": process.exit_code, "ok": report.get("received") == count,
+            "messages": count, "msgs_per_s": report.get("msgs_per_s"),
+            "wall_s": report.get("seconds"),
+            "cpu_s": process.cpu_user_s + process.cpu_system_s,
+            "peak_rss_kb": process.peak_rss_kb}
+
+
+def run_consumer(ctx, case, contender, run_dir):
+    if contender.role == "limit":
+        return run_consumer_limit(ctx, case, contender, run_dir)
+    count = case["count"]
+    svc = ctx.start_services(run_dir)
+    try:
+        services.seed(ctx, svc.emulator, count, run_dir)
+        argv, extra = contender.command(ctx, case, svc)
+        env = consumer_env(svc)
+        env.update({k: str(v) for k, v in extra.items()})
+        process = Process(contender.name, argv, run_dir, env=env)
+        error = None
+        try:
+            samples = watch_consumers([process], svc.sink, count, RUN_TIMEOUT_S)
+        except (RuntimeError, ProcessTimeout) as failure:
+            samples, error = [], str(failure)
+        exit_code = process.stop(grace_s=30)
+        remaining = services.drain_count(ctx, svc.emulator, run_dir)
+        svc.sink.stop()
+        metrics = document_metrics(svc.sink.documents(), process.start_wall)
+    finally:
+        svc.stop()
+    cpu_s = process.cpu_user_s + process.cpu_system_s
+    wall_s = metrics["last_document_s"]
+    metrics.update({
+        "exit_code": exit_code,
+        "messages": count,
+        "remaining": remaining,
+        "ok": error is None and exit_code == 0 and metrics["documents"] == count
+              and remaining == 0,
+        "error": error,
+        "wall_s": wall_s,
+        "msgs_per_s": count / wall_s if wall_s else None,
+        "cpu_user_s": process.cpu_user_s,
+        "cpu_system_s": process.cpu_system_s,
+        "cpu_s": cpu_s,
+        "cpu_s_per_10k": cpu_s / count * 10000,
+        "peak_rss_kb": process.peak_rss_kb,
+        "steady_rss_kb": steady_rss(samples, count),
+    })
+    return metrics
+
+
+# --- cold start and memory --------------------------------------------------------------------
+
+def readyz_ok(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
+def run_coldstart(ctx, case, contender, run_dir):
+    count = case["count"]
+    svc = ctx.start_services(run_dir)
+    try:
+        services.seed(ctx, svc.emulator, count, run_dir)
+        port = services.free_port()
+        argv, extra = contender.command(ctx, case, svc, health_port=port)
+        env = consumer_env(svc)
+        env.update({k: str(v) for k, v in extra.items()})
+        process = Process(contender.name, argv, run_dir, env=env)
+        ready_s = first_s = None
+        deadline = time.monotonic() + 60
+        # Polls /readyz every millisecond or so. The first document's time is the one nginx
+        # logged with it, so the 200 ms flush of the sink's log delays only this loop.
+        while (ready_s is None or first_s is None) and time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if ready_s is None and readyz_ok(port):
+                ready_s = time.monotonic() - process.start_mono
+            if first_s is None and svc.sink.document_count() > 0:
+                first_s = min(t for t, _ in svc.sink.documents()) - process.start_wall
+            time.sleep(0.001)
+        error = None
+        try:
+            watch_consumers([process], svc.sink, count, 120)
+        except (RuntimeError, ProcessTimeout) as failure:
+            error = str(failure)
+        time.sleep(0.5 if ctx.smoke else 3)
+        idle_rss = process.rss_kb()
+        exit_code = process.stop(grace_s=30)
+        svc.sink.stop()
+        metrics = document_metrics(svc.sink.documents(), process.start_wall)
+    finally:
+        svc.stop()
+    metrics.update({
+        "exit_code": exit_code,
+        "messages": count,
+        "ok": error is None and ready_s is not None and first_s is not None
+              and metrics["documents"] == count,
+        "error": error,
+        "ready_ms": ready_s * 1000 if ready_s is not None else None,
+        "first_document_ms": first_s * 1000 if first_s is not None else None,
+        "idle_rss_kb": idle_rss,
+        "peak_rss_kb": process.peak_rss_kb,
+        "cpu_s": process.cpu_user_s + process.cpu_system_s,
+    })
+    return metrics
+
+
+# --- drain ------------------------------------------------------------------------------------
+
+def run_drain(ctx, case, contender, run_dir):
+    count = case["count"]
+    svc = ctx.start_services(run_dir)
+    processes = []
+    try:
+        services.seed(ctx, svc.emulator, count, run_dir)
+        env = consumer_env(svc)
+        for index in range(case["consumers"]):
+            argv, extra = contender.command(ctx, case, svc)
+            env_one = dict(env, **{k: str(v) for k, v in extra.items()})
+            processes.append(Process(f"{contender.name}-{index}", argv, run_dir, env=env_one))
+        error = None
+        try:
+            samples = watch_consumers(processes, svc.sink, count, RUN_TIMEOUT_S)
+        except (RuntimeError, ProcessTimeout) as failure:
+            samples, error = [], str(failure)
+        exit_codes = [process.stop(grace_s=30) for process in processes]
+        remaining = services.drain_count(ctx, svc.emulator, run_dir)
+        svc.sink.stop()
+        metrics = document_metrics(svc.sink.documents(), processes[0].start_wall)
+    finally:
+        for process in processes:
+            process.stop(grace_s=5)
+        svc.stop()
+    cpu_s = sum(p.cpu_user_s + p.cpu_system_s for p in processes)
+    metrics.update({
+        "exit_code": max(exit_codes, key=abs),
+        "messages": count,
+        "remaining": remaining,
+        "ok": error is None and all(code == 0 for code in exit_codes)
+              and metrics["documents"] == count and remaining == 0,
+        "error": error,
+        "wall_s": metrics["last_document_s"],
+        "msgs_per_s": count / metrics["last_document_s"] if metrics["last_document_s"] else None,
+        "cpu_s": cpu_s,
+        "cpu_s_per_10k": cpu_s / count * 10000,
+        "peak_rss_kb": max(p.peak_rss_kb for p in processes),
+        "timeline": [(round(t, 3), documents) for t, documents, _ in samples],
+    })
+    return metrics
+
+
+# --- soak -------------------------------------------------------------------------------------
+
+def slope_kb_per_min(points):
+    """Least-squares slope of (seconds, KiB) points, in KiB per minute."""
+    if len(points) < 2:
+        return None
+    mean_t = statistics.fmean(t for t, _ in points)
+    mean_v = statistics.fmean(v for _, v in points)
+    denominator = sum((t - mean_t) ** 2 for t, _ in points)
+    if denominator == 0:
+        return None
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / denominator * 60
+
+
+def run_soak(ctx, case, contender, run_dir):
+    duration = case["duration_s"]
+    rate = case["rate"]
+    count = duration * rate
+    svc = ctx.start_services(run_dir)
+    try:
+        argv, extra = contender.command(ctx, case, svc)
+        env = consumer_env(svc)
+        env.update({k: str(v) for k, v in extra.items()})
+        consumer = Process(contender.name, argv, run_dir, env=env)
+        producer = Process("producer", [ctx.binary("producer"), "--count", count, "--rate", rate,
+                                        "--inflight", 100], run_dir, env=svc.emulator.env())
+        points = []
+        error = None
+        last_sample = 0.0
+
+        def sample(entry):
+            nonlocal last_sample
+            elapsed, _, rss = entry
+            if elapsed - last_sample >= 1.0 and rss[0]:
+                points.append((elapsed, rss[0]))
+                last_sample = elapsed
+
+        try:
+            watch_consumers([consumer], svc.sink, count, duration * 3 + 120, on_sample=sample)
+        except (RuntimeError, ProcessTimeout) as failure:
+            error = str(failure)
+        producer_exit = producer.stop(grace_s=30)
+        exit_code = consumer.stop(grace_s=30)
+        remaining = services.drain_count(ctx, svc.emulator, run_dir)
+        svc.sink.stop()
+        metrics = document_metrics(svc.sink.documents(), consumer.start_wall)
+    finally:
+        svc.stop()
+    # The first fifth is warm-up (allocator arenas, connection pools); the slope is over the rest.
+    settled = [p for p in points if p[0] >= duration / 5]
+    metrics.update({
+        "exit_code": exit_code,
+        "producer_exit_code": producer_exit,
+        "messages": count,
+        "remaining": remaining,
+        "ok": error is None and exit_code == 0 and producer_exit == 0
+              and metrics["documents"] == count and remaining == 0,
+        "error": error,
+        "wall_s": metrics["last_document_s"],
+        "rss_first_kb": settled[0][1] if settled else None,
+        "rss_last_kb": settled[-1][1] if settled else None,
+        "rss_max_kb": max(v for _, v in points) if points else None,
+        "rss_slope_kb_per_min": slope_kb_per_min(settled),
+        "peak_rss_kb": consumer.peak_rss_kb,
+        "cpu_s": consumer.cpu_user_s + consumer.cpu_system_s,
+        "rss_points": points,
+    })
+    return metrics
+
+
+# --- the table --------------------------------------------------------------------------------
+
+class Scenario:
+    def __init__(self, name, title, run, contenders, cases, smoke_cases, key, needs=()):
+        self.name = name
+        self.needs = needs            # binaries the scenario itself runs besides contenders
+        self.title = title
+        self.run = run
+        self.contenders = contenders
+        self.cases = cases            # (ctx) -> list of case dicts
+        self.smoke_cases = smoke_cases
+        self.key = key                # the case parameter that the plot's x axis shows
+
+
+def producer_window_cases(ctx):
+    return [{"window": w, "size": 200, "count": producer_count(ctx, 200)}
+            for w in (1, 10, 100, 1000)]
+
+
+def producer_size_cases(ctx):
+    return [{"window": 100, "size": s, "count": producer_count(ctx, s)}
+            for s in (200, 4096, 65536)]
+
+
+def consumer_cases(ctx):
+    return [{"concurrency": c, "count": 10000} for c in (1, 8, 32, 128)]
+
+
+SCENARIOS = [
+    Scenario("producer-window", "Producer throughput by in-flight window (200-byte body)",
+             run_producer, PRODUCERS, producer_window_cases,
+             lambda ctx: [{"window": 100, "size": 200, "count": 200}], "window"),
+    Scenario("producer-size", "Producer throughput by message size (window 100)",
+             run_producer, PRODUCERS, producer_size_cases,
+             lambda ctx: [{"window": 100, "size": 4096, "count": 100}], "size"),
+    Scenario("consumer", "Consumer throughput and CPU per 10,000 messages into the nginx sink",
+             run_consumer, CONSUMERS + CONSUMER_LIMITS, consumer_cases,
+             lambda ctx: [{"concurrency": 8, "count": 200}], "concurrency"),
+    Scenario("coldstart", "Cold start to /readyz 200 and to the first document; idle RSS",
+             run_coldstart, CONSUMERS, lambda ctx: [{"concurrency": 32, "count": 100}],
+             lambda ctx: [{"concurrency": 32, "count": 20}], None),
+    Scenario("drain", "Drain of 100,000 messages by 1, 2 and 4 consumer processes",
+             run_drain, CONSUMERS[:1],
+             lambda ctx: [{"consumers": n, "concurrency": 32, "count": 100000}
+                          for n in (1, 2, 4)],
+             lambda ctx: [{"consumers": 2, "concurrency": 8, "count": 300}], "consumers"),
+    Scenario("soak", "Soak: RSS of one consumer at a steady rate",
+             run_soak, CONSUMERS[:1],
+             lambda ctx: [{"duration_s": ctx.soak_duration_s, "rate": ctx.soak_rate,
+                           "concurrency": 32}],
+             lambda ctx: [{"duration_s": 3, "rate": 100, "concurrency": 8}], None,
+             needs=("producer",)),
+]
+
+SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
