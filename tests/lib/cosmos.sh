@@ -14,7 +14,7 @@
 
 COSMOS_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 COSMOS_EMULATOR_KEY="C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
-# The server listens within about a second; this bound only catches a server that hangs.
+# The server listens within about a second, so this bound only catches a server that hangs.
 COSMOS_START_TIMEOUT_S=30
 
 cosmos_start() {

@@ -5,10 +5,12 @@
 //
 //   node tests/lib/cosmos_count.js COMMAND [options]
 //
-// Commands: count (prints the number of documents), ids (prints the ids, sorted, one a line),
-// dump (prints the documents as one JSON array, sorted by id), get ID (prints one document;
-// exit 3 when it does not exist), init (creates the database and a container partitioned on
-// /id when missing).
+// Commands:
+//   count    prints the number of documents
+//   ids      prints the ids, sorted by code point, one a line
+//   dump     prints the documents as one JSON array, sorted by id
+//   get ID   prints one document, or exits 3 when it does not exist
+//   init     creates the database and a container partitioned on /id when they are missing
 // Options default to environment variables: --endpoint (COSMOS_ENDPOINT), --key (COSMOS_KEY),
 // --ca FILE (COSMOS_CA_FILE, a PEM CA for HTTPS), --database (COSMOS_DATABASE),
 // --container (COSMOS_CONTAINER). Exits 1 when a request fails and 2 on bad usage.
@@ -81,9 +83,16 @@ function createContainer(args) {
   return { client, container: client.database(args["--database"]).container(args["--container"]) };
 }
 
+function compareIds(a, b) {
+  if (a.id < b.id) {
+    return -1;
+  }
+  return a.id > b.id ? 1 : 0;
+}
+
 async function readAll(container) {
   const { resources } = await container.items.readAll().fetchAll();
-  return resources.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return resources.sort(compareIds);
 }
 
 async function run(args) {

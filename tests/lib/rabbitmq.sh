@@ -16,7 +16,7 @@
 # trap rabbitmq_stop EXIT.
 
 RABBITMQ_LIB_BIN=/usr/lib/rabbitmq/bin
-# A cold start took about 7 s on a 2-core machine, so this bound only catches a broker that hangs.
+# A cold start took about 7 s on 2 cores, so this bound only catches a broker that hangs.
 RABBITMQ_START_TIMEOUT_S=90
 
 # Prints N free loopback TCP ports, bound together so that they differ.

@@ -6,7 +6,7 @@
 //
 // Reads COSMOS_ENDPOINT, COSMOS_KEY and COSMOS_CA_FILE (tests/lib/cosmos.sh exports them; the
 // CA is also passed to the SDK through NODE_EXTRA_CA_CERTS). Exits 0 when every assertion of
-// CASE holds and 1 with the failed assertion otherwise.
+// CASE passes, and 1 with the failed assertion otherwise.
 
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
@@ -27,7 +27,7 @@ const MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;
 
 function createClient(options = {}) {
   // Endpoint discovery would move requests to the account's advertised https endpoint, which is
-  // wrong for the plain-HTTP case; with one region it changes nothing else.
+  // wrong for the plain-HTTP case. With one region it changes nothing else.
   return new CosmosClient({
     endpoint: endpoint.href,
     key: masterKey,
@@ -55,8 +55,18 @@ async function expectStatus(promise, status) {
 // Signs a request the way Cosmos DB documents it, independently of the SDK and the server:
 // HMAC-SHA256 with the base64-decoded key over verb, resource type, resource link and date.
 function masterKeyAuthorization({ verb, resourceType, resourceLink, date, key = masterKey }) {
-  const payload = [verb.toLowerCase(), resourceType.toLowerCase(), resourceLink, date.toLowerCase(), "", ""].join("\n");
-  const signature = crypto.createHmac("sha256", Buffer.from(key, "base64")).update(payload).digest("base64");
+  const payload = [
+    verb.toLowerCase(),
+    resourceType.toLowerCase(),
+    resourceLink,
+    date.toLowerCase(),
+    "",
+    "",
+  ].join("\n");
+  const signature = crypto
+    .createHmac("sha256", Buffer.from(key, "base64"))
+    .update(payload)
+    .digest("base64");
   return encodeURIComponent(`type=master&ver=1.0&sig=${signature}`);
 }
 
@@ -71,7 +81,11 @@ function rawRequest({ method, path, headers = {}, body }) {
         response.on("data", (chunk) => chunks.push(chunk));
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString();
-          resolve({ status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : null });
+          resolve({
+            status: response.statusCode,
+            headers: response.headers,
+            body: text ? JSON.parse(text) : null,
+          });
         });
       },
     );
@@ -119,7 +133,11 @@ const cases = {
   // The right key passes every step the consumer and the read-back tools use.
   async sdk_roundtrip() {
     const container = await createContainer();
-    const document = { id: "doc-1", data: "Scale Test Message : COUNT 1", messageProcessingTime: 0.0421 };
+    const document = {
+      id: "doc-1",
+      data: "Scale Test Message : COUNT 1",
+      messageProcessingTime: 0.0421,
+    };
 
     const created = await container.items.upsert(document);
     assert.equal(created.statusCode, 201);
@@ -132,7 +150,10 @@ const cases = {
     assert.equal(read.resource.messageProcessingTime, 0.0421);
 
     const { resources } = await container.items
-      .query({ query: "SELECT * FROM c WHERE c.id = @id", parameters: [{ name: "@id", value: document.id }] })
+      .query({
+        query: "SELECT * FROM c WHERE c.id = @id",
+        parameters: [{ name: "@id", value: document.id }],
+      })
       .fetchAll();
     assert.equal(resources.length, 1);
     assert.equal(resources[0].id, document.id);
@@ -164,25 +185,62 @@ const cases = {
     assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
 
     const decodedHeader = decodeURIComponent(
-      masterKeyAuthorization({ verb: "POST", resourceType: "docs", resourceLink: CONTAINER_LINK, date: new Date().toUTCString() }),
+      masterKeyAuthorization({
+        verb: "POST",
+        resourceType: "docs",
+        resourceLink: CONTAINER_LINK,
+        date: new Date().toUTCString(),
+      }),
     );
-    const plainHeader = await rawUpsert({ id: "raw-2" }, { overrides: { authorization: decodedHeader } });
-    assert.equal(plainHeader.status, 201, "an authorization header that is not URL-encoded is valid");
+    const plainHeader = await rawUpsert(
+      { id: "raw-2" },
+      { overrides: { authorization: decodedHeader } },
+    );
+    assert.equal(
+      plainHeader.status,
+      201,
+      "an authorization header that is not URL-encoded is valid",
+    );
 
     const wrongKey = crypto.randomBytes(64).toString("base64");
     const date = new Date().toUTCString();
-    const signedWithWrongKey = masterKeyAuthorization({ verb: "POST", resourceType: "docs", resourceLink: CONTAINER_LINK, date, key: wrongKey });
-    const rejectedKey = await rawUpsert({ id: "raw-3" }, { overrides: { "x-ms-date": date, authorization: signedWithWrongKey } });
+    const signedWithWrongKey = masterKeyAuthorization({
+      verb: "POST",
+      resourceType: "docs",
+      resourceLink: CONTAINER_LINK,
+      date,
+      key: wrongKey,
+    });
+    const rejectedKey = await rawUpsert(
+      { id: "raw-3" },
+      { overrides: { "x-ms-date": date, authorization: signedWithWrongKey } },
+    );
     assert.equal(rejectedKey.status, 401);
     assert.equal(rejectedKey.body.code, "Unauthorized");
 
     // A document upsert signs the parent container link, not the path of the docs feed.
-    const wrongLink = masterKeyAuthorization({ verb: "POST", resourceType: "docs", resourceLink: `${CONTAINER_LINK}/docs`, date });
-    const rejectedLink = await rawUpsert({ id: "raw-4" }, { overrides: { "x-ms-date": date, authorization: wrongLink } });
+    const wrongLink = masterKeyAuthorization({
+      verb: "POST",
+      resourceType: "docs",
+      resourceLink: `${CONTAINER_LINK}/docs`,
+      date,
+    });
+    const rejectedLink = await rawUpsert(
+      { id: "raw-4" },
+      { overrides: { "x-ms-date": date, authorization: wrongLink } },
+    );
     assert.equal(rejectedLink.status, 401);
 
-    const wrongVerb = masterKeyAuthorization({ verb: "PUT", resourceType: "docs", resourceLink: CONTAINER_LINK, date });
-    const rejectedVerb = await rawUpsert({ id: "raw-5" }, { overrides: { "x-ms-date": date, authorization: wrongVerb } });
+    const wrongVerb = masterKeyAuthorization({
+      verb: "PUT",
+      resourceType: "docs",
+      resourceLink: CONTAINER_LINK,
+      date,
+    });
+    const rejectedVerb = await rawUpsert(
+      { id: "raw-5" },
+      { overrides: { "x-ms-date": date, authorization: wrongVerb } },
+    );
     assert.equal(rejectedVerb.status, 401);
 
     const missing = await rawUpsert({ id: "raw-6" }, { overrides: { authorization: undefined } });
@@ -209,21 +267,42 @@ const cases = {
     const weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const otherDay = weekdays[(weekdays.indexOf(text.slice(0, 3)) + 1) % 7];
     const wrongWeekday = `${otherDay}${text.slice(3)}`;
-    const authorization = masterKeyAuthorization({ verb: "POST", resourceType: "docs", resourceLink: CONTAINER_LINK, date: wrongWeekday });
-    const rejected = await rawUpsert({ id: "date-5" }, { overrides: { "x-ms-date": wrongWeekday, authorization } });
+    const authorization = masterKeyAuthorization({
+      verb: "POST",
+      resourceType: "docs",
+      resourceLink: CONTAINER_LINK,
+      date: wrongWeekday,
+    });
+    const rejected = await rawUpsert(
+      { id: "date-5" },
+      { overrides: { "x-ms-date": wrongWeekday, authorization } },
+    );
     assert.equal(rejected.status, 401, "a date with the wrong weekday is rejected");
   },
 
   async raw_partition_key_400() {
     await createContainer();
-    const missing = await rawUpsert({ id: "pk-1" }, { overrides: { "x-ms-documentdb-partitionkey": undefined } });
+    const missing = await rawUpsert(
+      { id: "pk-1" },
+      { overrides: { "x-ms-documentdb-partitionkey": undefined } },
+    );
     assert.equal(missing.status, 400, "a missing partition key is rejected");
 
-    const mismatched = await rawUpsert({ id: "pk-2" }, { overrides: { "x-ms-documentdb-partitionkey": '["pk-other"]' } });
-    assert.equal(mismatched.status, 400, "a partition key that differs from the document's id is rejected");
+    const mismatched = await rawUpsert(
+      { id: "pk-2" },
+      { overrides: { "x-ms-documentdb-partitionkey": '["pk-other"]' } },
+    );
+    assert.equal(
+      mismatched.status,
+      400,
+      "a partition key that differs from the document's id is rejected",
+    );
     assert.equal(mismatched.body.code, "BadRequest");
 
-    const notArray = await rawUpsert({ id: "pk-3" }, { overrides: { "x-ms-documentdb-partitionkey": '"pk-3"' } });
+    const notArray = await rawUpsert(
+      { id: "pk-3" },
+      { overrides: { "x-ms-documentdb-partitionkey": '"pk-3"' } },
+    );
     assert.equal(notArray.status, 400, "a partition key that is not a JSON array is rejected");
 
     const matching = await rawUpsert({ id: "pk-4" });
@@ -231,13 +310,21 @@ const cases = {
 
     const container = createClient().database(DATABASE).container(CONTAINER);
     const { resources } = await container.items.readAll().fetchAll();
-    assert.deepEqual(resources.map((document) => document.id), ["pk-4"], "no rejected document was stored");
+    assert.deepEqual(
+      resources.map((document) => document.id),
+      ["pk-4"],
+      "no rejected document was stored",
+    );
   },
 
   async sdk_body_too_large_413() {
     const container = await createContainer();
     const padding = "x".repeat(MAX_DOCUMENT_BYTES - 1024);
-    assert.equal((await container.items.upsert({ id: "big-ok", padding })).statusCode, 201, "just under 2 MB is accepted");
+    assert.equal(
+      (await container.items.upsert({ id: "big-ok", padding })).statusCode,
+      201,
+      "just under 2 MB is accepted",
+    );
 
     const tooLarge = "x".repeat(MAX_DOCUMENT_BYTES + 1);
     await expectStatus(container.items.upsert({ id: "big-rejected", padding: tooLarge }), 413);
@@ -302,7 +389,10 @@ const cases = {
   async sdk_aad_token() {
     await createContainer();
     const credential = {
-      getToken: async () => ({ token: "contract-token", expiresOnTimestamp: Date.now() + 3600 * 1000 }),
+      getToken: async () => ({
+        token: "contract-token",
+        expiresOnTimestamp: Date.now() + 3600 * 1000,
+      }),
     };
     const client = new CosmosClient({
       endpoint: endpoint.href,
@@ -317,17 +407,30 @@ const cases = {
       return true;
     });
 
-    const wrongCredential = { getToken: async () => ({ token: "other", expiresOnTimestamp: Date.now() + 3600 * 1000 }) };
-    const wrongClient = new CosmosClient({ endpoint: endpoint.href, aadCredentials: wrongCredential });
-    await expectStatus(wrongClient.database(DATABASE).container(CONTAINER).items.upsert({ id: "aad-2" }), 401);
+    const wrongCredential = {
+      getToken: async () => ({ token: "other", expiresOnTimestamp: Date.now() + 3600 * 1000 }),
+    };
+    const wrongClient = new CosmosClient({
+      endpoint: endpoint.href,
+      aadCredentials: wrongCredential,
+    });
+    await expectStatus(
+      wrongClient.database(DATABASE).container(CONTAINER).items.upsert({ id: "aad-2" }),
+      401,
+    );
   },
 
   // Started without --allow-aad: an AAD token is rejected.
   async sdk_aad_rejected_401() {
     await createContainer();
-    const credential = { getToken: async () => ({ token: "any-token", expiresOnTimestamp: Date.now() + 3600 * 1000 }) };
+    const credential = {
+      getToken: async () => ({ token: "any-token", expiresOnTimestamp: Date.now() + 3600 * 1000 }),
+    };
     const client = new CosmosClient({ endpoint: endpoint.href, aadCredentials: credential });
-    await expectStatus(client.database(DATABASE).container(CONTAINER).items.upsert({ id: "aad-3" }), 401);
+    await expectStatus(
+      client.database(DATABASE).container(CONTAINER).items.upsert({ id: "aad-3" }),
+      401,
+    );
   },
 
   // The server keeps connections open, so a client's second request reuses the first socket.
@@ -349,7 +452,12 @@ const cases = {
             headers: {
               "x-ms-date": date,
               "x-ms-version": "2018-12-31",
-              authorization: masterKeyAuthorization({ verb: "GET", resourceType: "colls", resourceLink: CONTAINER_LINK, date }),
+              authorization: masterKeyAuthorization({
+                verb: "GET",
+                resourceType: "colls",
+                resourceLink: CONTAINER_LINK,
+                date,
+              }),
             },
           },
           resolve,
@@ -372,7 +480,9 @@ async function main() {
   const name = process.argv[2];
   const check = cases[name];
   if (!check) {
-    process.stderr.write(`unknown case '${name}': expected one of ${Object.keys(cases).join(", ")}\n`);
+    process.stderr.write(
+      `unknown case '${name}': expected one of ${Object.keys(cases).join(", ")}\n`,
+    );
     process.exit(2);
   }
   await check();

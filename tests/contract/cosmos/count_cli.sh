@@ -37,6 +37,7 @@ expect "count before init fails" 1 "$status"
 "${cli[@]}" init
 expect "count after init" 0 "$("${cli[@]}" count)"
 
+# shellcheck disable=SC2016 # JavaScript, not shell, expands ${id} below.
 NODE_EXTRA_CA_CERTS="$COSMOS_CA_FILE" node -e '
 const { CosmosClient } = require("@azure/cosmos");
 const client = new CosmosClient({ endpoint: process.env.COSMOS_ENDPOINT, key: process.env.COSMOS_KEY });

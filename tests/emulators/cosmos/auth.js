@@ -33,7 +33,7 @@ function capitalize(word) {
 
 // Splits a request path into the resource type and resource link that Cosmos DB signs. A path
 // with an odd number of segments names a feed (/dbs/d/colls/c/docs: type docs, link
-// dbs/d/colls/c); an even number names one resource (/dbs/d: type dbs, link dbs/d). Segments
+// dbs/d/colls/c). An even number names one resource (/dbs/d: type dbs, link dbs/d). Segments
 // are percent-decoded because clients sign the resource ids, not their URL encoding.
 function parseResource(pathname) {
   const trimmed = pathname.replace(/^\/+/, "").replace(/\/+$/, "");
@@ -157,7 +157,9 @@ function checkAadToken(fields, options) {
     );
   }
   if (options.aadToken !== null && fields.sig !== options.aadToken) {
-    throw unauthorized("the type=aad token is not the one this server was started with (--aad-token)");
+    throw unauthorized(
+      "the type=aad token is not the one this server was started with (--aad-token)",
+    );
   }
 }
 
@@ -179,7 +181,7 @@ function authenticate(req, resource, options, nowMs) {
     }
     case "aad":
       // The token carries its own expiry, so clients such as @azure/cosmos 4.9.3 send no
-      // x-ms-date with it; a date that is sent must still be valid.
+      // x-ms-date with it. A date that is sent must still be valid.
       if (req.headers["x-ms-date"] !== undefined) {
         checkDate(req, nowMs);
       }

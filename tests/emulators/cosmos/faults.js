@@ -1,8 +1,8 @@
 "use strict";
-// Fault injection: decides which eligible requests are answered 429 or 503 instead of being
-// served. The first --fault-429-first requests get 429 and the --fault-503-first after them get
-// 503; after that each request draws from a seeded generator, so a run with the same seed and
-// the same request order injects the same faults.
+// Fault injection: decides which eligible requests receive 429 or 503 instead of being served.
+// The first --fault-429-first requests get 429 and the --fault-503-first after them get 503.
+// After that each request draws from a seeded generator, so a run with the same seed and the
+// same request order injects the same faults.
 
 // mulberry32: a small 32-bit generator, good enough to spread faults and reproducible by seed.
 function createRandom(seed) {

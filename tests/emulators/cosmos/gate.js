@@ -1,17 +1,17 @@
 "use strict";
-// The checks that sit in front of @vercel/cosmosdb-server's request handler. Each request is
-// authenticated, its body is read and validated, its partition key is compared with the
-// container's definition, and it may receive an injected 429 or 503; only then is it replayed
-// to the in-memory store, which accepts anything on its own.
+// The checks that sit in front of @vercel/cosmosdb-server's request handler, which accepts
+// anything on its own. Each request is authenticated, its body is read and validated, and its
+// partition key is compared with the container's definition. It may then receive an injected
+// 429 or 503, and only a request that passes all of this is replayed to the in-memory store.
 
 const crypto = require("crypto");
 const { PassThrough } = require("stream");
 const { RequestError, authenticate, parseResource } = require("./auth");
 const { createFaults, isEligible } = require("./faults");
 
-// Cosmos DB's maximum document size; the service answers 413 to a larger request body.
+// Cosmos DB's maximum document size. The service rejects a larger request body with 413.
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
-// Past this many bytes an oversized body is no longer drained: the server answers and closes.
+// Past this many bytes an oversized body is no longer drained: the server replies and closes.
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
 const STATS_PATH = "/_emulator/stats";
@@ -43,8 +43,9 @@ function sendError(res, error, keepAlive) {
   res.end(JSON.stringify({ code: error.code, message: error.message }));
 }
 
-// Reads the whole body, keeping at most MAX_BODY_BYTES of it. Resolves to the Buffer, or to
-// null when the body was larger (then `overflowed` tells whether it was drained to the end).
+// Reads the whole body, keeping at most MAX_BODY_BYTES of it. Resolves to { body, total,
+// drained }: body is null when the body was larger, and drained is false when reading stopped
+// at MAX_DRAIN_BYTES.
 function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -64,7 +65,11 @@ function readBody(req) {
     req.on("end", () => {
       if (!settled) {
         settled = true;
-        resolve({ body: total <= MAX_BODY_BYTES ? Buffer.concat(chunks) : null, total, drained: true });
+        resolve({
+          body: total <= MAX_BODY_BYTES ? Buffer.concat(chunks) : null,
+          total,
+          drained: true,
+        });
       }
     });
     req.on("error", (err) => {
@@ -131,11 +136,13 @@ function parsePartitionKeyHeader(text, paths) {
   return values;
 }
 
-// Compares one header value with the document's value; {} in the header stands for a document
-// that lacks the partition key property.
+// Compares one header value with the document's value. An empty object {} in the header means
+// that the document lacks the partition key property.
 function samePartitionKeyValue(headerValue, documentValue) {
   const isNone =
-    headerValue !== null && typeof headerValue === "object" && Object.keys(headerValue).length === 0;
+    headerValue !== null &&
+    typeof headerValue === "object" &&
+    Object.keys(headerValue).length === 0;
   if (isNone) {
     return documentValue === undefined;
   }
@@ -266,8 +273,17 @@ function createGate({ storeListener, options, log, keepAlive }) {
     log.debug("fault_injected", { method: req.method, path: req.url, status });
     const error =
       status === 429
-        ? new RequestError(429, "TooManyRequests", "request rate is too large (injected by the test server)", 3200)
-        : new RequestError(503, "ServiceUnavailable", "service unavailable (injected by the test server)");
+        ? new RequestError(
+            429,
+            "TooManyRequests",
+            "request rate is too large (injected by the test server)",
+            3200,
+          )
+        : new RequestError(
+            503,
+            "ServiceUnavailable",
+            "service unavailable (injected by the test server)",
+          );
     if (status === 429) {
       error.headers = { "x-ms-retry-after-ms": String(options.retryAfterMs) };
     }
@@ -315,8 +331,8 @@ function createGate({ storeListener, options, log, keepAlive }) {
       if (!(err instanceof RequestError)) {
         throw err;
       }
-      // A rejection before the body was read leaves it unread; drain it so the connection can
-      // carry the next request.
+      // A rejection before the body was read leaves it unread, so drain it to let the
+      // connection carry the next request.
       if (read === undefined) {
         req.resume();
       }

@@ -150,7 +150,11 @@ function parseOptions(argv) {
         options.fault503First = parseNumber(name, value(name), { min: 0, max: 1e9, integer: true });
         break;
       case "--retry-after-ms":
-        options.retryAfterMs = parseNumber(name, value(name), { min: 0, max: 600000, integer: true });
+        options.retryAfterMs = parseNumber(name, value(name), {
+          min: 0,
+          max: 600000,
+          integer: true,
+        });
         break;
       case "--fault-scope":
         options.faultScope = value(name);

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 "use strict";
 // Strict Cosmos DB test server: @vercel/cosmosdb-server's in-memory store behind the checks
-// that the real service makes (see README.md). Logs JSON lines to stdout; exits 2 on bad
-// options, 0 on SIGTERM or SIGINT.
+// that the real service makes (see README.md). Logs JSON lines to stdout, exits 2 on bad
+// options and 0 on SIGTERM or SIGINT.
 
 const fs = require("fs");
 const path = require("path");
