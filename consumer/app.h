@@ -1,0 +1,116 @@
+/*
+ * State shared by consumer.c (start-up, the event loop, the connection and shutdown) and
+ * deliveries.c (receiving, settlement, lock renewal, credit). Private to the daemon. Every
+ * field is used only on the proactor thread unless its comment says otherwise.
+ */
+#ifndef CONSUMER_APP_H
+#define CONSUMER_APP_H
+
+#include "amqp.h"
+#include "connstr.h"
+#include "credential.h"
+#include "health.h"
+#include "job.h"
+#include "options.h"
+#include "sb_conn.h"
+#include "stats.h"
+#include "writer.h"
+
+#include <proton/link.h>
+#include <proton/message.h>
+#include <proton/proactor.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One received delivery from receipt until it is settled (or given up) and its job is back. */
+typedef struct delivery_slot {
+    uint64_t serial;         /* 0 while the slot is free */
+    consumer_job *job;       /* NULL once freed */
+    bool with_writer;        /* the writer owns `job` */
+    pn_delivery_t *delivery; /* NULL once settled locally or when its link is gone */
+    bool on_current_link;    /* counts against the receiver's credit */
+    int64_t received_ms;
+
+    /* The outcome, once decided. */
+    bool decided;
+    settle_action action;
+    char reason[64];
+    char description[320];
+    bool awaiting_peer; /* rcv-settle-mode second: disposition sent, peer has not settled */
+    bool orphaned;      /* decided or undecided, but the link it came on is gone */
+    bool request_busy;  /* a $management request about this slot is in progress */
+
+    /* The lock, when the delivery tag is a lock token and the service sent x-opt-locked-until. */
+    bool has_lock;
+    uint8_t lock_token[16]; /* the delivery tag, .NET GUID byte order */
+    int64_t lock_expiry_ms; /* monotonic */
+    int64_t lock_duration_ms;
+    int64_t renew_at_ms;
+} delivery_slot;
+
+typedef struct consumer_app {
+    const consumer_options *options;
+    const wl_clock *clock;
+    pn_proactor_t *proactor;
+    sb_conn *conn;
+    connstr connection_string;
+    cred *sb_credential;
+    cred *cosmos_credential;
+    char host[256];
+    char audience[512];
+    char source_address[512];
+    char management_address[512];
+    bool settle_first; /* rcv-settle-mode first */
+
+    pn_link_t *receiver;
+    bool receiver_attached;
+    bool authorized;
+    char link_name[64];
+    int64_t reattach_at_ms; /* INT64_MAX when no reattach is scheduled */
+    unsigned reattach_attempt;
+    bool credit_paused; /* drained because Cosmos DB is not ready */
+    sb_rpc *management;
+
+    pn_message_t *message; /* reused for every received message */
+    amqp_buffer buffer;
+    pn_message_t *request; /* reused for every $management request */
+
+    delivery_slot *slots;
+    size_t slot_capacity;
+    size_t slots_used;
+    uint64_t next_serial;
+    int credit_target;
+
+    writer *writer;
+    job_queue outbox;
+    atomic_bool wake_pending; /* set by the writer thread, cleared by the proactor thread */
+
+    metrics_registry *metrics;
+    consumer_stats stats;
+    health_server *health;
+    health_component *amqp_health;
+    health_component *receiver_health;
+    health_component *cosmos_health;
+
+    bool draining;
+    int64_t grace_deadline_ms;
+    bool closing;
+    bool stopped;
+    int64_t hard_deadline_ms;
+} consumer_app;
+
+/* deliveries.c */
+void deliveries_init(consumer_app *app);
+void deliveries_free(consumer_app *app);
+void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery);
+void deliveries_process_outbox(consumer_app *app);
+void deliveries_run_timers(consumer_app *app, int64_t now_ms);
+int64_t deliveries_next_deadline_ms(const consumer_app *app);
+void deliveries_top_up_credit(consumer_app *app);
+void deliveries_link_lost(consumer_app *app);
+void deliveries_abandon_all(consumer_app *app);
+size_t deliveries_unfinished(const consumer_app *app);
+
+#endif

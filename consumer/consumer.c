@@ -1,0 +1,585 @@
+/*
+ * Start-up, the proactor event loop, the connection and receiver link, and shutdown. The
+ * thread that calls consumer_run is the proactor thread (see consumer.h); a signal thread
+ * turns SIGTERM and SIGINT into pn_proactor_interrupt().
+ */
+#include "consumer.h"
+
+#include "app.h"
+#include "connstr.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <curl/curl.h>
+#include <proton/condition.h>
+#include <proton/link.h>
+#include <proton/terminus.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest gap between timer runs, so deadlines and the outbox are checked without events. */
+#define TICK_MAX_MS 1000
+/* After the grace period, how long closing the connection may take before we exit anyway. */
+#define CLOSE_TIMEOUT_MS 5000
+
+static void attach_receiver(consumer_app *app);
+
+/* ---- Connection callbacks ---- */
+
+static void on_ready(sb_conn *conn, void *ctx)
+{
+    consumer_app *app = ctx;
+    wl_error err = {0};
+
+    if (sb_conn_connect_count(conn) > 1) {
+        metrics_counter_inc(app->stats.reconnects, 1);
+    }
+    LOG_INFO("amqp-connected", "connected to %s (connection %u)", app->host,
+             sb_conn_connect_count(conn));
+    health_component_set(app->amqp_health, false, "authorizing");
+    app->authorized = false;
+    sb_conn_audience(conn, app->options->queue, app->audience, sizeof app->audience);
+    if (sb_conn_authorize(conn, app->audience, &err) != WL_OK) {
+        LOG_ERROR("cbs-failed", "cannot authorize %s: %s", app->audience, err.message);
+        health_component_set(app->amqp_health, false, err.message);
+    }
+}
+
+static void on_authorized(sb_conn *conn, const char *audience, const wl_error *err, void *ctx)
+{
+    consumer_app *app = ctx;
+    wl_error open_err = {0};
+
+    if (err != NULL) {
+        LOG_ERROR("cbs-failed", "put-token for %s failed: %s", audience, err->message);
+        health_component_set(app->amqp_health, false, err->message);
+        return;
+    }
+    health_component_set(app->amqp_health, true, "");
+    if (app->authorized) {
+        return; /* a token refresh */
+    }
+    app->authorized = true;
+    if (app->options->management && app->management == NULL) {
+        app->management = sb_rpc_open(conn, app->management_address, &open_err);
+        if (app->management == NULL) {
+            LOG_WARN("management-failed", "cannot open %s: %s", app->management_address,
+                     open_err.message);
+        }
+    }
+    attach_receiver(app);
+}
+
+static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retry, void *ctx)
+{
+    consumer_app *app = ctx;
+
+    (void)conn;
+    app->receiver = NULL;
+    app->receiver_attached = false;
+    app->management = NULL;
+    app->authorized = false;
+    deliveries_link_lost(app);
+    health_component_set(app->amqp_health, false, cause ? cause->message : "disconnected");
+    health_component_set(app->receiver_health, false, "not connected");
+    if (will_retry) {
+        LOG_WARN("amqp-disconnected", "connection lost, reconnecting: %s",
+                 cause ? cause->message : "");
+    } else {
+        LOG_INFO("amqp-closed", "connection closed: %s", cause ? cause->message : "");
+        app->stopped = true;
+    }
+}
+
+/* ---- The receiver link ---- */
+
+static void attach_receiver(consumer_app *app)
+{
+    pn_session_t *session = sb_conn_session(app->conn);
+    char uuid[WL_UUID_SIZE];
+
+    if (session == NULL || app->receiver != NULL || app->draining) {
+        return;
+    }
+    if (!wl_uuid_v4(uuid)) {
+        snprintf(uuid, sizeof uuid, "%u", sb_conn_connect_count(app->conn));
+    }
+    snprintf(app->link_name, sizeof app->link_name, "consumer-%s", uuid);
+
+    pn_link_t *link = pn_receiver(session, app->link_name);
+    pn_terminus_set_address(pn_link_source(link), app->source_address);
+    pn_terminus_set_address(pn_link_target(link), app->link_name);
+    pn_link_set_snd_settle_mode(link, PN_SND_UNSETTLED);
+    pn_link_set_rcv_settle_mode(link, app->settle_first ? PN_RCV_FIRST : PN_RCV_SECOND);
+    if (!app->settle_first) {
+        pn_data_t *properties = pn_link_properties(link);
+        pn_data_put_map(properties);
+        pn_data_enter(properties);
+        pn_data_put_symbol(properties, pn_bytes(strlen("com.microsoft:receiver-name"),
+                                                "com.microsoft:receiver-name"));
+        pn_data_put_string(properties, pn_bytes(strlen(app->link_name), app->link_name));
+        pn_data_exit(properties);
+    }
+    pn_link_open(link);
+    app->receiver = link;
+    app->receiver_attached = false;
+    app->credit_paused = false;
+    app->reattach_at_ms = INT64_MAX;
+}
+
+static void on_receiver_open(consumer_app *app, pn_link_t *link)
+{
+    if (pn_terminus_get_address(pn_link_remote_source(link)) == NULL) {
+        return; /* the peer refused the attach; its detach follows */
+    }
+    app->receiver_attached = true;
+    app->reattach_attempt = 0;
+    health_component_set(app->receiver_health, true, "");
+    LOG_INFO("receiver-attached", "receiving from %s with credit %d (%s)", app->source_address,
+             app->credit_target, app->settle_first ? "rcv-settle-mode first" : "peek-lock");
+    deliveries_top_up_credit(app);
+}
+
+static void on_receiver_close(consumer_app *app, pn_link_t *link)
+{
+    pn_condition_t *condition = pn_link_remote_condition(link);
+    const char *name = pn_condition_get_name(condition);
+    const char *description = pn_condition_get_description(condition);
+    char reason[200];
+
+    snprintf(reason, sizeof reason, "receiver detached: %s %s", name ? name : "no condition",
+             description ? description : "");
+    /* Settle what is left locally; those deliveries are orphans now (see deliveries.c). */
+    for (size_t i = 0; i < app->slot_capacity; i++) {
+        delivery_slot *slot = &app->slots[i];
+        if (slot->serial != 0 && slot->delivery != NULL) {
+            pn_delivery_set_context(slot->delivery, NULL);
+            pn_delivery_settle(slot->delivery);
+        }
+    }
+    pn_link_close(link);
+    pn_link_free(link);
+    app->receiver = NULL;
+    app->receiver_attached = false;
+    deliveries_link_lost(app);
+    health_component_set(app->receiver_health, false, reason);
+    if (app->draining) {
+        return;
+    }
+
+    backoff_policy policy = backoff_policy_default();
+    int64_t delay = backoff_delay_ms(&policy, app->reattach_attempt++, NULL);
+    app->reattach_at_ms = wl_clock_monotonic_ms(app->clock) + delay;
+    LOG_WARN("receiver-detached", "%s; attaching again in %lld ms", reason, (long long)delay);
+}
+
+/* ---- Events ---- */
+
+static void handle_event(consumer_app *app, pn_event_t *event)
+{
+    pn_link_t *link = pn_event_link(event);
+
+    switch (pn_event_type(event)) {
+    case PN_LINK_REMOTE_OPEN:
+        if (link == app->receiver) {
+            on_receiver_open(app, link);
+        }
+        break;
+    case PN_LINK_REMOTE_CLOSE:
+    case PN_LINK_REMOTE_DETACH:
+        if (link == app->receiver) {
+            on_receiver_close(app, link);
+        }
+        break;
+    case PN_LINK_FLOW:
+        if (link == app->receiver && app->draining && pn_link_credit(link) == 0) {
+            LOG_DEBUG("receiver-drained", "no credit left on the receiver");
+        }
+        break;
+    case PN_DELIVERY:
+        if (link == app->receiver || pn_delivery_get_context(pn_event_delivery(event))) {
+            deliveries_on_delivery(app, pn_event_delivery(event));
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void begin_shutdown(consumer_app *app)
+{
+    int64_t now = wl_clock_monotonic_ms(app->clock);
+
+    if (app->draining) {
+        LOG_INFO("shutdown-now", "second signal: abandoning unfinished messages now");
+        app->grace_deadline_ms = now;
+        return;
+    }
+    app->draining = true;
+    app->grace_deadline_ms = now + app->options->shutdown_grace_ms;
+    app->hard_deadline_ms = app->grace_deadline_ms + CLOSE_TIMEOUT_MS;
+    health_component_set(app->receiver_health, false, "shutting down");
+    LOG_INFO("shutdown", "draining: %zu messages in flight, grace period %lld ms",
+             deliveries_unfinished(app), (long long)app->options->shutdown_grace_ms);
+    if (app->receiver != NULL && app->receiver_attached) {
+        pn_link_drain(app->receiver, 0);
+    }
+}
+
+/* Closes once every message is settled, or abandons the rest at the grace deadline. */
+static void advance_shutdown(consumer_app *app, int64_t now)
+{
+    if (!app->draining || app->closing) {
+        return;
+    }
+    if (deliveries_unfinished(app) > 0 && now < app->grace_deadline_ms) {
+        return;
+    }
+    if (deliveries_unfinished(app) > 0) {
+        LOG_WARN("shutdown-abandon", "grace period over: abandoning %zu unfinished messages",
+                 deliveries_unfinished(app));
+        deliveries_abandon_all(app);
+    }
+    app->closing = true;
+    if (app->receiver != NULL) {
+        pn_link_close(app->receiver);
+    }
+    sb_conn_close(app->conn);
+}
+
+static int64_t next_deadline(consumer_app *app, int64_t now)
+{
+    int64_t next = now + TICK_MAX_MS;
+    int64_t conn_next = sb_conn_next_deadline_ms(app->conn);
+    int64_t slots_next = deliveries_next_deadline_ms(app);
+
+    if (conn_next < next) {
+        next = conn_next;
+    }
+    if (slots_next < next) {
+        next = slots_next;
+    }
+    if (app->reattach_at_ms < next) {
+        next = app->reattach_at_ms;
+    }
+    if (app->draining && !app->closing && app->grace_deadline_ms < next) {
+        next = app->grace_deadline_ms;
+    }
+    return next;
+}
+
+static void run_loop(consumer_app *app)
+{
+    int64_t armed_ms = INT64_MAX;
+
+    while (!app->stopped) {
+        pn_event_batch_t *batch = pn_proactor_wait(app->proactor);
+        bool timer = false;
+        bool interrupt = false;
+
+        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+            pn_event_type_t type = pn_event_type(event);
+            if (type == PN_PROACTOR_TIMEOUT) {
+                timer = true;
+                continue;
+            }
+            if (type == PN_PROACTOR_INTERRUPT) {
+                interrupt = true;
+                continue;
+            }
+            sb_conn *conn = sb_conn_from_event(event);
+            if (conn == NULL || !sb_conn_dispatch(conn, event)) {
+                handle_event(app, event);
+            }
+        }
+        pn_proactor_done(app->proactor, batch);
+
+        int64_t now = wl_clock_monotonic_ms(app->clock);
+        if (interrupt) {
+            begin_shutdown(app);
+        }
+        if (timer) {
+            armed_ms = INT64_MAX;
+            sb_conn_tick(app->conn);
+            deliveries_run_timers(app, now);
+            if (app->receiver == NULL && now >= app->reattach_at_ms && app->authorized) {
+                attach_receiver(app);
+            }
+        }
+        deliveries_process_outbox(app);
+        deliveries_top_up_credit(app);
+        advance_shutdown(app, now);
+        if (app->draining && now >= app->hard_deadline_ms) {
+            LOG_WARN("shutdown-timeout", "the connection did not close in time; exiting");
+            break;
+        }
+
+        int64_t next = next_deadline(app, now);
+        if (next < armed_ms) {
+            int64_t wait = next - now;
+            pn_proactor_set_timeout(app->proactor, (pn_millis_t)(wait > 0 ? wait : 0));
+            armed_ms = next;
+        }
+    }
+}
+
+/* ---- Start-up ---- */
+
+static void notify_receiver(void *ctx)
+{
+    consumer_app *app = ctx;
+
+    if (!atomic_exchange(&app->wake_pending, true)) {
+        sb_conn_wake(app->conn);
+    }
+}
+
+static wl_status make_credentials(consumer_app *app, sb_conn_options *conn_options, wl_error *err)
+{
+    const consumer_options *options = app->options;
+
+    if (options->connection_string != NULL) {
+        connstr *cs = &app->connection_string;
+        if (connstr_parse(options->connection_string, cs, err) != WL_OK) {
+            return WL_ERR_INVALID;
+        }
+        snprintf(app->host, sizeof app->host, "%s", cs->host);
+        conn_options->port = cs->port;
+        conn_options->tls = cs->tls;
+        if (strcmp(options->auth, "plain") == 0) {
+            conn_options->auth = SB_AUTH_PLAIN;
+            conn_options->username = cs->key_name;
+            conn_options->password = cs->key;
+            conn_options->allow_insecure_plain = !cs->tls;
+        } else if (strcmp(options->auth, "none") == 0) {
+            conn_options->auth = SB_AUTH_NONE;
+        } else if (cs->shared_access_signature != NULL) {
+            app->sb_credential = cred_sas_static_create(cs->shared_access_signature, err);
+            if (app->sb_credential == NULL) {
+                return WL_ERR_INVALID;
+            }
+        } else {
+            app->sb_credential = cred_sas_create(cs->key_name, cs->key, 0, app->clock);
+        }
+    } else {
+        cred_wi_options wi = {.scope = "https://servicebus.azure.net/.default"};
+        if (cred_wi_options_from_env(&wi, NULL, err) != WL_OK) {
+            return WL_ERR_INVALID;
+        }
+        snprintf(app->host, sizeof app->host, "%s", options->namespace_host);
+        conn_options->port = 5671;
+        conn_options->tls = true;
+        app->sb_credential = cred_workload_identity_create(&wi, err);
+        if (app->sb_credential == NULL) {
+            return WL_ERR_INVALID;
+        }
+    }
+    conn_options->host = app->host;
+    conn_options->credential = app->sb_credential;
+    if (conn_options->auth == SB_AUTH_CBS && app->sb_credential == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID, "no Service Bus credential for CBS");
+    }
+    return WL_OK;
+}
+
+static wl_status make_cosmos_credential(consumer_app *app, char *scope, size_t capacity,
+                                        wl_error *err)
+{
+    const char *endpoint = app->options->cosmos_endpoint;
+    const char *host = strstr(endpoint, "://");
+    char account[256];
+
+    host = host ? host + 3 : endpoint;
+    size_t length = strcspn(host, ".:/");
+    snprintf(account, sizeof account, "%.*s", (int)length, host);
+    snprintf(scope, capacity, "https://%s.documents.azure.com/.default", account);
+    if (app->options->cosmos_key != NULL) {
+        return WL_OK;
+    }
+
+    cred_wi_options wi = {.scope = scope, .ca_file = NULL};
+    if (cred_wi_options_from_env(&wi, NULL, err) != WL_OK) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "COSMOS_KEY is unset and workload identity is not configured: %s",
+                            err->message);
+    }
+    app->cosmos_credential = cred_workload_identity_create(&wi, err);
+    return app->cosmos_credential ? WL_OK : WL_ERR_INVALID;
+}
+
+static wl_status start_writer(consumer_app *app, wl_error *err)
+{
+    const consumer_options *options = app->options;
+    char scope[320];
+
+    if (make_cosmos_credential(app, scope, sizeof scope, err) != WL_OK) {
+        return WL_ERR_INVALID;
+    }
+    writer_options writer_opts = {
+        .cosmos =
+            {
+                .endpoint = options->cosmos_endpoint,
+                .database = options->cosmos_database,
+                .container = options->cosmos_container,
+                .partition_key_path = options->partition_key_path,
+                .master_key = options->cosmos_key,
+                .ca_file = options->cosmos_ca_file,
+                .max_connections = (int)options->concurrency,
+                .request_timeout_ms = options->cosmos_timeout_ms,
+                .clock = app->clock,
+            },
+        .partition_key_field = consumer_partition_key_field(options),
+        .concurrency = (int)options->concurrency,
+        .queue_capacity = app->slot_capacity,
+        .cosmos_credential = app->cosmos_credential,
+        .cosmos_scope = scope,
+        .clock = app->clock,
+        .stats = &app->stats,
+        .health = app->cosmos_health,
+        .outbox = &app->outbox,
+        .notify = notify_receiver,
+        .notify_ctx = app,
+    };
+    app->writer = writer_start(&writer_opts, err);
+    return app->writer ? WL_OK : WL_ERR_INVALID;
+}
+
+static wl_status start_connection(consumer_app *app, wl_error *err)
+{
+    sb_conn_options conn_options = {
+        .ca_file = app->options->servicebus_ca_file,
+        .auth = SB_AUTH_CBS,
+        .clock = app->clock,
+        .callbacks = {.on_ready = on_ready,
+                      .on_authorized = on_authorized,
+                      .on_disconnected = on_disconnected},
+        .ctx = app,
+    };
+
+    if (make_credentials(app, &conn_options, err) != WL_OK) {
+        return WL_ERR_INVALID;
+    }
+    app->conn = sb_conn_create(app->proactor, &conn_options, err);
+    if (app->conn == NULL) {
+        return WL_ERR_INVALID;
+    }
+    return sb_conn_start(app->conn, err);
+}
+
+static void *signal_main(void *arg)
+{
+    consumer_app *app = arg;
+    sigset_t set;
+    int signal_number = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    for (;;) {
+        if (sigwait(&set, &signal_number) == 0) {
+            pn_proactor_interrupt(app->proactor);
+        }
+    }
+    return NULL;
+}
+
+static void setup_names(consumer_app *app)
+{
+    const consumer_options *options = app->options;
+
+    snprintf(app->source_address, sizeof app->source_address, "%s",
+             options->source_address ? options->source_address : options->queue);
+    snprintf(app->management_address, sizeof app->management_address, "%s/$management",
+             options->queue);
+    app->settle_first = strcmp(options->rcv_settle_mode, "first") == 0;
+    app->credit_target = (int)(options->concurrency + options->prefetch);
+}
+
+static void teardown(consumer_app *app)
+{
+    consumer_job *job;
+
+    writer_stop(app->writer);
+    while ((job = job_queue_pop(&app->outbox)) != NULL) {
+        delivery_slot *slot = &app->slots[job->slot];
+        if (slot->job == job) {
+            slot->job = NULL;
+        }
+        consumer_job_free(job);
+    }
+    deliveries_free(app);
+    if (app->conn != NULL && (sb_conn_is_stopped(app->conn))) {
+        sb_conn_destroy(app->conn);
+    }
+    pn_proactor_free(app->proactor);
+    pn_message_free(app->message);
+    pn_message_free(app->request);
+    amqp_buffer_free(&app->buffer);
+    job_queue_destroy(&app->outbox);
+    health_server_destroy(app->health);
+    metrics_registry_destroy(app->metrics);
+    cred_destroy(app->sb_credential);
+    cred_destroy(app->cosmos_credential);
+    connstr_free(&app->connection_string);
+}
+
+int consumer_run(const consumer_options *options)
+{
+    consumer_app app = {.options = options, .clock = wl_clock_system()};
+    wl_error err = {0};
+    int exit_code = 0;
+    pthread_t signal_thread;
+    sigset_t set;
+
+    /* Block the signals before any thread starts, so only the signal thread receives them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    setup_names(&app);
+    app.reattach_at_ms = INT64_MAX;
+    app.proactor = pn_proactor();
+    app.message = pn_message();
+    app.request = pn_message();
+    atomic_init(&app.wake_pending, false);
+    deliveries_init(&app);
+    job_queue_init(&app.outbox, app.slot_capacity);
+
+    app.metrics = metrics_registry_create();
+    consumer_stats_register(&app.stats, app.metrics);
+    app.health = health_server_create(app.metrics);
+    app.amqp_health = health_component_add(app.health, "amqp", "connecting");
+    app.receiver_health = health_component_add(app.health, "receiver", "not attached");
+    app.cosmos_health = health_component_add(app.health, "cosmos", "checking");
+    if (health_server_start(app.health, options->health_bind, (uint16_t)options->health_port,
+                            &err) != WL_OK) {
+        LOG_ERROR("health-failed", "%s", err.message);
+        exit_code = 1;
+        goto out;
+    }
+    LOG_INFO("health-listening", "health endpoints on %s:%u", options->health_bind,
+             (unsigned)health_server_port(app.health));
+
+    if (start_writer(&app, &err) != WL_OK || start_connection(&app, &err) != WL_OK) {
+        LOG_ERROR("start-failed", "%s", err.message);
+        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
+        goto out;
+    }
+    pthread_create(&signal_thread, NULL, signal_main, &app);
+    run_loop(&app);
+    pthread_cancel(signal_thread);
+    pthread_join(signal_thread, NULL);
+    LOG_INFO("stopped", "consumer stopped");
+
+out:
+    teardown(&app);
+    curl_global_cleanup();
+    return exit_code;
+}

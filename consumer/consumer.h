@@ -1,0 +1,28 @@
+/*
+ * The consumer daemon's runtime: a peek-lock receiver on a Proton proactor thread and the
+ * writer thread (writer.h) that stores documents in Cosmos DB.
+ *
+ * The proactor thread (the thread that calls consumer_run) owns every Proton object: the
+ * connection, the receiver link, the $management link pair and every delivery. It receives
+ * messages into jobs, hands them to the writer through the writer's inbox, and settles them
+ * when the writer returns them through the outbox and wakes the connection
+ * (pn_connection_wake), so settlement happens on the thread that owns the connection.
+ *
+ * Link credit is kept at concurrency + prefetch minus the unsettled deliveries, and is only
+ * granted while Cosmos DB accepts our requests. A lock is renewed through $management before
+ * it expires while its message is still being written. A write that finishes after its link
+ * is gone is settled through $management update-disposition while the lock is valid, or left
+ * to Service Bus to redeliver.
+ *
+ * SIGTERM or SIGINT drains the link credit, finishes the writes in progress within the grace
+ * period, settles them, abandons the rest, closes the connection and returns 0.
+ */
+#ifndef CONSUMER_CONSUMER_H
+#define CONSUMER_CONSUMER_H
+
+#include "options.h"
+
+/* Runs the daemon until SIGTERM or SIGINT. Returns the process exit status. */
+int consumer_run(const consumer_options *options);
+
+#endif

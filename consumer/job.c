@@ -1,0 +1,61 @@
+#include "job.h"
+
+#include "status.h"
+
+#include <stdlib.h>
+
+void consumer_job_free(consumer_job *job)
+{
+    if (job == NULL) {
+        return;
+    }
+    free(job->message_id);
+    free(job->body);
+    free(job->document);
+    free(job->partition_key);
+    free(job);
+}
+
+void job_queue_init(job_queue *queue, size_t capacity)
+{
+    pthread_mutex_init(&queue->lock, NULL);
+    queue->items = wl_xcalloc(capacity, sizeof *queue->items);
+    queue->capacity = capacity;
+    queue->head = 0;
+    queue->count = 0;
+}
+
+void job_queue_destroy(job_queue *queue)
+{
+    pthread_mutex_destroy(&queue->lock);
+    free(queue->items);
+    queue->items = NULL;
+}
+
+bool job_queue_push(job_queue *queue, consumer_job *job)
+{
+    bool pushed = false;
+
+    pthread_mutex_lock(&queue->lock);
+    if (queue->count < queue->capacity) {
+        queue->items[(queue->head + queue->count) % queue->capacity] = job;
+        queue->count++;
+        pushed = true;
+    }
+    pthread_mutex_unlock(&queue->lock);
+    return pushed;
+}
+
+consumer_job *job_queue_pop(job_queue *queue)
+{
+    consumer_job *job = NULL;
+
+    pthread_mutex_lock(&queue->lock);
+    if (queue->count > 0) {
+        job = queue->items[queue->head];
+        queue->head = (queue->head + 1) % queue->capacity;
+        queue->count--;
+    }
+    pthread_mutex_unlock(&queue->lock);
+    return job;
+}

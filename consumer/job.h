@@ -1,0 +1,67 @@
+/*
+ * One received message on its way from the receiver (the proactor thread) to the writer
+ * thread and back, and the bounded queue that carries jobs between the two threads.
+ *
+ * Ownership: the receiver allocates a job and frees it after settlement. Between
+ * writer_submit() and the job's return through the outbox the writer owns it, and the
+ * receiver reads none of its fields except `slot` and `serial`.
+ */
+#ifndef CONSUMER_JOB_H
+#define CONSUMER_JOB_H
+
+#include "settle.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct consumer_job {
+    /* Set by the receiver before submission. */
+    uint32_t slot;    /* index of the receiver's delivery slot */
+    uint64_t serial;  /* distinguishes reuses of the slot */
+    char *message_id; /* owned */
+    uint8_t *body;    /* owned; the message's data section */
+    size_t body_length;
+    int64_t sequence_number;  /* -1 when absent */
+    int64_t enqueued_unix_ms; /* -1 when absent */
+    uint32_t delivery_count;  /* 1 on the first delivery */
+    int64_t deadline_ms;      /* monotonic; retries stop here */
+
+    /* Set by the writer before it returns the job. */
+    settle_action action;
+    char reason[64];       /* DeadLetterReason, or a short cause for logs */
+    char description[320]; /* DeadLetterErrorDescription, or details for logs */
+
+    /* Private to the writer. */
+    char *document;
+    size_t document_length;
+    char *partition_key;
+    int64_t src_unix_us;
+    void *writer;
+    int attempt;         /* upserts started so far */
+    bool in_progress;    /* an upsert is running */
+    int64_t retry_at_ms; /* monotonic time of the next attempt */
+} consumer_job;
+
+void consumer_job_free(consumer_job *job);
+
+/* A bounded FIFO of job pointers, safe for one producer thread and one consumer thread. */
+typedef struct job_queue {
+    pthread_mutex_t lock;
+    consumer_job **items;
+    size_t capacity;
+    size_t head;
+    size_t count;
+} job_queue;
+
+void job_queue_init(job_queue *queue, size_t capacity);
+void job_queue_destroy(job_queue *queue);
+
+/* Appends `job`; returns false when the queue is full. */
+bool job_queue_push(job_queue *queue, consumer_job *job);
+
+/* Removes and returns the oldest job, or NULL when the queue is empty. */
+consumer_job *job_queue_pop(job_queue *queue);
+
+#endif

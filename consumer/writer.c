@@ -1,0 +1,468 @@
+#include "writer.h"
+
+#include "backoff.h"
+#include "document.h"
+#include "encoding.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest wait in cosmos_poll, so that deadlines and the stop flag are seen promptly. */
+#define POLL_MAX_MS 1000
+
+typedef enum check_step {
+    CHECK_IDLE,
+    CHECK_DATABASE,  /* creating the database (master key) */
+    CHECK_CONTAINER, /* creating the container (master key) */
+    CHECK_READ,      /* reading the container (Entra) */
+} check_step;
+
+struct writer {
+    writer_options options;
+    const wl_clock *clock;
+    cosmos_client *cosmos;
+    job_queue inbox;
+    consumer_job **jobs; /* every job the writer owns */
+    size_t job_count;
+    int active; /* upserts in progress */
+    atomic_int owned;
+    atomic_bool ready;
+    atomic_bool stop;
+    pthread_t thread;
+
+    check_step check;
+    int check_attempt;
+    int64_t next_check_ms;
+    backoff_policy check_backoff;
+
+    bool uses_key;
+    cred_token token;
+    int64_t next_token_ms;
+};
+
+static void set_not_ready(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_not_ready(writer *w, const char *fmt, ...)
+{
+    char reason[200];
+    va_list args;
+
+    va_start(args, fmt);
+    vsnprintf(reason, sizeof reason, fmt, args);
+    va_end(args);
+
+    bool was_ready = atomic_exchange(&w->ready, false);
+    health_component_set(w->options.health, false, reason);
+    if (was_ready) {
+        LOG_WARN("cosmos-not-ready", "%s", reason);
+    } else {
+        LOG_DEBUG("cosmos-not-ready", "%s", reason);
+    }
+    int64_t delay = backoff_delay_ms(&w->check_backoff, (unsigned)w->check_attempt, NULL);
+    w->check_attempt++;
+    w->next_check_ms = wl_clock_monotonic_ms(w->clock) + delay;
+}
+
+static void set_ready(writer *w)
+{
+    w->check_attempt = 0;
+    health_component_set(w->options.health, true, "");
+    if (!atomic_exchange(&w->ready, true)) {
+        LOG_INFO("cosmos-ready", "Cosmos DB container %s/%s is reachable",
+                 w->options.cosmos.database, w->options.cosmos.container);
+    }
+    w->options.notify(w->options.notify_ctx);
+}
+
+static void remove_job(writer *w, consumer_job *job)
+{
+    for (size_t i = 0; i < w->job_count; i++) {
+        if (w->jobs[i] == job) {
+            w->jobs[i] = w->jobs[--w->job_count];
+            atomic_fetch_sub(&w->owned, 1);
+            return;
+        }
+    }
+}
+
+/* Returns `job` to the receiver with its final action. */
+static void finish(writer *w, consumer_job *job, settle_action action, const char *reason,
+                   const char *description)
+{
+    size_t reason_length = strnlen(reason, sizeof job->reason - 1);
+    size_t description_length = strnlen(description, sizeof job->description - 1);
+
+    job->action = action;
+    memcpy(job->reason, reason, reason_length);
+    job->reason[reason_length] = '\0';
+    memcpy(job->description, description, description_length);
+    job->description[description_length] = '\0';
+    remove_job(w, job);
+    if (!job_queue_push(w->options.outbox, job)) {
+        /* The outbox holds as many jobs as the receiver's credit, so this is a bug. */
+        LOG_ERROR("outbox-full", "the writer's outbox is full; aborting");
+        abort();
+    }
+    w->options.notify(w->options.notify_ctx);
+}
+
+/* ---- Cosmos checks ---- */
+
+static void describe_result(const cosmos_result *result, char *out, size_t capacity)
+{
+    if (result->http_status == 0) {
+        snprintf(out, capacity, "Cosmos DB unreachable: %.200s", result->error.message);
+    } else {
+        snprintf(out, capacity, "%.200s (activity id %.40s)", result->error.message,
+                 result->activity_id[0] ? result->activity_id : "none");
+    }
+}
+
+static void on_check_done(void *ctx, const cosmos_result *result);
+
+static void start_check(writer *w)
+{
+    if (!w->uses_key) {
+        w->check = CHECK_READ;
+        cosmos_read_container(w->cosmos, on_check_done, w);
+    } else {
+        w->check = CHECK_DATABASE;
+        cosmos_create_database(w->cosmos, on_check_done, w);
+    }
+}
+
+static void on_check_done(void *ctx, const cosmos_result *result)
+{
+    writer *w = ctx;
+    int http = result->http_status;
+    char detail[400];
+    check_step step = w->check;
+
+    w->check = CHECK_IDLE;
+    bool exists = http == 201 || http == 409;
+    if (step == CHECK_DATABASE && exists) {
+        w->check = CHECK_CONTAINER;
+        cosmos_create_container(w->cosmos, on_check_done, w);
+        return;
+    }
+    if ((step == CHECK_CONTAINER && exists) || (step == CHECK_READ && http == 200)) {
+        set_ready(w);
+        return;
+    }
+
+    describe_result(result, detail, sizeof detail);
+    if (step == CHECK_READ && http == 404) {
+        set_not_ready(w,
+                      "container %s/%s not found; Entra tokens cannot create it: run az "
+                      "cosmosdb sql container create with --partition-key-path %s",
+                      w->options.cosmos.database, w->options.cosmos.container,
+                      w->options.cosmos.partition_key_path);
+    } else if (http == 401 || http == 403) {
+        set_not_ready(w,
+                      "Cosmos DB rejected our credentials (HTTP %d); check COSMOS_KEY or the "
+                      "identity's data role: %.120s",
+                      http, detail);
+    } else {
+        set_not_ready(w, "Cosmos DB check failed: %.160s", detail);
+    }
+}
+
+/* ---- Entra token for Cosmos ---- */
+
+static void refresh_token(writer *w, int64_t now_ms)
+{
+    wl_error err = {0};
+    cred_token fresh = {0};
+
+    if (w->uses_key || now_ms < w->next_token_ms) {
+        return;
+    }
+    wl_status status =
+        cred_get_token(w->options.cosmos_credential, w->options.cosmos_scope, &fresh, &err);
+    if (status != WL_OK) {
+        LOG_WARN("cosmos-token-failed", "Entra token for Cosmos DB failed: %s", err.message);
+        set_not_ready(w, "Entra token for Cosmos DB failed: %.150s", err.message);
+        w->next_token_ms = w->next_check_ms;
+        return;
+    }
+
+    cred_token_free(&w->token);
+    w->token = fresh;
+    cosmos_client_set_aad_token(w->cosmos, w->token.token);
+    metrics_counter_inc(w->options.stats->token_refreshes, 1);
+    int64_t now_unix = wl_clock_realtime_us(w->clock) / 1000000;
+    int64_t wait_s = w->token.refresh_at_unix - now_unix;
+    w->next_token_ms = now_ms + (wait_s > 1 ? wait_s : 1) * 1000;
+    LOG_INFO("cosmos-token", "Entra token for Cosmos DB fetched; refresh in %lld s",
+             (long long)wait_s);
+}
+
+/* ---- Upserts ---- */
+
+static void on_upsert_done(void *ctx, const cosmos_result *result);
+
+static const char *partition_value(const writer *w, const consumer_job *job,
+                                   const document_fields *fields, const char *dest_stamp)
+{
+    const char *field = w->options.partition_key_field;
+
+    if (strcmp(field, "data") == 0) {
+        return fields->msg;
+    }
+    if (strcmp(field, "srcStamp") == 0) {
+        return fields->src_stamp;
+    }
+    if (strcmp(field, "destStamp") == 0) {
+        return dest_stamp;
+    }
+    return job->message_id;
+}
+
+/* Validates the message and builds its document; false when the job was dead-lettered. */
+static bool prepare(writer *w, consumer_job *job)
+{
+    document_fields fields;
+    wl_error err = {0};
+    char dest_stamp[WL_STAMP_SIZE];
+
+    if (document_parse_message(job->body, job->body_length, &fields, &err) != WL_OK) {
+        finish(w, job, SETTLE_DEAD_LETTER, err.condition, err.message);
+        return false;
+    }
+
+    int64_t dest_us = wl_clock_realtime_us(w->clock);
+    document_meta meta = {
+        .message_id = job->message_id,
+        .sequence_number = job->sequence_number,
+        .enqueued_unix_ms = job->enqueued_unix_ms,
+        .delivery_count = job->delivery_count,
+    };
+    wl_format_stamp(dest_us, dest_stamp);
+    job->document = document_build(&fields, &meta, dest_us, &job->document_length);
+    job->partition_key = wl_xstrdup(partition_value(w, job, &fields, dest_stamp));
+    job->src_unix_us = fields.src_unix_us;
+    document_fields_free(&fields);
+    return true;
+}
+
+static void start_upsert(writer *w, consumer_job *job)
+{
+    if (job->document == NULL && !prepare(w, job)) {
+        return;
+    }
+    job->attempt++;
+    job->in_progress = true;
+    w->active++;
+    cosmos_upsert(w->cosmos, job->partition_key, job->document, job->document_length,
+                  on_upsert_done, job);
+}
+
+static void on_upsert_done(void *ctx, const cosmos_result *result)
+{
+    consumer_job *job = ctx;
+    writer *w = job->writer;
+    int64_t now = wl_clock_monotonic_ms(w->clock);
+    uint32_t random = 0;
+    char detail[300];
+
+    job->in_progress = false;
+    w->active--;
+    metrics_histogram_observe(w->options.stats->cosmos_latency, (double)result->latency_us / 1e6);
+    wl_random_bytes(&random, sizeof random);
+
+    settle_input input = {
+        .event = result->http_status == 0 ? SETTLE_EVENT_TRANSPORT : SETTLE_EVENT_HTTP,
+        .http_status = result->http_status,
+        .retry_after_ms = result->retry_after_ms,
+        .attempt = job->attempt,
+        .now_ms = now,
+        .deadline_ms = job->deadline_ms,
+        .random = random,
+    };
+    settle_decision decision = settle_decide(&input, &settle_default_limits);
+    describe_result(result, detail, sizeof detail);
+
+    switch (decision.action) {
+    case SETTLE_COMPLETE: {
+        double seconds = (double)(wl_clock_realtime_us(w->clock) - job->src_unix_us) / 1e6;
+        metrics_histogram_observe(w->options.stats->end_to_end_latency, seconds);
+        finish(w, job, SETTLE_COMPLETE, decision.reason, "");
+        break;
+    }
+    case SETTLE_RETRY_AFTER:
+    case SETTLE_RETRY_BACKOFF:
+        consumer_stats_count_retry(w->options.stats, result->http_status);
+        job->retry_at_ms = now + decision.delay_ms;
+        LOG_DEBUG("cosmos-retry", "message %s attempt %d: %s; retrying in %lld ms", job->message_id,
+                  job->attempt, detail, (long long)decision.delay_ms);
+        break;
+    case SETTLE_ABANDON: {
+        char description[320];
+        snprintf(description, sizeof description, "retry deadline passed after %d attempts: %.250s",
+                 job->attempt, detail);
+        finish(w, job, SETTLE_ABANDON, decision.reason, description);
+        break;
+    }
+    case SETTLE_DEAD_LETTER:
+        finish(w, job, SETTLE_DEAD_LETTER, decision.reason, detail);
+        break;
+    case SETTLE_ABANDON_NOT_READY:
+        set_not_ready(w, "%s: %.150s", decision.reason, detail);
+        finish(w, job, SETTLE_ABANDON_NOT_READY, decision.reason, detail);
+        break;
+    case SETTLE_FORGET:
+        finish(w, job, SETTLE_FORGET, decision.reason, detail);
+        break;
+    }
+}
+
+/* ---- The thread ---- */
+
+static void take_inbox(writer *w, int64_t now)
+{
+    consumer_job *job;
+
+    while ((job = job_queue_pop(&w->inbox)) != NULL) {
+        job->writer = w;
+        job->retry_at_ms = now;
+        w->jobs[w->job_count++] = job;
+    }
+}
+
+/* Starts due attempts, abandons jobs past their deadline; returns the next due time. */
+static int64_t run_due_jobs(writer *w, int64_t now)
+{
+    int64_t next = now + POLL_MAX_MS;
+    bool ready = atomic_load(&w->ready);
+
+    /* Iterate backwards: finish() moves the last job into the removed job's place. */
+    for (size_t i = w->job_count; i-- > 0;) {
+        consumer_job *job = w->jobs[i];
+
+        if (job->in_progress) {
+            continue;
+        }
+        if (now >= job->deadline_ms) {
+            finish(w, job, SETTLE_ABANDON, "deadline",
+                   ready ? "retry deadline passed"
+                         : "retry deadline passed while Cosmos DB was "
+                           "not ready");
+            continue;
+        }
+        if (job->deadline_ms < next) {
+            next = job->deadline_ms;
+        }
+        if (!ready) {
+            continue;
+        }
+        if (job->retry_at_ms <= now && w->active < w->options.concurrency) {
+            start_upsert(w, job);
+        } else if (job->retry_at_ms < next) {
+            next = job->retry_at_ms;
+        }
+    }
+    return next;
+}
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+
+    while (!atomic_load(&w->stop)) {
+        int64_t now = wl_clock_monotonic_ms(w->clock);
+        wl_error err = {0};
+
+        refresh_token(w, now);
+        if (!atomic_load(&w->ready) && w->check == CHECK_IDLE && now >= w->next_check_ms) {
+            start_check(w);
+        }
+        take_inbox(w, now);
+        int64_t next = run_due_jobs(w, now);
+        if (!atomic_load(&w->ready) && w->check == CHECK_IDLE && w->next_check_ms < next) {
+            next = w->next_check_ms;
+        }
+
+        int64_t wait = next - wl_clock_monotonic_ms(w->clock);
+        wait = wait < 0 ? 0 : (wait > POLL_MAX_MS ? POLL_MAX_MS : wait);
+        if (cosmos_poll(w->cosmos, (int)wait, &err) != WL_OK) {
+            LOG_ERROR("cosmos-poll-failed", "%s", err.message);
+            wl_clock_system()->sleep_ms(NULL, 100);
+        }
+    }
+    return NULL;
+}
+
+writer *writer_start(const writer_options *options, wl_error *err)
+{
+    writer *w = wl_xcalloc(1, sizeof *w);
+
+    w->options = *options;
+    w->clock = options->clock ? options->clock : wl_clock_system();
+    w->cosmos = cosmos_client_create(&options->cosmos, err);
+    if (w->cosmos == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->uses_key = cosmos_client_uses_key(w->cosmos);
+    job_queue_init(&w->inbox, options->queue_capacity);
+    w->jobs = wl_xcalloc(options->queue_capacity, sizeof *w->jobs);
+    w->check_backoff = (backoff_policy){.initial_ms = 500, .max_ms = 15000, .multiplier = 2};
+    atomic_init(&w->ready, false);
+    atomic_init(&w->stop, false);
+    atomic_init(&w->owned, 0);
+    health_component_set(options->health, false, "checking the Cosmos DB container");
+
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        wl_error_set(err, WL_ERR_IO, "cannot start the writer thread");
+        cosmos_client_destroy(w->cosmos);
+        job_queue_destroy(&w->inbox);
+        free(w->jobs);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+bool writer_submit(writer *w, consumer_job *job)
+{
+    atomic_fetch_add(&w->owned, 1);
+    if (!job_queue_push(&w->inbox, job)) {
+        atomic_fetch_sub(&w->owned, 1);
+        return false;
+    }
+    cosmos_wakeup(w->cosmos);
+    return true;
+}
+
+bool writer_ready(const writer *w)
+{
+    return atomic_load(&w->ready);
+}
+
+void writer_stop(writer *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    atomic_store(&w->stop, true);
+    cosmos_wakeup(w->cosmos);
+    pthread_join(w->thread, NULL);
+
+    /* Destroying the client cancels transfers without callbacks; the jobs are still ours. */
+    cosmos_client_destroy(w->cosmos);
+    take_inbox(w, 0);
+    while (w->job_count > 0) {
+        consumer_job *job = w->jobs[w->job_count - 1];
+        job->in_progress = false;
+        finish(w, job, SETTLE_ABANDON, "shutdown", "the consumer stopped before the write ended");
+    }
+    cred_token_free(&w->token);
+    job_queue_destroy(&w->inbox);
+    free(w->jobs);
+    free(w);
+}
