@@ -143,6 +143,8 @@ main() {
     local start=$SECONDS row elapsed active replicas succeeded drained="" zero="" peak=0
     local header="elapsed_s,active_messages,consumer_replicas,ready_replicas,workload_nodes,producer_pods_succeeded"
     if ((DRY_RUN)); then
+        log "dry run: the Job that would be applied:"
+        cat "$WORK_DIR/job.yaml" >&2
         sample 0 >/dev/null
         save_events /dev/null
         log "dry run: one sample printed; nothing was changed"
