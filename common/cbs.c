@@ -192,14 +192,20 @@ static wl_status put_token(cbs *client, cbs_audience *entry, wl_error *err)
     cred_token_free(&token);
 
     status = sb_rpc_request(client->rpc, client->request, client->options.timeout_ms, on_reply,
-                            entry, err);
+                            entry, &failure);
     /* The encoded copy is queued; the request message still holds the token text. */
     pn_message_clear(client->request);
-    if (status == WL_OK) {
-        entry->in_flight = true;
-        entry->next_put_ms = INT64_MAX;
+    if (status != WL_OK) {
+        entry->next_put_ms = wl_clock_monotonic_ms(client->clock) + CBS_RETRY_MS;
+        report(client, entry, &failure);
+        if (err != NULL && err->status == WL_OK) {
+            *err = failure;
+        }
+        return status;
     }
-    return status;
+    entry->in_flight = true;
+    entry->next_put_ms = INT64_MAX;
+    return WL_OK;
 }
 
 wl_status cbs_authorize(cbs *client, const char *audience, wl_error *err)

@@ -40,6 +40,7 @@ struct sb_conn {
     char *username;
     char *password;
     char *container_id;
+    char address[300]; /* "host:port" for messages */
     const wl_clock *clock;
     pn_ssl_domain_t *ssl_domain;
 
@@ -132,6 +133,7 @@ sb_conn *sb_conn_create(pn_proactor_t *proactor, const sb_conn_options *options,
         conn->options.reconnect_backoff = backoff_policy_default();
     }
     conn->clock = options->clock != NULL ? options->clock : wl_clock_system();
+    snprintf(conn->address, sizeof conn->address, "%s:%u", conn->host, (unsigned)options->port);
     if (conn->container_id == NULL) {
         char id[WL_UUID_SIZE];
         wl_uuid_v4(id);
@@ -273,12 +275,15 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     wl_error closed = {0};
     bool will_retry;
 
-    if (transport != NULL) {
+    if (transport != NULL && pn_condition_is_set(pn_transport_condition(transport))) {
         record_condition(conn, pn_transport_condition(transport), "the connection closed");
     }
-    if (conn->cause.status == WL_OK) {
-        wl_error_set(&conn->cause, WL_ERR_UNAVAILABLE, "the connection to %s:%u closed",
-                     conn->options.host, (unsigned)conn->options.port);
+    if (conn->cause.status == WL_OK && conn->close_requested) {
+        wl_error_set(&conn->cause, WL_ERR_CLOSED, "the application closed the connection to %s",
+                     conn->address);
+    } else if (conn->cause.status == WL_OK) {
+        wl_error_set(&conn->cause, WL_ERR_UNAVAILABLE, "the connection to %s closed",
+                     conn->address);
     }
     pn_record_set(pn_connection_attachments(conn->connection), SB_CONN_CONNECTION, NULL);
 
@@ -400,8 +405,12 @@ bool sb_conn_dispatch(sb_conn *conn, pn_event_t *event)
         return true;
 
     case PN_CONNECTION_REMOTE_CLOSE:
-        record_condition(conn, pn_connection_remote_condition(conn->connection),
-                         "the peer closed the connection");
+        /* The answer to our own close carries no news unless it has a condition. */
+        if (!conn->close_requested ||
+            pn_condition_is_set(pn_connection_remote_condition(conn->connection))) {
+            record_condition(conn, pn_connection_remote_condition(conn->connection),
+                             "the peer closed the connection");
+        }
         pn_connection_close(conn->connection);
         return true;
 
@@ -509,6 +518,16 @@ bool sb_conn_is_ready(const sb_conn *conn)
 bool sb_conn_is_stopped(const sb_conn *conn)
 {
     return conn->state == CONN_STOPPED;
+}
+
+void *sb_conn_context(const sb_conn *conn)
+{
+    return conn->options.ctx;
+}
+
+const char *sb_conn_address(const sb_conn *conn)
+{
+    return conn->address;
 }
 
 unsigned sb_conn_connect_count(const sb_conn *conn)

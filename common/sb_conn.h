@@ -141,6 +141,12 @@ void sb_conn_close(sb_conn *conn);
 /* Frees the object; only when stopped or never started. */
 void sb_conn_destroy(sb_conn *conn);
 
+/* Returns the `ctx` given in the options. */
+void *sb_conn_context(const sb_conn *conn);
+
+/* Returns "host:port" for logs. */
+const char *sb_conn_address(const sb_conn *conn);
+
 /* Number of connections opened so far (1 after the first on_ready). */
 unsigned sb_conn_connect_count(const sb_conn *conn);
 

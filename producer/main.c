@@ -1,0 +1,333 @@
+/*
+ * producer: sends JSON messages to a Service Bus queue (or a generic AMQP 1.0 broker) as fast
+ * as the window, the link credit and --rate allow, and reports what the service accepted.
+ *
+ * Threads: the main thread runs the Proton proactor and everything on it; a signal thread turns
+ * SIGTERM and SIGINT into a proactor interrupt; libmicrohttpd serves health checks on its own
+ * thread from atomic metrics.
+ *
+ * Exit status: 0 when every issued message was accepted, 1 when some failed or the run could
+ * not connect or authenticate, 2 for invalid configuration.
+ */
+#include "health.h"
+#include "log.h"
+#include "metrics.h"
+#include "options.h"
+#include "sender.h"
+
+#include <curl/curl.h>
+#include <proton/proactor.h>
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROGRESS_BAR_INTERVAL_MS 250
+
+typedef enum progress_mode {
+    PROGRESS_OFF,
+    PROGRESS_BAR,
+    PROGRESS_JSON,
+} progress_mode;
+
+typedef struct signal_thread {
+    pthread_t thread;
+    sigset_t signals;
+    producer_run *run;
+} signal_thread;
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void *wait_for_signals(void *arg)
+{
+    signal_thread *signals = arg;
+
+    for (;;) {
+        int number = 0;
+        if (sigwait(&signals->signals, &number) == 0) {
+            producer_run_request_stop(signals->run);
+        }
+    }
+    return NULL;
+}
+
+static progress_mode choose_progress(const char *mode)
+{
+    if (strcmp(mode, "bar") == 0) {
+        return PROGRESS_BAR;
+    }
+    if (strcmp(mode, "json") == 0) {
+        return PROGRESS_JSON;
+    }
+    if (strcmp(mode, "off") == 0) {
+        return PROGRESS_OFF;
+    }
+    return isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_JSON;
+}
+
+static double rate_per_s(uint64_t messages, int64_t elapsed_ms)
+{
+    return elapsed_ms > 0 ? (double)messages * 1000.0 / (double)elapsed_ms : 0.0;
+}
+
+static void print_bar(const producer_run *run, int64_t count)
+{
+    const producer_stats *stats = producer_run_stats(run);
+    int64_t elapsed = producer_run_elapsed_ms(run);
+    double rate = rate_per_s(stats->accepted, elapsed);
+    char bar[31];
+
+    if (count > 0) {
+        size_t filled = (size_t)(30 * stats->accepted / (uint64_t)count);
+        memset(bar, '#', filled);
+        memset(bar + filled, '.', 30 - filled);
+        bar[30] = '\0';
+        double eta = rate > 0 ? (double)((uint64_t)count - stats->accepted) / rate : 0;
+        fprintf(stderr,
+                "\r[%s] %3d%% sent %" PRIu64 " acked %" PRIu64 "/%" PRId64
+                " %.0f msg/s ETA %.0fs  ",
+                bar, (int)(100 * stats->accepted / (uint64_t)count), stats->sent, stats->accepted,
+                count, rate, eta);
+    } else {
+        fprintf(stderr, "\rsent %" PRIu64 " acked %" PRIu64 " %.0f msg/s  ", stats->sent,
+                stats->accepted, rate);
+    }
+}
+
+static void log_progress(const producer_run *run)
+{
+    const producer_stats *stats = producer_run_stats(run);
+    int64_t elapsed = producer_run_elapsed_ms(run);
+    char fields[400];
+
+    snprintf(fields, sizeof fields,
+             "\"issued\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64
+             ",\"failed\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"outstanding\":%" PRIu64
+             ",\"elapsed_s\":%.3f,\"msgs_per_s\":%.1f",
+             stats->issued, stats->sent, stats->accepted, stats->rejected, stats->retried,
+             producer_run_outstanding(run), (double)elapsed / 1000.0,
+             rate_per_s(stats->accepted, elapsed));
+    log_write_fields(LOG_LEVEL_INFO, "progress", fields, "%" PRIu64 " accepted", stats->accepted);
+}
+
+static void print_summary(const producer_run *run, progress_mode mode)
+{
+    const producer_stats *stats = producer_run_stats(run);
+    int64_t elapsed = producer_run_elapsed_ms(run);
+    double p50 = (double)stats_latency_percentile_us(stats, 0.50) / 1000.0;
+    double p99 = (double)stats_latency_percentile_us(stats, 0.99) / 1000.0;
+    double rate = rate_per_s(stats->accepted, elapsed);
+    char fields[600];
+
+    snprintf(fields, sizeof fields,
+             "\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64
+             ",\"retried\":%" PRIu64 ",\"unacknowledged\":%" PRIu64
+             ",\"duration_s\":%.3f,\"msgs_per_s\":%.1f,\"latency_p50_ms\":%.3f,"
+             "\"latency_p99_ms\":%.3f",
+             stats->sent, stats->accepted, stats->rejected, stats->retried,
+             producer_run_outstanding(run), (double)elapsed / 1000.0, rate, p50, p99);
+    log_write_fields(LOG_LEVEL_INFO, "summary", fields,
+                     "%" PRIu64 " of %" PRIu64 " messages accepted in %.3f s", stats->accepted,
+                     stats->issued, (double)elapsed / 1000.0);
+    if (mode == PROGRESS_BAR) {
+        fprintf(stderr,
+                "\nsent %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64 ", retried %" PRIu64
+                " in %.3f s: %.0f msgs/s, latency p50 %.2f ms, p99 %.2f ms\n",
+                stats->sent, stats->accepted, stats->rejected, stats->retried,
+                (double)elapsed / 1000.0, rate, p50, p99);
+    }
+}
+
+/* Runs the proactor until the run has closed every connection. */
+static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_options *options,
+                     progress_mode mode)
+{
+    int64_t next_progress_ms = monotonic_ms();
+    int64_t progress_interval =
+        mode == PROGRESS_BAR ? PROGRESS_BAR_INTERVAL_MS : options->progress_interval_ms;
+
+    while (!producer_run_finished(run)) {
+        pn_event_batch_t *batch = pn_proactor_wait(proactor);
+        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+            producer_run_handle(run, event);
+        }
+        pn_proactor_done(proactor, batch);
+
+        int64_t now = monotonic_ms();
+        if (mode != PROGRESS_OFF && now >= next_progress_ms) {
+            if (mode == PROGRESS_BAR) {
+                print_bar(run, options->count);
+            } else if (now > next_progress_ms || producer_run_stats(run)->sent > 0) {
+                log_progress(run);
+            }
+            next_progress_ms = now + progress_interval;
+        }
+        int64_t deadline = producer_run_next_deadline_ms(run);
+        if (mode != PROGRESS_OFF && next_progress_ms < deadline) {
+            deadline = next_progress_ms;
+        }
+        int64_t delay = deadline == INT64_MAX ? 1000 : deadline - now;
+        pn_proactor_set_timeout(proactor, (pn_millis_t)(delay < 0      ? 0
+                                                        : delay > 1000 ? 1000
+                                                                       : delay));
+    }
+}
+
+static int run_producer(producer_options *options, progress_mode mode)
+{
+    producer_target target;
+    wl_error err = {0};
+    metrics_registry *metrics = NULL;
+    health_server *health = NULL;
+    health_component *ready = NULL;
+    pn_proactor_t *proactor = NULL;
+    producer_run *run = NULL;
+    signal_thread signals = {0};
+    bool signal_thread_started = false;
+    int exit_code = 1;
+
+    if (producer_target_resolve(options, &target, &err) != WL_OK) {
+        LOG_ERROR("invalid-configuration", "%s", err.message);
+        fprintf(stderr, "producer: %s\n", err.message);
+        return 2;
+    }
+    LOG_INFO("target", "sending to %s on %s:%u over %s with %s", target.queue, target.host,
+             (unsigned)target.port, target.tls ? "TLS" : "plain TCP",
+             target.credential != NULL ? cred_kind(target.credential) : "SASL PLAIN");
+
+    /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its
+     * AADSTS message instead of a CBS timeout. */
+    if (target.workload_identity) {
+        cred_token token = {0};
+        if (cred_get_token(target.credential, NULL, &token, &err) != WL_OK) {
+            LOG_ERROR("token-failed", "%s", err.message);
+            fprintf(stderr, "producer: %s\n", err.message);
+            goto out;
+        }
+        LOG_INFO("token-acquired", "workload identity token valid for %" PRId64 " s",
+                 token.expires_at_unix - (int64_t)time(NULL));
+        cred_token_free(&token);
+    }
+
+    metrics = metrics_registry_create();
+    if (options->health_port >= 0) {
+        health = health_server_create(metrics);
+        ready = health_component_add(health, "amqp", "connecting");
+        if (health_server_start(health, options->health_bind, (uint16_t)options->health_port,
+                                &err) != WL_OK) {
+            LOG_ERROR("health-failed", "%s", err.message);
+            goto out;
+        }
+        LOG_INFO("health-listening", "health server on %s:%u", options->health_bind,
+                 (unsigned)health_server_port(health));
+    }
+
+    proactor = pn_proactor();
+    run = producer_run_create(proactor, options, &target, metrics, ready, &err);
+    if (run == NULL) {
+        LOG_ERROR("invalid-configuration", "%s", err.message);
+        exit_code = 2;
+        goto out;
+    }
+
+    sigemptyset(&signals.signals);
+    sigaddset(&signals.signals, SIGINT);
+    sigaddset(&signals.signals, SIGTERM);
+    signals.run = run;
+    if (pthread_create(&signals.thread, NULL, wait_for_signals, &signals) == 0) {
+        signal_thread_started = true;
+    }
+
+    if (producer_run_start(run, &err) != WL_OK) {
+        LOG_ERROR("start-failed", "%s", err.message);
+        goto out;
+    }
+    run_loop(proactor, run, options, mode);
+    print_summary(run, mode);
+    if (producer_run_error(run) != NULL) {
+        fprintf(stderr, "producer: %s\n", producer_run_error(run)->message);
+    }
+    exit_code = producer_run_exit_code(run);
+
+out:
+    if (signal_thread_started) {
+        pthread_cancel(signals.thread);
+        pthread_join(signals.thread, NULL);
+    }
+    producer_run_destroy(run);
+    if (proactor != NULL) {
+        pn_proactor_free(proactor);
+    }
+    health_server_destroy(health);
+    metrics_registry_destroy(metrics);
+    producer_target_free(&target);
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    producer_options options = {0};
+    wl_error err = {0};
+    bool help = false;
+    log_level level = LOG_LEVEL_INFO;
+    sigset_t blocked;
+    int exit_code;
+
+    /* Blocked before any thread starts, so only the signal thread receives them. */
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_init("producer", LOG_LEVEL_INFO, NULL);
+    if (config_load(&producer_options_table, &options, argc, argv, NULL, &help, &err) != WL_OK) {
+        fprintf(stderr, "producer: %s\n", err.message);
+        config_free(&producer_options_table, &options);
+        return 2;
+    }
+    if (help) {
+        config_print_help(&producer_options_table,
+                          "Usage: producer [--connection-string CS | --namespace NS] --queue Q "
+                          "[options]\n\nSends JSON messages to a Service Bus queue over AMQP 1.0.",
+                          stdout);
+        config_free(&producer_options_table, &options);
+        return 0;
+    }
+    if (options.check_url != NULL) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        exit_code = health_check_url(options.check_url, 5000, &err) == WL_OK ? 0 : 1;
+        if (exit_code != 0) {
+            fprintf(stderr, "producer: %s\n", err.message);
+        }
+        curl_global_cleanup();
+        config_free(&producer_options_table, &options);
+        return exit_code;
+    }
+    if (log_level_parse(options.log_level, &level)) {
+        log_init("producer", level, NULL);
+    }
+
+    char *described = config_describe_json(&producer_options_table, &options);
+    char *fields = wl_xasprintf("\"config\":%s", described);
+    log_write_fields(LOG_LEVEL_INFO, "configuration", fields, "effective configuration");
+    free(fields);
+    free(described);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    exit_code = run_producer(&options, choose_progress(options.progress));
+    curl_global_cleanup();
+    config_free(&producer_options_table, &options);
+    return exit_code;
+}

@@ -1,0 +1,33 @@
+/*
+ * The producer's messages, encoded straight into AMQP 1.0 bytes (no pn_message per send):
+ *
+ *   properties   message-id = "<uuid>" (string), content-type = application/json (symbol)
+ *   data         {"msg":"Scale Test Message : COUNT 42","srcStamp":"2026-12-04 06:14:27.123456"}
+ *
+ * An optional "pad" field of 'x' characters grows the body to a requested size. A resent message
+ * is encoded again from the same fields, so its message-id, COUNT and srcStamp are unchanged.
+ */
+#ifndef PRODUCER_MESSAGE_H
+#define PRODUCER_MESSAGE_H
+
+#include "amqp.h"
+#include "timefmt.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct producer_message {
+    char message_id[WL_UUID_SIZE];
+    uint64_t count;   /* the n of "COUNT n", from 1 across the whole run */
+    int64_t stamp_us; /* srcStamp, microseconds since the epoch (UTC) */
+} producer_message;
+
+/* Writes the JSON body into `out` (at least `capacity` bytes); returns its length, or 0 if it
+ * does not fit. `body_size` 0 adds no padding; a size below the natural one is ignored. */
+size_t message_format_body(const producer_message *message, size_t body_size, char *out,
+                           size_t capacity);
+
+/* Encodes the whole message into `buffer` (reused; grows as needed). */
+void message_encode(const producer_message *message, size_t body_size, amqp_buffer *buffer);
+
+#endif

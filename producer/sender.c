@@ -1,0 +1,883 @@
+#include "sender.h"
+
+#include "amqp.h"
+#include "backoff.h"
+#include "log.h"
+#include "message.h"
+#include "sb_conn.h"
+#include "timefmt.h"
+
+#include <proton/delivery.h>
+#include <proton/disposition.h>
+#include <proton/link.h>
+#include <proton/session.h>
+#include <proton/terminus.h>
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Rejections and losses logged one by one before only every 1000th is. */
+#define LOG_FIRST_FAILURES 10
+
+typedef enum slot_state {
+    SLOT_FREE,
+    SLOT_WAITING,  /* issued, to be (re)sent at retry_at_ms */
+    SLOT_INFLIGHT, /* sent, outcome pending */
+} slot_state;
+
+typedef struct slot {
+    producer_message message;
+    slot_state state;
+    uint32_t generation; /* upper half of the delivery tag, so stale outcomes are ignored */
+    unsigned retries;
+    int64_t retry_at_ms;
+    int64_t sent_us; /* monotonic microseconds of the latest transfer */
+    pn_delivery_t *delivery;
+} slot;
+
+typedef struct producer_link {
+    producer_run *run;
+    unsigned index;
+    sb_conn *conn;
+    pn_link_t *sender;
+    bool attached;       /* the peer answered the attach */
+    bool authorized;     /* CBS accepted a token for the queue on this connection */
+    bool auth_refreshed; /* one re-authorization after amqp:unauthorized-access was tried */
+    int64_t reattach_at_ms;
+    unsigned detach_failures;
+    char audience[512];
+
+    slot *slots;
+    size_t slot_count;
+    uint32_t *free_stack;
+    size_t free_count;
+    uint32_t *waiting; /* ring of slot indices */
+    size_t waiting_head;
+    size_t waiting_count;
+    size_t inflight;
+    int64_t next_wake_ms;
+    amqp_buffer buffer;
+} producer_link;
+
+struct producer_run {
+    pn_proactor_t *proactor;
+    const producer_options *options;
+    const producer_target *target;
+    producer_link *links;
+    size_t link_count;
+    producer_stats stats;
+
+    int64_t start_ms;
+    int64_t end_ms;    /* last outcome, or 0 */
+    bool issuing_done; /* no new messages: count reached, duration over, or stopping */
+    bool stopping;     /* a signal asked to stop */
+    int64_t grace_deadline_ms;
+    bool closing; /* connections are being closed */
+    atomic_int stop_requests;
+    int stop_requests_seen;
+    wl_error fatal;
+    uint64_t failure_logs;
+    uint64_t ready_links;
+
+    health_component *ready;
+    metrics_counter *sent_metric;
+    metrics_counter *accepted_metric;
+    metrics_counter *rejected_metric;
+    metrics_counter *retried_metric;
+    metrics_gauge *inflight_metric;
+    metrics_histogram *latency_metric;
+};
+
+static int64_t monotonic_us(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+static int64_t monotonic_ms(void)
+{
+    return monotonic_us() / 1000;
+}
+
+static int64_t realtime_us(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* ---- slots ---- */
+
+static slot *slot_alloc(producer_link *link)
+{
+    if (link->free_count == 0) {
+        return NULL;
+    }
+    slot *s = &link->slots[link->free_stack[--link->free_count]];
+    s->generation++;
+    s->retries = 0;
+    return s;
+}
+
+static void slot_release(producer_link *link, slot *s)
+{
+    s->state = SLOT_FREE;
+    s->delivery = NULL;
+    link->free_stack[link->free_count++] = (uint32_t)(s - link->slots);
+}
+
+static void waiting_push(producer_link *link, slot *s, int64_t retry_at_ms)
+{
+    size_t tail = (link->waiting_head + link->waiting_count) % link->slot_count;
+
+    s->state = SLOT_WAITING;
+    s->delivery = NULL;
+    s->retry_at_ms = retry_at_ms;
+    link->waiting[tail] = (uint32_t)(s - link->slots);
+    link->waiting_count++;
+}
+
+static slot *waiting_peek(producer_link *link)
+{
+    return link->waiting_count == 0 ? NULL : &link->slots[link->waiting[link->waiting_head]];
+}
+
+static void waiting_pop(producer_link *link)
+{
+    link->waiting_head = (link->waiting_head + 1) % link->slot_count;
+    link->waiting_count--;
+}
+
+/* ---- run-wide state ---- */
+
+static bool run_may_issue(producer_run *run, int64_t now_ms, int64_t *out_next_ms)
+{
+    const producer_options *options = run->options;
+
+    if (run->issuing_done || run->closing) {
+        return false;
+    }
+    if (options->count > 0 && run->stats.issued >= (uint64_t)options->count) {
+        run->issuing_done = true;
+        return false;
+    }
+    if (options->duration_ms > 0 && now_ms - run->start_ms >= options->duration_ms) {
+        run->issuing_done = true;
+        LOG_INFO("duration-reached", "stopped issuing new messages after %" PRId64 " ms",
+                 options->duration_ms);
+        return false;
+    }
+    if (options->rate > 0) {
+        /* Message k (from 0) is due at start + k / rate. */
+        double due_ms = (double)run->start_ms + (double)run->stats.issued * 1000.0 / options->rate;
+        if ((double)now_ms < due_ms) {
+            *out_next_ms = (int64_t)due_ms + 1;
+            return false;
+        }
+    }
+    return true;
+}
+
+static void run_fail(producer_run *run, const wl_error *err)
+{
+    if (run->fatal.status == WL_OK) {
+        run->fatal = *err;
+        LOG_ERROR("run-failed", "%s", err->message);
+    }
+    run->issuing_done = true;
+}
+
+static uint64_t run_outstanding(const producer_run *run)
+{
+    uint64_t outstanding = 0;
+
+    for (size_t i = 0; i < run->link_count; i++) {
+        outstanding += run->links[i].inflight + run->links[i].waiting_count;
+    }
+    return outstanding;
+}
+
+static void run_close_all(producer_run *run)
+{
+    if (run->closing) {
+        return;
+    }
+    run->closing = true;
+    run->issuing_done = true;
+    for (size_t i = 0; i < run->link_count; i++) {
+        sb_conn_close(run->links[i].conn);
+    }
+}
+
+static void run_check_done(producer_run *run)
+{
+    int64_t ignored = 0;
+
+    if (run->closing) {
+        return;
+    }
+    if (!run->issuing_done) {
+        run_may_issue(run, monotonic_ms(), &ignored);
+    }
+    if (run->fatal.status != WL_OK || (run->issuing_done && run_outstanding(run) == 0)) {
+        run->end_ms = run->end_ms != 0 ? run->end_ms : monotonic_ms();
+        run_close_all(run);
+    }
+}
+
+static void log_failure(producer_run *run, const char *event, const slot *s, const char *what)
+{
+    run->failure_logs++;
+    if (run->failure_logs <= LOG_FIRST_FAILURES || run->failure_logs % 1000 == 0) {
+        LOG_WARN(event, "message %s (COUNT %" PRIu64 "): %s [%" PRIu64 " such events so far]",
+                 s->message.message_id, s->message.count, what, run->failure_logs);
+    }
+}
+
+/* ---- sending ---- */
+
+static void transmit(producer_link *link, slot *s, int64_t now_us)
+{
+    producer_run *run = link->run;
+    uint64_t tag = ((uint64_t)s->generation << 32) | (uint64_t)(s - link->slots);
+
+    message_encode(&s->message, (size_t)run->options->body_size, &link->buffer);
+    s->delivery = amqp_send_bytes(link->sender, tag, &link->buffer);
+    s->state = SLOT_INFLIGHT;
+    s->sent_us = now_us;
+    link->inflight++;
+    run->stats.sent++;
+    if (run->sent_metric != NULL) {
+        metrics_counter_inc(run->sent_metric, 1);
+        metrics_gauge_add_value(run->inflight_metric, 1);
+    }
+}
+
+static void issue(producer_run *run, slot *s)
+{
+    run->stats.issued++;
+    s->message.count = run->stats.issued;
+    s->message.stamp_us = realtime_us();
+    wl_uuid_v4(s->message.message_id);
+}
+
+/* Sends resends that are due and new messages, within credit, window and rate. */
+static void link_pump(producer_link *link)
+{
+    producer_run *run = link->run;
+    int64_t now_us = monotonic_us();
+    int64_t now_ms = now_us / 1000;
+    int64_t next_ms = INT64_MAX;
+
+    if (link->sender == NULL || !link->attached || run->closing) {
+        return;
+    }
+    while (pn_link_credit(link->sender) > 0) {
+        slot *s = waiting_peek(link);
+        if (s != NULL && s->retry_at_ms <= now_ms) {
+            waiting_pop(link);
+            run->stats.retried++;
+            if (run->retried_metric != NULL) {
+                metrics_counter_inc(run->retried_metric, 1);
+            }
+        } else if (link->free_count > 0 && run_may_issue(run, now_ms, &next_ms)) {
+            s = slot_alloc(link);
+            issue(run, s);
+        } else {
+            if (s != NULL && s->retry_at_ms < next_ms) {
+                next_ms = s->retry_at_ms;
+            }
+            break;
+        }
+        transmit(link, s, now_us);
+    }
+    link->next_wake_ms = next_ms;
+}
+
+/* Puts every unacknowledged message back in the queue to be resent with its message-id. */
+static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
+{
+    producer_run *run = link->run;
+
+    for (size_t i = 0; i < link->slot_count; i++) {
+        slot *s = &link->slots[i];
+        if (s->state != SLOT_INFLIGHT) {
+            continue;
+        }
+        if (s->delivery != NULL && link->sender != NULL) {
+            pn_delivery_settle(s->delivery);
+        }
+        link->inflight--;
+        if (run->inflight_metric != NULL) {
+            metrics_gauge_add_value(run->inflight_metric, -1);
+        }
+        waiting_push(link, s, retry_at_ms);
+    }
+}
+
+static void attach_sender(producer_link *link)
+{
+    pn_session_t *session = sb_conn_session(link->conn);
+    char name[128];
+
+    snprintf(name, sizeof name, "producer-%u-%u", link->index, sb_conn_connect_count(link->conn));
+    link->sender = pn_sender(session, name);
+    pn_terminus_set_address(pn_link_target(link->sender), link->run->target->queue);
+    pn_terminus_set_address(pn_link_source(link->sender), name);
+    pn_link_set_snd_settle_mode(link->sender, PN_SND_UNSETTLED);
+    pn_link_set_rcv_settle_mode(link->sender, PN_RCV_FIRST);
+    pn_link_open(link->sender);
+    link->attached = false;
+}
+
+/* ---- outcomes ---- */
+
+static void finish_slot(producer_link *link, slot *s)
+{
+    link->inflight--;
+    if (link->run->inflight_metric != NULL) {
+        metrics_gauge_add_value(link->run->inflight_metric, -1);
+    }
+    slot_release(link, s);
+}
+
+static void retry_or_fail(producer_link *link, slot *s, wl_status status, const char *what)
+{
+    producer_run *run = link->run;
+    backoff_policy policy = backoff_policy_default();
+
+    link->inflight--;
+    if (run->inflight_metric != NULL) {
+        metrics_gauge_add_value(run->inflight_metric, -1);
+    }
+    if (amqp_status_is_retryable(status) && s->retries < (unsigned)run->options->max_retries) {
+        s->retries++;
+        log_failure(run, "send-retry", s, what);
+        waiting_push(link, s, monotonic_ms() + backoff_delay_ms(&policy, s->retries - 1, NULL));
+        return;
+    }
+    run->stats.rejected++;
+    if (run->rejected_metric != NULL) {
+        metrics_counter_inc(run->rejected_metric, 1);
+    }
+    log_failure(run, "send-failed", s, what);
+    slot_release(link, s);
+}
+
+static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
+{
+    producer_run *run = link->run;
+    pn_delivery_tag_t tag = pn_delivery_tag(delivery);
+    uint64_t value = 0;
+    uint64_t state = pn_delivery_remote_state(delivery);
+
+    if (state == 0 && !pn_delivery_settled(delivery)) {
+        return; /* no outcome yet */
+    }
+    if (tag.size == sizeof value) {
+        memcpy(&value, tag.start, sizeof value);
+    }
+    size_t index = (size_t)(value & 0xffffffffu);
+    slot *s = index < link->slot_count ? &link->slots[index] : NULL;
+    if (s == NULL || s->state != SLOT_INFLIGHT || s->generation != (uint32_t)(value >> 32) ||
+        s->delivery != delivery) {
+        pn_delivery_settle(delivery); /* an outcome of a transfer given up on */
+        return;
+    }
+
+    if (state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery))) {
+        int64_t latency_us = monotonic_us() - s->sent_us;
+        run->stats.accepted++;
+        stats_record_latency(&run->stats, latency_us);
+        if (run->accepted_metric != NULL) {
+            metrics_counter_inc(run->accepted_metric, 1);
+            metrics_histogram_observe(run->latency_metric, (double)latency_us / 1e6);
+        }
+        finish_slot(link, s);
+    } else if (state == PN_REJECTED) {
+        pn_condition_t *condition = pn_disposition_condition(pn_delivery_remote(delivery));
+        wl_error err = {0};
+        wl_status status =
+            amqp_condition_to_error(condition, WL_ERR_PROTOCOL, "the service rejected it", &err);
+        retry_or_fail(link, s, status, err.message);
+    } else {
+        /* released or modified: the service did not take it; send it again */
+        retry_or_fail(link, s, WL_ERR_UNAVAILABLE, "released by the service");
+    }
+    pn_delivery_settle(delivery);
+}
+
+/* Resends messages whose outcome is overdue. */
+static void expire_inflight(producer_link *link, int64_t now_us)
+{
+    int64_t timeout_us = link->run->options->send_timeout_ms * 1000;
+
+    for (size_t i = 0; i < link->slot_count && link->inflight > 0; i++) {
+        slot *s = &link->slots[i];
+        if (s->state == SLOT_INFLIGHT && now_us - s->sent_us >= timeout_us) {
+            pn_delivery_settle(s->delivery);
+            s->delivery = NULL;
+            retry_or_fail(link, s, WL_ERR_TIMEOUT, "no outcome within the send timeout");
+        }
+    }
+}
+
+/* ---- connection callbacks ---- */
+
+static void on_ready(sb_conn *conn, void *ctx)
+{
+    producer_link *link = ctx;
+    wl_error err = {0};
+
+    LOG_INFO("connected", "connection %u to %s is open (attempt %u)", link->index,
+             sb_conn_address(conn), sb_conn_connect_count(conn));
+    link->authorized = false;
+    link->auth_refreshed = false;
+    sb_conn_audience(conn, link->run->target->queue, link->audience, sizeof link->audience);
+    /* Failures are reported through on_authorized as well. */
+    sb_conn_authorize(conn, link->audience, &err);
+}
+
+static void on_authorized(sb_conn *conn, const char *audience, const wl_error *err, void *ctx)
+{
+    producer_link *link = ctx;
+
+    (void)conn;
+    if (err != NULL) {
+        bool fatal = err->status == WL_ERR_AUTH || err->status == WL_ERR_NOT_FOUND ||
+                     err->status == WL_ERR_INVALID;
+        if (fatal) {
+            run_fail(link->run, err);
+            run_check_done(link->run);
+        } else {
+            LOG_WARN("authorize-failed", "put-token for %s failed and will be retried: %s",
+                     audience, err->message);
+        }
+        return;
+    }
+    if (!link->authorized) {
+        LOG_INFO("authorized", "%s authorized on connection %u", audience, link->index);
+    }
+    link->authorized = true;
+    if (link->sender == NULL && !link->run->closing) {
+        attach_sender(link);
+    }
+}
+
+static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retry, void *ctx)
+{
+    producer_link *link = ctx;
+    producer_run *run = link->run;
+    size_t before = link->inflight;
+
+    (void)conn;
+    if (link->attached) {
+        run->ready_links--;
+        health_component_set(run->ready, run->ready_links > 0, "no sender link is attached");
+    }
+    /* Proton frees the links with the connection; nothing may be settled on them now. */
+    link->sender = NULL;
+    requeue_inflight(link, monotonic_ms());
+    link->attached = false;
+    link->authorized = false;
+
+    if (will_retry) {
+        LOG_WARN("disconnected",
+                 "connection %u lost (%s); %zu unacknowledged messages will be "
+                 "resent after reconnecting",
+                 link->index, cause->message, before);
+        return;
+    }
+    if (!run->closing) {
+        run_fail(run, cause);
+        run_close_all(run);
+    }
+    LOG_INFO("connection-closed", "connection %u closed: %s", link->index, cause->message);
+}
+
+/* ---- link events ---- */
+
+static void handle_link_closed(producer_link *link, pn_link_t *sender)
+{
+    producer_run *run = link->run;
+    wl_error err = {0};
+    wl_status status = amqp_condition_to_error(pn_link_remote_condition(sender), WL_ERR_UNAVAILABLE,
+                                               "the service detached the sender", &err);
+    backoff_policy policy = backoff_policy_default();
+
+    requeue_inflight(link, monotonic_ms());
+    if (link->attached) {
+        run->ready_links--;
+        health_component_set(run->ready, run->ready_links > 0, "no sender link is attached");
+    }
+    pn_link_close(sender);
+    link->sender = NULL;
+    link->attached = false;
+    if (run->closing) {
+        return;
+    }
+
+    if (status == WL_ERR_AUTH && !link->auth_refreshed) {
+        /* An expired or revoked token: put a fresh one once before giving up. */
+        LOG_WARN("sender-detached", "%s; putting a fresh token", err.message);
+        link->auth_refreshed = true;
+        link->authorized = false;
+        wl_error auth_err = {0};
+        sb_conn_authorize(link->conn, link->audience, &auth_err);
+        return;
+    }
+    if (!amqp_status_is_retryable(status)) {
+        run_fail(run, &err);
+        run_check_done(run);
+        return;
+    }
+    link->reattach_at_ms =
+        monotonic_ms() + backoff_delay_ms(&policy, link->detach_failures++, NULL);
+    LOG_WARN("sender-detached", "%s; attaching again", err.message);
+}
+
+static void handle_link_opened(producer_link *link, pn_link_t *sender)
+{
+    producer_run *run = link->run;
+
+    /* A refused attach has no target and is followed by a detach with the reason. */
+    if (pn_terminus_get_address(pn_link_remote_target(sender)) == NULL &&
+        pn_terminus_get_type(pn_link_remote_target(sender)) == PN_UNSPECIFIED) {
+        return;
+    }
+    link->attached = true;
+    link->detach_failures = 0;
+    run->ready_links++;
+    health_component_set(run->ready, true, "");
+    uint64_t max_size = pn_link_remote_max_message_size(sender);
+    LOG_INFO("sender-attached", "sender %s attached to %s (max message size %" PRIu64 ")",
+             pn_link_name(sender), run->target->queue, max_size);
+    if (max_size > 0 && (uint64_t)run->options->body_size + 128 > max_size) {
+        wl_error err = {0};
+        wl_error_set(&err, WL_ERR_TOO_LARGE,
+                     "--body-size %" PRId64 " exceeds the queue's maximum message size of %" PRIu64
+                     " bytes",
+                     run->options->body_size, max_size);
+        run_fail(run, &err);
+        run_check_done(run);
+        return;
+    }
+    link_pump(link);
+}
+
+static void handle_wake(producer_link *link)
+{
+    int64_t now_us = monotonic_us();
+
+    if (!sb_conn_is_ready(link->conn)) {
+        return;
+    }
+    if (link->run->closing) {
+        return;
+    }
+    if (link->sender == NULL && link->authorized && now_us / 1000 >= link->reattach_at_ms) {
+        attach_sender(link);
+        return;
+    }
+    if (link->sender != NULL && link->attached) {
+        expire_inflight(link, now_us);
+        link_pump(link);
+    }
+}
+
+static void handle_link_event(producer_link *link, pn_event_t *event)
+{
+    pn_link_t *sender = pn_event_link(event);
+
+    if (sender == NULL || sender != link->sender) {
+        if (pn_event_type(event) == PN_DELIVERY && pn_event_delivery(event) != NULL) {
+            pn_delivery_settle(pn_event_delivery(event));
+        }
+        return;
+    }
+    switch (pn_event_type(event)) {
+    case PN_LINK_REMOTE_OPEN:
+        handle_link_opened(link, sender);
+        break;
+    case PN_LINK_FLOW:
+        link_pump(link);
+        break;
+    case PN_DELIVERY:
+        handle_outcome(link, pn_event_delivery(event));
+        link_pump(link);
+        run_check_done(link->run);
+        break;
+    case PN_LINK_REMOTE_CLOSE:
+    case PN_LINK_REMOTE_DETACH:
+        handle_link_closed(link, sender);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- public ---- */
+
+static void register_metrics(producer_run *run, metrics_registry *metrics)
+{
+    static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                    0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+
+    if (metrics == NULL) {
+        return;
+    }
+    run->sent_metric = metrics_counter_add(metrics, "producer_messages_sent_total", NULL,
+                                           "Transfers sent, including resends.");
+    run->accepted_metric = metrics_counter_add(metrics, "producer_messages_accepted_total", NULL,
+                                               "Messages the service accepted.");
+    run->rejected_metric = metrics_counter_add(metrics, "producer_messages_failed_total", NULL,
+                                               "Messages rejected for good or out of retries.");
+    run->retried_metric = metrics_counter_add(metrics, "producer_messages_retried_total", NULL,
+                                              "Resends after a retryable failure.");
+    run->inflight_metric = metrics_gauge_add(metrics, "producer_messages_inflight", NULL,
+                                             "Messages sent and not yet settled.");
+    run->latency_metric =
+        metrics_histogram_add(metrics, "producer_send_latency_seconds", NULL,
+                              "Time from sending a message to its acknowledgement.", bounds,
+                              sizeof bounds / sizeof *bounds);
+}
+
+producer_run *producer_run_create(pn_proactor_t *proactor, const producer_options *options,
+                                  const producer_target *target, metrics_registry *metrics,
+                                  health_component *ready, wl_error *err)
+{
+    producer_run *run = wl_xcalloc(1, sizeof *run);
+
+    run->proactor = proactor;
+    run->options = options;
+    run->target = target;
+    run->ready = ready;
+    register_metrics(run, metrics);
+    run->link_count = (size_t)options->connections;
+    run->links = wl_xcalloc(run->link_count, sizeof *run->links);
+
+    for (size_t i = 0; i < run->link_count; i++) {
+        producer_link *link = &run->links[i];
+        link->run = run;
+        link->index = (unsigned)i;
+        link->slot_count = (size_t)options->inflight;
+        link->slots = wl_xcalloc(link->slot_count, sizeof *link->slots);
+        link->free_stack = wl_xcalloc(link->slot_count, sizeof *link->free_stack);
+        link->waiting = wl_xcalloc(link->slot_count, sizeof *link->waiting);
+        /* Pop order from the stack does not matter; fill it so slot 0 is used first. */
+        for (size_t k = 0; k < link->slot_count; k++) {
+            link->free_stack[k] = (uint32_t)(link->slot_count - 1 - k);
+        }
+        link->free_count = link->slot_count;
+        link->next_wake_ms = INT64_MAX;
+
+        sb_conn_options conn_options = {
+            .host = target->host,
+            .port = target->port,
+            .tls = target->tls,
+            .ca_file = options->ca_file,
+            .auth = options->cbs ? SB_AUTH_CBS : SB_AUTH_PLAIN,
+            .username = target->username,
+            .password = target->password,
+            .allow_insecure_plain = options->allow_insecure_plain,
+            .credential = target->credential,
+            .idle_timeout_ms = options->idle_timeout_ms,
+            .connect_timeout_ms = options->connect_timeout_ms,
+            .give_up_after_ms = options->give_up_after_ms,
+            .callbacks = {.on_ready = on_ready,
+                          .on_authorized = on_authorized,
+                          .on_disconnected = on_disconnected},
+            .ctx = link,
+        };
+        link->conn = sb_conn_create(proactor, &conn_options, err);
+        if (link->conn == NULL) {
+            producer_run_destroy(run);
+            return NULL;
+        }
+    }
+    return run;
+}
+
+wl_status producer_run_start(producer_run *run, wl_error *err)
+{
+    run->start_ms = monotonic_ms();
+    for (size_t i = 0; i < run->link_count; i++) {
+        wl_status status = sb_conn_start(run->links[i].conn, err);
+        if (status != WL_OK) {
+            return status;
+        }
+    }
+    return WL_OK;
+}
+
+static void handle_timeout(producer_run *run)
+{
+    int64_t now_ms = monotonic_ms();
+
+    if (run->stopping && !run->closing && now_ms >= run->grace_deadline_ms) {
+        LOG_WARN("shutdown-grace-over", "%" PRIu64 " messages still had no outcome",
+                 run_outstanding(run));
+        run->end_ms = now_ms;
+        run_close_all(run);
+    }
+    for (size_t i = 0; i < run->link_count; i++) {
+        producer_link *link = &run->links[i];
+        sb_conn_tick(link->conn);
+        bool reattach_due =
+            link->sender == NULL && link->authorized && link->reattach_at_ms <= now_ms;
+        if (link->next_wake_ms <= now_ms || reattach_due || link->inflight > 0) {
+            link->next_wake_ms = INT64_MAX;
+            sb_conn_wake(link->conn);
+        }
+    }
+    run_check_done(run);
+}
+
+static void handle_stop_request(producer_run *run)
+{
+    int requests = atomic_load(&run->stop_requests);
+
+    if (requests == run->stop_requests_seen) {
+        return;
+    }
+    run->stop_requests_seen = requests;
+    if (requests >= 2 || run->options->shutdown_grace_ms == 0) {
+        LOG_WARN("stopping-now", "stopping without waiting for %" PRIu64 " outstanding messages",
+                 run_outstanding(run));
+        run->end_ms = monotonic_ms();
+        run_close_all(run);
+        return;
+    }
+    run->stopping = true;
+    run->issuing_done = true;
+    run->grace_deadline_ms = monotonic_ms() + run->options->shutdown_grace_ms;
+    LOG_INFO("stopping",
+             "stopped issuing; waiting up to %" PRId64 " ms for %" PRIu64 " outstanding messages",
+             run->options->shutdown_grace_ms, run_outstanding(run));
+    run_check_done(run);
+}
+
+void producer_run_handle(producer_run *run, pn_event_t *event)
+{
+    switch (pn_event_type(event)) {
+    case PN_PROACTOR_TIMEOUT:
+        handle_timeout(run);
+        return;
+    case PN_PROACTOR_INTERRUPT:
+        handle_stop_request(run);
+        return;
+    default:
+        break;
+    }
+
+    sb_conn *conn = sb_conn_from_event(event);
+    if (conn == NULL || sb_conn_dispatch(conn, event)) {
+        return;
+    }
+    producer_link *link = sb_conn_context(conn);
+    if (pn_event_type(event) == PN_CONNECTION_WAKE) {
+        handle_wake(link);
+    } else {
+        handle_link_event(link, event);
+    }
+}
+
+int64_t producer_run_next_deadline_ms(const producer_run *run)
+{
+    int64_t next = INT64_MAX;
+
+    for (size_t i = 0; i < run->link_count; i++) {
+        const producer_link *link = &run->links[i];
+        int64_t deadline = sb_conn_next_deadline_ms(link->conn);
+        next = deadline < next ? deadline : next;
+        next = link->next_wake_ms < next ? link->next_wake_ms : next;
+        if (link->sender == NULL && link->authorized && link->reattach_at_ms < next) {
+            next = link->reattach_at_ms;
+        }
+    }
+    if (run->stopping && !run->closing && run->grace_deadline_ms < next) {
+        next = run->grace_deadline_ms;
+    }
+    if (run->options->duration_ms > 0 && !run->issuing_done) {
+        int64_t end = run->start_ms + run->options->duration_ms;
+        next = end < next ? end : next;
+    }
+    /* Send timeouts are checked at least once a second while messages are in flight. */
+    if (run_outstanding(run) > 0) {
+        int64_t check = monotonic_ms() + 1000;
+        next = check < next ? check : next;
+    }
+    return next;
+}
+
+void producer_run_request_stop(producer_run *run)
+{
+    atomic_fetch_add(&run->stop_requests, 1);
+    pn_proactor_interrupt(run->proactor);
+}
+
+bool producer_run_finished(const producer_run *run)
+{
+    if (!run->closing) {
+        return false;
+    }
+    for (size_t i = 0; i < run->link_count; i++) {
+        if (!sb_conn_is_stopped(run->links[i].conn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const producer_stats *producer_run_stats(const producer_run *run)
+{
+    return &run->stats;
+}
+
+uint64_t producer_run_outstanding(const producer_run *run)
+{
+    return run_outstanding(run);
+}
+
+int64_t producer_run_elapsed_ms(const producer_run *run)
+{
+    int64_t end = run->end_ms != 0 ? run->end_ms : monotonic_ms();
+
+    return end - run->start_ms;
+}
+
+const wl_error *producer_run_error(const producer_run *run)
+{
+    return run->fatal.status != WL_OK ? &run->fatal : NULL;
+}
+
+int producer_run_exit_code(const producer_run *run)
+{
+    bool complete = run->stats.accepted == run->stats.issued && run_outstanding(run) == 0;
+
+    return run->fatal.status == WL_OK && run->stats.rejected == 0 && complete ? 0 : 1;
+}
+
+void producer_run_destroy(producer_run *run)
+{
+    if (run == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < run->link_count; i++) {
+        producer_link *link = &run->links[i];
+        sb_conn_destroy(link->conn);
+        free(link->slots);
+        free(link->free_stack);
+        free(link->waiting);
+        amqp_buffer_free(&link->buffer);
+    }
+    free(run->links);
+    free(run);
+}
