@@ -4,13 +4,14 @@
 # broker runs as a child of the calling shell with all its state in one directory, so several
 # instances can run at once. Source this file, then:
 #
-#   rabbitmq_start DIR [QUEUE]   start the broker; QUEUE (default "workload") is declared durable
-#   rabbitmq_stop                stop the broker and the epmd that rabbitmq_start started
+#   rabbitmq_start DIR [QUEUE...]   start the broker with each QUEUE (default "workload")
+#                                   declared durable
+#   rabbitmq_stop                   stop the broker and the epmd that rabbitmq_start started
 #
 # rabbitmq_start exports RABBITMQ_PID (the broker's start script), RABBITMQ_BEAM_PID (the Erlang
 # VM), RABBITMQ_EPMD_PID, RABBITMQ_AMQP_PORT (AMQP 1.0 and 0-9-1 on 127.0.0.1),
-# RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_QUEUE and RABBITMQ_ADDRESS (/amq/queue/QUEUE,
-# the address of a pre-declared queue). Everything binds 127.0.0.1 on ports chosen at run time:
+# RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_QUEUE (the first QUEUE) and RABBITMQ_ADDRESS
+# (/amq/queue/QUEUE, the AMQP 1.0 address of that pre-declared queue). Everything binds 127.0.0.1 on ports chosen at run time:
 # AMQP, Erlang distribution and a private epmd. The broker accepts SASL PLAIN with that user
 # only (AMQP 1.0 connections without SASL are refused). Callers stop it in a trap:
 # trap rabbitmq_stop EXIT.
@@ -43,7 +44,13 @@ PY
 }
 
 rabbitmq_write_config() {
-    local dir="$1" queue="$2" hash="$3"
+    local dir="$1" hash="$2"
+    shift 2
+    local queues="" queue
+    for queue in "$@"; do
+        queues+="${queues:+,}
+    {\"name\": \"$queue\", \"vhost\": \"/\", \"durable\": true, \"auto_delete\": false, \"arguments\": {}}"
+    done
 
     cat >"$dir/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$RABBITMQ_AMQP_PORT
@@ -65,8 +72,7 @@ CONF
              "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]}],
   "permissions": [{"user": "$RABBITMQ_USER", "vhost": "/",
                    "configure": ".*", "write": ".*", "read": ".*"}],
-  "queues": [{"name": "$queue", "vhost": "/", "durable": true, "auto_delete": false,
-              "arguments": {}}]
+  "queues": [$queues]
 }
 JSON
 }
@@ -94,8 +100,10 @@ rabbitmq_export_env() {
 }
 
 rabbitmq_start() {
-    local dir="${1:?usage: rabbitmq_start DIR [QUEUE]}"
-    local queue="${2:-workload}"
+    local dir="${1:?usage: rabbitmq_start DIR [QUEUE...]}"
+    shift
+    local queues=("$@")
+    ((${#queues[@]} > 0)) || queues=(workload)
     mkdir -p "$dir/mnesia" "$dir/log"
     dir="$(cd "$dir" && pwd)"
 
@@ -105,11 +113,11 @@ rabbitmq_start() {
     RABBITMQ_NODENAME="wl-$$-$RANDOM@localhost"
     RABBITMQ_USER=workload
     RABBITMQ_PASSWORD="$(openssl rand -hex 16)"
-    RABBITMQ_QUEUE="$queue"
-    RABBITMQ_ADDRESS="/amq/queue/$queue"
+    RABBITMQ_QUEUE="${queues[0]}"
+    RABBITMQ_ADDRESS="/amq/queue/$RABBITMQ_QUEUE"
     export RABBITMQ_AMQP_PORT RABBITMQ_USER RABBITMQ_PASSWORD RABBITMQ_QUEUE RABBITMQ_ADDRESS
 
-    rabbitmq_write_config "$dir" "$queue" "$(rabbitmq_password_hash "$RABBITMQ_PASSWORD")"
+    rabbitmq_write_config "$dir" "$(rabbitmq_password_hash "$RABBITMQ_PASSWORD")" "${queues[@]}"
     rabbitmq_export_env "$dir" "$epmd_port" "$dist_port"
 
     epmd -port "$epmd_port" -address 127.0.0.1 >"$dir/log/epmd.log" 2>&1 &

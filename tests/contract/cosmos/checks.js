@@ -358,6 +358,48 @@ const cases = {
     assert.equal(resource.id, "throttled");
   },
 
+  // Started with --fault-429-first 2 --fault-503-first 1 --retry-after-ms 250: the first two
+  // writes get 429 with the retry delay, the third 503, and later writes succeed. Reads are
+  // outside the default --fault-scope writes and are never faulted.
+  async raw_fault_first_n() {
+    await createContainer();
+    const date = new Date().toUTCString();
+    const read = await rawRequest({
+      method: "GET",
+      path: `/${CONTAINER_LINK}`,
+      headers: {
+        "x-ms-date": date,
+        "x-ms-version": "2018-12-31",
+        authorization: masterKeyAuthorization({
+          verb: "GET",
+          resourceType: "colls",
+          resourceLink: CONTAINER_LINK,
+          date,
+        }),
+      },
+    });
+    assert.equal(read.status, 200, "a read is not faulted");
+
+    const statuses = [];
+    for (let index = 0; index < 5; index += 1) {
+      const response = await rawUpsert({ id: `fault-${index}` });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        assert.equal(response.headers["x-ms-retry-after-ms"], "250");
+        assert.equal(response.headers["x-ms-substatus"], "3200");
+        assert.equal(response.body.code, "TooManyRequests");
+      }
+      if (response.status === 503) {
+        assert.equal(response.body.code, "ServiceUnavailable");
+      }
+    }
+    assert.deepEqual(statuses, [429, 429, 503, 201, 201]);
+
+    const stats = await readStats();
+    assert.equal(stats.injected["429"], 2);
+    assert.equal(stats.injected["503"], 1);
+  },
+
   // Started with --fault-429-rate 0.3: every upsert still succeeds through the SDK's retries.
   async sdk_retries_429_rate() {
     const container = await createContainer();
