@@ -1,0 +1,21 @@
+# Unit tests of the common protocol modules and of the producer's pure parts.
+wl_unit_test(connstr SOURCES test_connstr.c
+  CASES cloud_sas_key emulator_plain_tcp port_overrides_default shared_access_signature
+        unknown_keys_ignored invalid_strings)
+wl_unit_test(backoff SOURCES test_backoff.c
+  CASES ceiling_doubles_to_cap full_jitter_bounds system_random_within_ceiling
+        jitter_fraction_bounds)
+wl_unit_test(config SOURCES test_config.c
+  CASES defaults_apply flag_overrides_environment durations_parse errors_name_option
+        secret_never_echoed help_lists_units)
+wl_unit_test(credential SOURCES test_credential.c
+  CASES sas_token_matches_openssl sas_static_expiry refresh_schedule cbs_refresh_window
+        wi_exchange_sends_form wi_cache_and_rotation wi_aadsts_error wi_transient_retried
+        wi_missing_token_file wi_environment_named)
+wl_unit_test(amqp SOURCES test_amqp.c
+  CASES condition_status_table condition_to_error_text map_reads_any_integer encode_grows_buffer
+        put_token_request)
+wl_unit_test(amqp_message SOURCES test_amqp_message.c LIBS producer_core
+  CASES encode_decodes_in_proton padding_reaches_size latency_percentiles)
+wl_unit_test(metrics SOURCES test_metrics.c CASES render_prometheus_text family_help_once)
+wl_unit_test(health SOURCES test_health.c CASES endpoints_and_readiness bind_errors_named)

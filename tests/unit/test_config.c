@@ -1,0 +1,192 @@
+#include "check.h"
+#include "config.h"
+
+#include <stddef.h>
+
+typedef struct sample {
+    char *name;
+    char *secret;
+    int64_t count;
+    double rate;
+    bool verbose;
+    int64_t timeout_ms;
+} sample;
+
+static const config_option sample_options[] = {
+    {"name", "SAMPLE_NAME", CONFIG_STRING, "orders", NULL, 0, 0, false, "Queue name.",
+     offsetof(sample, name)},
+    {"secret", "SAMPLE_SECRET", CONFIG_STRING, NULL, NULL, 0, 0, true, "A key.",
+     offsetof(sample, secret)},
+    {"count", "SAMPLE_COUNT", CONFIG_INT, "10", "messages", 0, 100, false, "How many.",
+     offsetof(sample, count)},
+    {"rate", "SAMPLE_RATE", CONFIG_DOUBLE, "0", "messages/s", 0, 1000, false, "How fast.",
+     offsetof(sample, rate)},
+    {"verbose", NULL, CONFIG_BOOL, "false", NULL, 0, 0, false, "Talk more.",
+     offsetof(sample, verbose)},
+    {"timeout", "SAMPLE_TIMEOUT", CONFIG_DURATION, "30s", "s", 100, 60000, false, "Wait.",
+     offsetof(sample, timeout_ms)},
+};
+static const config_table sample_table = {sample_options, 6};
+
+/* A fake environment: NAME=VALUE pairs in `fake_environment`. */
+static const char *const *fake_environment;
+
+static const char *fake_getenv(const char *name)
+{
+    size_t length = strlen(name);
+
+    for (size_t i = 0; fake_environment != NULL && fake_environment[i] != NULL; i++) {
+        if (strncmp(fake_environment[i], name, length) == 0 && fake_environment[i][length] == '=') {
+            return fake_environment[i] + length + 1;
+        }
+    }
+    return NULL;
+}
+
+static wl_status load(sample *out, const char *const *environment, int argc, char **argv,
+                      wl_error *err)
+{
+    bool help = false;
+
+    memset(out, 0, sizeof *out);
+    fake_environment = environment;
+    return config_load(&sample_table, out, argc, argv, fake_getenv, &help, err);
+}
+
+TEST_CASE(defaults_apply)
+{
+    sample s;
+    wl_error err = {0};
+    char *argv[] = {"prog"};
+
+    CHECK_INT_EQ(load(&s, NULL, 1, argv, &err), WL_OK);
+    CHECK_STR_EQ(s.name, "orders");
+    CHECK(s.secret == NULL);
+    CHECK_INT_EQ(s.count, 10);
+    CHECK(s.rate == 0.0);
+    CHECK(!s.verbose);
+    CHECK_INT_EQ(s.timeout_ms, 30000);
+    config_free(&sample_table, &s);
+    CHECK(s.name == NULL);
+}
+
+TEST_CASE(flag_overrides_environment)
+{
+    static const char *const environment[] = {"SAMPLE_NAME=from-env", "SAMPLE_COUNT=20",
+                                              "SAMPLE_TIMEOUT=", NULL};
+    sample s;
+    wl_error err = {0};
+    char *argv[] = {"prog", "--count", "30", "--rate=2.5", "--verbose", "--timeout", "250ms"};
+
+    CHECK_INT_EQ(load(&s, environment, 7, argv, &err), WL_OK);
+    CHECK_STR_EQ(s.name, "from-env");
+    CHECK_INT_EQ(s.count, 30);
+    CHECK(s.rate == 2.5);
+    CHECK(s.verbose);
+    CHECK_INT_EQ(s.timeout_ms, 250);
+    config_free(&sample_table, &s);
+}
+
+TEST_CASE(durations_parse)
+{
+    int64_t ms = 0;
+
+    CHECK(config_parse_duration("1.5", "s", &ms));
+    CHECK_INT_EQ(ms, 1500);
+    CHECK(config_parse_duration("5m", "s", &ms));
+    CHECK_INT_EQ(ms, 300000);
+    CHECK(config_parse_duration("2h", "ms", &ms));
+    CHECK_INT_EQ(ms, 7200000);
+    CHECK(config_parse_duration("40", "ms", &ms));
+    CHECK_INT_EQ(ms, 40);
+    CHECK(!config_parse_duration("", "s", &ms));
+    CHECK(!config_parse_duration("-1s", "s", &ms));
+    CHECK(!config_parse_duration("3 days", "s", &ms));
+    CHECK(!config_parse_duration("1e300h", "s", &ms));
+}
+
+/* Every error names the flag and its variable and says what is expected. */
+TEST_CASE(errors_name_option)
+{
+    static const struct {
+        const char *environment;
+        const char *argument;
+        const char *expected;
+    } cases[] = {
+        {NULL, "--count=101",
+         "invalid value \"101\" for --count (SAMPLE_COUNT): expected an "
+         "integer from 0 to 100"},
+        {"SAMPLE_COUNT=ten", NULL, "invalid value \"ten\" for --count (SAMPLE_COUNT)"},
+        {NULL, "--rate=fast", "for --rate (SAMPLE_RATE): expected a number from 0 to 1000"},
+        {NULL, "--verbose=perhaps", "for --verbose: expected true or false"},
+        {NULL, "--timeout=50ms", "for --timeout (SAMPLE_TIMEOUT): expected a duration"},
+        {NULL, "--timeout=soon", "expected a duration such as 500ms, 30s, 5m or 1h"},
+        {NULL, "--colour=red", "unknown option --colour"},
+        {NULL, "stray", "unexpected argument \"stray\""},
+        {NULL, "--count", "option --count needs a value"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *environment[] = {cases[i].environment, NULL};
+        char *argv[] = {"prog", (char *)(uintptr_t)cases[i].argument};
+        sample s;
+        wl_error err = {0};
+
+        CHECK_INT_EQ(load(&s, environment, cases[i].argument != NULL ? 2 : 1, argv, &err),
+                     WL_ERR_INVALID);
+        if (strstr(err.message, cases[i].expected) == NULL) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, err.message, cases[i].expected);
+            check_failures++;
+        }
+        config_free(&sample_table, &s);
+    }
+}
+
+TEST_CASE(secret_never_echoed)
+{
+    static const char *const environment[] = {"SAMPLE_SECRET=hunter2", NULL};
+    sample s;
+    wl_error err = {0};
+    char *argv[] = {"prog"};
+
+    CHECK_INT_EQ(load(&s, environment, 1, argv, &err), WL_OK);
+    CHECK_STR_EQ(s.secret, "hunter2");
+    char *json = config_describe_json(&sample_table, &s);
+    CHECK(strstr(json, "hunter2") == NULL);
+    CHECK(strstr(json, "\"secret\":\"***\"") != NULL);
+    CHECK(strstr(json, "\"name\":\"orders\"") != NULL);
+    CHECK(strstr(json, "\"count\":10") != NULL);
+    CHECK(strstr(json, "\"timeout_ms\":30000") != NULL);
+    CHECK(strstr(json, "\"verbose\":false") != NULL);
+    free(json);
+    config_free(&sample_table, &s);
+}
+
+TEST_CASE(help_lists_units)
+{
+    sample s;
+    wl_error err = {0};
+    bool help = false;
+    char *argv[] = {"prog", "--help"};
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+
+    memset(&s, 0, sizeof s);
+    fake_environment = NULL;
+    CHECK_INT_EQ(config_load(&sample_table, &s, 2, argv, fake_getenv, &help, &err), WL_OK);
+    CHECK(help);
+    config_print_help(&sample_table, "Usage: prog", out);
+    fclose(out);
+    CHECK(strstr(text, "--count N") != NULL);
+    CHECK(strstr(text, "Unit: messages.") != NULL);
+    CHECK(strstr(text, "Unit: messages/s.") != NULL);
+    CHECK(strstr(text, "Env: SAMPLE_COUNT.") != NULL);
+    CHECK(strstr(text, "Default: 30s.") != NULL);
+    free(text);
+    config_free(&sample_table, &s);
+}
+
+TEST_MAIN(TEST_ENTRY(defaults_apply), TEST_ENTRY(flag_overrides_environment),
+          TEST_ENTRY(durations_parse), TEST_ENTRY(errors_name_option),
+          TEST_ENTRY(secret_never_echoed), TEST_ENTRY(help_lists_units))

@@ -1,0 +1,150 @@
+#include "check.h"
+#include "connstr.h"
+
+TEST_CASE(cloud_sas_key)
+{
+    connstr cs;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(connstr_parse("Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=send;"
+                               "SharedAccessKey=abc+def/ghi=;EntityPath=orders",
+                               &cs, &err),
+                 WL_OK);
+    CHECK_STR_EQ(cs.host, "ns1.servicebus.windows.net");
+    CHECK_INT_EQ(cs.port, 5671);
+    CHECK(!cs.port_explicit);
+    CHECK(cs.tls);
+    CHECK_STR_EQ(cs.key_name, "send");
+    CHECK_STR_EQ(cs.key, "abc+def/ghi=");
+    CHECK_STR_EQ(cs.entity_path, "orders");
+    CHECK(cs.shared_access_signature == NULL);
+    CHECK(!cs.use_development_emulator);
+    connstr_free(&cs);
+}
+
+TEST_CASE(emulator_plain_tcp)
+{
+    connstr cs;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(connstr_parse("Endpoint=sb://localhost;SharedAccessKeyName="
+                               "RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
+                               "UseDevelopmentEmulator=true;",
+                               &cs, &err),
+                 WL_OK);
+    CHECK_STR_EQ(cs.host, "localhost");
+    CHECK_INT_EQ(cs.port, 5672);
+    CHECK(!cs.tls);
+    CHECK(cs.use_development_emulator);
+    connstr_free(&cs);
+}
+
+TEST_CASE(port_overrides_default)
+{
+    connstr cs;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(connstr_parse("endpoint=sb://localhost:40123/;sharedaccesskeyname=k;"
+                               "SHAREDACCESSKEY=v;usedevelopmentemulator=TRUE",
+                               &cs, &err),
+                 WL_OK);
+    CHECK_INT_EQ(cs.port, 40123);
+    CHECK(cs.port_explicit);
+    CHECK(!cs.tls);
+    connstr_free(&cs);
+
+    CHECK_INT_EQ(connstr_parse("Endpoint=amqps://broker:6000;SharedAccessKeyName=k;"
+                               "SharedAccessKey=v",
+                               &cs, &err),
+                 WL_OK);
+    CHECK(cs.tls);
+    CHECK_INT_EQ(cs.port, 6000);
+    connstr_free(&cs);
+
+    CHECK_INT_EQ(connstr_parse("Endpoint=amqp://127.0.0.1;SharedAccessKeyName=guest;"
+                               "SharedAccessKey=guest",
+                               &cs, &err),
+                 WL_OK);
+    CHECK(!cs.tls);
+    CHECK_INT_EQ(cs.port, 5672);
+    connstr_free(&cs);
+}
+
+TEST_CASE(shared_access_signature)
+{
+    connstr cs;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(
+        connstr_parse(" Endpoint = sb://ns.servicebus.windows.net ; "
+                      "SharedAccessSignature=SharedAccessSignature sr=a&sig=b%3D&se=1&skn=c",
+                      &cs, &err),
+        WL_OK);
+    CHECK_STR_EQ(cs.host, "ns.servicebus.windows.net");
+    CHECK_STR_EQ(cs.shared_access_signature, "SharedAccessSignature sr=a&sig=b%3D&se=1&skn=c");
+    CHECK(cs.key == NULL);
+    connstr_free(&cs);
+}
+
+TEST_CASE(unknown_keys_ignored)
+{
+    connstr cs;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(connstr_parse("Endpoint=sb://h;TransportType=Amqp;SharedAccessKeyName=k;"
+                               "SharedAccessKey=v",
+                               &cs, &err),
+                 WL_OK);
+    CHECK_STR_EQ(cs.key, "v");
+    connstr_free(&cs);
+}
+
+/* Each invalid string must fail with a message that names what is wrong, not the secret. */
+TEST_CASE(invalid_strings)
+{
+    static const struct {
+        const char *text;
+        const char *expected_in_message;
+    } cases[] = {
+        {"", "empty"},
+        {"SharedAccessKeyName=k;SharedAccessKey=v", "no Endpoint"},
+        {"Endpoint=ns.servicebus.windows.net;SharedAccessKeyName=k;SharedAccessKey=v",
+         "expected sb://"},
+        {"Endpoint=http://h;SharedAccessKeyName=k;SharedAccessKey=v", "scheme"},
+        {"Endpoint=sb://;SharedAccessKeyName=k;SharedAccessKey=v", "host is empty"},
+        {"Endpoint=sb://h:0;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
+        {"Endpoint=sb://h:70000;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
+        {"Endpoint=sb://h:12ab;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
+        {"Endpoint=sb://h;SharedAccessKey=topsecret", "no SharedAccessKeyName"},
+        {"Endpoint=sb://h;SharedAccessKeyName=k", "no SharedAccessKey"},
+        {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=", "empty SharedAccessKey"},
+        {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=topsecret;"
+         "SharedAccessSignature=x",
+         "both"},
+        {"Endpoint=sb://h;Endpoint=sb://g;SharedAccessKeyName=k;SharedAccessKey=v", "twice"},
+        {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=maybe",
+         "UseDevelopmentEmulator"},
+        {"Endpoint=sb://h;topsecret;SharedAccessKeyName=k;SharedAccessKey=v", "not KEY=VALUE"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        connstr cs;
+        wl_error err = {0};
+
+        CHECK_INT_EQ(connstr_parse(cases[i].text, &cs, &err), WL_ERR_INVALID);
+        if (strstr(err.message, cases[i].expected_in_message) == NULL) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, err.message,
+                    cases[i].expected_in_message);
+            check_failures++;
+        }
+        if (strstr(err.message, "topsecret") != NULL) {
+            fprintf(stderr, "case %zu leaks the secret: %s\n", i, err.message);
+            check_failures++;
+        }
+        CHECK(cs.host == NULL);
+    }
+}
+
+TEST_MAIN(TEST_ENTRY(cloud_sas_key), TEST_ENTRY(emulator_plain_tcp),
+          TEST_ENTRY(port_overrides_default), TEST_ENTRY(shared_access_signature),
+          TEST_ENTRY(unknown_keys_ignored), TEST_ENTRY(invalid_strings))
