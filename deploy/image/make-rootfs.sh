@@ -27,6 +27,14 @@ ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1
     sort -u | while read -r library; do
         cp -L --parents "$library" "$dest"
     done
+# glibc loads libgcc_s with dlopen to unwind threads in pthread_cancel and pthread_exit,
+# so ldd does not list it; without it, thread cancellation aborts the process.
+libgcc="$(ldconfig -p | awk '$1 == "libgcc_s.so.1" && $NF ~ /^\// { print $NF; exit }')"
+[ -n "$libgcc" ] || {
+    echo "make-rootfs: libgcc_s.so.1 is not installed" >&2
+    exit 1
+}
+cp -L --parents "$libgcc" "$dest"
 if ldd "$binary" | grep -q 'not found'; then
     echo "make-rootfs: $binary needs a library that is not installed:" >&2
     ldd "$binary" | grep 'not found' >&2

@@ -12,6 +12,7 @@ fi
 file="$1"
 name="$2"
 # Escape the regular expression characters of the name, then anchor it.
+# shellcheck disable=SC2016 # $ inside the sed expression is a character to escape
 pattern="^$(printf '%s' "$name" | sed 's/[][\.*^$(){}?+|/]/\\&/g')\$"
 
 output="$(node --test --test-name-pattern="$pattern" "$file" 2>&1)" && status=0 || status=$?
