@@ -943,7 +943,7 @@ static void on_incoming_delivery(link_ctx *link, pn_delivery_t *delivery)
     pn_link_advance(pn);
     if (link->kind == LINK_QUEUE_IN) {
         if (link->incoming_oversize) {
-            reject_delivery(delivery, "amqp:message-size-exceeded",
+            reject_delivery(delivery, "amqp:link:message-size-exceeded",
                             "The message exceeds the limit of 262144 bytes allowed on the link.");
         } else if (enqueue_transfer(link, delivery)) {
             pn_delivery_update(delivery, PN_ACCEPTED);

@@ -305,7 +305,6 @@ void sbe_message_free(sbe_message *message)
     if (message == NULL) {
         return;
     }
-    free(message->dead_letter_source);
     free(message->bytes);
     free(message);
 }
@@ -367,7 +366,6 @@ static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reas
     message->application_property_count += added;
     sbe_buffer_free(&entries);
 
-    message->dead_letter_source = wl_xstrdup(queue->path);
     message->state = SBE_MESSAGE_AVAILABLE;
     message->expires_at_ms = INT64_MAX;
     list_insert_ordered(target, message);
@@ -758,11 +756,6 @@ void sbe_message_encode(const sbe_message *message, bool locked, sbe_buffer *out
     if (locked) {
         sbe_put_symbol(out, "x-opt-locked-until");
         sbe_put_timestamp(out, message->locked_until_ms);
-        count += 2;
-    }
-    if (message->dead_letter_source != NULL) {
-        sbe_put_symbol(out, "x-opt-deadletter-source");
-        sbe_put_string(out, message->dead_letter_source);
         count += 2;
     }
     sbe_map_section_end(out, begin, count);

@@ -72,7 +72,6 @@ struct sbe_message {
     size_t properties_size;
     size_t application_properties_size;
     size_t body_size;
-    char *dead_letter_source; /* queue a dead-lettered message came from, or NULL */
     uint8_t *bytes;
 
     /* Private to the store. */

@@ -1,0 +1,161 @@
+// Peek-lock outcomes: complete, abandon, dead-letter, MaxDeliveryCount and receive-and-delete.
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { createClient, purge, countDetails } = require("./helpers.js");
+
+// orders: LockDuration PT1M, MaxDeliveryCount 3 in the suite's Config.json.
+const queue = "orders";
+const maxDeliveryCount = 3;
+
+async function sendOne(client, body, messageId) {
+  const sender = client.createSender(queue);
+  await sender.sendMessages({ body, messageId });
+  await sender.close();
+}
+
+async function receiveOne(receiver) {
+  const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+  assert.ok(message, "no message was received");
+  return message;
+}
+
+test("complete removes the message", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await purge(client, queue, { subQueueType: "deadLetter" });
+    await sendOne(client, "complete me", "complete-1");
+    const receiver = client.createReceiver(queue);
+    const message = await receiveOne(receiver);
+    assert.equal((await countDetails(queue)).active, 1, "a locked message counts as active");
+    await receiver.completeMessage(message);
+    const again = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+    await receiver.close();
+    assert.equal(again.length, 0, "a completed message was delivered again");
+    assert.deepEqual(await countDetails(queue), { active: 0, deadLetter: 0 });
+  } finally {
+    await client.close();
+  }
+});
+
+test("abandon redelivers with delivery count plus one", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await sendOne(client, "abandon me", "abandon-1");
+    const receiver = client.createReceiver(queue);
+    const first = await receiveOne(receiver);
+    assert.equal(first.deliveryCount, 0);
+    await receiver.abandonMessage(first);
+    const second = await receiveOne(receiver);
+    assert.equal(second.messageId, "abandon-1");
+    assert.equal(second.deliveryCount, 1);
+    assert.equal(second.sequenceNumber.toNumber(), first.sequenceNumber.toNumber());
+    assert.notEqual(second.lockToken, first.lockToken, "a new delivery needs a new lock");
+    await receiver.completeMessage(second);
+    await receiver.close();
+  } finally {
+    await client.close();
+  }
+});
+
+test("dead-letter with reason appears on the dead-letter subqueue", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await purge(client, queue, { subQueueType: "deadLetter" });
+    await sendOne(client, { poison: true }, "dead-letter-1");
+    const receiver = client.createReceiver(queue);
+    const message = await receiveOne(receiver);
+    await receiver.deadLetterMessage(message, {
+      deadLetterReason: "ValidationFailed",
+      deadLetterErrorDescription: "srcStamp is missing",
+    });
+    const left = await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 });
+    await receiver.close();
+    assert.equal(left.length, 0, "the dead-lettered message stayed in the queue");
+    assert.deepEqual(await countDetails(queue), { active: 0, deadLetter: 1 });
+
+    const deadLetters = client.createReceiver(queue, { subQueueType: "deadLetter" });
+    const dead = await receiveOne(deadLetters);
+    assert.equal(dead.messageId, "dead-letter-1");
+    assert.deepEqual(dead.body, { poison: true });
+    assert.equal(dead.deadLetterReason, "ValidationFailed");
+    assert.equal(dead.deadLetterErrorDescription, "srcStamp is missing");
+    assert.equal(dead.deadLetterSource, undefined, "deadLetterSource is for auto-forwarding only");
+    await deadLetters.completeMessage(dead);
+    await deadLetters.close();
+    assert.deepEqual(await countDetails(queue), { active: 0, deadLetter: 0 });
+  } finally {
+    await client.close();
+  }
+});
+
+test("MaxDeliveryCount abandons dead-letter the message", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await purge(client, queue, { subQueueType: "deadLetter" });
+    await sendOne(client, "poison", "max-delivery-1");
+    const receiver = client.createReceiver(queue);
+    for (let attempt = 0; attempt < maxDeliveryCount; attempt++) {
+      const message = await receiveOne(receiver);
+      assert.equal(message.deliveryCount, attempt);
+      await receiver.abandonMessage(message);
+    }
+    const left = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+    await receiver.close();
+    assert.equal(left.length, 0, "the message was delivered more than MaxDeliveryCount times");
+
+    const deadLetters = client.createReceiver(queue, { subQueueType: "deadLetter" });
+    const dead = await receiveOne(deadLetters);
+    assert.equal(dead.messageId, "max-delivery-1");
+    assert.equal(dead.deadLetterReason, "MaxDeliveryCountExceeded");
+    assert.equal(dead.deliveryCount, maxDeliveryCount);
+    await deadLetters.completeMessage(dead);
+    await deadLetters.close();
+  } finally {
+    await client.close();
+  }
+});
+
+test("receive-and-delete removes the message on receipt", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await sendOne(client, "take me", "receive-and-delete-1");
+    const receiver = client.createReceiver(queue, { receiveMode: "receiveAndDelete" });
+    const message = await receiveOne(receiver);
+    assert.equal(message.messageId, "receive-and-delete-1");
+    assert.equal(message.lockedUntilUtc, undefined, "receive-and-delete has no lock");
+    await receiver.close();
+    assert.equal((await countDetails(queue)).active, 0);
+    const peeker = client.createReceiver(queue);
+    const peeked = await peeker.peekMessages(10);
+    await peeker.close();
+    assert.equal(peeked.length, 0, "the message is still in the queue");
+  } finally {
+    await client.close();
+  }
+});
+
+test("peek returns messages without locking them", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await sendOne(client, "peek 1", "peek-1");
+    await sendOne(client, "peek 2", "peek-2");
+    const receiver = client.createReceiver(queue);
+    const peeked = await receiver.peekMessages(10);
+    assert.deepEqual(peeked.map((m) => m.messageId), ["peek-1", "peek-2"]);
+    const [first] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    assert.equal(first.messageId, "peek-1", "peek locked the message");
+    await receiver.completeMessage(first);
+    await receiver.close();
+    await purge(client, queue);
+  } finally {
+    await client.close();
+  }
+});
