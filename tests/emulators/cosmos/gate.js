@@ -247,16 +247,19 @@ function createGate({ storeListener, options, log, keepAlive }) {
   const containers = new Map();
   const stats = createStats();
 
-  function reject(req, res, resource, error, start, keepOpen) {
+  function sendRejection(req, res, error, start) {
     stats.rejected[error.status] = (stats.rejected[error.status] || 0) + 1;
     log.info("request_rejected", {
       method: req.method,
       path: req.url,
-      resourceType: resource ? resource.type : undefined,
       status: error.status,
       reason: error.message,
     });
-    sendError(res, error, keepAlive && keepOpen);
+    const keepOpen = keepAlive && !error.closeConnection;
+    sendError(res, error, keepOpen);
+    if (error.closeConnection) {
+      res.on("finish", () => req.socket.destroy());
+    }
     finish(req, error.status, start);
   }
 
@@ -291,6 +294,40 @@ function createGate({ storeListener, options, log, keepAlive }) {
     finish(req, status, start);
   }
 
+  // Runs every check on one request and returns { resource, body, document }, or throws a
+  // RequestError. The body is left unread when a check before it fails.
+  async function checkRequest(req, pathname) {
+    const resource = parseResource(pathname);
+    const kind = authenticate(req, resource, options, Date.now());
+    if (!req.headers["x-ms-version"]) {
+      throw new RequestError(400, "BadRequest", "missing x-ms-version header: send 2018-12-31");
+    }
+
+    const read = await readBody(req);
+    if (read.body === null) {
+      const size = read.drained ? `${read.total}` : `more than ${read.total}`;
+      const error = new RequestError(
+        413,
+        "RequestEntityTooLarge",
+        `the request body of ${size} bytes exceeds the maximum of ${MAX_BODY_BYTES} bytes`,
+      );
+      error.bodyRead = true;
+      error.closeConnection = !read.drained;
+      throw error;
+    }
+
+    let document;
+    try {
+      document = parseJsonBody(read.body, req, resource);
+      checkAadScope(kind, req, resource);
+      checkPartitionKey(req, resource, document, containers);
+    } catch (err) {
+      err.bodyRead = true;
+      throw err;
+    }
+    return { resource, body: read.body, document };
+  }
+
   async function handle(req, res) {
     const start = process.hrtime.bigint();
     const pathname = req.url.split("?")[0];
@@ -302,44 +339,23 @@ function createGate({ storeListener, options, log, keepAlive }) {
       return;
     }
 
-    let resource;
-    let read;
-    let document;
+    let checked;
     try {
-      resource = parseResource(pathname);
-      const kind = authenticate(req, resource, options, Date.now());
-      if (!req.headers["x-ms-version"]) {
-        throw new RequestError(400, "BadRequest", "missing x-ms-version header: send 2018-12-31");
-      }
-      read = await readBody(req);
-      if (read.body === null) {
-        const error = new RequestError(
-          413,
-          "RequestEntityTooLarge",
-          `the request body of ${read.total} bytes exceeds the maximum of ${MAX_BODY_BYTES} bytes`,
-        );
-        reject(req, res, resource, error, start, read.drained);
-        if (!read.drained) {
-          res.on("finish", () => req.socket.destroy());
-        }
-        return;
-      }
-      document = parseJsonBody(read.body, req, resource);
-      checkAadScope(kind, req, resource);
-      checkPartitionKey(req, resource, document, containers);
+      checked = await checkRequest(req, pathname);
     } catch (err) {
       if (!(err instanceof RequestError)) {
         throw err;
       }
       // A rejection before the body was read leaves it unread, so drain it to let the
       // connection carry the next request.
-      if (read === undefined) {
+      if (!err.bodyRead) {
         req.resume();
       }
-      reject(req, res, resource, err, start, true);
+      sendRejection(req, res, err, start);
       return;
     }
 
+    const { resource, body, document } = checked;
     if (isEligible(options.faultScope, req.method, resource, isQuery(req))) {
       const fault = faults.next();
       if (fault !== 0) {
@@ -352,7 +368,7 @@ function createGate({ storeListener, options, log, keepAlive }) {
       trackContainers(containers, req, resource, document, res.statusCode);
       finish(req, res.statusCode, start);
     });
-    storeListener(replayRequest(req, read.body), res);
+    storeListener(replayRequest(req, body), res);
   }
 
   return {
