@@ -4,6 +4,8 @@
 #
 #   cosmos_start DIR [SERVER_OPTION...]   start over HTTPS on a free loopback port
 #   cosmos_stop                           stop the server that cosmos_start started
+#   cosmos_stats                          print the server's counters as JSON: requests,
+#                                         responses by status, injected faults, rejections
 #
 # cosmos_start makes a test CA in DIR with tests/lib/ca.sh unless DIR/ca.crt exists, writes the
 # server's log to DIR/cosmos.log, and exports COSMOS_PID, COSMOS_ENDPOINT
@@ -80,4 +82,28 @@ cosmos_stop() {
     kill -9 "$COSMOS_PID" 2>/dev/null || true
     wait "$COSMOS_PID" 2>/dev/null || true
     unset COSMOS_PID
+}
+
+# Prints GET /_emulator/stats of the running server, for example
+# {"requests":12,"byStatus":{"201":9,"429":3},"injected":{"429":3,"503":0},"rejected":{}}.
+cosmos_stats() {
+    # shellcheck disable=SC2016 # JavaScript, not shell, expands ${err.message} below.
+    node -e '
+const https = require("https");
+const http = require("http");
+const fs = require("fs");
+const url = new URL("/_emulator/stats", process.env.COSMOS_ENDPOINT);
+const ca = process.env.COSMOS_CA_FILE ? fs.readFileSync(process.env.COSMOS_CA_FILE) : undefined;
+const transport = url.protocol === "https:" ? https : http;
+transport
+  .get(url, { ca }, (response) => {
+    let text = "";
+    response.on("data", (chunk) => (text += chunk));
+    response.on("end", () => console.log(text));
+  })
+  .on("error", (err) => {
+    console.error(`cosmos_stats: ${err.message}`);
+    process.exit(1);
+  });
+'
 }

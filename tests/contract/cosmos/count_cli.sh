@@ -62,4 +62,7 @@ status=0
 "${cli[@]}" count --key "$(openssl rand -base64 64 | tr -d '\n')" >/dev/null 2>&1 || status=$?
 expect "a wrong key exits 1" 1 "$status"
 
+expect "cosmos_stats counts requests" true \
+    "$(cosmos_stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).requests > 0)')"
+
 ((failures == 0))
