@@ -11,8 +11,8 @@ static const config_option option_table[] = {
      "Service Bus connection string (SAS key or signature, emulator, or amqp:// broker).",
      FIELD(connection_string)},
     {"namespace", "SERVICEBUS_NAMESPACE", CONFIG_STRING, NULL, NULL, 0, 0, false,
-     "Namespace host (or name) to reach with workload identity when no connection string is "
-     "set.",
+     "Namespace to reach over TLS with workload identity when no connection string is set: a "
+     "name (completed with .servicebus.windows.net), a host, or HOST:PORT.",
      FIELD(namespace_name)},
     {"queue", "SERVICEBUS_QUEUE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "Queue (target address) to send to; defaults to the connection string's EntityPath.",
@@ -148,14 +148,27 @@ static wl_status resolve_namespace(const producer_options *options, producer_tar
     if (status != WL_OK) {
         return status;
     }
-    /* A bare namespace name is completed with the public cloud's suffix. */
-    if (strchr(options->namespace_name, '.') == NULL) {
-        out->host = wl_xasprintf("%s.servicebus.windows.net", options->namespace_name);
-    } else {
-        out->host = wl_xstrdup(options->namespace_name);
-    }
+    /* "HOST:PORT" reaches a local peer; a bare name gets the public cloud's suffix. */
+    const char *name = options->namespace_name;
+    const char *colon = strchr(name, ':');
     out->port = 5671;
     out->tls = true;
+    if (colon != NULL) {
+        char *end = NULL;
+        long port = strtol(colon + 1, &end, 10);
+        if (colon == name || end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): "
+                                "expected NAME, HOST or HOST:PORT",
+                                name);
+        }
+        out->host = wl_xstrndup(name, (size_t)(colon - name));
+        out->port = (uint16_t)port;
+    } else if (strchr(name, '.') == NULL) {
+        out->host = wl_xasprintf("%s.servicebus.windows.net", name);
+    } else {
+        out->host = wl_xstrdup(name);
+    }
     wi.scope = "https://servicebus.azure.net/.default";
     out->credential = cred_workload_identity_create(&wi, err);
     out->workload_identity = true;

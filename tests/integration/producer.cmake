@@ -1,0 +1,13 @@
+# Integration tests of the producer against the Service Bus emulator, RabbitMQ and a fake Entra
+# token endpoint, each started by the test itself on free loopback ports
+# (tests/integration/producer).
+set(producer_itests emulator_plain emulator_tls rabbitmq emulator_restart workload_identity
+                    signal_grace)
+foreach(case IN LISTS producer_itests)
+  add_test(NAME producer.${case}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/producer/${case}.sh)
+  set_tests_properties(producer.${case} PROPERTIES
+    LABELS integration
+    TIMEOUT 400
+    ENVIRONMENT "PRODUCER_BIN=$<TARGET_FILE:producer>;SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>;WORKLOAD_ROOT=${CMAKE_SOURCE_DIR}")
+endforeach()

@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# Shared setup of the producer's integration tests: a private temporary directory, the suite's
+# helper libraries, and small assertions. Each test sources this file first; everything it
+# starts is stopped by PID in the EXIT trap, also when the test fails.
+#
+# The tests get PRODUCER_BIN, SERVICEBUS_EMULATOR and WORKLOAD_ROOT from ctest.
+set -euo pipefail
+
+: "${PRODUCER_BIN:?set PRODUCER_BIN to the producer binary}"
+: "${WORKLOAD_ROOT:?set WORKLOAD_ROOT to the repository root}"
+
+PRODUCER_TEST_DIR="$(mktemp -d "${TMPDIR:-/tmp}/producer-test.XXXXXX")"
+PRODUCER_TEST_LIB="$WORKLOAD_ROOT/tests/integration/producer"
+# Node resolves @azure/service-bus from the repository's node_modules.
+export NODE_PATH="$WORKLOAD_ROOT/node_modules"
+declare -a PRODUCER_TEST_PIDS=()
+
+# shellcheck source=../../lib/emulator.sh
+source "$WORKLOAD_ROOT/tests/lib/emulator.sh"
+
+producer_test_cleanup() {
+    local pid
+    for pid in "${PRODUCER_TEST_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    emulator_stop
+    if declare -F rabbitmq_stop >/dev/null; then
+        rabbitmq_stop
+    fi
+    rm -rf "$PRODUCER_TEST_DIR"
+}
+trap producer_test_cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# Prints a field of the producer's JSON summary line in LOG.
+summary_field() {
+    local log="$1" field="$2"
+    grep '"event":"summary"' "$log" | tail -1 | sed -n "s/.*\"$field\":\([0-9.]*\).*/\1/p"
+}
+
+# Runs the producer with a bound on wall time; its stdout (JSON lines) goes to $1.
+run_producer() {
+    local log="$1"
+    shift
+    local status=0
+    timeout 300 "$PRODUCER_BIN" --progress json --progress-interval 2s "$@" >"$log" \
+        2>"$log.stderr" || status=$?
+    return "$status"
+}
+
+# Fails unless the producer's summary in LOG counts EXPECTED accepted and none rejected.
+expect_accepted() {
+    local log="$1" expected="$2"
+    local accepted rejected
+    accepted="$(summary_field "$log" accepted)"
+    rejected="$(summary_field "$log" rejected)"
+    [[ "$accepted" == "$expected" ]] || fail "producer accepted '$accepted', expected $expected"
+    [[ "$rejected" == "0" ]] || fail "producer rejected $rejected messages"
+}
+
+# Starts the fake Entra endpoint; exports TOKEN_ENDPOINT_PORT. Arguments go to the endpoint.
+token_endpoint_start() {
+    local port_file="$PRODUCER_TEST_DIR/token-endpoint.port"
+    local i
+    /usr/bin/python3 "$WORKLOAD_ROOT/tests/lib/token_endpoint.py" --port-file "$port_file" "$@" \
+        >"$PRODUCER_TEST_DIR/token-endpoint.out" 2>&1 &
+    PRODUCER_TEST_PIDS+=("$!")
+    for ((i = 0; i < 100; i++)); do
+        [[ -s "$port_file" ]] && break
+        sleep 0.1
+    done
+    [[ -s "$port_file" ]] || fail "the token endpoint did not start: $(cat "$PRODUCER_TEST_DIR/token-endpoint.out")"
+    TOKEN_ENDPOINT_PORT="$(cat "$port_file")"
+    export TOKEN_ENDPOINT_PORT
+}
