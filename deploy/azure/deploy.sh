@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Deploys the workload to Azure: Service Bus, serverless Cosmos DB, a container registry and
-# an AKS cluster with workload identity, the KEDA add-on and node autoprovisioning, then one
-# user-assigned identity per workload with federated credentials and least-privilege roles,
-# the two images and the Kubernetes manifests. Safe to run again: it creates only what is
-# missing and reuses the names kept in the state file.
+# Deploys the workload to Azure. It creates Service Bus, serverless Cosmos DB, a container
+# registry and an AKS cluster with workload identity, the KEDA add-on and node
+# autoprovisioning. Then it creates one user-assigned identity per workload with federated
+# credentials and least-privilege roles, builds the two images and applies the Kubernetes
+# manifests. Safe to run again: it creates only what is missing and reuses the names kept in
+# the state file.
 #
 # Values set here reach the state file and values.env through ${!key}, which shellcheck
 # does not follow.

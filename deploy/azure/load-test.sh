@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the producer Job against the deployment that deploy.sh made and records a timeline of
-# the queue depth, the consumer replicas, the NodePool's nodes and the Job's progress until
-# the queue is drained and KEDA has scaled the consumer back to zero. Prints the drain time
-# and the time to scale to zero; writes timeline.csv and the Karpenter events into a
-# directory beside the state file.
+# Runs the producer Job against the deployment that deploy.sh made. Until the queue is
+# drained and KEDA has scaled the consumer back to zero, it records a timeline of the queue
+# depth, the consumer replicas, the NodePool's nodes and the Job's progress. Prints the drain
+# time and the time to scale to zero, and writes timeline.csv and the Karpenter events into
+# a directory beside the state file.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh

@@ -50,6 +50,6 @@ ln -sf /etc/ssl/certs "$dest/usr/lib/ssl/certs"
 echo 'root:x:0:0:root:/root:/sbin/nologin' >"$dest/etc/passwd"
 echo 'app:x:10001:10001:app:/nonexistent:/sbin/nologin' >>"$dest/etc/passwd"
 printf 'root:x:0:\napp:x:10001:\n' >"$dest/etc/group"
-# Without nsswitch.conf glibc asks DNS before /etc/hosts, even for localhost.
+# Without nsswitch.conf glibc queries DNS before /etc/hosts, even for localhost.
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$dest/etc/nsswitch.conf"
 chmod 1777 "$dest/tmp"

@@ -62,8 +62,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# podman run reports that it cannot schedule periodic health checks without systemd; the
-# test runs them with podman healthcheck run, so that message goes to a log file.
 free_port() {
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -134,6 +132,8 @@ node "$root/tests/lib/cosmos_count.js" init >/dev/null
 cp "$COSMOS_CA_FILE" "$work/ca.crt"
 chmod 0644 "$work/ca.crt"
 
+# Without systemd, podman run reports that it cannot schedule periodic health checks. The
+# test runs each check with podman healthcheck run, so that report goes to a log file.
 consumer_port="$(free_port)"
 podman run --detach --name "$consumer_name" --network host --read-only \
     --health-interval disable \
@@ -152,8 +152,8 @@ ids="$(container_ids "$consumer_name")"
 [[ "$ids" == "$UID_EXPECTED $UID_EXPECTED " ]] || fail "the consumer runs with uid and gid $ids"
 echo "images: consumer runs as uid and gid $ids"
 
-# The producer's rate keeps it running long enough for its health check to be run; the
-# image's HEALTHCHECK probes port 8080, so the test points it at the free port it chose.
+# The producer's rate keeps it running long enough for its health check to run. The image's
+# HEALTHCHECK probes port 8080, so the test points the check at the free port it chose.
 producer_port="$(free_port)"
 podman run --detach --name "$producer_name" --network host --read-only \
     --health-interval disable \

@@ -75,7 +75,8 @@ test("pods run non-root read-only", () => {
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     assert.equal(container.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(container.securityContext.capabilities.drop, ["ALL"]);
-    assert.ok(container.resources.requests.cpu && container.resources.requests.memory);
+    assert.ok(container.resources.requests.cpu, `${container.name} has no CPU request`);
+    assert.ok(container.resources.requests.memory, `${container.name} has no memory request`);
     assert.ok(container.resources.limits.memory);
     assert.doesNotMatch(container.image, /:latest$|^[^:]+$/, "images need a fixed tag");
   }
