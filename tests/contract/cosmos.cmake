@@ -23,6 +23,7 @@ wl_cosmos_contract(sdk_retries_429 --fault-429-first 3 --retry-after-ms 20)
 wl_cosmos_contract(raw_fault_first_n --fault-429-first 2 --fault-503-first 1 --retry-after-ms 250)
 wl_cosmos_contract(sdk_retries_429_rate --fault-429-rate 0.3 --retry-after-ms 10 --seed 7)
 wl_cosmos_contract(sdk_observes_503 --fault-503-first 1)
+wl_cosmos_contract(fault_seed_repeats)
 wl_cosmos_contract(sdk_aad_token --aad-token contract-token)
 wl_cosmos_contract(sdk_aad_rejected_401)
 

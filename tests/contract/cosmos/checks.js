@@ -13,11 +13,15 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const http = require("node:http");
 const https = require("node:https");
+const os = require("node:os");
+const path = require("node:path");
+const { spawn } = require("node:child_process");
 const { CosmosClient } = require("@azure/cosmos");
 
 const endpoint = new URL(process.env.COSMOS_ENDPOINT);
 const masterKey = process.env.COSMOS_KEY;
 const ca = process.env.COSMOS_CA_FILE ? fs.readFileSync(process.env.COSMOS_CA_FILE) : undefined;
+const SERVER = path.join(__dirname, "..", "..", "emulators", "cosmos", "server.js");
 const DATABASE = "contract";
 const CONTAINER = "items";
 const CONTAINER_LINK = `dbs/${DATABASE}/colls/${CONTAINER}`;
@@ -71,11 +75,11 @@ function masterKeyAuthorization({ verb, resourceType, resourceLink, date, key = 
 }
 
 // Sends one raw request and resolves to { status, headers, body } with the body parsed as JSON.
-function rawRequest({ method, path, headers = {}, body }) {
-  const transport = endpoint.protocol === "https:" ? https : http;
+function rawRequest({ method, path, headers = {}, body, target = endpoint }) {
+  const transport = target.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
     const request = transport.request(
-      { host: endpoint.hostname, port: endpoint.port, method, path, headers, ca },
+      { host: target.hostname, port: target.port, method, path, headers, ca },
       (response) => {
         const chunks = [];
         response.on("data", (chunk) => chunks.push(chunk));
@@ -95,7 +99,7 @@ function rawRequest({ method, path, headers = {}, body }) {
 }
 
 // Sends a signed document upsert to the test container; `overrides` replaces any header.
-function rawUpsert(document, { date = new Date(), overrides = {}, body } = {}) {
+function rawUpsert(document, { date = new Date(), overrides = {}, body, target } = {}) {
   const dateText = date.toUTCString();
   const headers = {
     "x-ms-date": dateText,
@@ -117,6 +121,7 @@ function rawUpsert(document, { date = new Date(), overrides = {}, body } = {}) {
     }
   }
   return rawRequest({
+    target,
     method: "POST",
     path: `/${CONTAINER_LINK}/docs`,
     headers,
@@ -127,6 +132,45 @@ function rawUpsert(document, { date = new Date(), overrides = {}, body } = {}) {
 async function readStats() {
   const response = await rawRequest({ method: "GET", path: "/_emulator/stats" });
   return response.body;
+}
+
+// Starts a second server over plain HTTP with the given options and resolves to { target, stop }.
+function startServer(options) {
+  const readyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cosmos-seed-")), "ready");
+  const child = spawn(
+    process.execPath,
+    [SERVER, "--http", "--port", "0", "--ready-file", readyFile, ...options],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const stop = () => {
+    child.kill();
+    fs.rmSync(path.dirname(readyFile), { recursive: true, force: true });
+  };
+  return new Promise((resolve, reject) => {
+    child.on("exit", (code) => reject(new Error(`the second server exited with status ${code}`)));
+    const poll = setInterval(() => {
+      if (fs.existsSync(readyFile)) {
+        clearInterval(poll);
+        const { port } = JSON.parse(fs.readFileSync(readyFile, "utf8"));
+        resolve({ target: new URL(`http://127.0.0.1:${port}`), stop });
+      }
+    }, 50);
+  });
+}
+
+// Sends `count` sequential upserts to a fresh container on `target` and returns their statuses.
+async function upsertStatuses(target, count) {
+  const client = new CosmosClient({
+    endpoint: target.href,
+    key: masterKey,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  await createContainer(client);
+  const statuses = [];
+  for (let index = 0; index < count; index += 1) {
+    statuses.push((await rawUpsert({ id: `seed-${index}` }, { target })).status);
+  }
+  return statuses;
 }
 
 const cases = {
@@ -473,6 +517,31 @@ const cases = {
       client.database(DATABASE).container(CONTAINER).items.upsert({ id: "aad-3" }),
       401,
     );
+  },
+
+  // Faults drawn from the same seed repeat in the same request order, and another seed draws
+  // others. Runs its own servers, so it ignores the one that run.sh started.
+  async fault_seed_repeats() {
+    const runs = [];
+    for (const seed of ["11", "11", "12"]) {
+      const server = await startServer([
+        "--fault-429-rate",
+        "0.5",
+        "--retry-after-ms",
+        "0",
+        "--seed",
+        seed,
+      ]);
+      try {
+        runs.push(await upsertStatuses(server.target, 40));
+      } finally {
+        server.stop();
+      }
+    }
+    assert.ok(runs[0].includes(429), "some upserts were throttled");
+    assert.ok(runs[0].includes(201), "some upserts passed");
+    assert.deepEqual(runs[1], runs[0], "the same seed injects the same faults");
+    assert.notDeepEqual(runs[2], runs[0], "another seed injects other faults");
   },
 
   // The server keeps connections open, so a client's second request reuses the first socket.
