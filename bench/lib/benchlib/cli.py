@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import report, services
+from . import procs, report, services
 from .scenarios import SCENARIOS, SCENARIOS_BY_NAME
 
 BINARIES = {
@@ -17,8 +17,9 @@ BINARIES = {
     "consumer": "consumer/consumer",
     "emulator": "tests/emulators/servicebus/servicebus-emulator",
     "raw_proton": "bench/raw_proton",
+    "measure": "bench/bench_measure",
 }
-TARGETS = ["producer", "consumer", "servicebus-emulator", "raw_proton"]
+TARGETS = ["producer", "consumer", "servicebus-emulator", "raw_proton", "bench_measure"]
 
 
 class Services:
@@ -139,10 +140,16 @@ def parse_args(argv, root):
 
 
 def main(argv):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
     args = parse_args(argv, root)
     if not args.no_build:
         build(root, args.build_dir)
+
+    procs.MEASURE = os.path.join(args.build_dir, BINARIES["measure"])
+    if not os.access(procs.MEASURE, os.X_OK):
+        print(f"bench: {procs.MEASURE} is not built; build the bench_measure target",
+              file=sys.stderr)
+        return 2
 
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     label = "smoke" if args.smoke else "-".join(s.name for s in args.scenarios)

@@ -1,9 +1,10 @@
 """Processes started by the harness and what is measured about them.
 
-Each process runs in its own session with stdout and stderr in files. The harness reaps it with
-wait4(), so the CPU time and peak RSS it reports are those of the process and of every
-descendant it waited for (Linux adds reaped children into a process's rusage). RSS while it
-runs is read from /proc for the process and all its live descendants.
+Each process runs in its own session with stdout and stderr in files. A measured process runs
+under bench/tools/measure.c, which reports its CPU times (including every descendant it
+reaped) and its peak RSS; the harness's own wait4() would count the harness's memory in the
+peak, because Linux keeps the pre-exec high-water mark in ru_maxrss. RSS while it runs is read
+from /proc for the process and all its live descendants.
 """
 import json
 import os
@@ -16,12 +17,20 @@ class ProcessTimeout(Exception):
     pass
 
 
+# Path of the built bench_measure binary; cli.main sets it before any run.
+MEASURE = None
+
+
 class Process:
-    def __init__(self, name, argv, log_dir, env=None, cwd=None):
+    def __init__(self, name, argv, log_dir, env=None, cwd=None, measured=False):
         self.name = name
         self.argv = [str(arg) for arg in argv]
         self.stdout_path = os.path.join(log_dir, f"{name}.out")
         self.stderr_path = os.path.join(log_dir, f"{name}.err")
+        self.measure_path = os.path.join(log_dir, f"{name}.measure") if measured else None
+        self.measured = {}
+        if measured:
+            self.argv = [MEASURE, self.measure_path] + self.argv
         self.exit_code = None
         self.rusage = None
         self.end_mono = None
@@ -43,6 +52,9 @@ class Process:
         self.rusage = rusage
         self.exit_code = os.waitstatus_to_exitcode(status)
         self.popen.returncode = self.exit_code  # so that Popen does not wait for it again
+        if self.measure_path and os.path.exists(self.measure_path):
+            with open(self.measure_path) as report:
+                self.measured = json.load(report)
         return self.exit_code
 
     def wait(self, timeout_s):
@@ -74,21 +86,37 @@ class Process:
 
     @property
     def cpu_user_s(self):
+        if self.measured:
+            return self.measured["user_s"]
         return self.rusage.ru_utime if self.rusage else None
 
     @property
     def cpu_system_s(self):
+        if self.measured:
+            return self.measured["system_s"]
         return self.rusage.ru_stime if self.rusage else None
 
     @property
+    def cpu_s(self):
+        user, system = self.cpu_user_s, self.cpu_system_s
+        return None if user is None or system is None else user + system
+
+    @property
     def peak_rss_kb(self):
+        """Peak RSS in KiB; only meaningful for a measured process (see the module doc)."""
+        if self.measured:
+            return self.measured["max_rss_kb"]
         return self.rusage.ru_maxrss if self.rusage else None
 
     def rss_kb(self):
-        """Current RSS of the process and its live descendants, in KiB (None once gone)."""
+        """Current RSS of the process and its live descendants, in KiB (None once gone). The
+        measure wrapper itself (about 1 MB) is left out."""
         total = 0
         found = False
-        for pid in [self.pid] + descendants(self.pid):
+        pids = descendants(self.pid)
+        if not self.measure_path:
+            pids.insert(0, self.pid)
+        for pid in pids:
             value = status_field(pid, "VmRSS")
             if value is not None:
                 total += value

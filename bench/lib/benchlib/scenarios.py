@@ -35,7 +35,7 @@ def node(ctx, script):
 PRODUCERS = [
     Contender("ours", "ours", "producer", lambda ctx, case, svc: (
         [ctx.binary("producer"), "--count", case["count"], "--inflight", case["window"],
-         "--size", case["size"]], {})),
+         "--body-size", case["size"], "--progress", "off"], {})),
     Contender("node-sdk", "peer", "node", lambda ctx, case, svc: (
         node(ctx, "producer.js") + ["--count", case["count"], "--size", case["size"]], {})),
     Contender("python-sdk", "peer", "python", lambda ctx, case, svc: (
@@ -61,7 +61,7 @@ def run_producer(ctx, case, contender, run_dir):
         argv, extra = contender.command(ctx, case, svc)
         env = svc.emulator.env()
         env.update({k: str(v) for k, v in extra.items()})
-        process = Process(contender.name, argv, run_dir, env=env)
+        process = Process(contender.name, argv, run_dir, env=env, measured=True)
         process.wait(RUN_TIMEOUT_S)
         report = process.last_json()
         queued = services.drain_count(ctx, svc.emulator, run_dir)
@@ -79,7 +79,7 @@ def run_producer(ctx, case, contender, run_dir):
         "msgs_per_s": queued / send_s if send_s else None,
         "cpu_user_s": process.cpu_user_s,
         "cpu_system_s": process.cpu_system_s,
-        "cpu_s": process.cpu_user_s + process.cpu_system_s,
+        "cpu_s": process.cpu_s,
         "peak_rss_kb": process.peak_rss_kb,
         "error": None if process.exit_code == 0 else process.stderr_tail(),
     }
@@ -196,16 +196,17 @@ def run_consumer_limit(ctx, case, contender, run_dir):
     svc = ctx.start_services(run_dir, sink=False)
     try:
         services.seed(ctx, svc.emulator, count, run_dir)
-        process = run_to_end("raw-receive", [ctx.binary("raw_proton"), "receive", "--count",
-                                             count, "--inflight", case["concurrency"]],
-                             run_dir, timeout_s=RUN_TIMEOUT_S, env=svc.emulator.env())
+        process = Process("raw-receive", [ctx.binary("raw_proton"), "receive", "--count", count,
+                                          "--inflight", case["concurrency"]],
+                          run_dir, env=svc.emulator.env(), measured=True)
+        process.wait(RUN_TIMEOUT_S)
     finally:
         svc.stop()
     report = process.last_json()
     return {"exit_code": process.exit_code, "ok": report.get("received") == count,
             "messages": count, "msgs_per_s": report.get("msgs_per_s"),
             "wall_s": report.get("seconds"),
-            "cpu_s": process.cpu_user_s + process.cpu_system_s,
+            "cpu_s": process.cpu_s,
             "peak_rss_kb": process.peak_rss_kb}
 
 
@@ -219,7 +220,7 @@ def run_consumer(ctx, case, contender, run_dir):
         argv, extra = contender.command(ctx, case, svc)
         env = consumer_env(svc)
         env.update({k: str(v) for k, v in extra.items()})
-        process = Process(contender.name, argv, run_dir, env=env)
+        process = Process(contender.name, argv, run_dir, env=env, measured=True)
         error = None
         try:
             samples = watch_consumers([process], svc.sink, count, RUN_TIMEOUT_S)
@@ -231,7 +232,7 @@ def run_consumer(ctx, case, contender, run_dir):
         metrics = document_metrics(svc.sink.documents(), process.start_wall)
     finally:
         svc.stop()
-    cpu_s = process.cpu_user_s + process.cpu_system_s
+    cpu_s = process.cpu_s
     wall_s = metrics["last_document_s"]
     metrics.update({
         "exit_code": exit_code,
@@ -271,7 +272,7 @@ def run_coldstart(ctx, case, contender, run_dir):
         argv, extra = contender.command(ctx, case, svc, health_port=port)
         env = consumer_env(svc)
         env.update({k: str(v) for k, v in extra.items()})
-        process = Process(contender.name, argv, run_dir, env=env)
+        process = Process(contender.name, argv, run_dir, env=env, measured=True)
         ready_s = first_s = None
         deadline = time.monotonic() + 60
         # Polls /readyz every millisecond or so. The first document's time is the one nginx
@@ -306,7 +307,7 @@ def run_coldstart(ctx, case, contender, run_dir):
         "first_document_ms": first_s * 1000 if first_s is not None else None,
         "idle_rss_kb": idle_rss,
         "peak_rss_kb": process.peak_rss_kb,
-        "cpu_s": process.cpu_user_s + process.cpu_system_s,
+        "cpu_s": process.cpu_s,
     })
     return metrics
 
@@ -323,7 +324,8 @@ def run_drain(ctx, case, contender, run_dir):
         for index in range(case["consumers"]):
             argv, extra = contender.command(ctx, case, svc)
             env_one = dict(env, **{k: str(v) for k, v in extra.items()})
-            processes.append(Process(f"{contender.name}-{index}", argv, run_dir, env=env_one))
+            processes.append(Process(f"{contender.name}-{index}", argv, run_dir, env=env_one,
+                                     measured=True))
         error = None
         try:
             samples = watch_consumers(processes, svc.sink, count, RUN_TIMEOUT_S)
@@ -337,7 +339,7 @@ def run_drain(ctx, case, contender, run_dir):
         for process in processes:
             process.stop(grace_s=5)
         svc.stop()
-    cpu_s = sum(p.cpu_user_s + p.cpu_system_s for p in processes)
+    cpu_s = sum(p.cpu_s for p in processes)
     metrics.update({
         "exit_code": max(exit_codes, key=abs),
         "messages": count,
@@ -378,7 +380,7 @@ def run_soak(ctx, case, contender, run_dir):
         argv, extra = contender.command(ctx, case, svc)
         env = consumer_env(svc)
         env.update({k: str(v) for k, v in extra.items()})
-        consumer = Process(contender.name, argv, run_dir, env=env)
+        consumer = Process(contender.name, argv, run_dir, env=env, measured=True)
         producer = Process("producer", [ctx.binary("producer"), "--count", count, "--rate", rate,
                                         "--inflight", 100], run_dir, env=svc.emulator.env())
         points = []
@@ -419,7 +421,7 @@ def run_soak(ctx, case, contender, run_dir):
         "rss_max_kb": max(v for _, v in points) if points else None,
         "rss_slope_kb_per_min": slope_kb_per_min(settled),
         "peak_rss_kb": consumer.peak_rss_kb,
-        "cpu_s": consumer.cpu_user_s + consumer.cpu_system_s,
+        "cpu_s": consumer.cpu_s,
         "rss_points": points,
     })
     return metrics

@@ -91,8 +91,9 @@ class Emulator:
         with open(config_path, "w") as out:
             json.dump(config, out)
         ca_dir = ctx.ca_dir
-        env = dict(os.environ, SERVICEBUS_EMULATOR=ctx.binary("emulator"))
-        start = (f"emulator_start {shlex.quote(work_dir)} --config {shlex.quote(config_path)} "
+        env = dict(os.environ, SERVICEBUS_EMULATOR=ctx.binary("emulator"),
+                   EMULATOR_CONFIG=config_path)
+        start = (f"emulator_start {shlex.quote(work_dir)} --tls-port 0 "
                  f"--tls-cert {shlex.quote(ca_dir)}/server.crt "
                  f"--tls-key {shlex.quote(ca_dir)}/server.key")
         self.service = ShellService("emulator", ctx.root, work_dir, "tests/lib/emulator.sh",

@@ -42,6 +42,9 @@ async function main() {
         next++;
       }
       if (batch.count === 0) {
+        if (next > total) {
+          break; // another worker took the last messages while this batch was created
+        }
         throw new Error(`a ${size}-byte message does not fit in an empty batch`);
       }
       await sender.sendMessages(batch);

@@ -274,7 +274,8 @@ static void send_cbs_put_token(run *r)
     pn_data_put_string(properties, pn_bytes(9, "operation"));
     pn_data_put_string(properties, pn_bytes(9, "put-token"));
     pn_data_put_string(properties, pn_bytes(4, "type"));
-    pn_data_put_string(properties, pn_bytes(30, "servicebus.windows.net:sastoken"));
+    pn_data_put_string(properties, pn_bytes(strlen("servicebus.windows.net:sastoken"),
+                                            "servicebus.windows.net:sastoken"));
     pn_data_put_string(properties, pn_bytes(4, "name"));
     pn_data_put_string(properties, pn_bytes(strlen(audience), audience));
     pn_data_exit(properties);

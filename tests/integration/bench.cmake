@@ -1,0 +1,14 @@
+# The benchmark harness in smoke mode (bench/run --smoke): every scenario with a few hundred
+# messages and one run per contender, so that the harness, the SDK peers and the sink keep
+# working. It checks that each contender delivered its counts, never how fast.
+set(bench_required emulator raw_proton)
+foreach(target producer consumer)
+  if(TARGET ${target})
+    list(APPEND bench_required ${target})
+  endif()
+endforeach()
+list(JOIN bench_required "," bench_required)
+add_test(NAME bench.smoke
+  COMMAND ${CMAKE_SOURCE_DIR}/bench/run --smoke --no-build --build-dir ${CMAKE_BINARY_DIR}
+          --require ${bench_required} --results-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-results)
+set_tests_properties(bench.smoke PROPERTIES LABELS integration TIMEOUT 600)
