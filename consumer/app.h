@@ -94,6 +94,7 @@ typedef struct consumer_app {
     health_component *receiver_health;
     health_component *cosmos_health;
 
+    bool shutdown_requested; /* a signal arrived; begin_shutdown runs in the next do_work */
     bool draining;
     int64_t grace_deadline_ms;
     bool closing;

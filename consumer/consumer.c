@@ -272,12 +272,45 @@ static int64_t next_deadline(consumer_app *app, int64_t now)
     return next;
 }
 
+/*
+ * The application's work between events: settle what the writer returned, renew locks, keep
+ * the credit up and move the shutdown on. Proton objects may only change inside their
+ * connection's event batch, so this runs there; with no connection open it touches none.
+ */
+static void do_work(consumer_app *app)
+{
+    int64_t now = wl_clock_monotonic_ms(app->clock);
+
+    if (app->shutdown_requested) {
+        app->shutdown_requested = false;
+        begin_shutdown(app);
+    }
+    deliveries_process_outbox(app);
+    deliveries_run_timers(app, now);
+    if (app->receiver == NULL && now >= app->reattach_at_ms && app->authorized) {
+        attach_receiver(app);
+    }
+    deliveries_top_up_credit(app);
+    advance_shutdown(app, now);
+}
+
+/* Runs do_work in the connection's batch when a connection exists, else right here. */
+static void request_work(consumer_app *app)
+{
+    if (sb_conn_connection(app->conn) != NULL) {
+        sb_conn_wake(app->conn);
+    } else {
+        do_work(app);
+    }
+}
+
 static void run_loop(consumer_app *app)
 {
     int64_t armed_ms = INT64_MAX;
 
     while (!app->stopped) {
         pn_event_batch_t *batch = pn_proactor_wait(app->proactor);
+        bool in_connection = false; /* proactor batches carry no connection events */
         bool timer = false;
         bool interrupt = false;
 
@@ -291,28 +324,28 @@ static void run_loop(consumer_app *app)
                 interrupt = true;
                 continue;
             }
+            in_connection = in_connection || pn_event_connection(event) != NULL;
             sb_conn *conn = sb_conn_from_event(event);
             if (conn == NULL || !sb_conn_dispatch(conn, event)) {
                 handle_event(app, event);
             }
         }
+        if (in_connection && !app->stopped) {
+            do_work(app);
+        }
         pn_proactor_done(app->proactor, batch);
 
         int64_t now = wl_clock_monotonic_ms(app->clock);
         if (interrupt) {
-            begin_shutdown(app);
+            app->shutdown_requested = true;
         }
         if (timer) {
             armed_ms = INT64_MAX;
             sb_conn_tick(app->conn);
-            deliveries_run_timers(app, now);
-            if (app->receiver == NULL && now >= app->reattach_at_ms && app->authorized) {
-                attach_receiver(app);
-            }
         }
-        deliveries_process_outbox(app);
-        deliveries_top_up_credit(app);
-        advance_shutdown(app, now);
+        if ((timer || interrupt) && !app->stopped) {
+            request_work(app);
+        }
         if (app->draining && now >= app->hard_deadline_ms) {
             LOG_WARN("shutdown-timeout", "the connection did not close in time; exiting");
             break;

@@ -216,8 +216,10 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
         return;
     }
 
-    delivery_slot *slot = slot_take(app);
+    /* Read the message before pn_link_advance: pn_link_recv reads the current delivery. */
+    wl_status received = amqp_receive(delivery, app->message, &app->buffer, &err);
     pn_link_advance(pn_delivery_link(delivery));
+    delivery_slot *slot = slot_take(app);
     if (slot == NULL) {
         /* Credit never exceeds the free slots, so this means a broker ignored our credit. */
         LOG_WARN("no-free-slot", "a delivery arrived beyond our credit; releasing it");
@@ -239,7 +241,7 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     job->enqueued_unix_ms = -1;
     job->deadline_ms = now + app->options->message_deadline_ms;
 
-    if (amqp_receive(delivery, app->message, &app->buffer, &err) != WL_OK) {
+    if (received != WL_OK) {
         job->message_id = wl_xstrdup("");
         decide(slot, SETTLE_DEAD_LETTER, "InvalidAmqpMessage", err.message);
         apply_outcome(app, slot);
@@ -708,6 +710,8 @@ void deliveries_top_up_credit(consumer_app *app)
         want = free_slots - pn_link_credit(link);
     }
     if (want > 0) {
+        LOG_DEBUG("credit", "granting %d: %d unsettled on the link, credit %d, queued %d", want,
+                  on_link, pn_link_credit(link), pn_link_queued(link));
         pn_link_flow(link, want);
     }
 }

@@ -1,0 +1,11 @@
+# Integration tests of the consumer against the Service Bus emulator and the strict Cosmos
+# test server, both started by each test on free loopback ports (tests/integration/consumer).
+set(consumer_itests drain faults sigterm sigkill wrong_key)
+foreach(case IN LISTS consumer_itests)
+  add_test(NAME consumer.${case}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/consumer/${case}.sh)
+  set_tests_properties(consumer.${case} PROPERTIES
+    LABELS integration
+    TIMEOUT 400
+    ENVIRONMENT "CONSUMER_BIN=$<TARGET_FILE:consumer>;SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>;WORKLOAD_ROOT=${CMAKE_SOURCE_DIR}")
+endforeach()
