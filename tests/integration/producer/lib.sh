@@ -65,16 +65,17 @@ expect_accepted() {
 
 # Starts the fake Entra endpoint; exports TOKEN_ENDPOINT_PORT. Arguments go to the endpoint.
 token_endpoint_start() {
-    local port_file="$PRODUCER_TEST_DIR/token-endpoint.port"
+    local port_file
     local i
+    port_file="$(mktemp -u "$PRODUCER_TEST_DIR/token-endpoint.XXXXXX")"
     /usr/bin/python3 "$WORKLOAD_ROOT/tests/lib/token_endpoint.py" --port-file "$port_file" "$@" \
-        >"$PRODUCER_TEST_DIR/token-endpoint.out" 2>&1 &
+        >"$port_file.out" 2>&1 &
     PRODUCER_TEST_PIDS+=("$!")
     for ((i = 0; i < 100; i++)); do
         [[ -s "$port_file" ]] && break
         sleep 0.1
     done
-    [[ -s "$port_file" ]] || fail "the token endpoint did not start: $(cat "$PRODUCER_TEST_DIR/token-endpoint.out")"
+    [[ -s "$port_file" ]] || fail "the token endpoint did not start: $(cat "$port_file.out")"
     TOKEN_ENDPOINT_PORT="$(cat "$port_file")"
     export TOKEN_ENDPOINT_PORT
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The emulator is stopped and started again on the same port while the producer sends 3,000
+# messages at 300/s. The producer must reconnect, resend what had no outcome, and finish with
+# exit 0; a Node SDK receiver running throughout must see every COUNT from 1 to 3,000 at least
+# once. Duplicates are allowed (at-least-once) and reported.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+emulator_start "$PRODUCER_TEST_DIR/emulator"
+port="$EMULATOR_AMQP_PORT"
+connection_string="$EMULATOR_CONNECTION_STRING"
+
+received="$PRODUCER_TEST_DIR/received.json"
+node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$connection_string" --queue test-queue \
+    --expect 3000 --allow-duplicates --timeout-s 180 >"$received" 2>"$received.stderr" &
+receiver_pid=$!
+PRODUCER_TEST_PIDS+=("$receiver_pid")
+
+log="$PRODUCER_TEST_DIR/producer.log"
+"$PRODUCER_BIN" --connection-string "$connection_string" --queue test-queue --count 3000 \
+    --rate 300 --send-timeout 5s --give-up-after 60s --progress json --progress-interval 1s \
+    >"$log" 2>"$log.stderr" &
+producer_pid=$!
+PRODUCER_TEST_PIDS+=("$producer_pid")
+
+# Restart once the producer is well into the run (it needs about 10 s in all).
+for ((i = 0; i < 300; i++)); do
+    grep -q '"event":"progress".*"accepted":[1-9][0-9]\{2,\}' "$log" && break
+    sleep 0.1
+done
+kill -0 "$producer_pid" 2>/dev/null || fail "the producer ended before the restart"
+emulator_stop
+"$SERVICEBUS_EMULATOR" --config "$WORKLOAD_ROOT/tests/emulators/servicebus/Config.json" \
+    --port "$port" --http-port 0 --ready-file "$PRODUCER_TEST_DIR/restarted.ready" \
+    >"$PRODUCER_TEST_DIR/restarted.log" 2>&1 &
+EMULATOR_PID=$!
+for ((i = 0; i < 100; i++)); do
+    [[ -s "$PRODUCER_TEST_DIR/restarted.ready" ]] && break
+    sleep 0.1
+done
+[[ -s "$PRODUCER_TEST_DIR/restarted.ready" ]] ||
+    fail "the emulator did not restart on port $port: $(cat "$PRODUCER_TEST_DIR/restarted.log")"
+
+status=0
+wait "$producer_pid" || status=$?
+[[ "$status" == 0 ]] || fail "the producer exited $status after the restart: $(tail -3 "$log.stderr")"
+grep -q '"event":"disconnected"' "$log" || fail "the producer never saw the connection drop"
+grep -q '"event":"connected".*attempt 2' "$log" || fail "the producer did not reconnect"
+expect_accepted "$log" 3000
+
+status=0
+wait "$receiver_pid" || status=$?
+echo "received: $(cat "$received")"
+echo "producer retried: $(summary_field "$log" retried)"
+[[ "$status" == 0 ]] || fail "not every COUNT arrived: $(cat "$received") $(tail -3 "$received.stderr")"

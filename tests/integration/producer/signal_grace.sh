@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SIGTERM during an open-ended run (--count 0): the producer stops issuing, waits for the
+# outstanding acknowledgements, prints its summary and exits 0. The queue then holds exactly the
+# accepted messages, COUNT 1 to that number.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+emulator_start "$PRODUCER_TEST_DIR/emulator"
+
+log="$PRODUCER_TEST_DIR/producer.log"
+"$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 0 \
+    --rate 500 --progress json --progress-interval 1s --health-port 0 --health-bind 127.0.0.1 \
+    >"$log" 2>"$log.stderr" &
+producer_pid=$!
+PRODUCER_TEST_PIDS+=("$producer_pid")
+
+for ((i = 0; i < 300; i++)); do
+    grep -q '"event":"progress".*"accepted":[1-9]' "$log" && break
+    sleep 0.1
+done
+grep -q '"event":"progress".*"accepted":[1-9]' "$log" || fail "no message was accepted"
+
+# The health server reports ready while the sender is attached, and --check agrees.
+health_port="$(sed -n 's/.*health server on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
+[[ -n "$health_port" ]] || fail "the health server port was not logged"
+"$PRODUCER_BIN" --check "http://127.0.0.1:$health_port/readyz" || fail "--check of /readyz failed"
+metrics="$(curl -sf "http://127.0.0.1:$health_port/metrics")" || fail "/metrics failed"
+grep -q '^producer_messages_accepted_total [1-9]' <<<"$metrics" || fail "no accepted counter"
+
+kill -TERM "$producer_pid"
+status=0
+wait "$producer_pid" || status=$?
+[[ "$status" == 0 ]] || fail "the producer exited $status after SIGTERM: $(tail -3 "$log.stderr")"
+grep -q '"event":"stopping"' "$log" || fail "the producer did not log its graceful stop"
+accepted="$(summary_field "$log" accepted)"
+[[ "$(summary_field "$log" unacknowledged)" == 0 ]] || fail "messages were left unacknowledged"
+"$PRODUCER_BIN" --check "http://127.0.0.1:$health_port/healthz" 2>/dev/null &&
+    fail "the health server still answers after exit"
+
+result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
+    --queue test-queue --expect "$accepted" --exact)" || fail "the Node SDK receiver: $result"
+echo "accepted $accepted before SIGTERM; received: $result"
