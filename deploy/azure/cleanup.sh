@@ -32,7 +32,10 @@ main() {
     exec 3>&1
 
     STATE_FILE="${state:-$(state_default_path)}"
-    state_load "$STATE_FILE" || die "no state file $STATE_FILE: nothing to clean up"
+    if ! state_load "$STATE_FILE"; then
+        log "no state file $STATE_FILE: nothing to clean up (pass --state FILE for another deployment)"
+        return 0
+    fi
     ((DRY_RUN)) || require_tools az
     require_subscription
 
