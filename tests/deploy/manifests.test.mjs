@@ -147,3 +147,16 @@ test("overlay sets every value", () => {
     "the values ConfigMap is local to kustomize");
   assert.equal(job.spec.suspend, true, "applying the manifests must send nothing");
 });
+
+test("no fields of a live object", () => {
+  // Objects exported from a cluster carry these; applying them fails or pins a stale version.
+  const serverFields = ["uid", "resourceVersion", "creationTimestamp", "generation",
+    "managedFields", "selfLink"];
+  for (const object of [...objects, ...render(path.join(k8sRoot, "base"))]) {
+    const name = `${object.kind}/${object.metadata.name}`;
+    for (const field of serverFields) {
+      assert.equal(object.metadata[field], undefined, `${name} has metadata.${field}`);
+    }
+    assert.equal(object.status, undefined, `${name} has a status`);
+  }
+});
