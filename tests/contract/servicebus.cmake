@@ -11,3 +11,25 @@ foreach(area message batch settlement locks errors tls features)
     LABELS contract TIMEOUT 180
     ENVIRONMENT "SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>")
 endforeach()
+
+# One entry per Python test case, named contract.servicebus.python.CLASS.METHOD.
+set(servicebus_python_cases
+  MessageTest.test_message_properties_roundtrip
+  MessageTest.test_batch_of_50_received_once
+  SettlementTest.test_complete_removes
+  SettlementTest.test_abandon_redelivers_with_count_plus_one
+  SettlementTest.test_dead_letter_with_reason
+  SettlementTest.test_max_delivery_count_dead_letters
+  SettlementTest.test_receive_and_delete_removes
+  LockTest.test_expired_lock_redelivers
+  LockTest.test_renew_lock_extends
+  ErrorTest.test_wrong_key_fails_with_authorization_error
+  ErrorTest.test_unknown_queue_fails_with_not_found
+  ErrorTest.test_oversize_message_is_rejected)
+foreach(case IN LISTS servicebus_python_cases)
+  add_test(NAME contract.servicebus.python.${case}
+           COMMAND ${servicebus_contract_dir}/run.sh python test_python_sdk.py ${case})
+  set_tests_properties(contract.servicebus.python.${case} PROPERTIES
+    LABELS contract TIMEOUT 180
+    ENVIRONMENT "SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>")
+endforeach()

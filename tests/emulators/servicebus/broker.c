@@ -93,6 +93,7 @@ struct connection_ctx {
     sbe_sasl_context sasl;
     bool tls;
     bool wake_pending;
+    bool replies_pending; /* a reply link has replies queued for the next wake */
     unsigned long id;
     token_grant *grants;
     link_ctx *links;
@@ -358,7 +359,16 @@ static void send_reply(link_ctx *link, pn_message_t *message)
         link->replies_head = reply;
     }
     link->replies_tail = reply;
-    flush_replies(link);
+
+    /* The reply goes out on the next wake, after this batch has written the disposition
+     * that settles the request: uamqp 1.5 fails (and can crash on) a reply that arrives
+     * before it. */
+    connection_ctx *connection = link->connection;
+    connection->replies_pending = true;
+    if (!connection->wake_pending) {
+        connection->wake_pending = true;
+        pn_connection_wake(connection->connection);
+    }
 }
 
 /*
@@ -949,12 +959,17 @@ static void on_incoming_delivery(link_ctx *link, pn_delivery_t *delivery)
             pn_delivery_update(delivery, PN_ACCEPTED);
         }
     } else if (link->kind == LINK_CBS_REQUEST || link->kind == LINK_MGMT_REQUEST) {
+        /* Settle the request before replying, as Service Bus does. */
+        pn_delivery_update(delivery, PN_ACCEPTED);
+        pn_delivery_settle(delivery);
+        delivery = NULL;
         if (!link->incoming_oversize) {
             process_request(link);
         }
-        pn_delivery_update(delivery, PN_ACCEPTED);
     }
-    pn_delivery_settle(delivery);
+    if (delivery != NULL) {
+        pn_delivery_settle(delivery);
+    }
     link->incoming.size = 0;
     link->incoming_oversize = false;
 
@@ -1367,9 +1382,13 @@ static void on_connection_wake(connection_ctx *connection)
     if (!connection->sasl.plain_authenticated) {
         enforce_tokens(connection);
     }
+    bool replies = connection->replies_pending;
+    connection->replies_pending = false;
     for (link_ctx *link = connection->links; link != NULL; link = link->next) {
         if (link->kind == LINK_QUEUE_OUT) {
             dispatch(link);
+        } else if (replies && (link->kind == LINK_CBS_REPLY || link->kind == LINK_MGMT_REPLY)) {
+            flush_replies(link);
         }
     }
 }

@@ -17,7 +17,7 @@ static void sasl_free(pn_transport_t *transport)
 static const char *sasl_list_mechanisms(pn_transport_t *transport)
 {
     (void)transport;
-    return "PLAIN ANONYMOUS";
+    return "MSSBCBS PLAIN ANONYMOUS";
 }
 
 static bool sasl_init_server(pn_transport_t *transport)
@@ -73,7 +73,7 @@ static void sasl_process_init(pn_transport_t *transport, const char *mechanism,
     sbe_sasl_context *context = pnx_sasl_get_context(transport);
 
     snprintf(context->mechanism, sizeof context->mechanism, "%s", mechanism);
-    if (strcmp(mechanism, "ANONYMOUS") == 0) {
+    if (strcmp(mechanism, "ANONYMOUS") == 0 || strcmp(mechanism, "MSSBCBS") == 0) {
         pnx_sasl_set_succeeded(transport, "anonymous", NULL);
     } else if (strcmp(mechanism, "PLAIN") == 0 && plain_credentials_match(context, recv)) {
         context->plain_authenticated = true;
@@ -159,6 +159,6 @@ void sbe_sasl_configure(pn_transport_t *transport, sbe_sasl_context *context)
     pn_sasl_t *sasl = pn_sasl(transport);
 
     pnx_sasl_set_implementation(transport, &server_sasl, context);
-    pn_sasl_allowed_mechs(sasl, "PLAIN ANONYMOUS");
+    pn_sasl_allowed_mechs(sasl, "MSSBCBS PLAIN ANONYMOUS");
     pn_sasl_set_allow_insecure_mechs(sasl, true);
 }

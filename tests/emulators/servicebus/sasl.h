@@ -1,6 +1,8 @@
 /*
- * Server-side SASL for the emulator: ANONYMOUS (the SDKs' way, followed by CBS) and PLAIN with
- * the SAS key name as user name and the key as password, as Service Bus accepts. Proton-C
+ * Server-side SASL for the emulator, offering what Service Bus offers except EXTERNAL:
+ * MSSBCBS (uamqp's default: "authentication follows on $cbs") and ANONYMOUS, both of which
+ * leave every entity to CBS tokens, and PLAIN with the SAS key name as user name and the key
+ * as password. Proton-C
  * built without Cyrus SASL cannot check PLAIN on a server, so this plugs in through Proton's
  * SASL implementation interface.
  */
@@ -20,8 +22,8 @@ typedef struct sbe_sasl_context {
 } sbe_sasl_context;
 
 /*
- * Enables server SASL on `transport` with ANONYMOUS and PLAIN (allowed without TLS, as
- * Microsoft's emulator does on its plain port). `context` must outlive the transport.
+ * Enables server SASL on `transport` with MSSBCBS, PLAIN and ANONYMOUS (PLAIN allowed without TLS,
+ * as Microsoft's emulator does on its plain port). `context` must outlive the transport.
  */
 void sbe_sasl_configure(pn_transport_t *transport, sbe_sasl_context *context);
 
