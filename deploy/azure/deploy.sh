@@ -124,6 +124,8 @@ create_cluster() {
     OIDC_ISSUER="$(capture "https://$LOCATION.oic.prod-aks.azure.com/$TENANT_ID/00000000-0000-0000-0000-000000000000/" \
         az aks show --resource-group "$RESOURCE_GROUP" --name "$AKS_NAME" \
         --query oidcIssuerProfile.issuerUrl -o tsv)"
+    [[ -n "$OIDC_ISSUER" ]] ||
+        die "cluster $AKS_NAME has no OIDC issuer; run az aks update --resource-group $RESOURCE_GROUP --name $AKS_NAME --enable-oidc-issuer --enable-workload-identity"
     KUBECONFIG_FILE="$(dirname "$STATE_FILE")/$AKS_NAME.kubeconfig"
     run az aks get-credentials --resource-group "$RESOURCE_GROUP" --name "$AKS_NAME" \
         --file "$KUBECONFIG_FILE" --overwrite-existing
@@ -182,6 +184,13 @@ create_identities() {
     read -r PRODUCER_CLIENT_ID producer <<<"$(create_identity "$PRODUCER_IDENTITY")"
     read -r CONSUMER_CLIENT_ID consumer <<<"$(create_identity "$CONSUMER_IDENTITY")"
     read -r KEDA_CLIENT_ID keda <<<"$(create_identity "$KEDA_IDENTITY")"
+    # A failed az call inside the here-strings above leaves a value empty instead of
+    # stopping the script, so check every one.
+    local value
+    for value in "$PRODUCER_CLIENT_ID" "$producer" "$CONSUMER_CLIENT_ID" "$consumer" \
+        "$KEDA_CLIENT_ID" "$keda"; do
+        [[ -n "$value" ]] || die "az identity show returned no client or principal id; see the error above"
+    done
 
     federate_identity "$PRODUCER_IDENTITY" producer "system:serviceaccount:$DEPLOY_NAMESPACE:producer"
     federate_identity "$CONSUMER_IDENTITY" consumer "system:serviceaccount:$DEPLOY_NAMESPACE:consumer"
@@ -268,6 +277,9 @@ main() {
         IMAGE_TAG="$tag"
     elif ((!skip_images)) || [[ -z "${IMAGE_TAG:-}" ]]; then
         IMAGE_TAG="$(default_image_tag)"
+        if ((skip_images)); then
+            log "warning: --skip-images without a tag in the state file; the manifests use tag $IMAGE_TAG, which must exist in the registry"
+        fi
     fi
     [[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] ||
         usage_error "invalid --image-tag \"$IMAGE_TAG\": expected letters, digits, . _ and -"
