@@ -1,11 +1,12 @@
 // Checks what the aks overlay renders: workload identity wiring, probes, the shutdown grace
 // period, the KEDA trigger and its authentication, and the NodePool's requirements and
-// limits. Each test is its own ctest entry (see CMakeLists.txt).
+// limits. Also checks the wiring of the local compose file. Each test is its own ctest
+// entry (see CMakeLists.txt).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { render, find, k8sRoot } from "./render.mjs";
+import { render, find, k8sRoot, repoRoot, parseYamlFile } from "./render.mjs";
 
 const overlay = path.join(k8sRoot, "overlays/aks");
 const objects = render(overlay);
@@ -159,4 +160,28 @@ test("no fields of a live object", () => {
     }
     assert.equal(object.status, undefined, `${name} has a status`);
   }
+});
+
+test("local compose wiring", () => {
+  const local = path.join(repoRoot, "deploy/local");
+  const [compose] = parseYamlFile(path.join(local, "compose.yaml"));
+  const services = compose.services;
+  assert.deepEqual(Object.keys(services).sort(), ["consumer", "cosmos", "mssql", "producer", "servicebus"]);
+  assert.match(services.mssql.image, /^mcr\.microsoft\.com\/mssql\/server:2022-/);
+  assert.ok(services.servicebus.volumes.includes("./Config.json:/ServiceBus_Emulator/ConfigFiles/Config.json:ro"));
+  assert.equal(services.servicebus.environment.SQL_SERVER, "mssql");
+  for (const name of ["producer", "consumer"]) {
+    assert.equal(services[name].build.dockerfile, `Dockerfile.${name}`);
+    assert.equal(services[name].read_only, true);
+    assert.match(services[name].environment.SERVICEBUS_CONNECTION_STRING, /^Endpoint=sb:\/\/servicebus;.*UseDevelopmentEmulator=true$/);
+    assert.equal(services[name].environment.SERVICEBUS_QUEUE, "orders");
+  }
+  for (const [name, service] of Object.entries(services)) {
+    for (const port of service.ports ?? []) {
+      assert.match(port, /^127\.0\.0\.1:/, `${name} publishes ${port} beyond loopback`);
+    }
+  }
+  const config = JSON.parse(fs.readFileSync(path.join(local, "Config.json"), "utf8"));
+  const queues = config.UserConfig.Namespaces[0].Queues.map((q) => q.Name);
+  assert.deepEqual(queues, ["orders"]);
 });

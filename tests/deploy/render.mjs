@@ -2,6 +2,7 @@
 // the offline manifest tests. YAML is parsed by PyYAML under /usr/bin/python3, because no
 // YAML parser is among the project's npm packages.
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -39,4 +40,9 @@ export function find(objects, kind, name) {
     throw new Error(`expected one ${kind} "${name}", found ${found.length}`);
   }
   return found[0];
+}
+
+// Returns the objects of a YAML file, parsed as render() parses rendered output.
+export function parseYamlFile(file) {
+  return JSON.parse(runOrThrow("/usr/bin/python3", ["-c", YAML_TO_JSON], fs.readFileSync(file, "utf8")));
 }
