@@ -153,10 +153,12 @@ federate_identity() {
 }
 
 # Assigns an Azure role to a service principal at one scope unless it is assigned already.
+# The list filters on principalId instead of --assignee, which asks Microsoft Graph and can
+# fail for an identity created seconds ago.
 assign_role() {
     local principal="$1" role="$2" scope="$3" count
-    count="$(capture 0 az role assignment list --assignee "$principal" --role "$role" \
-        --scope "$scope" --query 'length(@)' -o tsv)"
+    count="$(capture 0 az role assignment list --role "$role" --scope "$scope" \
+        --query "length([?principalId=='$principal'])" -o tsv)"
     if [[ "$count" == 0 ]]; then
         run az role assignment create --assignee-object-id "$principal" \
             --assignee-principal-type ServicePrincipal --role "$role" --scope "$scope" -o none
