@@ -199,6 +199,31 @@ active="$(node -e '
 [[ "$active" == 0 ]] || fail "the emulator queue still has $active active messages"
 echo "images: consumer container drained $MESSAGES messages into $documents documents"
 
+# Every document holds what the consumer derives from its message, keyed by the message id.
+node "$root/tests/lib/cosmos_count.js" dump >"$work/documents.json"
+# shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+node -e '
+  const docs = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const stamp = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+  const bad = docs.filter((d) => !uuid.test(d.id) || !/^Scale Test Message : COUNT \d+$/.test(d.data) ||
+    !stamp.test(d.srcStamp) || !stamp.test(d.destStamp) || typeof d.messageProcessingTime !== "number");
+  if (bad.length > 0) {
+    console.error(`images: FAIL: ${bad.length} malformed documents, first: ${JSON.stringify(bad[0])}`);
+    process.exit(1);
+  }
+' "$work/documents.json"
+
+# The health port serves readiness and metrics too, which the Kubernetes probes and the
+# metrics Service use.
+for path in readyz metrics; do
+    code="$(node -e '
+      fetch(process.argv[1]).then((r) => console.log(r.status), () => console.log("unreachable"));
+    ' "http://127.0.0.1:$consumer_port/$path")"
+    [[ "$code" == 200 ]] || fail "GET /$path of the consumer returned $code, expected 200"
+done
+echo "images: documents are well formed; /readyz and /metrics answer 200"
+
 pid="$(podman inspect --format '{{.State.Pid}}' "$consumer_name")"
 peak_rss="$(awk '/^VmHWM:/ { print $2, $3 }' "/proc/$pid/status")"
 podman stop --time 60 "$consumer_name" >/dev/null 2>"$work/stop-consumer.log"
