@@ -34,7 +34,8 @@ EOF
 # a commit makes every rollout reproducible.
 default_image_tag() {
     local tag
-    tag="$(git -C "$DEPLOY_ROOT" rev-parse --short=12 HEAD 2>/dev/null)" || tag=unversioned
+    tag="$(git -C "$DEPLOY_ROOT" rev-parse --short=12 HEAD 2>/dev/null)" ||
+        usage_error "$DEPLOY_ROOT is not a git checkout, so no commit names the images; pass --image-tag TAG"
     if ! git -C "$DEPLOY_ROOT" diff --quiet HEAD 2>/dev/null; then
         tag+="-dirty"
     fi
@@ -262,7 +263,12 @@ main() {
         if [[ -n "$name" && "$name" != "$PREFIX" ]]; then
             usage_error "--name $name differs from PREFIX=$PREFIX in $STATE_FILE; pass another --state FILE for a second deployment"
         fi
+        if [[ -n "$location" && "$location" != "$LOCATION" ]]; then
+            usage_error "--location $location differs from LOCATION=$LOCATION in $STATE_FILE; resources cannot move, so pass another --state FILE"
+        fi
     fi
+    require_tools kubectl
+    [[ -n "$tag" ]] || require_tools git
     PREFIX="${PREFIX:-${name:-evwl}}"
     SUFFIX="${SUFFIX:-${suffix:-$(random_suffix)}}"
     LOCATION="${LOCATION:-${location:-eastus2}}"
@@ -286,7 +292,6 @@ main() {
     [[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] ||
         usage_error "invalid --image-tag \"$IMAGE_TAG\": expected letters, digits, . _ and -"
 
-    require_tools kubectl git
     ((DRY_RUN)) || require_tools az
     require_az_version
     require_subscription

@@ -83,13 +83,16 @@ test("deploy rejects old Azure CLI", () => {
   assert.deepEqual(changes(run.commands), []);
 });
 
-test("deploy rejects another prefix", () => {
+test("deploy rejects another prefix or region", () => {
   const dir = sandbox();
   const state = path.join(dir, "state.env");
   assert.equal(runScript(dir, "deploy.sh", ["--state", state, "--skip-images"]).status, 0);
   const run = runScript(dir, "deploy.sh", ["--state", state, "--name", "other"]);
   assert.equal(run.status, 2);
   assert.match(run.stderr, /--name other differs from PREFIX=evwl/);
+  const moved = runScript(dir, "deploy.sh", ["--state", state, "--location", "westeurope"]);
+  assert.equal(moved.status, 2);
+  assert.match(moved.stderr, /--location westeurope differs from LOCATION=eastus2/);
 });
 
 test("load test and cleanup finish", () => {
