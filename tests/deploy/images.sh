@@ -226,10 +226,13 @@ echo "images: documents are well formed; /readyz and /metrics answer 200"
 
 pid="$(podman inspect --format '{{.State.Pid}}' "$consumer_name")"
 peak_rss="$(awk '/^VmHWM:/ { print $2, $3 }' "/proc/$pid/status")"
+# Fields 14 and 15 of /proc/PID/stat are user and system CPU time in clock ticks; the
+# comm field before them has no spaces here (it is "consumer").
+cpu_ms="$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$pid/stat")"
 podman stop --time 60 "$consumer_name" >/dev/null 2>"$work/stop-consumer.log"
 status="$(podman inspect --format '{{.State.ExitCode}}' "$consumer_name")"
 [[ "$status" == 0 ]] || fail "the consumer exited with status $status after SIGTERM"
-echo "images: consumer stopped on SIGTERM with status 0; peak RSS $peak_rss"
+echo "images: consumer stopped on SIGTERM with status 0; peak RSS $peak_rss, CPU $cpu_ms ms for $MESSAGES messages"
 
 for name in producer consumer; do
     size="$(podman image inspect --format '{{.Size}}' "localhost/event-workload/$name:test")"
