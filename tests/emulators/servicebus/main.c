@@ -6,11 +6,11 @@
  * Threads: main runs the proactor loop, libmicrohttpd runs its own, and one thread waits
  * for SIGTERM/SIGINT and asks the loop to stop.
  */
-#include "broker.h"
-#include "config.h"
-#include "http.h"
 #include "log.h"
-#include "store.h"
+#include "sbe_broker.h"
+#include "sbe_config.h"
+#include "sbe_http.h"
+#include "sbe_store.h"
 
 #include <errno.h>
 #include <getopt.h>

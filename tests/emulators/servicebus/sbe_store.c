@@ -1,4 +1,4 @@
-#include "store.h"
+#include "sbe_store.h"
 
 #include "encoding.h"
 

@@ -1,13 +1,12 @@
-#include "broker.h"
+#include "sbe_broker.h"
 
-#include "codec.h"
 #include "encoding.h"
 #include "log.h"
-#include "sas.h"
-#include "sasl.h"
+#include "sbe_auth.h"
+#include "sbe_codec.h"
+#include "sbe_sasl.h"
 #include "timefmt.h"
 
-#include <cjson/cJSON.h>
 #include <proton/codec.h>
 #include <proton/condition.h>
 #include <proton/connection.h>
@@ -36,12 +35,9 @@
 #define TICK_MS           100
 #define TOKEN_CHECK_TICKS 10
 /* The idle timeout the emulator advertises, as Service Bus does. */
-#define IDLE_TIMEOUT_MS 240000
-/* Lifetime given to an accepted `jwt` token whose expiry cannot be read. */
-#define JWT_DEFAULT_LIFETIME_MS (3600 * 1000)
-#define MANAGEMENT_SUFFIX       "/$management"
-#define CBS_NODE                "$cbs"
-#define SAS_TOKEN_TYPE          "servicebus.windows.net:sastoken"
+#define IDLE_TIMEOUT_MS   240000
+#define MANAGEMENT_SUFFIX "/$management"
+#define CBS_NODE          "$cbs"
 
 typedef enum link_kind {
     LINK_REFUSED,
@@ -132,35 +128,6 @@ struct sbe_broker {
 static int64_t now_ms(const sbe_broker *broker)
 {
     return wl_clock_realtime_us(broker->clock) / 1000;
-}
-
-char *sbe_entity_path(const char *address)
-{
-    const char *path = address;
-    const char *scheme = strstr(address, "://");
-
-    if (scheme != NULL) {
-        const char *slash = strchr(scheme + 3, '/');
-        path = slash != NULL ? slash + 1 : scheme + strlen(scheme);
-    }
-    while (*path == '/') {
-        path++;
-    }
-    size_t length = strlen(path);
-    while (length > 0 && path[length - 1] == '/') {
-        length--;
-    }
-    return wl_xstrndup(path, length);
-}
-
-bool sbe_scope_covers(const char *scope, const char *path)
-{
-    size_t length = strlen(scope);
-
-    if (length == 0) {
-        return true;
-    }
-    return strncasecmp(scope, path, length) == 0 && (path[length] == '\0' || path[length] == '/');
 }
 
 /* ---- Connections, tokens and authorization ---- */
@@ -488,112 +455,28 @@ static pn_message_t *reply_begin(pn_message_t *request, const char *status_key,
 
 /* ---- CBS ---- */
 
-/* Reads the "exp" claim of a JWT, in Unix milliseconds; 0 when it cannot be read. */
-static int64_t jwt_expiry_ms(const char *token)
-{
-    const char *payload = strchr(token, '.');
-    const char *end = payload ? strchr(payload + 1, '.') : NULL;
-    int64_t expiry = 0;
-
-    if (end == NULL) {
-        return 0;
-    }
-    size_t length = (size_t)(end - payload - 1);
-    char *base64 = wl_xmalloc(length + 4);
-    for (size_t i = 0; i < length; i++) {
-        char c = payload[1 + i];
-        base64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    while (length % 4 != 0) {
-        base64[length++] = '=';
-    }
-    base64[length] = '\0';
-    size_t json_length = 0;
-    uint8_t *json = wl_base64_decode(base64, &json_length);
-    free(base64);
-    if (json == NULL) {
-        return 0;
-    }
-    cJSON *claims = cJSON_ParseWithLength((const char *)json, json_length);
-    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(claims, "exp");
-    if (cJSON_IsNumber(exp)) {
-        expiry = (int64_t)exp->valuedouble * 1000;
-    }
-    cJSON_Delete(claims);
-    free(json);
-    return expiry;
-}
-
 /*
- * Checks a put-token request. Returns the status code for the reply (202 or 401/400) and
- * fills `description`; on success grants the token's scope to the connection.
+ * Checks a put-token request and, when it succeeds, grants the token's scope to the
+ * connection. Returns the status code for the reply and fills `description`.
  */
 static int cbs_put_token(connection_ctx *connection, const char *type, const char *audience,
                          const char *token, char *description, size_t capacity)
 {
     sbe_broker *broker = connection->broker;
-    int64_t now = now_ms(broker);
+    sbe_auth_policy policy = {
+        .key_name = broker->options.key_name,
+        .key = broker->options.key,
+        .allow_jwt = broker->options.allow_jwt,
+    };
+    sbe_token_check check;
 
-    if (type == NULL || audience == NULL || token == NULL) {
-        snprintf(description, capacity,
-                 "put-token needs application-properties type and name and a string body");
-        return 400;
+    sbe_check_put_token(&policy, type, audience, token, now_ms(broker), &check);
+    snprintf(description, capacity, "%s", check.description);
+    if (check.status_code == 202) {
+        grant_token(connection, check.scope, check.expires_at_ms);
     }
-    char *audience_path = sbe_entity_path(audience);
-    int status = 401;
-
-    if (strcmp(type, "jwt") == 0) {
-        if (!broker->options.allow_jwt) {
-            snprintf(description, capacity,
-                     "jwt tokens are not accepted: start the emulator with --allow-jwt to accept "
-                     "them without validation");
-            goto out;
-        }
-        int64_t expiry = jwt_expiry_ms(token);
-        if (expiry != 0 && expiry <= now) {
-            snprintf(description, capacity, "ExpiredToken: the jwt expired");
-            goto out;
-        }
-        grant_token(connection, audience_path, expiry ? expiry : now + JWT_DEFAULT_LIFETIME_MS);
-        snprintf(description, capacity, "Accepted");
-        status = 202;
-        goto out;
-    }
-    if (strcmp(type, SAS_TOKEN_TYPE) != 0) {
-        snprintf(description, capacity, "token type \"%s\" is not supported; use %s or jwt", type,
-                 SAS_TOKEN_TYPE);
-        status = 400;
-        goto out;
-    }
-
-    /* Any host name is accepted (clients reach the emulator as localhost or 127.0.0.1 with a
-     * port), so the signature is checked against the token's own resource and the entity
-     * paths are compared here. */
-    sas_token_fields fields;
-    wl_error err = {0};
-    if (sas_token_parse(token, &fields, &err) != WL_OK) {
-        snprintf(description, capacity, "InvalidSignature: %s", err.message);
-        goto out;
-    }
-    char *resource_path = sbe_entity_path(fields.resource);
-    if (sas_token_verify(token, fields.resource, broker->options.key_name, broker->options.key,
-                         now / 1000, &err) != WL_OK) {
-        snprintf(description, capacity, "%s", err.message);
-    } else if (!sbe_scope_covers(resource_path, audience_path)) {
-        snprintf(description, capacity,
-                 "InvalidAudience: the token resource \"%s\" does not cover \"%s\"",
-                 fields.resource, audience);
-    } else {
-        grant_token(connection, audience_path, fields.expiry_unix_seconds * 1000);
-        snprintf(description, capacity, "Accepted");
-        status = 202;
-    }
-    free(resource_path);
-    sas_token_fields_free(&fields);
-
-out:
-    free(audience_path);
-    return status;
+    free(check.scope);
+    return check.status_code;
 }
 
 static void handle_cbs_request(link_ctx *link, pn_message_t *request)

@@ -1,8 +1,8 @@
-#include "http.h"
+#include "sbe_http.h"
 
-#include "broker.h"
 #include "log.h"
 #include "sas.h"
+#include "sbe_auth.h"
 #include "timefmt.h"
 
 #include <arpa/inet.h>

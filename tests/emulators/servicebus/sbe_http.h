@@ -12,8 +12,8 @@
 #define SBE_HTTP_H
 
 #include "clock.h"
+#include "sbe_store.h"
 #include "status.h"
-#include "store.h"
 
 typedef struct sbe_http sbe_http;
 

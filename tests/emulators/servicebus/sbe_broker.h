@@ -12,8 +12,8 @@
 #define SBE_BROKER_H
 
 #include "clock.h"
+#include "sbe_store.h"
 #include "status.h"
-#include "store.h"
 
 #include <stdbool.h>
 
@@ -53,14 +53,5 @@ wl_status sbe_broker_run(sbe_broker *broker, sbe_ready_fn *ready, void *ready_ct
 
 /* Asks the loop to finish. Safe from any thread, but not from a signal handler. */
 void sbe_broker_stop(sbe_broker *broker);
-
-/*
- * Returns the entity path of an AMQP address or SAS audience: "sb://host:5672/orders/" and
- * "orders" both give "orders", "sb://host" gives "". Caller frees with free().
- */
-char *sbe_entity_path(const char *address);
-
-/* True when a token scoped to `scope` (an entity path, "" for the namespace) covers `path`. */
-bool sbe_scope_covers(const char *scope, const char *path);
 
 #endif

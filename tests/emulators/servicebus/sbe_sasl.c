@@ -1,4 +1,4 @@
-#include "sasl.h"
+#include "sbe_sasl.h"
 
 #include "encoding.h"
 

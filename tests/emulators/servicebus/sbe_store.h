@@ -15,8 +15,8 @@
 #define SBE_STORE_H
 
 #include "clock.h"
-#include "codec.h"
-#include "config.h"
+#include "sbe_codec.h"
+#include "sbe_config.h"
 #include "status.h"
 
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "codec.h"
+#include "sbe_codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "config.h"
+#include "sbe_config.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -25,6 +25,7 @@ bool sbe_parse_duration(const char *text, int64_t *out_ms)
     const char *p = text;
     bool in_time = false;
     bool any = false;
+    bool any_time = false;
     double total_ms = 0;
 
     if (text == NULL || *p != 'P') {
@@ -81,9 +82,10 @@ bool sbe_parse_duration(const char *text, int64_t *out_ms)
         }
         total_ms += value * unit_ms;
         any = true;
+        any_time = any_time || in_time;
         p = end + 1;
     }
-    if (!any || total_ms > 9.0e15) {
+    if (!any || (in_time && !any_time) || total_ms > 9.0e15) {
         return false;
     }
     *out_ms = (int64_t)(total_ms + 0.5);

@@ -1,0 +1,232 @@
+/*
+ * The emulator's section-level codec, checked against messages encoded and decoded by
+ * Proton's pn_message.
+ */
+#include "check.h"
+#include "sbe_codec.h"
+
+#include <proton/codec.h>
+#include <proton/message.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *encode(pn_message_t *message, size_t *out_size)
+{
+    size_t capacity = 4096;
+    char *bytes = wl_xmalloc(capacity);
+
+    *out_size = capacity;
+    if (pn_message_encode(message, bytes, out_size) != 0) {
+        abort();
+    }
+    return bytes;
+}
+
+static pn_message_t *rich_message(void)
+{
+    pn_message_t *message = pn_message();
+    pn_data_t *annotations = pn_message_annotations(message);
+    pn_data_t *properties = pn_message_properties(message);
+    static const char body[] = "{\"msg\":\"hello\"}";
+
+    pn_message_set_durable(message, true);
+    pn_message_set_priority(message, 7);
+    pn_message_set_ttl(message, 5000);
+    pn_data_put_string(pn_message_id(message), pn_bytes(2, "m1"));
+    pn_message_set_subject(message, "subject");
+    pn_data_put_map(annotations);
+    pn_data_enter(annotations);
+    pn_data_put_symbol(annotations, pn_bytes(19, "x-opt-partition-key"));
+    pn_data_put_string(annotations, pn_bytes(1, "p"));
+    pn_data_exit(annotations);
+    pn_data_put_map(properties);
+    pn_data_enter(properties);
+    pn_data_put_string(properties, pn_bytes(5, "count"));
+    pn_data_put_int(properties, 42);
+    pn_data_exit(properties);
+    pn_message_set_inferred(message, true);
+    pn_data_put_binary(pn_message_body(message), pn_bytes(sizeof body - 1, body));
+    return message;
+}
+
+TEST_CASE(split_reads_sections)
+{
+    pn_message_t *message = rich_message();
+    size_t size;
+    char *bytes = encode(message, &size);
+    sbe_message_parts parts;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(sbe_message_split((const uint8_t *)bytes, size, &parts, &err), WL_OK);
+    CHECK(parts.durable);
+    CHECK_INT_EQ(parts.priority, 7);
+    CHECK(parts.has_ttl);
+    CHECK_INT_EQ(parts.ttl_ms, 5000);
+    CHECK_INT_EQ(parts.annotations.count, 2);
+    CHECK_INT_EQ(parts.application_properties.count, 2);
+    CHECK(parts.properties.size > 0);
+    CHECK(parts.body.size > 0);
+    char id[64];
+    CHECK(sbe_message_id_text(parts.message_id, id, sizeof id));
+    CHECK_STR_EQ(id, "m1");
+    CHECK(!sbe_message_is_batch(&parts));
+    free(bytes);
+    pn_message_free(message);
+}
+
+TEST_CASE(split_rejects_invalid)
+{
+    static const uint8_t garbage[] = {0x01, 0x02, 0x03};
+    /* A properties section with no body. */
+    static const uint8_t no_body[] = {0x00, 0x53, 0x73, 0x45};
+    /* A data section whose binary claims 16 bytes but has 2. */
+    static const uint8_t truncated[] = {0x00, 0x53, 0x75, 0xa0, 0x10, 'h', 'i'};
+    /* Body before properties. */
+    static const uint8_t out_of_order[] = {0x00, 0x53, 0x77, 0x40, 0x00, 0x53, 0x73, 0x45};
+    sbe_message_parts parts;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(sbe_message_split(garbage, sizeof garbage, &parts, &err), WL_ERR_PROTOCOL);
+    wl_error_clear(&err);
+    CHECK_INT_EQ(sbe_message_split(no_body, sizeof no_body, &parts, &err), WL_ERR_PROTOCOL);
+    CHECK(strstr(err.message, "no body") != NULL);
+    wl_error_clear(&err);
+    CHECK_INT_EQ(sbe_message_split(truncated, sizeof truncated, &parts, &err), WL_ERR_PROTOCOL);
+    CHECK(strstr(err.message, "truncated") != NULL);
+    wl_error_clear(&err);
+    CHECK_INT_EQ(sbe_message_split(out_of_order, sizeof out_of_order, &parts, &err),
+                 WL_ERR_PROTOCOL);
+}
+
+/* Appends `message` to `envelope` as one data section (binary with a 4-byte size). */
+static void append_data_section(sbe_buffer *envelope, const char *bytes, size_t size)
+{
+    uint8_t header[8] = {0x00,
+                         0x53,
+                         0x75,
+                         0xb0,
+                         (uint8_t)(size >> 24),
+                         (uint8_t)(size >> 16),
+                         (uint8_t)(size >> 8),
+                         (uint8_t)size};
+
+    sbe_buffer_append(envelope, header, sizeof header);
+    sbe_buffer_append(envelope, bytes, size);
+}
+
+TEST_CASE(batch_envelope_unpacked)
+{
+    sbe_buffer envelope = {0};
+    pn_message_t *inner = pn_message();
+    sbe_message_parts parts;
+    wl_error err = {0};
+
+    for (int i = 0; i < 3; i++) {
+        char body[16];
+        size_t size;
+        snprintf(body, sizeof body, "item %d", i);
+        pn_message_clear(inner);
+        pn_data_put_string(pn_message_body(inner), pn_bytes(strlen(body), body));
+        char *bytes = encode(inner, &size);
+        append_data_section(&envelope, bytes, size);
+        free(bytes);
+    }
+    CHECK_INT_EQ(sbe_message_split(envelope.data, envelope.size, &parts, &err), WL_OK);
+    CHECK(sbe_message_is_batch(&parts));
+
+    size_t cursor = 0;
+    sbe_bytes data;
+    int count = 0;
+    while (sbe_body_next_data(parts.body, &cursor, &data)) {
+        char expected[16];
+        pn_message_clear(inner);
+        CHECK_INT_EQ(pn_message_decode(inner, (const char *)data.data, data.size), 0);
+        pn_data_t *body = pn_message_body(inner);
+        pn_data_rewind(body);
+        pn_data_next(body);
+        pn_bytes_t text = pn_data_get_string(body);
+        snprintf(expected, sizeof expected, "item %d", count);
+        CHECK(text.size == strlen(expected) && memcmp(text.start, expected, text.size) == 0);
+        count++;
+    }
+    CHECK_INT_EQ(count, 3);
+    pn_message_free(inner);
+    sbe_buffer_free(&envelope);
+}
+
+TEST_CASE(plain_data_is_not_batch)
+{
+    sbe_buffer message = {0};
+    static const char json[] = "{\"msg\":\"Scale Test Message : COUNT 1\"}";
+    sbe_message_parts parts;
+    wl_error err = {0};
+
+    append_data_section(&message, json, sizeof json - 1);
+    CHECK_INT_EQ(sbe_message_split(message.data, message.size, &parts, &err), WL_OK);
+    CHECK(!sbe_message_is_batch(&parts));
+    sbe_buffer_free(&message);
+}
+
+TEST_CASE(message_id_assigned)
+{
+    pn_message_t *message = pn_message();
+    size_t size;
+    sbe_message_parts parts;
+    wl_error err = {0};
+    sbe_buffer properties = {0};
+
+    pn_message_set_subject(message, "kept");
+    pn_message_set_content_type(message, "application/json");
+    pn_data_put_string(pn_message_body(message), pn_bytes(2, "hi"));
+    char *bytes = encode(message, &size);
+    CHECK_INT_EQ(sbe_message_split((const uint8_t *)bytes, size, &parts, &err), WL_OK);
+    CHECK_INT_EQ(parts.message_id.size, 0);
+
+    sbe_properties_with_message_id(parts.properties, "0123456789abcdef0123456789abcdef",
+                                   &properties);
+    sbe_buffer rebuilt = {0};
+    sbe_buffer_append(&rebuilt, properties.data, properties.size);
+    sbe_buffer_append(&rebuilt, parts.body.data, parts.body.size);
+    pn_message_t *decoded = pn_message();
+    CHECK_INT_EQ(pn_message_decode(decoded, (const char *)rebuilt.data, rebuilt.size), 0);
+    pn_msgid_t id = pn_message_get_id(decoded);
+    CHECK_INT_EQ(id.type, PN_STRING);
+    CHECK(id.u.as_bytes.size == 32 &&
+          memcmp(id.u.as_bytes.start, "0123456789abcdef0123456789abcdef", 32) == 0);
+    CHECK_STR_EQ(pn_message_get_subject(decoded), "kept");
+    CHECK_STR_EQ(pn_message_get_content_type(decoded), "application/json");
+
+    pn_message_free(decoded);
+    sbe_buffer_free(&rebuilt);
+    sbe_buffer_free(&properties);
+    free(bytes);
+    pn_message_free(message);
+}
+
+TEST_CASE(message_id_forms)
+{
+    static const uint8_t text_id[] = {0xa1, 0x03, 'a', 'b', 'c'};
+    static const uint8_t ulong_id[] = {0x80, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
+    static const uint8_t small_ulong_id[] = {0x53, 0x07};
+    static const uint8_t binary_id[] = {0xa0, 0x02, 0xbe, 0xef};
+    static const uint8_t uuid_id[] = {0x98, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
+                                      0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    char text[64];
+
+    CHECK(sbe_message_id_text((sbe_bytes){text_id, sizeof text_id}, text, sizeof text));
+    CHECK_STR_EQ(text, "abc");
+    CHECK(sbe_message_id_text((sbe_bytes){ulong_id, sizeof ulong_id}, text, sizeof text));
+    CHECK_STR_EQ(text, "256");
+    CHECK(
+        sbe_message_id_text((sbe_bytes){small_ulong_id, sizeof small_ulong_id}, text, sizeof text));
+    CHECK_STR_EQ(text, "7");
+    CHECK(sbe_message_id_text((sbe_bytes){binary_id, sizeof binary_id}, text, sizeof text));
+    CHECK_STR_EQ(text, "beef");
+    CHECK(sbe_message_id_text((sbe_bytes){uuid_id, sizeof uuid_id}, text, sizeof text));
+    CHECK_STR_EQ(text, "12345678-9abc-def0-0123-456789abcdef");
+}
+
+TEST_MAIN(TEST_ENTRY(split_reads_sections), TEST_ENTRY(split_rejects_invalid),
+          TEST_ENTRY(batch_envelope_unpacked), TEST_ENTRY(plain_data_is_not_batch),
+          TEST_ENTRY(message_id_assigned), TEST_ENTRY(message_id_forms))
