@@ -48,11 +48,12 @@ class ShellService:
         script = f"""
 set -u
 source {shlex.quote(os.path.join(root, library))}
-trap '{stop}; exit 0' TERM INT
+sleeper=
+trap '[[ -n "$sleeper" ]] && kill "$sleeper" 2>/dev/null; {stop}; exit 0' TERM INT
 {start} || exit 1
 env | grep '^{prefix}' > {shlex.quote(vars_path)}.tmp
 mv {shlex.quote(vars_path)}.tmp {shlex.quote(vars_path)}
-while true; do sleep 3600 & wait $!; done
+while true; do sleep 3600 & sleeper=$!; wait "$sleeper"; done
 """
         self.process = Process(name, ["bash", "-c", script], work_dir, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S

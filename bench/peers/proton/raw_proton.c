@@ -83,6 +83,7 @@ typedef struct run {
     double start_s;
     double end_s;
     bool token_sent;
+    bool idle_expired;
     bool failed;
     char error[512];
 } run;
@@ -387,6 +388,8 @@ static void send_within_credit(run *r)
 static void finish(run *r)
 {
     r->end_s = monotonic_seconds();
+    pn_link_close(r->link);
+    pn_session_close(r->session);
     pn_connection_close(r->connection);
 }
 
@@ -504,10 +507,16 @@ static bool handle_event(run *r, pn_event_t *event)
         break;
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH:
-        fail(r, "the peer closed a link", pn_link_remote_condition(pn_event_link(event)));
+        /* After finish() the peer is answering our own detach and end. */
+        if (r->end_s == 0) {
+            fail(r, "the peer closed a link", pn_link_remote_condition(pn_event_link(event)));
+        }
         break;
     case PN_SESSION_REMOTE_CLOSE:
-        fail(r, "the peer ended the session", pn_session_remote_condition(pn_event_session(event)));
+        if (r->end_s == 0) {
+            fail(r, "the peer ended the session",
+                 pn_session_remote_condition(pn_event_session(event)));
+        }
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
         if (r->end_s == 0) {
@@ -522,15 +531,21 @@ static bool handle_event(run *r, pn_event_t *event)
         }
         break;
     case PN_PROACTOR_TIMEOUT:
-        /* Re-armed while messages keep arriving, so one timer serves the whole run. */
-        if (r->end_s > 0) {
-            break;
-        }
+        /* Re-armed while messages keep arriving, so one timer serves the whole run. The
+         * timeout arrives outside the connection's event batch, so the connection is closed
+         * from its own PN_CONNECTION_WAKE; closed here, its frames would wait for the next
+         * I/O on the connection. */
         if (r->received == r->received_at_last_timeout) {
-            finish(r);
+            r->idle_expired = true;
+            pn_connection_wake(r->connection);
         } else {
             r->received_at_last_timeout = r->received;
             pn_proactor_set_timeout(r->proactor, (pn_millis_t)r->opt.idle_ms);
+        }
+        break;
+    case PN_CONNECTION_WAKE:
+        if (r->idle_expired && r->end_s == 0) {
+            finish(r);
         }
         break;
     case PN_PROACTOR_INACTIVE:
