@@ -80,8 +80,8 @@ void amqp_map_put_string(pn_data_t *data, const char *key, const char *value);
 wl_status amqp_condition_status(const char *condition_name);
 
 /*
- * Records `condition` (when set) in `err` as "WHAT: NAME: DESCRIPTION" with the condition name,
- * and returns its status; returns `fallback` with "WHAT" alone when the condition is not set.
+ * Records `condition` in `err` as "WHAT: NAME: DESCRIPTION" with the condition name and returns
+ * its status. When the condition is not set, records "WHAT" alone and returns `fallback`.
  */
 wl_status amqp_condition_to_error(pn_condition_t *condition, wl_status fallback, const char *what,
                                   wl_error *err);

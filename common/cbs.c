@@ -58,7 +58,10 @@ int64_t cbs_refresh_delay_ms(const cred_token *token, int64_t now_unix_ms, int64
 
     if (refresh_ms <= now_unix_ms) {
         int64_t retry = (expiry_ms - now_unix_ms) / 4;
-        return retry < 1000 ? 1000 : retry > 30000 ? 30000 : retry;
+        if (retry < 1000) {
+            return 1000;
+        }
+        return retry > 30000 ? 30000 : retry;
     }
     latest_ms = expiry_ms - margin_ms;
     if (latest_ms < refresh_ms) {
@@ -193,7 +196,7 @@ static wl_status put_token(cbs *client, cbs_audience *entry, wl_error *err)
 
     status = sb_rpc_request(client->rpc, client->request, client->options.timeout_ms, on_reply,
                             entry, &failure);
-    /* The encoded copy is queued; the request message still holds the token text. */
+    /* The encoded copy is queued, but the request message still contains the token text. */
     pn_message_clear(client->request);
     if (status != WL_OK) {
         entry->next_put_ms = wl_clock_monotonic_ms(client->clock) + CBS_RETRY_MS;

@@ -5,9 +5,9 @@
  * A put-token request has application properties operation=put-token, type (the credential's
  * token type), name (the audience), and an amqp-value string body holding the token. Status
  * codes 200 and 202 mean success. Service Bus closes the links of an entity whose token has
- * expired, so each authorized audience is put again after the token's refresh time (see
- * cred_refresh_at_unix) and at least a margin before its expiry (7 minutes by default), at a
- * random point of that window so that many clients do not refresh together.
+ * expired, so each authorized audience is put again before that. The new put happens after the
+ * token's refresh time (see cred_refresh_at_unix) and at least a margin before its expiry
+ * (7 minutes by default), at a random point of that window so that clients spread out.
  *
  * Threads: a cbs client is owned by its sb_conn and runs on the thread handling that
  * connection's events. Token fetches call cred_get_token on that thread; a workload-identity

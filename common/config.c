@@ -426,7 +426,7 @@ char *config_describe_json(const config_table *table, const void *target)
         const config_option *option = &table->options[i];
         char key[128];
 
-        /* Durations are stored in ms, so the key says so. */
+        /* Durations are stored in ms, so the key ends in "_ms". */
         snprintf(key, sizeof key, "%s%s", option->flag,
                  option->type == CONFIG_DURATION ? "_ms" : "");
         if (i > 0) {

@@ -61,10 +61,10 @@ int64_t cred_refresh_at_unix(int64_t issued_at_unix, int64_t expires_at_unix)
 {
     int64_t lifetime = expires_at_unix - issued_at_unix;
 
-    if (lifetime < 600) {
+    if (lifetime < 1200) {
         return issued_at_unix + lifetime / 2;
     }
-    return expires_at_unix - 300;
+    return expires_at_unix - 600;
 }
 
 static int64_t now_unix(const cred *credential)
@@ -300,7 +300,7 @@ static wl_status parse_token_reply(const cred *credential, long http_status,
 
 out:
     if (reply != NULL) {
-        /* The parsed tree holds the access token; wipe it before freeing. */
+        /* The parsed tree contains the access token, so wipe it before freeing. */
         const cJSON *access = cJSON_GetObjectItemCaseSensitive(reply, "access_token");
         if (cJSON_IsString(access)) {
             memset(access->valuestring, 0, strlen(access->valuestring));

@@ -12,8 +12,8 @@
  *   Tokens are cached and exchanged again once the refresh time has passed (see
  *   cred_refresh_at_unix); failed exchanges are retried with backoff and jitter.
  *
- * Every function may be called from any thread; a workload-identity exchange blocks the
- * caller for at most the configured request timeout times the attempts plus their backoff.
+ * Every function may be called from any thread. A workload-identity exchange blocks the caller
+ * for at most the request timeout times the attempts, plus the backoff between them.
  */
 #ifndef WL_CREDENTIAL_H
 #define WL_CREDENTIAL_H

@@ -405,7 +405,7 @@ bool sb_conn_dispatch(sb_conn *conn, pn_event_t *event)
         return true;
 
     case PN_CONNECTION_REMOTE_CLOSE:
-        /* The answer to our own close carries no news unless it has a condition. */
+        /* The peer's reply to our own close is no failure unless it carries a condition. */
         if (!conn->close_requested ||
             pn_condition_is_set(pn_connection_remote_condition(conn->connection))) {
             record_condition(conn, pn_connection_remote_condition(conn->connection),

@@ -4,8 +4,8 @@
  *
  * The application owns the proactor and the thread that calls pn_proactor_wait(). For every
  * event it calls sb_conn_dispatch() on the connection the event belongs to (see
- * sb_conn_from_event); the connection consumes the events of its own session, CBS and
- * request/response links and returns false for the rest (the application's links, deliveries
+ * sb_conn_from_event). The connection consumes the events of its own session, CBS and
+ * request/response links. It returns false for the rest (the application's links, deliveries
  * and PN_CONNECTION_WAKE), which the application then handles itself:
  *
  *   while (running) {
@@ -65,9 +65,9 @@ typedef struct sb_conn_callbacks {
     /* A put-token for `audience` succeeded (`err` NULL) or failed. */
     void (*on_authorized)(sb_conn *conn, const char *audience, const wl_error *err, void *ctx);
     /*
-     * The connection is gone (or never opened): `cause` says why. When `will_retry` is false the
-     * connection has stopped for good (sb_conn_close, or give_up_after_ms passed) and may be
-     * destroyed after this callback returns.
+     * The connection is gone (or never opened): `cause` gives the reason. When `will_retry` is
+     * false the connection has stopped for good (sb_conn_close, or give_up_after_ms passed) and may
+     * be destroyed after this callback returns.
      */
     void (*on_disconnected)(sb_conn *conn, const wl_error *cause, bool will_retry, void *ctx);
 } sb_conn_callbacks;

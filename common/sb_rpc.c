@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Replies the receiver may have outstanding; requests are small and answered one by one. */
+/* Credit of the reply receiver. Requests are small and each gets one reply, so 64 is plenty. */
 #define RPC_RECEIVER_CREDIT 64
 
 PN_HANDLE(SB_RPC_LINK)

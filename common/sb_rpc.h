@@ -2,9 +2,9 @@
  * A request/response link pair on a Service Bus connection, as used for `$cbs` (put-token)
  * and `{entity}/$management` (renew-lock, update-disposition, peek-message).
  *
- * The pair is a sender whose target is the node address and a receiver whose source is the
- * node address and whose target is a unique reply address; each request carries a fresh
- * message-id and that reply address in reply-to, and a reply is matched by its correlation-id.
+ * The pair is a sender whose target is the node address and a receiver whose source is the node
+ * address and whose target is a unique reply address. Each request carries a fresh message-id
+ * and that reply address in reply-to. A reply is matched to its request by its correlation-id.
  * The reply's status code is read from application property `status-code` (CBS) or
  * `statusCode` ($management), and likewise the description.
  *
@@ -33,7 +33,7 @@ typedef struct sb_rpc_reply {
 
 /*
  * Completion of one request. `err` is NULL when a reply arrived (whatever its status code);
- * otherwise `reply` is NULL and `err` says why (WL_ERR_TIMEOUT, WL_ERR_CLOSED, or the link's
+ * otherwise `reply` is NULL and `err` gives the cause (WL_ERR_TIMEOUT, WL_ERR_CLOSED, or the link's
  * detach condition).
  */
 typedef void (*sb_rpc_done_fn)(void *ctx, const sb_rpc_reply *reply, const wl_error *err);
@@ -46,9 +46,9 @@ typedef void (*sb_rpc_done_fn)(void *ctx, const sb_rpc_reply *reply, const wl_er
 sb_rpc *sb_rpc_open(sb_conn *conn, const char *address, wl_error *err);
 
 /*
- * Sends `request` (the caller keeps ownership; this call sets its message-id and reply-to and
- * encodes a copy) and calls `done` exactly once with the reply, a timeout after `timeout_ms`,
- * or the loss of the links. If the peer detached the links, they are attached again first.
+ * Sends `request` and calls `done` exactly once with the reply, a timeout after `timeout_ms`, or
+ * the loss of the links. The caller keeps ownership of `request`: this call sets its message-id
+ * and reply-to and encodes a copy. If the peer detached the links, they are attached again first.
  */
 wl_status sb_rpc_request(sb_rpc *rpc, pn_message_t *request, int64_t timeout_ms,
                          sb_rpc_done_fn done, void *ctx, wl_error *err);

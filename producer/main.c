@@ -2,8 +2,8 @@
  * producer: sends JSON messages to a Service Bus queue (or a generic AMQP 1.0 broker) as fast
  * as the window, the link credit and --rate allow, and reports what the service accepted.
  *
- * Threads: the main thread runs the Proton proactor and everything on it; a signal thread turns
- * SIGTERM and SIGINT into a proactor interrupt; libmicrohttpd serves health checks on its own
+ * Threads: the main thread runs the Proton proactor and everything on it. A signal thread turns
+ * SIGTERM and SIGINT into a proactor interrupt. libmicrohttpd serves health checks on its own
  * thread from atomic metrics.
  *
  * Exit status: 0 when every issued message was accepted, 1 when some failed or the run could
@@ -16,6 +16,7 @@
 #include "sender.h"
 
 #include <curl/curl.h>
+#include <proton/logger.h>
 #include <proton/proactor.h>
 
 #include <inttypes.h>
@@ -60,6 +61,33 @@ static void *wait_for_signals(void *arg)
         }
     }
     return NULL;
+}
+
+/* Routes Proton's own log messages (TLS, SASL and framing problems) into the JSON log. */
+static void log_proton(intptr_t context, pn_log_subsystem_t subsystem, pn_log_level_t level,
+                       const char *message)
+{
+    (void)context;
+    (void)subsystem;
+    if (level <= PN_LEVEL_ERROR) {
+        LOG_ERROR("proton", "%s", message);
+    } else if (level == PN_LEVEL_WARNING) {
+        LOG_WARN("proton", "%s", message);
+    } else {
+        LOG_DEBUG("proton", "%s", message);
+    }
+}
+
+static void route_proton_logs(log_level level)
+{
+    pn_logger_t *logger = pn_default_logger();
+    uint16_t levels = PN_LEVEL_CRITICAL | PN_LEVEL_ERROR | PN_LEVEL_WARNING;
+
+    if (level == LOG_LEVEL_DEBUG) {
+        levels |= PN_LEVEL_INFO | PN_LEVEL_DEBUG;
+    }
+    pn_logger_set_log_sink(logger, log_proton, 0);
+    pn_logger_set_mask(logger, PN_SUBSYSTEM_ALL, levels);
 }
 
 static progress_mode choose_progress(const char *mode)
@@ -318,6 +346,7 @@ int main(int argc, char **argv)
     if (log_level_parse(options.log_level, &level)) {
         log_init("producer", level, NULL);
     }
+    route_proton_logs(level);
 
     char *described = config_describe_json(&producer_options_table, &options);
     char *fields = wl_xasprintf("\"config\":%s", described);

@@ -44,7 +44,7 @@ typedef struct producer_link {
     unsigned index;
     sb_conn *conn;
     pn_link_t *sender;
-    bool attached;       /* the peer answered the attach */
+    bool attached;       /* the peer attached its end of the link */
     bool authorized;     /* CBS accepted a token for the queue on this connection */
     bool auth_refreshed; /* one re-authorization after amqp:unauthorized-access was tried */
     int64_t reattach_at_ms;
@@ -462,7 +462,7 @@ static void on_authorized(sb_conn *conn, const char *audience, const wl_error *e
         }
         return;
     }
-    if (!link->authorized) {
+    if (!link->authorized && link->run->options->cbs) {
         LOG_INFO("authorized", "%s authorized on connection %u", audience, link->index);
     }
     link->authorized = true;
@@ -488,6 +488,15 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     link->attached = false;
     link->authorized = false;
 
+    /* A broker that ends the session over a missing queue or a refused login would make
+     * every reconnect fail the same way, so such causes end the run. */
+    if (will_retry && !run->closing &&
+        (cause->status == WL_ERR_NOT_FOUND || cause->status == WL_ERR_AUTH ||
+         cause->status == WL_ERR_INVALID)) {
+        run_fail(run, cause);
+        run_close_all(run);
+        return;
+    }
     if (will_retry) {
         LOG_WARN("disconnected",
                  "connection %u lost (%s); %zu unacknowledged messages will be "

@@ -3,7 +3,7 @@
  * sender link, a window of unsettled messages, and the retry and resend rules.
  *
  * Each message gets a COUNT from 1 across the whole run and a fresh UUID message-id when it is
- * first sent. It is retried with the same message-id, COUNT and srcStamp when the service answers
+ * first sent. It is retried with the same message-id, COUNT and srcStamp when the service returns
  * com.microsoft:server-busy, com.microsoft:timeout or released/modified, when no outcome
  * arrives within the send timeout, and when its link or connection is lost before the outcome
  * (at-least-once; duplicate detection on the queue can drop repeats). After max-retries resends

@@ -2,7 +2,7 @@
 
 #include <math.h>
 
-/* Bucket i holds latencies in [2^(i/8), 2^((i+1)/8)) microseconds; bucket 0 also holds 0. */
+/* Bucket i counts latencies in [2^(i/8), 2^((i+1)/8)) microseconds, and bucket 0 also 0. */
 static size_t bucket_of(int64_t latency_us)
 {
     if (latency_us <= 1) {

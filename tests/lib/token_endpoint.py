@@ -6,7 +6,7 @@ federated credential: client_id, scope, grant_type=client_credentials,
 client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer, and
 client_assertion equal to the current contents of --token-file (read on every request, so a
 test can rotate it). A request that passes gets {"access_token", "expires_in", "token_type"};
-one that fails gets HTTP 400 or 401 with an AADSTS error, as Entra answers. --mode aadsts
+one that fails gets HTTP 400 or 401 with an AADSTS error, as Entra does. --mode aadsts
 rejects every request with AADSTS700016 (unknown application).
 
 Every request is appended to --log as one JSON line: {"ok", "error", "assertion", "fields"}.

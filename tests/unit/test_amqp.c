@@ -125,7 +125,8 @@ TEST_CASE(put_token_request)
     CHECK(pn_data_next(body));
     CHECK_INT_EQ(pn_data_type(body), PN_STRING);
     pn_bytes_t value = pn_data_get_string(body);
-    CHECK(value.size == strlen(token.token) && memcmp(value.start, token.token, value.size) == 0);
+    CHECK_INT_EQ(value.size, strlen(token.token));
+    CHECK(memcmp(value.start, token.token, value.size) == 0);
     pn_message_free(message);
 }
 

@@ -40,7 +40,8 @@ TEST_CASE(full_jitter_bounds)
         CHECK_INT_EQ(backoff_delay_ms(&policy, attempt, &random), 0);
         CHECK_INT_EQ(backoff_delay_ms(&policy, attempt, &random), ceiling);
         int64_t middle = backoff_delay_ms(&policy, attempt, &random);
-        CHECK(middle >= ceiling / 2 - 1 && middle <= ceiling / 2 + 1);
+        CHECK(middle >= ceiling / 2 - 1);
+        CHECK(middle <= ceiling / 2 + 1);
     }
 }
 
@@ -52,7 +53,8 @@ TEST_CASE(system_random_within_ceiling)
 
     for (int i = 0; i < 2000; i++) {
         int64_t delay = backoff_delay_ms(&policy, 3, NULL);
-        CHECK(delay >= 0 && delay <= 800);
+        CHECK(delay >= 0);
+        CHECK(delay <= 800);
         smallest = delay < smallest ? delay : smallest;
         largest = delay > largest ? delay : largest;
     }

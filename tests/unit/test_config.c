@@ -105,7 +105,7 @@ TEST_CASE(durations_parse)
     CHECK(!config_parse_duration("1e300h", "s", &ms));
 }
 
-/* Every error names the flag and its variable and says what is expected. */
+/* Every error names the flag and its variable and states what is expected. */
 TEST_CASE(errors_name_option)
 {
     static const struct {

@@ -140,8 +140,8 @@ typedef struct endpoint {
     struct MHD_Daemon *daemon;
     uint16_t port;
     int requests;
-    int fail_first; /* answer 503 to this many requests first */
-    bool aadsts;    /* answer a 400 AADSTS error */
+    int fail_first; /* reply 503 to this many requests first */
+    bool aadsts;    /* reply with a 400 AADSTS error */
     int expires_in;
     char last_body[8192];
     char last_path[256];

@@ -54,7 +54,7 @@ TEST_CASE(family_help_once)
     char *text = metrics_render(registry, NULL);
     char *first = strstr(text, "# HELP demo_total");
     CHECK(first != NULL);
-    CHECK(first != NULL && strstr(first + 1, "# HELP demo_total") == NULL);
+    CHECK(first == NULL || strstr(first + 1, "# HELP demo_total") == NULL);
     CHECK(strstr(text, "demo_total{kind=\"a\"} 1\ndemo_total{kind=\"b\"} 2\n") != NULL);
     free(text);
     metrics_registry_destroy(registry);

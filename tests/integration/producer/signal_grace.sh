@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGTERM during an open-ended run (--count 0): the producer stops issuing, waits for the
-# outstanding acknowledgements, prints its summary and exits 0. The queue then holds exactly the
+# outstanding acknowledgements, prints its summary and exits 0. The queue then contains exactly the
 # accepted messages, COUNT 1 to that number.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

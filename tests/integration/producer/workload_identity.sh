@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Workload identity end to end on loopback: the producer exchanges the federated token file at a
-# fake Entra endpoint (which checks every form field and that the assertion is the file's current
-# contents), puts the jwt through CBS to the emulator over TLS and sends its messages. The
-# endpoint answers expires_in 4 s, so the producer exchanges again during the run; the file is
+# Workload identity end to end on loopback. The producer exchanges the federated token file at a
+# fake Entra endpoint, which checks every form field and that the assertion is the file's current
+# contents. It then puts the jwt through CBS to the emulator over TLS and sends its messages. The
+# endpoint returns expires_in 4 s, so the producer exchanges again during the run; the file is
 # rotated in between and the later exchanges must carry the new contents. A second endpoint
-# answers AADSTS700016, which must reach the user and end the run with status 1.
+# returns AADSTS700016, which must reach the user and end the run with status 1.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bash "$WORKLOAD_ROOT/tests/lib/ca.sh" "$PRODUCER_TEST_DIR/ca"
