@@ -66,6 +66,14 @@ struct sbe_store {
     void *available_ctx;
 };
 
+/* memcpy that accepts an empty range with a NULL pointer, as an absent section has. */
+static void copy_bytes(void *destination, const void *source, size_t size)
+{
+    if (size > 0) {
+        memcpy(destination, source, size);
+    }
+}
+
 static int64_t now_ms(const sbe_store *store)
 {
     return wl_clock_realtime_us(store->clock) / 1000;
@@ -356,10 +364,10 @@ static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reas
     size_t prefix = message->annotations_size + message->properties_size;
     size_t total = prefix + entries.size + message->body_size;
     uint8_t *bytes = wl_xmalloc(total);
-    memcpy(bytes, message->bytes, prefix);
-    memcpy(bytes + prefix, entries.data, entries.size);
-    memcpy(bytes + prefix + entries.size,
-           message->bytes + prefix + message->application_properties_size, message->body_size);
+    copy_bytes(bytes, message->bytes, prefix);
+    copy_bytes(bytes + prefix, entries.data, entries.size);
+    copy_bytes(bytes + prefix + entries.size,
+               message->bytes + prefix + message->application_properties_size, message->body_size);
     free(message->bytes);
     message->bytes = bytes;
     message->application_properties_size = entries.size;
@@ -567,13 +575,14 @@ wl_status sbe_queue_enqueue(sbe_queue *queue, const sbe_message_parts *parts, bo
                    parts->application_properties.bytes.size + parts->body.size;
     sbe_message *message = message_alloc(total);
     uint8_t *p = message->bytes;
-    memcpy(p, parts->annotations.bytes.data, parts->annotations.bytes.size);
+    copy_bytes(p, parts->annotations.bytes.data, parts->annotations.bytes.size);
     p += parts->annotations.bytes.size;
-    memcpy(p, parts->properties.data, parts->properties.size);
+    copy_bytes(p, parts->properties.data, parts->properties.size);
     p += parts->properties.size;
-    memcpy(p, parts->application_properties.bytes.data, parts->application_properties.bytes.size);
+    copy_bytes(p, parts->application_properties.bytes.data,
+               parts->application_properties.bytes.size);
     p += parts->application_properties.bytes.size;
-    memcpy(p, parts->body.data, parts->body.size);
+    copy_bytes(p, parts->body.data, parts->body.size);
 
     message->annotations_size = parts->annotations.bytes.size;
     message->annotation_count = parts->annotations.count;
