@@ -232,7 +232,9 @@ static int run_producer(producer_options *options, progress_mode mode)
     }
     LOG_INFO("target", "sending to %s on %s:%u over %s with %s", target.queue, target.host,
              (unsigned)target.port, target.tls ? "TLS" : "plain TCP",
-             target.credential != NULL ? cred_kind(target.credential) : "SASL PLAIN");
+             target.credential != NULL      ? cred_kind(target.credential)
+             : target.auth == SB_AUTH_PLAIN ? "SASL PLAIN"
+                                            : "SASL ANONYMOUS");
 
     /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its
      * AADSTS message instead of a CBS timeout. */

@@ -35,6 +35,8 @@ static const config_option option_table[] = {
      "Authorize with CBS put-token (Service Bus); false uses SASL PLAIN with the username and "
      "password (generic AMQP 1.0 brokers).",
      FIELD(cbs)},
+    {"sasl", "SERVICEBUS_SASL", CONFIG_STRING, "plain", NULL, 0, 0, false,
+     "SASL mechanism with --cbs=false: plain (username and password) or anonymous.", FIELD(sasl)},
     {"username", "SERVICEBUS_USERNAME", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "SASL PLAIN username with --cbs=false; defaults to SharedAccessKeyName.", FIELD(username)},
     {"password", "SERVICEBUS_PASSWORD", CONFIG_STRING, NULL, NULL, 0, 0, true,
@@ -108,7 +110,9 @@ static wl_status resolve_connection_string(const producer_options *options, prod
         out->queue = wl_xstrdup(cs.entity_path);
     }
 
-    if (!options->cbs) {
+    if (!options->cbs && strcmp(options->sasl, "anonymous") == 0) {
+        out->auth = SB_AUTH_NONE;
+    } else if (!options->cbs) {
         const char *user = options->username != NULL ? options->username : cs.key_name;
         const char *password = options->password != NULL ? options->password : cs.key;
         if (user == NULL || password == NULL) {
@@ -119,12 +123,15 @@ static wl_status resolve_connection_string(const producer_options *options, prod
         }
         out->username = wl_xstrdup(user);
         out->password = wl_xstrdup(password);
+        out->auth = SB_AUTH_PLAIN;
     } else if (cs.shared_access_signature != NULL) {
+        out->auth = SB_AUTH_CBS;
         out->credential = cred_sas_static_create(cs.shared_access_signature, err);
         if (out->credential == NULL) {
             status = err->status;
         }
     } else {
+        out->auth = SB_AUTH_CBS;
         out->credential = cred_sas_create(cs.key_name, cs.key, 3600, NULL);
     }
 
@@ -172,6 +179,7 @@ static wl_status resolve_namespace(const producer_options *options, producer_tar
     wi.scope = "https://servicebus.azure.net/.default";
     out->credential = cred_workload_identity_create(&wi, err);
     out->workload_identity = true;
+    out->auth = SB_AUTH_CBS;
     return out->credential != NULL ? WL_OK : err->status;
 }
 
@@ -179,6 +187,7 @@ wl_status producer_target_resolve(const producer_options *options, producer_targ
                                   wl_error *err)
 {
     static const char *const progress_modes[] = {"auto", "bar", "json", "off"};
+    static const char *const sasl_mechanisms[] = {"plain", "anonymous"};
     log_level level;
     wl_status status;
 
@@ -188,6 +197,17 @@ wl_status producer_target_resolve(const producer_options *options, producer_targ
                             "invalid value \"%s\" for --progress (PRODUCER_PROGRESS): expected "
                             "auto, bar, json or off",
                             options->progress);
+    }
+    if (!is_one_of(options->sasl, sasl_mechanisms, 2)) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --sasl (SERVICEBUS_SASL): expected plain or "
+                            "anonymous",
+                            options->sasl);
+    }
+    if (options->cbs && strcmp(options->sasl, "plain") != 0) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "--sasl (SERVICEBUS_SASL) applies only with --cbs=false: CBS always "
+                            "uses SASL ANONYMOUS");
     }
     if (!log_level_parse(options->log_level, &level)) {
         return wl_error_set(err, WL_ERR_INVALID,
@@ -225,7 +245,7 @@ wl_status producer_target_resolve(const producer_options *options, producer_targ
                             "no queue: set --queue (SERVICEBUS_QUEUE) or EntityPath in the "
                             "connection string");
     }
-    if (!options->cbs && !out->tls && !options->allow_insecure_plain) {
+    if (out->auth == SB_AUTH_PLAIN && !out->tls && !options->allow_insecure_plain) {
         producer_target_free(out);
         return wl_error_set(err, WL_ERR_INVALID,
                             "--cbs=false over plain TCP sends the password unencrypted: use an "

@@ -9,6 +9,7 @@
 #include "connstr.h"
 #include "credential.h"
 #include "log.h"
+#include "sb_conn.h"
 #include "status.h"
 
 #include <stdbool.h>
@@ -26,6 +27,7 @@ typedef struct producer_options {
     int64_t body_size;   /* pad the JSON body to this many bytes; 0 = no padding */
     char *ca_file;
     bool cbs;       /* false: SASL PLAIN and no CBS (generic AMQP 1.0 brokers) */
+    char *sasl;     /* with CBS off: "plain" or "anonymous" */
     char *username; /* SASL PLAIN; defaults to SharedAccessKeyName */
     char *password; /* SASL PLAIN; defaults to SharedAccessKey (secret) */
     bool allow_insecure_plain;
@@ -53,6 +55,7 @@ typedef struct producer_target {
     char *queue;
     char *username;
     char *password;
+    sb_auth auth;
     cred *credential; /* NULL with CBS off */
     bool workload_identity;
 } producer_target;

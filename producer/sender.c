@@ -692,7 +692,7 @@ producer_run *producer_run_create(pn_proactor_t *proactor, const producer_option
             .port = target->port,
             .tls = target->tls,
             .ca_file = options->ca_file,
-            .auth = options->cbs ? SB_AUTH_CBS : SB_AUTH_PLAIN,
+            .auth = target->auth,
             .username = target->username,
             .password = target->password,
             .allow_insecure_plain = options->allow_insecure_plain,

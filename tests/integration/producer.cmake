@@ -1,8 +1,8 @@
-# Integration tests of the producer against the Service Bus emulator, RabbitMQ and a fake Entra
-# token endpoint, each started by the test itself on free loopback ports
+# Integration tests of the producer against the Service Bus emulator, RabbitMQ, a fake Entra
+# token endpoint and an unreliable broker, each started by the test itself on free loopback ports
 # (tests/integration/producer).
 set(producer_itests emulator_plain emulator_tls rabbitmq emulator_restart workload_identity
-                    signal_grace)
+                    signal_grace resend)
 foreach(case IN LISTS producer_itests)
   add_test(NAME producer.${case}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/producer/${case}.sh)

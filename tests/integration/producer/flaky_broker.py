@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""A deliberately unreliable AMQP 1.0 broker (Qpid Proton's Python binding) for the producer's
+resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
+
+  - on the first connection accepts the first --accept-first transfers, leaves the next --hold
+    unsettled, then closes the connection with amqp:connection:forced;
+  - on later connections rejects the first transfer of each message whose COUNT is a multiple
+    of --busy-every with com.microsoft:server-busy, and accepts everything else.
+
+After each connection closes it writes --report: every transfer with its connection number,
+message-id, COUNT and outcome. Stop it with SIGTERM.
+
+  flaky_broker.py --port-file F --report F [--accept-first 300] [--hold 200] [--busy-every 97]
+"""
+import argparse
+import os
+import json
+import re
+import socket
+import sys
+
+from proton import Condition, Delivery
+from proton.handlers import MessagingHandler
+from proton.reactor import Container
+
+COUNT = re.compile(r"COUNT ([0-9]+)")
+
+
+class Broker(MessagingHandler):
+    def __init__(self, options, port):
+        super().__init__(prefetch=1000, auto_accept=False)
+        self.options = options
+        self.port = port
+        self.connections = 0
+        self.transfers = []  # [connection, message-id, count, outcome]
+        self.busy_done = set()
+        self.first_connection = None
+        self.current_connection = None
+        self.first_seen = 0
+
+    def on_start(self, event):
+        event.container.listen(f"127.0.0.1:{self.port}")
+        with open(self.options.port_file, "w", encoding="utf-8") as port_file:
+            port_file.write(str(self.port))
+
+    def on_message(self, event):
+        if event.connection != self.current_connection:
+            self.current_connection = event.connection
+            self.connections += 1
+            if self.first_connection is None:
+                self.first_connection = event.connection
+        message = event.message
+        body = message.body
+        if isinstance(body, (bytes, memoryview)):
+            body = bytes(body).decode("utf-8")
+        match = COUNT.search(json.loads(body)["msg"])
+        count = int(match.group(1))
+        entry = [self.connections, message.id, count, None]
+        self.transfers.append(entry)
+
+        if event.connection == self.first_connection:
+            self.first_seen += 1
+            if self.first_seen <= self.options.accept_first:
+                entry[3] = "accepted"
+                self.accept(event.delivery)
+            else:
+                entry[3] = "held"
+                if self.first_seen == self.options.accept_first + self.options.hold:
+                    event.connection.condition = Condition("amqp:connection:forced",
+                                                           "the test drops this connection")
+                    event.connection.close()
+            return
+
+        if count % self.options.busy_every == 0 and message.id not in self.busy_done:
+            self.busy_done.add(message.id)
+            entry[3] = "busy"
+            event.delivery.local.condition = Condition("com.microsoft:server-busy",
+                                                       "the test rejects this once")
+            event.delivery.update(Delivery.REJECTED)
+            event.delivery.settle()
+            return
+        entry[3] = "accepted"
+        self.accept(event.delivery)
+
+    def write_report(self):
+        with open(self.options.report + ".tmp", "w", encoding="utf-8") as report:
+            json.dump({"connections": self.connections, "transfers": self.transfers}, report)
+        os.replace(self.options.report + ".tmp", self.options.report)
+
+    def on_connection_closed(self, event):
+        self.write_report()
+
+    def on_connection_closing(self, event):
+        self.write_report()
+
+    def on_disconnected(self, event):
+        self.write_report()
+
+    def on_transport_closed(self, event):
+        self.write_report()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--accept-first", type=int, default=300)
+    parser.add_argument("--hold", type=int, default=200)
+    parser.add_argument("--busy-every", type=int, default=97)
+    options = parser.parse_args()
+    Container(Broker(options, free_port())).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
