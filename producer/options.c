@@ -32,8 +32,8 @@ static const config_option option_table[] = {
     {"ca-file", "SERVICEBUS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "PEM file of CAs trusted for TLS instead of the system store.", FIELD(ca_file)},
     {"cbs", "SERVICEBUS_CBS", CONFIG_BOOL, "true", NULL, 0, 0, false,
-     "Authorize with CBS put-token (Service Bus); false uses SASL PLAIN with the username and "
-     "password (generic AMQP 1.0 brokers).",
+     "Authorize with CBS put-token (Service Bus); false uses the --sasl mechanism instead "
+     "(generic AMQP 1.0 brokers).",
      FIELD(cbs)},
     {"sasl", "SERVICEBUS_SASL", CONFIG_STRING, "plain", NULL, 0, 0, false,
      "SASL mechanism with --cbs=false: plain (username and password) or anonymous.", FIELD(sasl)},
@@ -54,8 +54,8 @@ static const config_option option_table[] = {
     {"send-timeout", "PRODUCER_SEND_TIMEOUT", CONFIG_DURATION, "60s", "s", 100, 3.6e6, false,
      "Resend a message that has no acknowledgement after this long.", FIELD(send_timeout_ms)},
     {"max-retries", "PRODUCER_MAX_RETRIES", CONFIG_INT, "10", "retries", 0, 1000000, false,
-     "Resends of one message (server-busy, timeouts, connection loss) before it counts as "
-     "failed.",
+     "Resends of one message after server-busy, a timeout or a release before it counts as "
+     "failed; resends after a lost connection are not counted.",
      FIELD(max_retries)},
     {"shutdown-grace", "PRODUCER_SHUTDOWN_GRACE", CONFIG_DURATION, "10s", "s", 0, 3.6e6, false,
      "On SIGTERM or SIGINT, wait this long for outstanding acknowledgements.",
