@@ -12,6 +12,7 @@
 #include <proton/ssl.h>
 #include <proton/transport.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ struct sb_conn {
 
     conn_state state;
     pn_connection_t *connection;
+    pthread_mutex_t wake_lock;    /* guards wake_target */
+    pn_connection_t *wake_target; /* `connection` as other threads may wake it, or NULL */
     pn_session_t *session;
     bool close_requested;
     bool connect_timed_out;
@@ -117,6 +120,7 @@ sb_conn *sb_conn_create(pn_proactor_t *proactor, const sb_conn_options *options,
 
     conn = wl_xcalloc(1, sizeof *conn);
     conn->proactor = proactor;
+    pthread_mutex_init(&conn->wake_lock, NULL);
     conn->options = *options;
     conn->options.host = conn->host = wl_xstrdup(options->host);
     conn->options.ca_file = conn->ca_file = copy_or_null(options->ca_file);
@@ -196,6 +200,9 @@ static void start_attempt(sb_conn *conn)
 
     wl_error_clear(&conn->cause);
     conn->connection = connection;
+    pthread_mutex_lock(&conn->wake_lock);
+    conn->wake_target = connection;
+    pthread_mutex_unlock(&conn->wake_lock);
     conn->session = NULL;
     conn->connect_timed_out = false;
     conn->state = CONN_CONNECTING;
@@ -307,6 +314,10 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     } else {
         conn->failures++;
     }
+    /* Proton frees the connection after this batch, so no thread may wake it from now on. */
+    pthread_mutex_lock(&conn->wake_lock);
+    conn->wake_target = NULL;
+    pthread_mutex_unlock(&conn->wake_lock);
     conn->connection = NULL;
     conn->session = NULL;
 
@@ -448,9 +459,11 @@ bool sb_conn_dispatch(sb_conn *conn, pn_event_t *event)
 
 void sb_conn_wake(sb_conn *conn)
 {
-    if (conn->connection != NULL) {
-        pn_connection_wake(conn->connection);
+    pthread_mutex_lock(&conn->wake_lock);
+    if (conn->wake_target != NULL) {
+        pn_connection_wake(conn->wake_target);
     }
+    pthread_mutex_unlock(&conn->wake_lock);
 }
 
 static int64_t own_deadline_ms(const sb_conn *conn)
@@ -616,5 +629,6 @@ void sb_conn_destroy(sb_conn *conn)
     }
     free(conn->password);
     free(conn->container_id);
+    pthread_mutex_destroy(&conn->wake_lock);
     free(conn);
 }
