@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The command line without any peer. --help lists the options with units and variables and
+# exits 0. Each kind of invalid configuration exits 2 with a message that names the flag or
+# variable and what is expected, and that never echoes a secret.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+help="$("$PRODUCER_BIN" --help)" || fail "--help exited $?"
+for expected in "--count N" "Unit: messages/s." "Env: SERVICEBUS_CONNECTION_STRING." \
+    "--duration DURATION" "Default: 1000." "--check TEXT"; do
+    grep -qF -- "$expected" <<<"$help" || fail "--help lacks \"$expected\""
+done
+
+emulator="Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=topsecret-key;UseDevelopmentEmulator=true"
+# Each case: the arguments, then the text the error must contain.
+check_invalid() {
+    local expected="$1"
+    shift
+    local status=0 output
+    output="$("$PRODUCER_BIN" "$@" 2>&1 >/dev/null)" || status=$?
+    [[ "$status" == 2 ]] || fail "$* exited $status, expected 2"
+    grep -qF -- "$expected" <<<"$output" || fail "$* printed \"$output\", expected \"$expected\""
+    if grep -q 'topsecret' <<<"$output"; then
+        fail "$* leaked the key: $output"
+    fi
+}
+check_invalid 'invalid value "-5" for --count (PRODUCER_COUNT): expected an integer from 0' --count -5
+check_invalid 'invalid value "fast" for --rate (PRODUCER_RATE)' --rate fast
+check_invalid 'for --duration (PRODUCER_DURATION): expected a duration' --duration soon
+check_invalid 'unknown option --colour' --colour red
+check_invalid 'no Service Bus to send to: set --connection-string' --queue q
+check_invalid 'no queue: set --queue (SERVICEBUS_QUEUE)' --connection-string "$emulator"
+check_invalid 'keep one' --connection-string "$emulator" --namespace ns --queue q
+check_invalid 'no SharedAccessKey for key name' \
+    --connection-string "Endpoint=sb://h;SharedAccessKeyName=k" --queue q
+check_invalid 'invalid value "maybe" for --progress' --connection-string "$emulator" --queue q \
+    --progress maybe
+check_invalid 'AZURE_TENANT_ID is not set' --namespace ns --queue q
+check_invalid '--sasl (SERVICEBUS_SASL) applies only with --cbs=false' \
+    --connection-string "$emulator" --queue q --sasl anonymous
+
+# The same through the environment: the message names the variable.
+status=0
+output="$(PRODUCER_INFLIGHT=0 "$PRODUCER_BIN" 2>&1 >/dev/null)" || status=$?
+[[ "$status" == 2 ]] || fail "PRODUCER_INFLIGHT=0 exited $status, expected 2"
+grep -qF 'for --inflight (PRODUCER_INFLIGHT): expected an integer from 1 to 1000000' <<<"$output" ||
+    fail "PRODUCER_INFLIGHT=0 printed \"$output\""
+
+# The effective configuration is logged once with the secret masked.
+status=0
+SERVICEBUS_CONNECTION_STRING="$emulator" "$PRODUCER_BIN" >"$PRODUCER_TEST_DIR/config.log" 2>&1 ||
+    status=$?
+[[ "$status" == 2 ]] || fail "a run without a queue exited $status, expected 2"
+grep -q '"event":"configuration".*"connection-string":"\*\*\*"' "$PRODUCER_TEST_DIR/config.log" ||
+    fail "the configuration line does not mask the connection string"
+grep -q topsecret "$PRODUCER_TEST_DIR/config.log" && fail "the log contains the key"
+echo "configuration errors are named and exit 2"
