@@ -12,3 +12,8 @@ foreach(case invalid_config_exits_2 malformed_config_exits_2 missing_config_exit
     LABELS integration TIMEOUT 60
     ENVIRONMENT "SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>")
 endforeach()
+
+# The benchmark client of bench/emulator (not a test): built here so that bench/emulator/run.sh
+# finds it next to the emulator.
+add_executable(amqp_bench ${CMAKE_SOURCE_DIR}/bench/emulator/amqp_bench.c)
+target_link_libraries(amqp_bench PRIVATE proton)

@@ -43,3 +43,24 @@ test("batch of 50 is received exactly once", async () => {
     await client.close();
   }
 });
+
+test("batch filled to max-message-size is accepted", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    const sender = client.createSender(queue);
+    const batch = await sender.createMessageBatch();
+    assert.equal(batch.maxSizeInBytes, 262144);
+    let count = 0;
+    while (batch.tryAddMessage({ body: "x".repeat(4096), messageId: `big-${count}` })) {
+      count++;
+    }
+    assert.ok(count > 50, `only ${count} messages of 4 KB fit`);
+    await sender.sendMessages(batch);
+    await sender.close();
+    assert.equal((await countDetails(queue)).active, count);
+    await purge(client, queue);
+  } finally {
+    await client.close();
+  }
+});

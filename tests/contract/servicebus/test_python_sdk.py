@@ -142,6 +142,25 @@ class MessageTest(unittest.TestCase):
             self.assertEqual(extra, [])
             self.assertEqual(count_details("test-queue"), (0, 0))
 
+    def test_full_size_batch_accepted(self):
+        """A batch filled to the link's max-message-size spans several 64 KB frames."""
+        with make_client() as client:
+            purge(client, "test-queue")
+            with client.get_queue_sender("test-queue") as sender:
+                batch = sender.create_message_batch()
+                self.assertEqual(batch.max_size_in_bytes, 262144)
+                count = 0
+                while True:
+                    try:
+                        batch.add_message(ServiceBusMessage("x" * 4096, message_id=f"big-{count}"))
+                    except ValueError:
+                        break
+                    count += 1
+                self.assertGreater(count, 50)
+                sender.send_messages(batch)
+            self.assertEqual(count_details("test-queue"), (count, 0))
+            purge(client, "test-queue")
+
 
 class SettlementTest(unittest.TestCase):
     def setUp(self):

@@ -35,7 +35,12 @@
 #define TICK_MS           100
 #define TOKEN_CHECK_TICKS 10
 /* The idle timeout the emulator advertises, as Service Bus does. */
-#define IDLE_TIMEOUT_MS   240000
+#define IDLE_TIMEOUT_MS 240000
+/*
+ * The max-frame-size Service Bus advertises. With Proton's default (no limit) uamqp 1.5 sends
+ * a 256 KB batch as one frame, which its own frame encoder then rejects.
+ */
+#define MAX_FRAME_SIZE    65536
 #define MANAGEMENT_SUFFIX "/$management"
 #define CBS_NODE          "$cbs"
 
@@ -1204,6 +1209,7 @@ static void on_listener_accept(sbe_broker *broker, pn_listener_t *listener)
     }
     sbe_sasl_configure(transport, &connection->sasl);
     pn_transport_set_idle_timeout(transport, IDLE_TIMEOUT_MS);
+    pn_transport_set_max_frame(transport, MAX_FRAME_SIZE);
     pn_listener_accept2(listener, pn, transport);
 }
 
