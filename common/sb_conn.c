@@ -251,9 +251,17 @@ static void record_condition(sb_conn *conn, pn_condition_t *condition, const cha
 {
     char context[200];
 
+    bool first = conn->cause.status == WL_OK;
+
     snprintf(context, sizeof context, "%s (%s:%u)", what, conn->options.host,
              (unsigned)conn->options.port);
     amqp_condition_to_error(condition, WL_ERR_UNAVAILABLE, context, &conn->cause);
+
+    /* Proton reports a rejected certificate as a framing error, but retrying cannot fix it. */
+    const char *description = pn_condition_get_description(condition);
+    if (first && description != NULL && strstr(description, "certificate verify failed") != NULL) {
+        conn->cause.status = WL_ERR_AUTH;
+    }
 }
 
 static void on_cbs_result(void *ctx, const char *audience, const wl_error *err)

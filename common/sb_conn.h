@@ -67,7 +67,9 @@ typedef struct sb_conn_callbacks {
     /*
      * The connection is gone (or never opened): `cause` gives the reason. When `will_retry` is
      * false the connection has stopped for good (sb_conn_close, or give_up_after_ms passed) and may
-     * be destroyed after this callback returns.
+     * be destroyed after this callback returns. A rejected login or certificate gives
+     * WL_ERR_AUTH and a missing entity WL_ERR_NOT_FOUND; retrying rarely helps those, so an
+     * application may call sb_conn_close instead.
      */
     void (*on_disconnected)(sb_conn *conn, const wl_error *cause, bool will_retry, void *ctx);
 } sb_conn_callbacks;

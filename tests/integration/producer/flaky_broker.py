@@ -4,6 +4,8 @@ resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
 
   - on the first connection accepts the first --accept-first transfers, leaves the next --hold
     unsettled, then closes the connection with amqp:connection:forced;
+  - on the second connection, after --detach-after transfers, leaves --hold more unsettled and
+    then detaches the link with amqp:link:detach-forced, as Service Bus does to idle links;
   - on later connections rejects the first transfer of each message whose COUNT is a multiple
     of --busy-every with com.microsoft:server-busy, and accepts everything else.
 
@@ -11,6 +13,7 @@ After each connection closes it writes --report: every transfer with its connect
 message-id, COUNT and outcome. Stop it with SIGTERM.
 
   flaky_broker.py --port-file F --report F [--accept-first 300] [--hold 200] [--busy-every 97]
+                  [--detach-after 300]
 """
 import argparse
 import os
@@ -35,6 +38,8 @@ class Broker(MessagingHandler):
         self.transfers = []  # [connection, message-id, count, outcome]
         self.busy_done = set()
         self.first_connection = None
+        self.second_seen = 0
+        self.detached = False
         self.current_connection = None
         self.first_seen = 0
 
@@ -70,6 +75,17 @@ class Broker(MessagingHandler):
                                                            "the test drops this connection")
                     event.connection.close()
             return
+
+        if self.connections == 2 and not self.detached:
+            self.second_seen += 1
+            if self.second_seen > self.options.detach_after:
+                entry[3] = "held"
+                if self.second_seen == self.options.detach_after + self.options.hold:
+                    self.detached = True
+                    event.link.condition = Condition("amqp:link:detach-forced",
+                                                     "the test detaches this link")
+                    event.link.close()
+                return
 
         if count % self.options.busy_every == 0 and message.id not in self.busy_done:
             self.busy_done.add(message.id)
@@ -113,6 +129,7 @@ def main():
     parser.add_argument("--accept-first", type=int, default=300)
     parser.add_argument("--hold", type=int, default=200)
     parser.add_argument("--busy-every", type=int, default=97)
+    parser.add_argument("--detach-after", type=int, default=300)
     options = parser.parse_args()
     Container(Broker(options, free_port())).run()
     return 0

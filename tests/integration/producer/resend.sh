@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # At-least-once resend against a deliberately unreliable broker (flaky_broker.py). It leaves at
-# least 200 transfers of the first connection unsettled and drops the connection, then rejects some
+# least 200 transfers of the first connection unsettled and drops the connection. On the second
+# connection it does the same to the link with amqp:link:detach-forced, and then it rejects some
 # messages once with com.microsoft:server-busy. The producer must resend every unsettled and
 # every busy message with its original message-id and COUNT, and end with all 2,000 accepted.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -8,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 port_file="$PRODUCER_TEST_DIR/broker.port"
 report="$PRODUCER_TEST_DIR/broker-report.json"
 /usr/bin/python3 "$PRODUCER_TEST_LIB/flaky_broker.py" --port-file "$port_file" --report "$report" \
-    --accept-first 300 --hold 200 --busy-every 97 >"$PRODUCER_TEST_DIR/broker.log" 2>&1 &
+    --accept-first 300 --hold 200 --busy-every 97 --detach-after 300 >"$PRODUCER_TEST_DIR/broker.log" 2>&1 &
 PRODUCER_TEST_PIDS+=("$!")
 for ((i = 0; i < 100; i++)); do
     [[ -s "$port_file" ]] && break
@@ -23,6 +24,9 @@ run_producer "$log" \
     fail "the producer exited with status $?: $(tail -3 "$log.stderr")"
 expect_accepted "$log" 2000
 grep -q '"event":"connected".*attempt 2' "$log" || fail "the producer did not reconnect"
+grep -q '"event":"sender-detached".*amqp:link:detach-forced' "$log" ||
+    fail "the producer did not see the forced detach"
+[[ "$(grep -c '"event":"sender-attached"' "$log")" -ge 3 ]] || fail "the sender was not attached again"
 
 for ((i = 0; i < 100; i++)); do
     [[ -s "$report" ]] && grep -q '"connections": 2' "$report" && break
@@ -44,8 +48,8 @@ for connection, message_id, count, outcome in report["transfers"]:
         busy.append((message_id, count))
 problems = []
 # Transfers already in flight when the broker closes are left unsettled too.
-if len(held) < 200:
-    problems.append(f"{len(held)} transfers were held, expected at least 200")
+if len(held) < 400:
+    problems.append(f"{len(held)} transfers were held, expected at least 400")
 if not busy:
     problems.append("no transfer was rejected as busy")
 for message_id, count in held + busy:
