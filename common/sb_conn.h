@@ -29,9 +29,9 @@
  * unless the connection gives up, it reconnects after a jittered backoff and runs on_ready
  * again. Audiences must be authorized again after each on_ready.
  *
- * Security defaults: TLS verifies the peer certificate and its name (SNI and the AMQP open
- * hostname are the endpoint host); SASL mechanisms are chosen explicitly (ANONYMOUS with CBS,
- * or PLAIN), and PLAIN is refused over plain TCP unless allow_insecure_plain is set.
+ * Security defaults: TLS verifies the peer certificate and its name, and SNI and the AMQP open
+ * hostname are the endpoint host. SASL mechanisms are chosen explicitly (ANONYMOUS with CBS, or
+ * PLAIN). sb_conn_create rejects PLAIN over plain TCP unless allow_insecure_plain is set.
  */
 #ifndef WL_SB_CONN_H
 #define WL_SB_CONN_H
