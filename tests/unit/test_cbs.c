@@ -1,0 +1,362 @@
+/*
+ * The CBS client and the request/response links over a real AMQP connection: sb_conn connects
+ * on loopback to a minimal $cbs node served by this test on the same proactor. The node checks
+ * each put-token request and replies with a status chosen per case, or not at all.
+ */
+#include "cbs.h"
+#include "check.h"
+#include "credential.h"
+#include "sb_conn.h"
+
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/link.h>
+#include <proton/listener.h>
+#include <proton/message.h>
+#include <proton/netaddr.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/transport.h>
+
+#include <stdlib.h>
+
+typedef enum reply_mode {
+    REPLY_OK,            /* 200 with status-code as an int */
+    REPLY_ACCEPTED_LONG, /* 202 with status-code as a long */
+    REPLY_UNAUTHORIZED,  /* 401 with a description */
+    REPLY_NONE,          /* no reply: the client's deadline must fire */
+    REPLY_STRAY_FIRST,   /* a reply with another correlation-id first, then 200 */
+} reply_mode;
+
+typedef struct cbs_fixture {
+    pn_proactor_t *proactor;
+    pn_listener_t *listener;
+    reply_mode mode;
+    pn_link_t *reply_sender; /* the node's sender to the client's reply address */
+    pn_message_t *request;
+    pn_message_t *reply;
+    char request_operation[32];
+    char request_type[64];
+    char request_name[256];
+    char request_reply_to[256];
+    char request_body[512];
+    int requests;
+
+    sb_conn *conn;
+    cred *credential;
+    bool done;
+    bool authorized;
+    wl_error result;
+    char audience[256];
+} cbs_fixture;
+
+/* ---- the $cbs node ---- */
+
+static void node_reply(cbs_fixture *fixture, const char *correlation_id, int64_t code)
+{
+    char buffer[1024];
+    size_t size = sizeof buffer;
+    pn_data_t *properties;
+
+    pn_message_clear(fixture->reply);
+    pn_data_put_string(pn_message_correlation_id(fixture->reply),
+                       pn_bytes(strlen(correlation_id), correlation_id));
+    properties = pn_message_properties(fixture->reply);
+    pn_data_put_map(properties);
+    pn_data_enter(properties);
+    pn_data_put_string(properties, pn_bytes(11, "status-code"));
+    if (fixture->mode == REPLY_ACCEPTED_LONG) {
+        pn_data_put_long(properties, code);
+    } else {
+        pn_data_put_int(properties, (int32_t)code);
+    }
+    pn_data_put_string(properties, pn_bytes(18, "status-description"));
+    const char *description = code == 401 ? "InvalidSignature: the token is not valid" : "OK";
+    pn_data_put_string(properties, pn_bytes(strlen(description), description));
+    pn_data_exit(properties);
+    pn_message_encode(fixture->reply, buffer, &size);
+
+    pn_delivery_t *delivery = pn_delivery(fixture->reply_sender, pn_dtag("r", 1));
+    pn_link_send(fixture->reply_sender, buffer, size);
+    pn_link_advance(fixture->reply_sender);
+    pn_delivery_settle(delivery);
+}
+
+static void copy_property(pn_data_t *properties, const char *key, char *out, size_t capacity)
+{
+    pn_data_rewind(properties);
+    pn_data_next(properties);
+    pn_data_enter(properties);
+    while (pn_data_next(properties)) {
+        pn_bytes_t name = pn_data_get_string(properties);
+        pn_data_next(properties);
+        if (name.size == strlen(key) && memcmp(name.start, key, name.size) == 0) {
+            pn_bytes_t value = pn_data_get_string(properties);
+            snprintf(out, capacity, "%.*s", (int)value.size, value.start);
+        }
+    }
+}
+
+static void node_request(cbs_fixture *fixture, pn_delivery_t *delivery)
+{
+    char buffer[4096];
+    ssize_t size = pn_link_recv(pn_delivery_link(delivery), buffer, sizeof buffer);
+    char message_id[64] = "";
+
+    pn_delivery_update(delivery, PN_ACCEPTED);
+    pn_delivery_settle(delivery);
+    pn_link_flow(pn_delivery_link(delivery), 1);
+    if (size <= 0 || pn_message_decode(fixture->request, buffer, (size_t)size) != 0) {
+        return;
+    }
+    fixture->requests++;
+    pn_data_t *properties = pn_message_properties(fixture->request);
+    copy_property(properties, "operation", fixture->request_operation,
+                  sizeof fixture->request_operation);
+    copy_property(properties, "type", fixture->request_type, sizeof fixture->request_type);
+    copy_property(properties, "name", fixture->request_name, sizeof fixture->request_name);
+    snprintf(fixture->request_reply_to, sizeof fixture->request_reply_to, "%s",
+             pn_message_get_reply_to(fixture->request));
+    pn_data_t *body = pn_message_body(fixture->request);
+    pn_data_rewind(body);
+    if (pn_data_next(body) && pn_data_type(body) == PN_STRING) {
+        pn_bytes_t text = pn_data_get_string(body);
+        snprintf(fixture->request_body, sizeof fixture->request_body, "%.*s", (int)text.size,
+                 text.start);
+    }
+    pn_data_t *id = pn_message_id(fixture->request);
+    pn_data_rewind(id);
+    if (pn_data_next(id) && pn_data_type(id) == PN_STRING) {
+        pn_bytes_t text = pn_data_get_string(id);
+        snprintf(message_id, sizeof message_id, "%.*s", (int)text.size, text.start);
+    }
+
+    switch (fixture->mode) {
+    case REPLY_OK:
+        node_reply(fixture, message_id, 200);
+        break;
+    case REPLY_ACCEPTED_LONG:
+        node_reply(fixture, message_id, 202);
+        break;
+    case REPLY_UNAUTHORIZED:
+        node_reply(fixture, message_id, 401);
+        break;
+    case REPLY_NONE:
+        break;
+    case REPLY_STRAY_FIRST:
+        node_reply(fixture, "not-a-pending-request", 401);
+        node_reply(fixture, message_id, 200);
+        break;
+    }
+}
+
+static void node_handle(cbs_fixture *fixture, pn_event_t *event)
+{
+    switch (pn_event_type(event)) {
+    case PN_LISTENER_ACCEPT: {
+        pn_transport_t *transport = pn_transport();
+        pn_transport_set_server(transport);
+        pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
+        pn_listener_accept2(pn_event_listener(event), NULL, transport);
+        break;
+    }
+    case PN_CONNECTION_REMOTE_OPEN:
+        pn_connection_open(pn_event_connection(event));
+        break;
+    case PN_SESSION_REMOTE_OPEN:
+        pn_session_open(pn_event_session(event));
+        break;
+    case PN_LINK_REMOTE_OPEN: {
+        pn_link_t *link = pn_event_link(event);
+        pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
+        pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
+        pn_link_open(link);
+        if (pn_link_is_receiver(link)) {
+            pn_link_flow(link, 10);
+        } else {
+            fixture->reply_sender = link;
+        }
+        break;
+    }
+    case PN_DELIVERY: {
+        pn_delivery_t *delivery = pn_event_delivery(event);
+        if (pn_link_is_receiver(pn_delivery_link(delivery)) && !pn_delivery_partial(delivery)) {
+            node_request(fixture, delivery);
+        }
+        break;
+    }
+    case PN_CONNECTION_REMOTE_CLOSE:
+        pn_connection_close(pn_event_connection(event));
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the client ---- */
+
+static void on_ready(sb_conn *conn, void *ctx)
+{
+    cbs_fixture *fixture = ctx;
+    wl_error err = {0};
+
+    sb_conn_audience(conn, "orders", fixture->audience, sizeof fixture->audience);
+    sb_conn_authorize(conn, fixture->audience, &err);
+}
+
+static void on_authorized(sb_conn *conn, const char *audience, const wl_error *err, void *ctx)
+{
+    cbs_fixture *fixture = ctx;
+
+    (void)audience;
+    fixture->authorized = err == NULL;
+    if (err != NULL) {
+        fixture->result = *err;
+    }
+    fixture->done = true;
+    sb_conn_close(conn);
+}
+
+static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retry, void *ctx)
+{
+    cbs_fixture *fixture = ctx;
+
+    (void)conn;
+    if (!will_retry && !fixture->done) {
+        fixture->result = *cause;
+        fixture->done = true;
+    }
+}
+
+/* Runs a put-token against the node in `mode` until the client has its result and has closed. */
+static void run_case(cbs_fixture *fixture, reply_mode mode)
+{
+    char host[64];
+    char port[16];
+    wl_error err = {0};
+
+    memset(fixture, 0, sizeof *fixture);
+    fixture->mode = mode;
+    fixture->proactor = pn_proactor();
+    fixture->listener = pn_listener();
+    fixture->request = pn_message();
+    fixture->reply = pn_message();
+    pn_proactor_listen(fixture->proactor, fixture->listener, "127.0.0.1:0", 16);
+
+    /* Wait for the listener to open so that its port is known. */
+    for (bool open = false; !open;) {
+        pn_event_batch_t *batch = pn_proactor_wait(fixture->proactor);
+        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+            open = open || pn_event_type(event) == PN_LISTENER_OPEN;
+        }
+        pn_proactor_done(fixture->proactor, batch);
+    }
+    pn_netaddr_host_port(pn_listener_addr(fixture->listener), host, sizeof host, port, sizeof port);
+
+    fixture->credential = cred_sas_create("send", "test-key", 3600, NULL);
+    sb_conn_options options = {
+        .host = "127.0.0.1",
+        .port = (uint16_t)atoi(port),
+        .auth = SB_AUTH_CBS,
+        .credential = fixture->credential,
+        .cbs_timeout_ms = 300,
+        .give_up_after_ms = 5000,
+        .callbacks = {.on_ready = on_ready,
+                      .on_authorized = on_authorized,
+                      .on_disconnected = on_disconnected},
+        .ctx = fixture,
+    };
+    fixture->conn = sb_conn_create(fixture->proactor, &options, &err);
+    CHECK(fixture->conn != NULL);
+    CHECK_INT_EQ(sb_conn_start(fixture->conn, &err), WL_OK);
+
+    while (!(fixture->done && sb_conn_is_stopped(fixture->conn))) {
+        pn_event_batch_t *batch = pn_proactor_wait(fixture->proactor);
+        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+            sb_conn *conn = sb_conn_from_event(event);
+            if (pn_event_type(event) == PN_PROACTOR_TIMEOUT) {
+                sb_conn_tick(fixture->conn);
+            } else if (conn == NULL) {
+                node_handle(fixture, event);
+            } else {
+                sb_conn_dispatch(conn, event);
+            }
+        }
+        pn_proactor_done(fixture->proactor, batch);
+        int64_t deadline = sb_conn_next_deadline_ms(fixture->conn);
+        int64_t now = wl_clock_monotonic_ms(wl_clock_system());
+        int64_t delay = deadline == INT64_MAX ? 100 : deadline - now;
+        pn_proactor_set_timeout(fixture->proactor, (pn_millis_t)(delay < 0     ? 0
+                                                                 : delay > 100 ? 100
+                                                                               : delay));
+    }
+
+    sb_conn_destroy(fixture->conn);
+    pn_listener_close(fixture->listener);
+    pn_proactor_free(fixture->proactor);
+    cred_destroy(fixture->credential);
+    pn_message_free(fixture->request);
+    pn_message_free(fixture->reply);
+}
+
+TEST_CASE(put_token_accepted)
+{
+    static cbs_fixture fixture;
+
+    run_case(&fixture, REPLY_OK);
+    CHECK(fixture.authorized);
+    CHECK_INT_EQ(fixture.requests, 1);
+    CHECK_STR_EQ(fixture.request_operation, "put-token");
+    CHECK_STR_EQ(fixture.request_type, "servicebus.windows.net:sastoken");
+    CHECK(strncmp(fixture.audience, "sb://127.0.0.1:", 15) == 0);
+    CHECK_STR_EQ(fixture.request_name, fixture.audience);
+    CHECK(strncmp(fixture.request_body, "SharedAccessSignature sr=sb%3A%2F%2F127.0.0.1%3A", 48) ==
+          0);
+    CHECK(strstr(fixture.request_body, "&skn=send") != NULL);
+    /* The reply address is the client's receiver link name and target. */
+    CHECK(strncmp(fixture.request_reply_to, "reply-", 6) == 0);
+}
+
+TEST_CASE(put_token_status_as_long)
+{
+    static cbs_fixture fixture;
+
+    run_case(&fixture, REPLY_ACCEPTED_LONG);
+    CHECK(fixture.authorized);
+}
+
+TEST_CASE(put_token_unauthorized)
+{
+    static cbs_fixture fixture;
+
+    run_case(&fixture, REPLY_UNAUTHORIZED);
+    CHECK(!fixture.authorized);
+    CHECK_INT_EQ(fixture.result.status, WL_ERR_AUTH);
+    CHECK_INT_EQ(fixture.result.http_status, 401);
+    CHECK(strstr(fixture.result.message, "rejected with status 401: InvalidSignature") != NULL);
+}
+
+TEST_CASE(put_token_timeout)
+{
+    static cbs_fixture fixture;
+
+    run_case(&fixture, REPLY_NONE);
+    CHECK(!fixture.authorized);
+    CHECK_INT_EQ(fixture.result.status, WL_ERR_TIMEOUT);
+    CHECK(strstr(fixture.result.message, "no reply from $cbs") != NULL);
+}
+
+TEST_CASE(reply_matched_by_correlation)
+{
+    static cbs_fixture fixture;
+
+    /* A reply for another request is ignored; the matching 200 completes the put-token. */
+    run_case(&fixture, REPLY_STRAY_FIRST);
+    CHECK(fixture.authorized);
+    CHECK_INT_EQ(fixture.requests, 1);
+}
+
+TEST_MAIN(TEST_ENTRY(put_token_accepted), TEST_ENTRY(put_token_status_as_long),
+          TEST_ENTRY(put_token_unauthorized), TEST_ENTRY(put_token_timeout),
+          TEST_ENTRY(reply_matched_by_correlation))
