@@ -52,7 +52,7 @@ def producer_count(ctx, size):
     """Bounded by bytes as well as messages, so that 64 KB runs do not hold gigabytes."""
     if ctx.smoke:
         return 200
-    return max(1000, min(50000, 200_000_000 // size))
+    return max(1000, min(200_000, 200_000_000 // size))
 
 
 def run_producer(ctx, case, contender, run_dir):
