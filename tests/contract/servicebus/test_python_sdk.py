@@ -255,8 +255,8 @@ class LockTest(unittest.TestCase):
             second = receive_one(receiver)
             self.assertEqual(second.message_id, "py-lock")
             self.assertEqual(second.delivery_count, 1)
-            # The SDK refuses to settle an expired lock itself, with MessageLockLostError when
-            # the emulator answers or ServiceBusError when its own clock says so first.
+            # Settling an expired lock fails: with MessageLockLostError from the emulator's
+            # reply, or with ServiceBusError when the SDK's own clock sees the expiry first.
             with self.assertRaises((MessageLockLostError, ServiceBusError)) as caught:
                 receiver.complete_message(first)
             self.assertIn("lock", str(caught.exception).lower())

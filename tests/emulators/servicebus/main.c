@@ -4,7 +4,7 @@
  * peek-lock, $management) on Proton-C's proactor, and serves queue counts over HTTP.
  *
  * Threads: main runs the proactor loop, libmicrohttpd runs its own, and one thread waits
- * for SIGTERM/SIGINT and asks the loop to stop.
+ * for SIGTERM/SIGINT and stops the loop.
  */
 #include "log.h"
 #include "sbe_broker.h"

@@ -31,7 +31,7 @@
 
 /* Credit granted to each sender link, topped up when half is used. */
 #define CREDIT_WINDOW 5000
-/* Lock and TTL expiry run on this period; token expiry every TOKEN_CHECK_TICKS periods. */
+/* Lock and TTL expiry run every TICK_MS, and token expiry every TOKEN_CHECK_TICKS ticks. */
 #define TICK_MS           100
 #define TOKEN_CHECK_TICKS 10
 /* The idle timeout the emulator advertises, as Service Bus does. */
@@ -741,7 +741,7 @@ static void reject_delivery(pn_delivery_t *delivery, const char *condition, cons
     pn_delivery_update(delivery, PN_REJECTED);
 }
 
-/* Stores one transfer (a message or a batch envelope); returns false after rejecting it. */
+/* Stores one transfer (a message or a batch envelope). Returns false after rejecting it. */
 static bool enqueue_transfer(link_ctx *link, pn_delivery_t *delivery)
 {
     sbe_message_parts parts;
@@ -867,7 +867,7 @@ static void on_incoming_delivery(link_ctx *link, pn_delivery_t *delivery)
     }
 }
 
-/* Sends available messages to a receiver link within its credit, and answers a drain. */
+/* Sends available messages to a receiver link within its credit and completes a drain. */
 static void dispatch(link_ctx *link)
 {
     sbe_broker *broker = link->connection->broker;
@@ -925,7 +925,7 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
         outcome = pn_disposition_is_undeliverable(remote) ? SBE_OUTCOME_DEFER : SBE_OUTCOME_ABANDON;
         break;
     case PN_REJECTED: {
-        /* Service Bus dead-letters a rejected message; the SDKs send the reason in info. */
+        /* Service Bus dead-letters a rejected message, and the SDKs send the reason in info. */
         pn_condition_t *condition = pn_disposition_condition(remote);
         pn_data_t *info = pn_condition_info(condition);
         outcome = SBE_OUTCOME_DEAD_LETTER;
@@ -941,7 +941,7 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
         break;
     }
     default:
-        /* received or no state: nothing decided yet, unless the client settled. */
+        /* A received state or none: nothing is decided yet, unless the client settled. */
         if (pn_delivery_settled(delivery)) {
             pn_delivery_settle(delivery);
         }
@@ -986,9 +986,9 @@ static void on_outgoing_delivery(link_ctx *link, pn_delivery_t *delivery)
 
 /* ---- Link attach ---- */
 
-static void refuse_link(link_ctx *link, const char *condition, const char *description)
+static void reject_attach(link_ctx *link, const char *condition, const char *description)
 {
-    /* The reply attach carries no source or target, which tells the peer the link failed;
+    /* The reply attach carries no source or target, which signals to the peer that the link failed,
      * the detach that follows carries the reason. */
     pn_link_open(link->link);
     close_link_with_error(link, condition, description);
@@ -1002,7 +1002,7 @@ static bool ends_with(const char *text, const char *suffix)
     return length >= suffix_length && strcasecmp(text + length - suffix_length, suffix) == 0;
 }
 
-/* Works out what the link is for; returns false after refusing it. */
+/* Works out what the link is for. Returns false after rejecting the attach. */
 static bool classify_link(link_ctx *link, bool we_send, const char *path)
 {
     sbe_broker *broker = link->connection->broker;
@@ -1025,7 +1025,7 @@ static bool classify_link(link_ctx *link, bool we_send, const char *path)
                  "The messaging entity '%s' could not be found. To know more visit "
                  "https://aka.ms/sbResourceMgrExceptions.",
                  path);
-        refuse_link(link, "amqp:not-found", description);
+        reject_attach(link, "amqp:not-found", description);
         return false;
     }
     if (management) {
@@ -1033,8 +1033,8 @@ static bool classify_link(link_ctx *link, bool we_send, const char *path)
     } else if (we_send) {
         link->kind = LINK_QUEUE_OUT;
     } else if (sbe_queue_is_dead_letter(link->queue)) {
-        refuse_link(link, "amqp:not-allowed",
-                    "Messages cannot be sent to a dead-letter subqueue; send to the queue.");
+        reject_attach(link, "amqp:not-allowed",
+                      "Messages cannot be sent to a dead-letter subqueue; send to the queue.");
         return false;
     } else {
         link->kind = LINK_QUEUE_IN;
@@ -1046,7 +1046,7 @@ static bool classify_link(link_ctx *link, bool we_send, const char *path)
                  "'%s'. Send a valid SAS token with put-token on $cbs before attaching, or "
                  "authenticate with SASL PLAIN.",
                  we_send ? "Listen" : "Send", path);
-        refuse_link(link, "amqp:unauthorized-access", description);
+        reject_attach(link, "amqp:unauthorized-access", description);
         return false;
     }
     return true;
@@ -1082,7 +1082,7 @@ static void on_link_remote_open(connection_ctx *connection, pn_link_t *pn)
 
     if (address == NULL || address[0] == '\0') {
         link->entity_path = wl_xstrdup("");
-        refuse_link(link, "amqp:invalid-field", "The link has no address.");
+        reject_attach(link, "amqp:invalid-field", "The link has no address.");
         return;
     }
     char *path = sbe_entity_path(address);
@@ -1113,7 +1113,7 @@ static void on_link_remote_open(connection_ctx *connection, pn_link_t *pn)
              pn_link_name(pn), link->entity_path, link_mode(link));
 }
 
-/* Detaches entity links whose token expired; runs in the connection's own context. */
+/* Detaches entity links whose token expired. Runs in the connection's own context. */
 static void enforce_tokens(connection_ctx *connection)
 {
     int64_t now = now_ms(connection->broker);
@@ -1305,7 +1305,7 @@ static void on_connection_remote_open(connection_ctx *connection, pn_connection_
              connection->sasl.mechanism[0] ? connection->sasl.mechanism : "none");
 }
 
-/* Handles one event; returns false when the loop should end. */
+/* Handles one event. Returns false when the loop should end. */
 static bool handle_event(sbe_broker *broker, pn_event_t *event)
 {
     pn_connection_t *pn_connection = pn_event_connection(event);

@@ -344,8 +344,8 @@ static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reas
     uint32_t added = 0;
 
     if (target == NULL) {
-        /* A message cannot be dead-lettered out of a dead-letter subqueue: Service Bus
-         * completes it instead. */
+        /* NOTE: a message dead-lettered out of a dead-letter subqueue is dropped, because a
+         * subqueue has no subqueue of its own. What Service Bus does here is not checked. */
         sbe_message_free(message);
         return;
     }
@@ -631,7 +631,7 @@ static sbe_message *pop_available(sbe_queue *queue, int64_t now)
         if (message->expires_at_ms > now) {
             return message;
         }
-        /* Expired: keep it indexed in expiry so the expiry pass treats it the usual way. */
+        /* An expired message is expired here instead of being handed out. */
         message->state = SBE_MESSAGE_AVAILABLE;
         expire_message(queue, message);
     }
