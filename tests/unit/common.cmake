@@ -21,4 +21,4 @@ wl_unit_test(metrics SOURCES test_metrics.c CASES render_prometheus_text family_
 wl_unit_test(health SOURCES test_health.c CASES endpoints_and_readiness bind_errors_named)
 wl_unit_test(cbs SOURCES test_cbs.c
   CASES put_token_accepted put_token_status_as_long put_token_unauthorized put_token_timeout
-        reply_matched_by_correlation)
+        reply_matched_by_correlation refresh_puts_new_token)

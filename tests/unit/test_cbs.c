@@ -5,6 +5,7 @@
  */
 #include "cbs.h"
 #include "check.h"
+#include "clock.h"
 #include "credential.h"
 #include "sb_conn.h"
 
@@ -45,6 +46,10 @@ typedef struct cbs_fixture {
 
     sb_conn *conn;
     cred *credential;
+    wl_fake_clock fake;
+    bool refresh_case; /* keep the connection after the first put-token and advance the clock */
+    int authorizations;
+    char first_token[512];
     bool done;
     bool authorized;
     wl_error result;
@@ -210,9 +215,16 @@ static void on_authorized(sb_conn *conn, const char *audience, const wl_error *e
     cbs_fixture *fixture = ctx;
 
     (void)audience;
+    fixture->authorizations++;
     fixture->authorized = err == NULL;
     if (err != NULL) {
         fixture->result = *err;
+    }
+    if (fixture->refresh_case && err == NULL && fixture->authorizations == 1) {
+        /* The put happens 3000 to 3060 s into a one-hour SAS token's life. */
+        snprintf(fixture->first_token, sizeof fixture->first_token, "%s", fixture->request_body);
+        wl_fake_clock_advance(&fixture->fake, 3061 * 1000);
+        return;
     }
     fixture->done = true;
     sb_conn_close(conn);
@@ -230,7 +242,7 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
 }
 
 /* Runs a put-token against the node in `mode` until the client has its result and has closed. */
-static void run_case(cbs_fixture *fixture, reply_mode mode)
+static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
 {
     char host[64];
     char port[16];
@@ -238,6 +250,8 @@ static void run_case(cbs_fixture *fixture, reply_mode mode)
 
     memset(fixture, 0, sizeof *fixture);
     fixture->mode = mode;
+    fixture->refresh_case = refresh_case;
+    wl_fake_clock_init(&fixture->fake, 1000, (int64_t)1700000000 * 1000000);
     fixture->proactor = pn_proactor();
     fixture->listener = pn_listener();
     fixture->request = pn_message();
@@ -254,7 +268,7 @@ static void run_case(cbs_fixture *fixture, reply_mode mode)
     }
     pn_netaddr_host_port(pn_listener_addr(fixture->listener), host, sizeof host, port, sizeof port);
 
-    fixture->credential = cred_sas_create("send", "test-key", 3600, NULL);
+    fixture->credential = cred_sas_create("send", "test-key", 3600, &fixture->fake.clock);
     sb_conn_options options = {
         .host = "127.0.0.1",
         .port = (uint16_t)atoi(port),
@@ -262,6 +276,7 @@ static void run_case(cbs_fixture *fixture, reply_mode mode)
         .credential = fixture->credential,
         .cbs_timeout_ms = 300,
         .give_up_after_ms = 5000,
+        .clock = &fixture->fake.clock,
         .callbacks = {.on_ready = on_ready,
                       .on_authorized = on_authorized,
                       .on_disconnected = on_disconnected},
@@ -284,8 +299,12 @@ static void run_case(cbs_fixture *fixture, reply_mode mode)
             }
         }
         pn_proactor_done(fixture->proactor, batch);
+        if (mode == REPLY_NONE) {
+            /* Time passes only on the fake clock, so move it towards the reply deadline. */
+            wl_fake_clock_advance(&fixture->fake, 50);
+        }
         int64_t deadline = sb_conn_next_deadline_ms(fixture->conn);
-        int64_t now = wl_clock_monotonic_ms(wl_clock_system());
+        int64_t now = wl_clock_monotonic_ms(&fixture->fake.clock);
         int64_t delay = deadline == INT64_MAX ? 100 : deadline - now;
         pn_proactor_set_timeout(fixture->proactor, (pn_millis_t)(delay < 0     ? 0
                                                                  : delay > 100 ? 100
@@ -304,7 +323,7 @@ TEST_CASE(put_token_accepted)
 {
     static cbs_fixture fixture;
 
-    run_case(&fixture, REPLY_OK);
+    run_case(&fixture, REPLY_OK, false);
     CHECK(fixture.authorized);
     CHECK_INT_EQ(fixture.requests, 1);
     CHECK_STR_EQ(fixture.request_operation, "put-token");
@@ -322,7 +341,7 @@ TEST_CASE(put_token_status_as_long)
 {
     static cbs_fixture fixture;
 
-    run_case(&fixture, REPLY_ACCEPTED_LONG);
+    run_case(&fixture, REPLY_ACCEPTED_LONG, false);
     CHECK(fixture.authorized);
 }
 
@@ -330,7 +349,7 @@ TEST_CASE(put_token_unauthorized)
 {
     static cbs_fixture fixture;
 
-    run_case(&fixture, REPLY_UNAUTHORIZED);
+    run_case(&fixture, REPLY_UNAUTHORIZED, false);
     CHECK(!fixture.authorized);
     CHECK_INT_EQ(fixture.result.status, WL_ERR_AUTH);
     CHECK_INT_EQ(fixture.result.http_status, 401);
@@ -341,7 +360,7 @@ TEST_CASE(put_token_timeout)
 {
     static cbs_fixture fixture;
 
-    run_case(&fixture, REPLY_NONE);
+    run_case(&fixture, REPLY_NONE, false);
     CHECK(!fixture.authorized);
     CHECK_INT_EQ(fixture.result.status, WL_ERR_TIMEOUT);
     CHECK(strstr(fixture.result.message, "no reply from $cbs") != NULL);
@@ -352,11 +371,32 @@ TEST_CASE(reply_matched_by_correlation)
     static cbs_fixture fixture;
 
     /* A reply for another request is ignored; the matching 200 completes the put-token. */
-    run_case(&fixture, REPLY_STRAY_FIRST);
+    run_case(&fixture, REPLY_STRAY_FIRST, false);
     CHECK(fixture.authorized);
     CHECK_INT_EQ(fixture.requests, 1);
 }
 
+TEST_CASE(refresh_puts_new_token)
+{
+    static cbs_fixture fixture;
+    char first_expiry[32];
+    char second_expiry[32];
+
+    run_case(&fixture, REPLY_OK, true);
+    CHECK_INT_EQ(fixture.authorizations, 2);
+    CHECK_INT_EQ(fixture.requests, 2);
+    CHECK(fixture.authorized);
+    /* The second token is a new signature that expires an hour after the refresh. */
+    const char *first = strstr(fixture.first_token, "&se=");
+    const char *second = strstr(fixture.request_body, "&se=");
+    CHECK(first != NULL);
+    CHECK(second != NULL);
+    snprintf(first_expiry, sizeof first_expiry, "%.14s", first != NULL ? first : "");
+    snprintf(second_expiry, sizeof second_expiry, "%.14s", second != NULL ? second : "");
+    CHECK_STR_EQ(first_expiry, "&se=1700003600");
+    CHECK_STR_EQ(second_expiry, "&se=1700006661");
+}
+
 TEST_MAIN(TEST_ENTRY(put_token_accepted), TEST_ENTRY(put_token_status_as_long),
           TEST_ENTRY(put_token_unauthorized), TEST_ENTRY(put_token_timeout),
-          TEST_ENTRY(reply_matched_by_correlation))
+          TEST_ENTRY(reply_matched_by_correlation), TEST_ENTRY(refresh_puts_new_token))
