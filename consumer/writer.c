@@ -30,9 +30,10 @@ struct writer {
     consumer_job **jobs; /* every job the writer owns */
     size_t job_count;
     int active; /* upserts in progress */
-    atomic_int owned;
     atomic_bool ready;
     atomic_bool stop;
+    atomic_bool wake_pending; /* a cosmos_wakeup is on its way; set by writer_submit */
+    bool notify_pending;      /* jobs were pushed to the outbox since the last notify */
     pthread_t thread;
 
     check_step check;
@@ -84,7 +85,6 @@ static void remove_job(writer *w, consumer_job *job)
     for (size_t i = 0; i < w->job_count; i++) {
         if (w->jobs[i] == job) {
             w->jobs[i] = w->jobs[--w->job_count];
-            atomic_fetch_sub(&w->owned, 1);
             return;
         }
     }
@@ -108,7 +108,16 @@ static void finish(writer *w, consumer_job *job, settle_action action, const cha
         LOG_ERROR("outbox-full", "the writer's outbox is full; aborting");
         abort();
     }
-    w->options.notify(w->options.notify_ctx);
+    w->notify_pending = true;
+}
+
+/* Wakes the receiver once for every job finished in this loop iteration, not once per job. */
+static void flush_notify(writer *w)
+{
+    if (w->notify_pending) {
+        w->notify_pending = false;
+        w->options.notify(w->options.notify_ctx);
+    }
 }
 
 /* ---- Cosmos checks ---- */
@@ -327,6 +336,7 @@ static void take_inbox(writer *w, int64_t now)
 {
     consumer_job *job;
 
+    atomic_store(&w->wake_pending, false);
     while ((job = job_queue_pop(&w->inbox)) != NULL) {
         job->writer = w;
         job->retry_at_ms = now;
@@ -360,8 +370,11 @@ static int64_t run_due_jobs(writer *w, int64_t now)
         if (!ready) {
             continue;
         }
-        if (job->retry_at_ms <= now && w->active < w->options.concurrency) {
-            start_upsert(w, job);
+        if (job->retry_at_ms <= now) {
+            /* Due: start it now, or when a request finishes (which ends the poll early). */
+            if (w->active < w->options.concurrency) {
+                start_upsert(w, job);
+            }
         } else if (job->retry_at_ms < next) {
             next = job->retry_at_ms;
         }
@@ -383,6 +396,7 @@ static void *writer_main(void *arg)
         }
         take_inbox(w, now);
         int64_t next = run_due_jobs(w, now);
+        flush_notify(w);
         if (!atomic_load(&w->ready) && w->check == CHECK_IDLE && w->next_check_ms < next) {
             next = w->next_check_ms;
         }
@@ -393,6 +407,7 @@ static void *writer_main(void *arg)
             LOG_ERROR("cosmos-poll-failed", "%s", err.message);
             wl_clock_system()->sleep_ms(NULL, 100);
         }
+        flush_notify(w);
     }
     return NULL;
 }
@@ -414,7 +429,7 @@ writer *writer_start(const writer_options *options, wl_error *err)
     w->check_backoff = (backoff_policy){.initial_ms = 500, .max_ms = 15000, .multiplier = 2};
     atomic_init(&w->ready, false);
     atomic_init(&w->stop, false);
-    atomic_init(&w->owned, 0);
+    atomic_init(&w->wake_pending, false);
     health_component_set(options->health, false, "checking the Cosmos DB container");
 
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
@@ -430,12 +445,12 @@ writer *writer_start(const writer_options *options, wl_error *err)
 
 bool writer_submit(writer *w, consumer_job *job)
 {
-    atomic_fetch_add(&w->owned, 1);
     if (!job_queue_push(&w->inbox, job)) {
-        atomic_fetch_sub(&w->owned, 1);
         return false;
     }
-    cosmos_wakeup(w->cosmos);
+    if (!atomic_exchange(&w->wake_pending, true)) {
+        cosmos_wakeup(w->cosmos);
+    }
     return true;
 }
 
@@ -461,6 +476,7 @@ void writer_stop(writer *w)
         job->in_progress = false;
         finish(w, job, SETTLE_ABANDON, "shutdown", "the consumer stopped before the write ended");
     }
+    w->notify_pending = false; /* the receiver drains the outbox itself after writer_stop */
     cred_token_free(&w->token);
     job_queue_destroy(&w->inbox);
     free(w->jobs);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Invalid configuration makes the consumer exit 2 with a message that names the setting and
+# the value, before it connects anywhere.
+set -euo pipefail
+bin="${CONSUMER_BIN:?set CONSUMER_BIN to the consumer binary}"
+failures=0
+
+# expect_exit_2 PATTERN VAR=VALUE... -- FLAG...: runs the consumer with the base settings
+# overridden and checks the exit status and that stderr matches PATTERN.
+expect_exit_2() {
+    local pattern="$1"
+    shift
+    local env_args=()
+    while [[ $# -gt 0 && "$1" != -- ]]; do
+        env_args+=("$1")
+        shift
+    done
+    [[ $# -gt 0 ]] && shift
+    local status=0 output
+    output="$(env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
+        COSMOS_ENDPOINT=https://127.0.0.1:1 COSMOS_KEY=a2V5 HEALTH_BIND=127.0.0.1 HEALTH_PORT=0 \
+        "${env_args[@]}" "$bin" "$@" 2>&1)" || status=$?
+    if [[ "$status" != 2 ]] || ! grep -q -- "$pattern" <<<"$output"; then
+        echo "FAIL: ${env_args[*]} $* exited $status with: $output"
+        failures=$((failures + 1))
+    fi
+}
+
+expect_exit_2 'CONSUMER_CONCURRENCY' CONSUMER_CONCURRENCY=0 --
+expect_exit_2 '"-3"' -- --prefetch -3
+expect_exit_2 'SERVICEBUS_RCV_SETTLE_MODE' SERVICEBUS_RCV_SETTLE_MODE=third --
+expect_exit_2 'SERVICEBUS_AUTH' SERVICEBUS_AUTH=kerberos --
+expect_exit_2 'COSMOS_PARTITION_KEY_PATH' COSMOS_PARTITION_KEY_PATH=/nested/path --
+expect_exit_2 'SHUTDOWN_GRACE_SECONDS' SHUTDOWN_GRACE_SECONDS=soon --
+expect_exit_2 'COSMOS_ENDPOINT' COSMOS_ENDPOINT= --
+expect_exit_2 'invalid Cosmos endpoint' COSMOS_ENDPOINT=ftp://example --
+expect_exit_2 'invalid Cosmos key' COSMOS_KEY='not base64!' --
+expect_exit_2 'SERVICEBUS_CONNECTION_STRING' SERVICEBUS_CONNECTION_STRING= --
+
+if ((failures > 0)); then
+    exit 1
+fi
+echo "bad_config: ok"
