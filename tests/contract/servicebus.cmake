@@ -4,7 +4,7 @@
 set(servicebus_contract_dir ${CMAKE_CURRENT_LIST_DIR}/servicebus)
 
 # One entry per Node test file; each file covers one area and names every check.
-foreach(area message batch settlement locks errors tls features)
+foreach(area message batch settlement locks errors tls features wire)
   add_test(NAME contract.servicebus.node.${area}
            COMMAND ${servicebus_contract_dir}/run.sh node ${area}.test.js)
   set_tests_properties(contract.servicebus.node.${area} PROPERTIES
@@ -16,6 +16,7 @@ endforeach()
 set(servicebus_python_cases
   MessageTest.test_message_properties_roundtrip
   MessageTest.test_batch_of_50_received_once
+  MessageTest.test_full_size_batch_accepted
   SettlementTest.test_complete_removes
   SettlementTest.test_abandon_redelivers_with_count_plus_one
   SettlementTest.test_dead_letter_with_reason
