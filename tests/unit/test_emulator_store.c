@@ -343,6 +343,42 @@ TEST_CASE(defer_keeps_message_out_of_delivery)
     fixture_free(&f);
 }
 
+TEST_CASE(deferred_receive_by_sequence)
+{
+    fixture f;
+    fixture_init(&f, 0);
+    sbe_queue *work = sbe_store_find(f.store, "work");
+
+    enqueue(work, "later", 0, NULL);
+    sbe_message *message = sbe_queue_lock_next(work);
+    int64_t sequence = message->sequence_number;
+    CHECK_INT_EQ(sbe_queue_settle(work, message->lock_token, SBE_OUTCOME_DEFER, NULL, NULL), WL_OK);
+    CHECK(sbe_queue_has_deferred(work, sequence));
+    CHECK(!sbe_queue_has_deferred(work, sequence + 1));
+
+    sbe_message *locked = sbe_queue_receive_deferred(work, sequence, false);
+    CHECK(locked != NULL);
+    if (locked == NULL) {
+        fixture_free(&f);
+        return;
+    }
+    CHECK(!sbe_queue_has_deferred(work, sequence)); /* locked now */
+    CHECK_INT_EQ(sbe_queue_settle(work, locked->lock_token, SBE_OUTCOME_ABANDON, NULL, NULL),
+                 WL_OK);
+    /* Abandoning a deferred message keeps it deferred, never back on the link. */
+    CHECK(sbe_queue_lock_next(work) == NULL);
+    CHECK(sbe_queue_has_deferred(work, sequence));
+
+    sbe_message *taken = sbe_queue_receive_deferred(work, sequence, true);
+    CHECK(taken != NULL);
+    if (taken != NULL) {
+        CHECK_INT_EQ(taken->delivery_count, 1);
+    }
+    sbe_message_free(taken);
+    CHECK_INT_EQ(active(work), 0);
+    fixture_free(&f);
+}
+
 TEST_CASE(ttl_expiry_dead_letters)
 {
     fixture f;
@@ -495,7 +531,8 @@ TEST_CASE(receive_and_delete_takes)
 TEST_MAIN(TEST_ENTRY(lock_expiry_redelivers), TEST_ENTRY(settle_after_expiry_is_lock_lost),
           TEST_ENTRY(renew_lock_extends), TEST_ENTRY(max_delivery_count_dead_letters),
           TEST_ENTRY(dead_letter_keeps_reason), TEST_ENTRY(abandon_keeps_sequence_order),
-          TEST_ENTRY(defer_keeps_message_out_of_delivery), TEST_ENTRY(ttl_expiry_dead_letters),
-          TEST_ENTRY(ttl_expiry_removes), TEST_ENTRY(message_ttl_shorter_than_queue),
+          TEST_ENTRY(defer_keeps_message_out_of_delivery), TEST_ENTRY(deferred_receive_by_sequence),
+          TEST_ENTRY(ttl_expiry_dead_letters), TEST_ENTRY(ttl_expiry_removes),
+          TEST_ENTRY(message_ttl_shorter_than_queue),
           TEST_ENTRY(locked_message_expires_after_release), TEST_ENTRY(duplicate_detection_window),
           TEST_ENTRY(queue_cap_rejects), TEST_ENTRY(receive_and_delete_takes))

@@ -159,3 +159,33 @@ test("peek returns messages without locking them", async () => {
     await client.close();
   }
 });
+
+test("deferred message is received by sequence number", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await sendOne(client, "later", "defer-1");
+    const receiver = client.createReceiver(queue);
+    const message = await receiveOne(receiver);
+    const sequenceNumber = message.sequenceNumber;
+    await receiver.deferMessage(message);
+    const none = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+    assert.equal(none.length, 0, "a deferred message was delivered on the link");
+    assert.equal((await countDetails(queue)).active, 1, "a deferred message counts as active");
+
+    const [deferred] = await receiver.receiveDeferredMessages([sequenceNumber]);
+    assert.ok(deferred, "receiveDeferredMessages returned nothing");
+    assert.equal(deferred.messageId, "defer-1");
+    assert.ok(deferred.lockedUntilUtc > new Date(Date.now() - 1000), "no lock on the message");
+    await receiver.completeMessage(deferred);
+    assert.equal((await countDetails(queue)).active, 0);
+
+    await assert.rejects(receiver.receiveDeferredMessages([sequenceNumber]), (error) => {
+      assert.equal(error.code, "MessageNotFound", `unexpected error ${error.code}: ${error.message}`);
+      return true;
+    });
+    await receiver.close();
+  } finally {
+    await client.close();
+  }
+});

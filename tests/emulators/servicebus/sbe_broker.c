@@ -695,6 +695,103 @@ static pn_message_t *management_peek(sbe_broker *broker, sbe_queue *queue, pn_me
     return reply;
 }
 
+/* Reads the sequence-numbers array of a receive-by-sequence-number request. Caller frees. */
+static size_t read_sequence_numbers(pn_data_t *body, int64_t **out_numbers)
+{
+    size_t count = 0;
+
+    *out_numbers = NULL;
+    if (!map_find(body, "sequence-numbers")) {
+        return 0;
+    }
+    if (pn_data_type(body) == PN_ARRAY) {
+        count = pn_data_get_array(body);
+    } else if (pn_data_type(body) == PN_LIST) {
+        count = pn_data_get_list(body);
+    } else {
+        return 0;
+    }
+    *out_numbers = wl_xcalloc(count > 0 ? count : 1, sizeof **out_numbers);
+    pn_data_enter(body);
+    size_t read = 0;
+    while (read < count && pn_data_next(body)) {
+        if (pn_data_type(body) == PN_LONG) {
+            (*out_numbers)[read++] = pn_data_get_long(body);
+        } else if (pn_data_type(body) == PN_ULONG) {
+            (*out_numbers)[read++] = (int64_t)pn_data_get_ulong(body);
+        }
+    }
+    pn_data_exit(body);
+    return read;
+}
+
+static pn_message_t *management_receive_deferred(sbe_broker *broker, sbe_queue *queue,
+                                                 pn_message_t *request)
+{
+    pn_data_t *body = pn_message_body(request);
+    int64_t *numbers;
+    size_t count = read_sequence_numbers(body, &numbers);
+    int64_t settle_mode = 1;
+    char description[200];
+    pn_message_t *reply;
+
+    /* receiver-settle-mode 0 is receive-and-delete; anything else is peek-lock. */
+    map_get_integer(body, "receiver-settle-mode", &settle_mode);
+    if (count == 0) {
+        reply = reply_begin(request, "statusCode", "statusDescription", 400,
+                            "receive-by-sequence-number needs a sequence-numbers array of long",
+                            "amqp:invalid-field");
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!sbe_queue_has_deferred(queue, numbers[i])) {
+            snprintf(description, sizeof description,
+                     "The message with sequence number %lld was not found or is not deferred.",
+                     (long long)numbers[i]);
+            reply = reply_begin(request, "statusCode", "statusDescription", 410, description,
+                                "com.microsoft:message-not-found");
+            goto out;
+        }
+    }
+
+    reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
+    pn_data_t *out = pn_message_body(reply);
+    pn_data_put_map(out);
+    pn_data_enter(out);
+    pn_data_put_string(out, pn_bytes(strlen("messages"), "messages"));
+    pn_data_put_list(out);
+    pn_data_enter(out);
+    for (size_t i = 0; i < count; i++) {
+        bool take = settle_mode == 0;
+        sbe_message *message = sbe_queue_receive_deferred(queue, numbers[i], take);
+        if (message == NULL) {
+            continue; /* a repeated sequence number */
+        }
+        broker->encode_buffer.size = 0;
+        sbe_message_encode(message, !take, &broker->encode_buffer);
+        pn_data_put_map(out);
+        pn_data_enter(out);
+        pn_data_put_string(out, pn_bytes(strlen("message"), "message"));
+        pn_data_put_binary(
+            out, pn_bytes(broker->encode_buffer.size, (const char *)broker->encode_buffer.data));
+        if (!take) {
+            pn_uuid_t uuid;
+            wl_uuid_swap_guid_order(message->lock_token, (uint8_t *)uuid.bytes);
+            pn_data_put_string(out, pn_bytes(strlen("lock-token"), "lock-token"));
+            pn_data_put_uuid(out, uuid);
+        } else {
+            sbe_message_free(message);
+        }
+        pn_data_exit(out);
+    }
+    pn_data_exit(out);
+    pn_data_exit(out);
+
+out:
+    free(numbers);
+    return reply;
+}
+
 static void handle_management_request(link_ctx *link, pn_message_t *request)
 {
     connection_ctx *connection = link->connection;
@@ -707,6 +804,9 @@ static void handle_management_request(link_ctx *link, pn_message_t *request)
         reply = management_update_disposition(link->queue, request);
     } else if (operation != NULL && strcmp(operation, "com.microsoft:peek-message") == 0) {
         reply = management_peek(connection->broker, link->queue, request);
+    } else if (operation != NULL &&
+               strcmp(operation, "com.microsoft:receive-by-sequence-number") == 0) {
+        reply = management_receive_deferred(connection->broker, link->queue, request);
     } else {
         char description[200];
         snprintf(description, sizeof description,

@@ -406,6 +406,11 @@ static void delivery_failed(sbe_queue *queue, sbe_message *message, int64_t now)
         expire_message(queue, message);
         return;
     }
+    if (message->deferred) {
+        /* An abandoned deferred message stays deferred, as in Service Bus. */
+        message->state = SBE_MESSAGE_DEFERRED;
+        return;
+    }
     make_available(queue, message);
     notify_available(queue);
 }
@@ -638,14 +643,8 @@ static sbe_message *pop_available(sbe_queue *queue, int64_t now)
     return NULL;
 }
 
-sbe_message *sbe_queue_lock_next(sbe_queue *queue)
+static void lock_message(sbe_queue *queue, sbe_message *message, int64_t now)
 {
-    int64_t now = now_ms(queue->store);
-    sbe_message *message = pop_available(queue, now);
-
-    if (message == NULL) {
-        return NULL;
-    }
     if (!wl_random_bytes(message->lock_token, sizeof message->lock_token)) {
         abort();
     }
@@ -653,6 +652,52 @@ sbe_message *sbe_queue_lock_next(sbe_queue *queue)
     message->locked_until_ms = now + queue->config->lock_duration_ms;
     heap_push(&queue->locks, message);
     token_insert(queue, message);
+}
+
+sbe_message *sbe_queue_lock_next(sbe_queue *queue)
+{
+    int64_t now = now_ms(queue->store);
+    sbe_message *message = pop_available(queue, now);
+
+    if (message != NULL) {
+        lock_message(queue, message, now);
+    }
+    return message;
+}
+
+static sbe_message *find_deferred(const sbe_queue *queue, int64_t sequence_number)
+{
+    for (sbe_message *message = queue->head; message != NULL; message = message->next) {
+        if (message->sequence_number == sequence_number) {
+            return message->state == SBE_MESSAGE_DEFERRED ? message : NULL;
+        }
+    }
+    return NULL;
+}
+
+bool sbe_queue_has_deferred(const sbe_queue *queue, int64_t sequence_number)
+{
+    return find_deferred(queue, sequence_number) != NULL;
+}
+
+sbe_message *sbe_queue_receive_deferred(sbe_queue *queue, int64_t sequence_number, bool take)
+{
+    int64_t now = now_ms(queue->store);
+    sbe_message *message = find_deferred(queue, sequence_number);
+
+    if (message == NULL) {
+        return NULL;
+    }
+    if (message->expires_at_ms <= now) {
+        expire_message(queue, message);
+        return NULL;
+    }
+    if (take) {
+        heap_remove(&queue->expiry, message);
+        list_remove(queue, message);
+    } else {
+        lock_message(queue, message, now);
+    }
     return message;
 }
 
@@ -698,6 +743,7 @@ wl_status sbe_queue_settle(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_T
         break;
     case SBE_OUTCOME_DEFER:
         message->state = SBE_MESSAGE_DEFERRED;
+        message->deferred = true;
         break;
     case SBE_OUTCOME_DEAD_LETTER:
         heap_remove(&queue->expiry, message);

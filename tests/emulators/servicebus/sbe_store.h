@@ -55,6 +55,7 @@ struct sbe_message {
     int64_t locked_until_ms;  /* Unix milliseconds; valid while locked */
     uint32_t delivery_count;  /* failed deliveries so far: abandons and lock expiries */
     sbe_message_state state;
+    bool deferred; /* deferred once: only receive-by-sequence-number hands it out again */
     uint8_t lock_token[SBE_LOCK_TOKEN_SIZE];
 
     /* Header fields kept from the sender. */
@@ -134,6 +135,14 @@ bool sbe_queue_has_room(const sbe_queue *queue, size_t count);
  * none is available. The message stays owned by the store.
  */
 sbe_message *sbe_queue_lock_next(sbe_queue *queue);
+
+/*
+ * Finds the deferred message with `sequence_number` (not locked at the moment) and locks it,
+ * or with `take` removes it (caller frees with sbe_message_free). Returns NULL when there is
+ * none. NOTE: the lookup walks the queue, which is fine for the rare deferred receive.
+ */
+sbe_message *sbe_queue_receive_deferred(sbe_queue *queue, int64_t sequence_number, bool take);
+bool sbe_queue_has_deferred(const sbe_queue *queue, int64_t sequence_number);
 
 /* Removes the next available message for receive-and-delete. Caller frees with sbe_message_free. */
 sbe_message *sbe_queue_take_next(sbe_queue *queue);
