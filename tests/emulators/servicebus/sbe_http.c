@@ -5,8 +5,8 @@
 #include "sbe_auth.h"
 #include "timefmt.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +209,27 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *connecti
     return result;
 }
 
+/* Resolves `host` (a name such as localhost, or a numeric address) to its first address. */
+static bool resolve_bind_address(const char *host, int port, struct sockaddr_storage *out,
+                                 wl_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    char service[16];
+
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &found);
+    if (rc != 0 || found == NULL) {
+        wl_error_set(err, WL_ERR_INVALID,
+                     "--bind %s cannot be resolved (%s): use an address such as 127.0.0.1", host,
+                     gai_strerror(rc));
+        return false;
+    }
+    memcpy(out, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    return true;
+}
+
 sbe_http *sbe_http_start(sbe_store *store, const sbe_http_options *options, const wl_clock *clock,
                          wl_error *err)
 {
@@ -220,22 +241,12 @@ sbe_http *sbe_http_start(sbe_store *store, const sbe_http_options *options, cons
     http->clock = clock;
 
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
-    if (inet_pton(AF_INET, options->bind_address, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)options->port);
-    } else if (inet_pton(AF_INET6, options->bind_address, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)options->port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        wl_error_set(err, WL_ERR_INVALID,
-                     "--bind %s is not a numeric IPv4 or IPv6 address, which the HTTP listener "
-                     "needs",
-                     options->bind_address);
+    if (!resolve_bind_address(options->bind_address, options->port, &address, err)) {
         free(http);
         return NULL;
+    }
+    if (address.ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
     }
 
     http->daemon =

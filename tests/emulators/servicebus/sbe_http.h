@@ -18,7 +18,7 @@
 typedef struct sbe_http sbe_http;
 
 typedef struct sbe_http_options {
-    const char *bind_address; /* numeric IPv4 or IPv6 address */
+    const char *bind_address; /* host name or address; its first address is bound */
     int port;                 /* 0 picks a free port */
     const char *key_name;     /* SAS policy checked when a request carries Authorization */
     const char *key;
@@ -26,7 +26,7 @@ typedef struct sbe_http_options {
 
 /*
  * Starts serving `store` (which must outlive the server). Returns NULL with `err` set when
- * the address is invalid or the port cannot be bound. Caller frees with sbe_http_destroy.
+ * the address cannot be resolved or the port cannot be bound. Caller frees with sbe_http_destroy.
  */
 sbe_http *sbe_http_start(sbe_store *store, const sbe_http_options *options, const wl_clock *clock,
                          wl_error *err);
