@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Without COSMOS_KEY the consumer signs Cosmos requests with an Entra token fetched through
+# workload identity. Such a token cannot create containers, so while the container is missing
+# /readyz says how to create it and no message is taken; once it exists, the queue drains.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+access_token="itest-access-token"
+consumer_test_setup --aad-token "$access_token"
+
+echo "federated-service-account-token" >"$test_dir/federated-token"
+/usr/bin/python3 "$here/token_server.py" "$test_dir/token.ready" "$test_dir/federated-token" \
+    "$access_token" itest-client >"$test_dir/token.log" 2>&1 &
+token_pid=$!
+trap 'kill "$token_pid" 2>/dev/null || true; cleanup' EXIT
+wait_until 10 test -s "$test_dir/token.ready" || fail "the token server did not start"
+
+seed orders 200 "$test_dir/expected.json"
+cosmos_key="$COSMOS_KEY"
+COSMOS_KEY="" AZURE_AUTHORITY_HOST="http://127.0.0.1:$(cat "$test_dir/token.ready")/" \
+    AZURE_TENANT_ID=itest-tenant AZURE_CLIENT_ID=itest-client \
+    AZURE_FEDERATED_TOKEN_FILE="$test_dir/federated-token" \
+    start_consumer orders "$test_dir/consumer.log"
+
+missing() { http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q "az cosmosdb sql container create"; }
+wait_until 30 missing || fail "/readyz never said how to create the missing container"
+[[ "$(metric consumer_messages_received_total)" == 0 ]] || fail "messages were taken while the container was missing"
+
+COSMOS_KEY="$cosmos_key" node "$root/tests/lib/cosmos_count.js" init || fail "creating the container failed"
+wait_until 120 queue_drained orders 6 || fail "the queue was not drained"
+refreshes="$(metric consumer_token_refreshes_total)"
+((refreshes >= 1)) || fail "no Entra token was fetched"
+grep -q "token request .* -> 200" "$test_dir/token.log" || fail "the token server granted nothing"
+stop_consumer TERM
+[[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
+check_end_state orders "$test_dir/expected.json"
+echo "workload_identity: ok"
