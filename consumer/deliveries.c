@@ -475,6 +475,7 @@ static void on_renew_reply(consumer_app *app, delivery_slot *slot, const sb_rpc_
 static void on_disposition_reply(consumer_app *app, delivery_slot *slot, const sb_rpc_reply *reply)
 {
     if (reply->status_code == 200) {
+        metrics_counter_inc(app->stats.late_settlements, 1);
         count_outcome(app, slot);
         slot->action = SETTLE_FORGET;
         return;

@@ -36,6 +36,9 @@ void consumer_stats_register(consumer_stats *stats, metrics_registry *registry)
                                             "AMQP connections opened after the first one");
     stats->token_refreshes = metrics_counter_add(registry, "consumer_token_refreshes_total", NULL,
                                                  "Entra tokens fetched for Cosmos DB");
+    stats->late_settlements =
+        metrics_counter_add(registry, "consumer_late_settlements_total", NULL,
+                            "messages settled through $management after their link was gone");
     stats->retries_408 = retry_counter(registry, "408");
     stats->retries_429 = retry_counter(registry, "429");
     stats->retries_449 = retry_counter(registry, "449");

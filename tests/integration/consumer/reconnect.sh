@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The AMQP connection is cut twice while writes are in progress (through a proxy): the consumer
+# reconnects, settles late writes through $management or leaves them to redelivery, and the
+# end state is still one document per message with nothing lost.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Throttling keeps writes in progress across the cuts.
+consumer_test_setup --fault-429-rate 0.5 --retry-after-ms 50
+
+/usr/bin/python3 "$here/tcp_proxy.py" "$test_dir/proxy.ready" "$EMULATOR_AMQP_PORT" \
+    >"$test_dir/proxy.log" 2>&1 &
+proxy_pid=$!
+trap 'kill "$proxy_pid" 2>/dev/null || true; cleanup' EXIT
+wait_until 10 test -s "$test_dir/proxy.ready" || fail "the proxy did not start"
+
+seed orders 3000 "$test_dir/expected.json"
+EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$(cat "$test_dir/proxy.ready");}" \
+    start_consumer orders "$test_dir/consumer.log" --concurrency 8
+
+for target in 300 1500; do
+    reached() { [[ "$(metric consumer_messages_completed_total)" -ge "$target" ]]; }
+    wait_until 120 reached || fail "the consumer did not complete $target messages"
+    kill -USR1 "$proxy_pid"
+    reconnected() { [[ "$(metric consumer_reconnects_total)" -ge "$1" ]]; }
+    wait_until 60 reconnected "$((target == 300 ? 1 : 2))" || fail "the consumer did not reconnect"
+done
+
+wait_until 240 queue_drained orders 6 || fail "the queue was not drained after the reconnects"
+late="$(metric consumer_late_settlements_total)"
+echo "reconnects: $(metric consumer_reconnects_total), late settlements: $late," \
+    "locks lost: $(metric consumer_locks_lost_total)"
+# Writes were in progress at each cut, and they finish after their link is gone.
+((late >= 1)) || fail "no write was settled through \$management after a cut"
+stop_consumer TERM
+[[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
+grep -q "cut, " "$test_dir/proxy.log" || fail "the proxy cut nothing"
+check_end_state orders "$test_dir/expected.json"
+echo "reconnect: ok"
