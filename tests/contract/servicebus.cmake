@@ -34,3 +34,10 @@ foreach(case IN LISTS servicebus_python_cases)
     LABELS contract TIMEOUT 180
     ENVIRONMENT "SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>")
 endforeach()
+
+# The queue cap needs an emulator started with --max-queue-messages.
+add_test(NAME contract.servicebus.node.capacity
+         COMMAND ${servicebus_contract_dir}/run.sh node capacity.test.js -- --max-queue-messages 3)
+set_tests_properties(contract.servicebus.node.capacity PROPERTIES
+  LABELS contract TIMEOUT 180
+  ENVIRONMENT "SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>")

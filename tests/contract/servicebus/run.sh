@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one contract test against a fresh Service Bus emulator with a TLS port and a test CA:
 #
-#   run.sh node FILE.test.js
+#   run.sh node FILE.test.js [-- EMULATOR_OPTION...]
 #   run.sh python FILE.py [unittest name...]
 #
 # Needs SERVICEBUS_EMULATOR (the built binary). The emulator's log is printed when the test
@@ -13,6 +13,12 @@ root="$(cd "$here/../../.." && pwd)"
 kind="${1:?usage: run.sh node|python FILE [names...]}"
 file="${2:?usage: run.sh node|python FILE [names...]}"
 shift 2
+emulator_options=()
+if [[ "$kind" == node && "${1:-}" == "--" ]]; then
+    shift
+    emulator_options=("$@")
+    set --
+fi
 
 # shellcheck source=../../lib/emulator.sh
 source "$root/tests/lib/emulator.sh"
@@ -26,7 +32,7 @@ trap cleanup EXIT
 
 bash "$root/tests/lib/ca.sh" "$work/ca"
 emulator_start "$work" --tls-port 0 --tls-cert "$work/ca/server.crt" \
-    --tls-key "$work/ca/server.key" --log-level debug
+    --tls-key "$work/ca/server.key" --log-level debug "${emulator_options[@]}"
 export NODE_EXTRA_CA_CERTS="$work/ca/ca.crt"
 export EMULATOR_CA_FILE="$work/ca/ca.crt"
 export NODE_PATH="$root/node_modules"

@@ -192,3 +192,20 @@ test("HTTP queue description checks a SAS Authorization header", async () => {
   });
   assert.equal(bad.status, 401);
 });
+
+test("oversize transfer is rejected with message-size-exceeded", async () => {
+  const connection = await connect({ username: keyName, password: key });
+  try {
+    const sender = connection.open_sender({ target: { address: "test-queue" } });
+    await once(sender, "sendable");
+    assert.equal(sender.remote.attach.max_message_size, 262144);
+    // rhea does not enforce the peer's limit, so the emulator has to.
+    sender.send({ body: Buffer.alloc(300 * 1024, 0x61) });
+    const { delivery } = await once(sender, "rejected");
+    assert.equal(delivery.remote_state.error.condition, "amqp:link:message-size-exceeded");
+    sender.send({ body: "small", message_id: "after-oversize" });
+    await once(sender, "accepted");
+  } finally {
+    connection.close();
+  }
+});
