@@ -379,6 +379,51 @@ TEST_CASE(deferred_receive_by_sequence)
     fixture_free(&f);
 }
 
+TEST_CASE(scheduled_message_waits)
+{
+    fixture f;
+    fixture_init(&f, 0);
+    sbe_queue *work = sbe_store_find(f.store, "work");
+    size_t size;
+    char *bytes = encode("later", "later", 0, &size);
+    sbe_message_parts parts;
+    wl_error err = {0};
+    int64_t first = 0;
+    int64_t second = 0;
+    sbe_queue_counts counts;
+    int64_t at_ms = START_US / 1000 + 5000;
+
+    CHECK_INT_EQ(sbe_message_split((const uint8_t *)bytes, size, &parts, &err), WL_OK);
+    CHECK_INT_EQ(sbe_queue_schedule(work, &parts, at_ms, &first, &err), WL_OK);
+    CHECK_INT_EQ(sbe_queue_schedule(work, &parts, at_ms, &second, &err), WL_OK);
+    CHECK(second > first);
+    sbe_queue_get_counts(work, &counts);
+    CHECK_INT_EQ(counts.active, 0);
+    CHECK_INT_EQ(counts.scheduled, 2);
+    CHECK(sbe_queue_lock_next(work) == NULL);
+
+    CHECK_INT_EQ(sbe_queue_cancel_scheduled(work, second), WL_OK);
+    CHECK_INT_EQ(sbe_queue_cancel_scheduled(work, second), WL_ERR_NOT_FOUND);
+    wl_fake_clock_advance(&f.clock, 4999);
+    sbe_store_expire(f.store);
+    CHECK(sbe_queue_lock_next(work) == NULL);
+
+    wl_fake_clock_advance(&f.clock, 1);
+    sbe_store_expire(f.store);
+    sbe_queue_get_counts(work, &counts);
+    CHECK_INT_EQ(counts.active, 1);
+    CHECK_INT_EQ(counts.scheduled, 0);
+    sbe_message *message = sbe_queue_lock_next(work);
+    CHECK(message != NULL);
+    if (message != NULL) {
+        CHECK_INT_EQ(message->sequence_number, first);
+        CHECK_INT_EQ(message->enqueued_time_ms, at_ms);
+        CHECK_INT_EQ(sbe_queue_cancel_scheduled(work, first), WL_ERR_NOT_FOUND);
+    }
+    free(bytes);
+    fixture_free(&f);
+}
+
 TEST_CASE(ttl_expiry_dead_letters)
 {
     fixture f;
@@ -532,7 +577,7 @@ TEST_MAIN(TEST_ENTRY(lock_expiry_redelivers), TEST_ENTRY(settle_after_expiry_is_
           TEST_ENTRY(renew_lock_extends), TEST_ENTRY(max_delivery_count_dead_letters),
           TEST_ENTRY(dead_letter_keeps_reason), TEST_ENTRY(abandon_keeps_sequence_order),
           TEST_ENTRY(defer_keeps_message_out_of_delivery), TEST_ENTRY(deferred_receive_by_sequence),
-          TEST_ENTRY(ttl_expiry_dead_letters), TEST_ENTRY(ttl_expiry_removes),
-          TEST_ENTRY(message_ttl_shorter_than_queue),
+          TEST_ENTRY(scheduled_message_waits), TEST_ENTRY(ttl_expiry_dead_letters),
+          TEST_ENTRY(ttl_expiry_removes), TEST_ENTRY(message_ttl_shorter_than_queue),
           TEST_ENTRY(locked_message_expires_after_release), TEST_ENTRY(duplicate_detection_window),
           TEST_ENTRY(queue_cap_rejects), TEST_ENTRY(receive_and_delete_takes))

@@ -47,8 +47,22 @@ async function countDetails(queue) {
   return { active: read("ActiveMessageCount"), deadLetter: read("DeadLetterMessageCount") };
 }
 
+// Reads ScheduledMessageCount from the emulator's HTTP side.
+async function scheduledCount(queue) {
+  const response = await fetch(
+    `http://127.0.0.1:${process.env.EMULATOR_HTTP_PORT}/${queue}?api-version=2021-05`,
+  );
+  const match = (await response.text()).match(
+    /<d2p1:ScheduledMessageCount>(\d+)<\/d2p1:ScheduledMessageCount>/,
+  );
+  if (!match) {
+    throw new Error(`no ScheduledMessageCount in the description of ${queue}`);
+  }
+  return Number(match[1]);
+}
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-module.exports = { connectionString, createClient, purge, countDetails, sleep };
+module.exports = { connectionString, createClient, purge, countDetails, scheduledCount, sleep };

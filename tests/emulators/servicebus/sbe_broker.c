@@ -792,6 +792,106 @@ out:
     return reply;
 }
 
+/*
+ * Schedules the messages of a schedule-message request: a "messages" list of maps whose
+ * "message" binary is an encoded message carrying x-opt-scheduled-enqueue-time.
+ */
+static pn_message_t *management_schedule(sbe_queue *queue, pn_message_t *request)
+{
+    pn_data_t *body = pn_message_body(request);
+    sbe_buffer numbers = {0};
+    size_t count = 0;
+    wl_error err = {0};
+    pn_message_t *reply = NULL;
+
+    if (!map_find(body, "messages") ||
+        (pn_data_type(body) != PN_LIST && pn_data_type(body) != PN_ARRAY)) {
+        return reply_begin(request, "statusCode", "statusDescription", 400,
+                           "schedule-message needs a messages list", "amqp:invalid-field");
+    }
+    pn_data_enter(body);
+    while (pn_data_next(body)) {
+        if (pn_data_type(body) != PN_MAP) {
+            continue;
+        }
+        pn_data_enter(body);
+        pn_bytes_t encoded = pn_bytes(0, NULL);
+        while (pn_data_next(body)) {
+            pn_bytes_t name = pn_data_type(body) == PN_STRING   ? pn_data_get_string(body)
+                              : pn_data_type(body) == PN_SYMBOL ? pn_data_get_symbol(body)
+                                                                : pn_bytes(0, NULL);
+            if (!pn_data_next(body)) {
+                break;
+            }
+            if (name.size == 7 && memcmp(name.start, "message", 7) == 0 &&
+                pn_data_type(body) == PN_BINARY) {
+                encoded = pn_data_get_binary(body);
+            }
+        }
+        pn_data_exit(body);
+
+        sbe_message_parts parts;
+        int64_t sequence_number = 0;
+        if (encoded.size == 0 ||
+            sbe_message_split((const uint8_t *)encoded.start, encoded.size, &parts, &err) !=
+                WL_OK ||
+            sbe_queue_schedule(queue, &parts, parts.scheduled_enqueue_time_ms, &sequence_number,
+                               &err) != WL_OK) {
+            reply = reply_begin(request, "statusCode", "statusDescription",
+                                err.status == WL_ERR_THROTTLED ? 403 : 400,
+                                err.message[0] ? err.message : "a scheduled message is missing",
+                                err.condition[0] ? err.condition : "amqp:invalid-field");
+            break;
+        }
+        sbe_buffer_append(&numbers, &sequence_number, sizeof sequence_number);
+        count++;
+    }
+    pn_data_exit(body);
+    if (reply != NULL) {
+        sbe_buffer_free(&numbers);
+        return reply;
+    }
+
+    reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
+    pn_data_t *out = pn_message_body(reply);
+    pn_data_put_map(out);
+    pn_data_enter(out);
+    pn_data_put_string(out, pn_bytes(strlen("sequence-numbers"), "sequence-numbers"));
+    pn_data_put_array(out, false, PN_LONG);
+    pn_data_enter(out);
+    for (size_t i = 0; i < count; i++) {
+        int64_t sequence_number;
+        memcpy(&sequence_number, numbers.data + i * sizeof sequence_number, sizeof sequence_number);
+        pn_data_put_long(out, sequence_number);
+    }
+    pn_data_exit(out);
+    pn_data_exit(out);
+    sbe_buffer_free(&numbers);
+    return reply;
+}
+
+static pn_message_t *management_cancel_scheduled(sbe_queue *queue, pn_message_t *request)
+{
+    int64_t *numbers;
+    size_t count = read_sequence_numbers(pn_message_body(request), &numbers);
+    char description[200];
+    pn_message_t *reply = NULL;
+
+    for (size_t i = 0; i < count && reply == NULL; i++) {
+        if (sbe_queue_cancel_scheduled(queue, numbers[i]) != WL_OK) {
+            snprintf(description, sizeof description,
+                     "No scheduled message has sequence number %lld.", (long long)numbers[i]);
+            reply = reply_begin(request, "statusCode", "statusDescription", 410, description,
+                                "com.microsoft:message-not-found");
+        }
+    }
+    if (reply == NULL) {
+        reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
+    }
+    free(numbers);
+    return reply;
+}
+
 static void handle_management_request(link_ctx *link, pn_message_t *request)
 {
     connection_ctx *connection = link->connection;
@@ -804,6 +904,11 @@ static void handle_management_request(link_ctx *link, pn_message_t *request)
         reply = management_update_disposition(link->queue, request);
     } else if (operation != NULL && strcmp(operation, "com.microsoft:peek-message") == 0) {
         reply = management_peek(connection->broker, link->queue, request);
+    } else if (operation != NULL && strcmp(operation, "com.microsoft:schedule-message") == 0) {
+        reply = management_schedule(link->queue, request);
+    } else if (operation != NULL &&
+               strcmp(operation, "com.microsoft:cancel-scheduled-message") == 0) {
+        reply = management_cancel_scheduled(link->queue, request);
     } else if (operation != NULL &&
                strcmp(operation, "com.microsoft:receive-by-sequence-number") == 0) {
         reply = management_receive_deferred(connection->broker, link->queue, request);

@@ -217,6 +217,34 @@ static void parse_header(const uint8_t *p, size_t length, sbe_message_parts *par
     }
 }
 
+/* Reads x-opt-scheduled-enqueue-time (a timestamp) from the message-annotations entries. */
+static void parse_annotations(sbe_message_parts *parts)
+{
+    static const char key[] = "x-opt-scheduled-enqueue-time";
+    const uint8_t *p = parts->annotations.bytes.data;
+    size_t remaining = parts->annotations.bytes.size;
+
+    for (uint32_t i = 0; i + 1 < parts->annotations.count; i += 2) {
+        size_t key_length = value_length(p, remaining, 0);
+        if (key_length == 0 || key_length >= remaining) {
+            return;
+        }
+        size_t entry_value_length = value_length(p + key_length, remaining - key_length, 0);
+        if (entry_value_length == 0) {
+            return;
+        }
+        const uint8_t *value = p + key_length;
+        bool match = (p[0] == 0xa3 || p[0] == 0xa1) && key_length == 2 + sizeof key - 1 &&
+                     memcmp(p + 2, key, sizeof key - 1) == 0;
+        if (match && value[0] == 0x83 && entry_value_length == 9) {
+            parts->has_scheduled_enqueue_time = true;
+            parts->scheduled_enqueue_time_ms = (int64_t)read_be64(value + 1);
+        }
+        p += key_length + entry_value_length;
+        remaining -= key_length + entry_value_length;
+    }
+}
+
 static void parse_properties(const uint8_t *p, size_t length, sbe_message_parts *parts)
 {
     sbe_bytes elements;
@@ -310,6 +338,7 @@ wl_status sbe_message_split(const uint8_t *bytes, size_t size, sbe_message_parts
         return wl_error_set(err, WL_ERR_PROTOCOL, "invalid message: it has no body section");
     }
     parts.body = (sbe_bytes){bytes + body_start, size - body_start};
+    parse_annotations(&parts);
     *out_parts = parts;
     return WL_OK;
 }

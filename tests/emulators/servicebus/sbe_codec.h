@@ -36,8 +36,10 @@ typedef struct sbe_message_parts {
     sbe_map_entries annotations; /* message-annotations entries */
     sbe_bytes properties;        /* the whole properties section, or empty */
     sbe_map_entries application_properties;
-    sbe_bytes body;       /* every body section and the footer */
-    sbe_bytes message_id; /* the encoded message-id value, or empty */
+    sbe_bytes body;                    /* every body section and the footer */
+    sbe_bytes message_id;              /* the encoded message-id value, or empty */
+    bool has_scheduled_enqueue_time;   /* x-opt-scheduled-enqueue-time annotation present */
+    int64_t scheduled_enqueue_time_ms; /* its value, Unix milliseconds */
 } sbe_message_parts;
 
 /*

@@ -108,7 +108,7 @@ static char *queue_entry(const sbe_http *http, sbe_queue *queue, const char *hos
         "servicebus\">"
         "<d2p1:ActiveMessageCount>%zu</d2p1:ActiveMessageCount>"
         "<d2p1:DeadLetterMessageCount>%zu</d2p1:DeadLetterMessageCount>"
-        "<d2p1:ScheduledMessageCount>0</d2p1:ScheduledMessageCount>"
+        "<d2p1:ScheduledMessageCount>%zu</d2p1:ScheduledMessageCount>"
         "<d2p1:TransferMessageCount>0</d2p1:TransferMessageCount>"
         "<d2p1:TransferDeadLetterMessageCount>0</d2p1:TransferDeadLetterMessageCount>"
         "</CountDetails>"
@@ -120,7 +120,8 @@ static char *queue_entry(const sbe_http *http, sbe_queue *queue, const char *hos
         host, sbe_queue_path(queue), sbe_queue_path(queue), now, now, host, sbe_queue_path(queue),
         lock, config->requires_duplicate_detection ? "true" : "false", ttl,
         config->dead_letter_on_expiration ? "true" : "false", window, config->max_delivery_count,
-        counts.active + counts.dead_letter, now, now, now, counts.active, counts.dead_letter);
+        counts.active + counts.dead_letter + counts.scheduled, now, now, now, counts.active,
+        counts.dead_letter, counts.scheduled);
 }
 
 static char *empty_feed(const sbe_http *http, const char *host, const char *path)

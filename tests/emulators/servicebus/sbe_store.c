@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum heap_kind { HEAP_AVAILABLE, HEAP_EXPIRY, HEAP_LOCK };
+enum heap_kind { HEAP_AVAILABLE, HEAP_EXPIRY, HEAP_LOCK, HEAP_SCHEDULED, HEAP_KIND_COUNT };
 
 #define HEAP_ABSENT SIZE_MAX
 
@@ -40,6 +40,7 @@ struct sbe_queue {
     message_heap available;
     message_heap expiry;
     message_heap locks;
+    message_heap scheduled; /* by enqueued time, which is the scheduled time */
     /* Locked messages by lock token; chained, power-of-two bucket count. */
     sbe_message **token_buckets;
     size_t token_bucket_count;
@@ -47,7 +48,8 @@ struct sbe_queue {
     /* Every message in sequence order, for peek and for freeing. */
     sbe_message *head;
     sbe_message *tail;
-    _Atomic size_t message_count;
+    _Atomic size_t message_count;   /* every message, scheduled ones included */
+    _Atomic size_t scheduled_count; /* messages waiting for their scheduled time */
     int64_t next_sequence_number;
 
     seen_id **seen_buckets;
@@ -86,6 +88,8 @@ static int64_t heap_key(const sbe_message *message, enum heap_kind kind)
         return message->sequence_number;
     case HEAP_EXPIRY:
         return message->expires_at_ms;
+    case HEAP_SCHEDULED:
+        return message->enqueued_time_ms;
     case HEAP_LOCK:
     default:
         return message->locked_until_ms;
@@ -302,7 +306,7 @@ static sbe_message *message_alloc(size_t bytes_size)
     sbe_message *message = wl_xcalloc(1, sizeof *message);
 
     message->bytes = wl_xmalloc(bytes_size > 0 ? bytes_size : 1);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < HEAP_KIND_COUNT; i++) {
         message->heap_index[i] = HEAP_ABSENT;
     }
     return message;
@@ -322,6 +326,10 @@ static void queue_unlink(sbe_queue *queue, sbe_message *message)
 {
     heap_remove(&queue->available, message);
     heap_remove(&queue->expiry, message);
+    if (message->state == SBE_MESSAGE_SCHEDULED) {
+        heap_remove(&queue->scheduled, message);
+        atomic_fetch_sub(&queue->scheduled_count, 1);
+    }
     if (message->state == SBE_MESSAGE_LOCKED) {
         heap_remove(&queue->locks, message);
         token_remove(queue, message);
@@ -429,6 +437,17 @@ static void expire_message(sbe_queue *queue, sbe_message *message)
 static void queue_expire(sbe_queue *queue, int64_t now)
 {
     sbe_message *message;
+    bool activated = false;
+
+    while ((message = heap_top(&queue->scheduled)) != NULL && message->enqueued_time_ms <= now) {
+        heap_remove(&queue->scheduled, message);
+        atomic_fetch_sub(&queue->scheduled_count, 1);
+        make_available(queue, message);
+        activated = true;
+    }
+    if (activated) {
+        notify_available(queue);
+    }
 
     while ((message = heap_top(&queue->locks)) != NULL && message->locked_until_ms <= now) {
         heap_remove(&queue->locks, message);
@@ -549,13 +568,18 @@ static const sbe_message_parts *assign_message_id(const sbe_message_parts *parts
     return out_parts;
 }
 
-wl_status sbe_queue_enqueue(sbe_queue *queue, const sbe_message_parts *parts, bool *out_duplicate,
-                            wl_error *err)
+/*
+ * Stores a message that becomes available at `scheduled_ms` (now or earlier: at once). Its
+ * enqueued time is then the scheduled time, as in Service Bus.
+ */
+static wl_status enqueue_at(sbe_queue *queue, const sbe_message_parts *parts, int64_t scheduled_ms,
+                            int64_t *out_sequence_number, bool *out_duplicate, wl_error *err)
 {
     sbe_store *store = queue->store;
     int64_t now = now_ms(store);
 
     *out_duplicate = false;
+    *out_sequence_number = 0;
     if (!sbe_queue_has_room(queue, 1)) {
         return wl_error_set_condition(err, WL_ERR_THROTTLED, "amqp:resource-limit-exceeded",
                                       "queue %s holds its maximum of %zu messages", queue->path,
@@ -601,22 +625,63 @@ wl_status sbe_queue_enqueue(sbe_queue *queue, const sbe_message_parts *parts, bo
     message->ttl_ms = parts->ttl_ms;
     message->first_acquirer = parts->first_acquirer;
 
+    bool scheduled = scheduled_ms > now;
+    int64_t enqueued_ms = scheduled ? scheduled_ms : now;
     message->sequence_number = queue->next_sequence_number++;
-    message->enqueued_time_ms = now;
+    message->enqueued_time_ms = enqueued_ms;
     int64_t ttl_ms = queue->config->default_ttl_ms;
     if (parts->has_ttl && (int64_t)parts->ttl_ms < ttl_ms) {
         ttl_ms = parts->ttl_ms;
     }
-    message->expires_at_ms = ttl_ms >= INT64_MAX - now ? INT64_MAX : now + ttl_ms;
+    message->expires_at_ms = ttl_ms >= INT64_MAX - enqueued_ms ? INT64_MAX : enqueued_ms + ttl_ms;
+    *out_sequence_number = message->sequence_number;
 
     list_append(queue, message);
-    make_available(queue, message);
     if (message->expires_at_ms != INT64_MAX) {
         heap_push(&queue->expiry, message);
     }
     sbe_buffer_free(&properties);
+    if (scheduled) {
+        message->state = SBE_MESSAGE_SCHEDULED;
+        heap_push(&queue->scheduled, message);
+        atomic_fetch_add(&queue->scheduled_count, 1);
+        return WL_OK;
+    }
+    make_available(queue, message);
     notify_available(queue);
     return WL_OK;
+}
+
+wl_status sbe_queue_enqueue(sbe_queue *queue, const sbe_message_parts *parts, bool *out_duplicate,
+                            wl_error *err)
+{
+    int64_t sequence_number;
+    int64_t scheduled_ms = parts->has_scheduled_enqueue_time ? parts->scheduled_enqueue_time_ms : 0;
+
+    return enqueue_at(queue, parts, scheduled_ms, &sequence_number, out_duplicate, err);
+}
+
+wl_status sbe_queue_schedule(sbe_queue *queue, const sbe_message_parts *parts, int64_t scheduled_ms,
+                             int64_t *out_sequence_number, wl_error *err)
+{
+    bool duplicate;
+
+    return enqueue_at(queue, parts, scheduled_ms, out_sequence_number, &duplicate, err);
+}
+
+wl_status sbe_queue_cancel_scheduled(sbe_queue *queue, int64_t sequence_number)
+{
+    for (sbe_message *message = queue->head; message != NULL; message = message->next) {
+        if (message->sequence_number == sequence_number) {
+            if (message->state != SBE_MESSAGE_SCHEDULED) {
+                return WL_ERR_NOT_FOUND;
+            }
+            queue_unlink(queue, message);
+            sbe_message_free(message);
+            return WL_OK;
+        }
+    }
+    return WL_ERR_NOT_FOUND;
 }
 
 bool sbe_queue_has_room(const sbe_queue *queue, size_t count)
@@ -787,7 +852,9 @@ const sbe_message *sbe_queue_next(const sbe_message *message)
 
 void sbe_queue_get_counts(const sbe_queue *queue, sbe_queue_counts *out_counts)
 {
-    out_counts->active = atomic_load(&queue->message_count);
+    size_t scheduled = atomic_load(&queue->scheduled_count);
+    out_counts->active = atomic_load(&queue->message_count) - scheduled;
+    out_counts->scheduled = scheduled;
     out_counts->dead_letter =
         queue->dead_letter != NULL ? atomic_load(&queue->dead_letter->message_count) : 0;
 }
@@ -840,6 +907,8 @@ static sbe_queue *queue_create(sbe_store *store, const sbe_queue_config *config,
     queue->available.kind = HEAP_AVAILABLE;
     queue->expiry.kind = HEAP_EXPIRY;
     queue->locks.kind = HEAP_LOCK;
+    queue->scheduled.kind = HEAP_SCHEDULED;
+    atomic_init(&queue->scheduled_count, 0);
     queue->next_sequence_number = 1;
     atomic_init(&queue->message_count, 0);
     return queue;
@@ -865,6 +934,7 @@ static void queue_destroy(sbe_queue *queue)
     free(queue->available.items);
     free(queue->expiry.items);
     free(queue->locks.items);
+    free(queue->scheduled.items);
     free(queue->path);
     free(queue);
 }

@@ -33,6 +33,7 @@ typedef enum sbe_message_state {
     SBE_MESSAGE_AVAILABLE,
     SBE_MESSAGE_LOCKED,
     SBE_MESSAGE_DEFERRED,
+    SBE_MESSAGE_SCHEDULED, /* waiting for its scheduled enqueue time */
 } sbe_message_state;
 
 /* What a receiver decided about a locked message. */
@@ -50,7 +51,7 @@ typedef enum sbe_outcome {
 typedef struct sbe_message sbe_message;
 struct sbe_message {
     int64_t sequence_number;
-    int64_t enqueued_time_ms; /* Unix milliseconds */
+    int64_t enqueued_time_ms; /* Unix milliseconds; the scheduled time of a scheduled message */
     int64_t expires_at_ms;    /* Unix milliseconds; INT64_MAX when it never expires */
     int64_t locked_until_ms;  /* Unix milliseconds; valid while locked */
     uint32_t delivery_count;  /* failed deliveries so far: abandons and lock expiries */
@@ -76,7 +77,7 @@ struct sbe_message {
     uint8_t *bytes;
 
     /* Private to the store. */
-    size_t heap_index[3];
+    size_t heap_index[4];
     sbe_message *token_next;
     sbe_message *prev;
     sbe_message *next;
@@ -106,7 +107,8 @@ size_t sbe_store_queue_count(const sbe_store *store);
 /* Returns the main (not dead-letter) queue at `index`, in configuration order. */
 sbe_queue *sbe_store_queue_at(sbe_store *store, size_t index);
 
-/* Expires locks and time-to-live in every queue at the clock's current time. */
+/* Activates scheduled messages and expires locks and time-to-live in every queue at the
+ * clock's current time. */
 void sbe_store_expire(sbe_store *store);
 
 /* Returns the entity path ("orders" or "orders/$DeadLetterQueue"); valid for the store's life. */
@@ -120,12 +122,23 @@ void sbe_queue_set_user_data(sbe_queue *queue, void *user_data);
 void *sbe_queue_user_data(const sbe_queue *queue);
 
 /*
- * Stores one message split by sbe_message_split. Returns WL_OK (also for a duplicate that
+ * Stores one message split by sbe_message_split; one with a future
+ * x-opt-scheduled-enqueue-time waits until then. Returns WL_OK (also for a duplicate that
  * duplicate detection dropped, reported in `out_duplicate`), or WL_ERR_THROTTLED when the
  * queue is at its cap.
  */
 wl_status sbe_queue_enqueue(sbe_queue *queue, const sbe_message_parts *parts, bool *out_duplicate,
                             wl_error *err);
+
+/*
+ * Stores a message that becomes available at `scheduled_ms` (Unix milliseconds), for the
+ * schedule-message operation, and returns its sequence number. Duplicate detection applies.
+ */
+wl_status sbe_queue_schedule(sbe_queue *queue, const sbe_message_parts *parts, int64_t scheduled_ms,
+                             int64_t *out_sequence_number, wl_error *err);
+
+/* Removes a scheduled message. Returns WL_ERR_NOT_FOUND when none has that sequence number. */
+wl_status sbe_queue_cancel_scheduled(sbe_queue *queue, int64_t sequence_number);
 
 /* True when `count` more messages fit under the queue's cap. */
 bool sbe_queue_has_room(const sbe_queue *queue, size_t count);
@@ -171,6 +184,7 @@ const sbe_message *sbe_queue_next(const sbe_message *message);
 /* Counts for the management API. Safe from any thread. */
 typedef struct sbe_queue_counts {
     size_t active;      /* available, locked and deferred messages */
+    size_t scheduled;   /* messages waiting for their scheduled enqueue time */
     size_t dead_letter; /* messages in the dead-letter subqueue */
 } sbe_queue_counts;
 
