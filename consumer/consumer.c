@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest gap between timer runs, so deadlines and the outbox are checked without events. */
+/* Maximum gap between timer runs, so deadlines and the outbox are checked without events. */
 #define TICK_MAX_MS 1000
 /* After the grace period, how long closing the connection may take before we exit anyway. */
 #define CLOSE_TIMEOUT_MS 5000

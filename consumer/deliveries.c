@@ -153,8 +153,8 @@ static void fill_lock(consumer_app *app, delivery_slot *slot, pn_delivery_t *del
     }
     memcpy(slot->lock_token, tag.start, 16);
     int64_t remaining = locked_until_ms - wl_clock_realtime_us(app->clock) / 1000;
-    /* A clock skewed ahead of the service's makes the lock look shorter, never longer than
-     * 1 s minimum, so renewal errs on the early side. */
+    /* A local clock ahead of the service's makes the lock look shorter, so renewal comes
+     * early. The 1 s floor keeps a skewed clock from scheduling every renewal at once. */
     slot->lock_duration_ms = remaining > 1000 ? remaining : 1000;
     slot->lock_expiry_ms = now_ms + slot->lock_duration_ms;
     slot->renew_at_ms =
@@ -374,7 +374,7 @@ void deliveries_process_outbox(consumer_app *app)
         delivery_slot *slot = &app->slots[job->slot];
 
         if (slot->serial != job->serial) {
-            consumer_job_free(job); /* cannot happen: a slot waits for its job */
+            consumer_job_free(job); /* a bug guard: a slot is not reused before its job returns */
             continue;
         }
         slot->with_writer = false;

@@ -9,10 +9,10 @@ const settle_limits settle_default_limits = {
 };
 
 /*
- * The policy. Rows are matched in order; the last row is the default for anything the table
- * does not name, which retries until the deadline: an unknown status could be our fault or
- * the server's, and only redelivery limits (MaxDeliveryCount) should turn it into a
- * dead-letter, never a guess on the first attempt.
+ * The policy. Rows are matched in order, and the last row is the default for anything the
+ * table does not name. The default retries until the deadline, because an unknown status
+ * could be our fault or the server's. Only the redelivery limit (MaxDeliveryCount) should turn
+ * such a message into a dead letter, never a guess on the first attempt.
  */
 static const settle_rule rules[] = {
     {SETTLE_EVENT_HTTP, 200, 201, SETTLE_COMPLETE, "document stored"},

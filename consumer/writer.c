@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest wait in cosmos_poll, so that deadlines and the stop flag are seen promptly. */
+/* Maximum wait in cosmos_poll, so that deadlines and the stop flag are seen promptly. */
 #define POLL_MAX_MS 1000
 
 typedef enum check_step {
@@ -104,7 +104,7 @@ static void finish(writer *w, consumer_job *job, settle_action action, const cha
     job->description[description_length] = '\0';
     remove_job(w, job);
     if (!job_queue_push(w->options.outbox, job)) {
-        /* The outbox holds as many jobs as the receiver's credit, so this is a bug. */
+        /* The outbox has room for every delivery slot of the receiver, so this is a bug. */
         LOG_ERROR("outbox-full", "the writer's outbox is full; aborting");
         abort();
     }
