@@ -41,6 +41,7 @@ struct writer {
     int64_t next_check_ms;
     backoff_policy check_backoff;
 
+    uint64_t jitter_state; /* xorshift64 state for backoff jitter, seeded from the OS */
     bool uses_key;
     cred_token token;
     int64_t next_token_ms;
@@ -271,18 +272,29 @@ static void start_upsert(writer *w, consumer_job *job)
                   on_upsert_done, job);
 }
 
+/* Returns the next jitter value. Jitter needs no cryptographic strength, and the OS generator
+ * would cost a system call per write. */
+static uint32_t next_jitter(writer *w)
+{
+    uint64_t x = w->jitter_state;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    w->jitter_state = x;
+    return (uint32_t)(x >> 32);
+}
+
 static void on_upsert_done(void *ctx, const cosmos_result *result)
 {
     consumer_job *job = ctx;
     writer *w = job->writer;
     int64_t now = wl_clock_monotonic_ms(w->clock);
-    uint32_t random = 0;
     char detail[300];
 
     job->in_progress = false;
     w->active--;
     metrics_histogram_observe(w->options.stats->cosmos_latency, (double)result->latency_us / 1e6);
-    wl_random_bytes(&random, sizeof random);
 
     settle_input input = {
         .event = result->http_status == 0 ? SETTLE_EVENT_TRANSPORT : SETTLE_EVENT_HTTP,
@@ -291,7 +303,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
         .attempt = job->attempt,
         .now_ms = now,
         .deadline_ms = job->deadline_ms,
-        .random = random,
+        .random = next_jitter(w),
     };
     settle_decision decision = settle_decide(&input, &settle_default_limits);
     describe_result(result, detail, sizeof detail);
@@ -424,6 +436,9 @@ writer *writer_start(const writer_options *options, wl_error *err)
         return NULL;
     }
     w->uses_key = cosmos_client_uses_key(w->cosmos);
+    if (!wl_random_bytes(&w->jitter_state, sizeof w->jitter_state) || w->jitter_state == 0) {
+        w->jitter_state = (uint64_t)wl_clock_realtime_us(w->clock) | 1u;
+    }
     job_queue_init(&w->inbox, options->queue_capacity);
     w->jobs = wl_xcalloc(options->queue_capacity, sizeof *w->jobs);
     w->check_backoff = (backoff_policy){.initial_ms = 500, .max_ms = 15000, .multiplier = 2};
