@@ -82,6 +82,7 @@ typedef struct consumer_app {
     size_t slots_used;
     uint64_t next_serial;
     int credit_target;
+    uint64_t overflow_count; /* deliveries that arrived beyond our credit */
 
     writer *writer;
     job_queue outbox;

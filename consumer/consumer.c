@@ -600,7 +600,10 @@ int consumer_run(const consumer_options *options)
     LOG_INFO("health-listening", "health endpoints on %s:%u", options->health_bind,
              (unsigned)health_server_port(app.health));
 
-    if (start_writer(&app, &err) != WL_OK || start_connection(&app, &err) != WL_OK) {
+    /* The connection object must exist before the writer thread starts, because the writer
+     * wakes it as soon as its first Cosmos request finishes; creating it first also publishes
+     * app.conn to that thread through pthread_create. */
+    if (start_connection(&app, &err) != WL_OK || start_writer(&app, &err) != WL_OK) {
         LOG_ERROR("start-failed", "%s", err.message);
         exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
         goto out;
