@@ -22,6 +22,9 @@ set(servicebus_python_cases
   SettlementTest.test_dead_letter_with_reason
   SettlementTest.test_max_delivery_count_dead_letters
   SettlementTest.test_receive_and_delete_removes
+  ManagementTest.test_peek_does_not_lock
+  ManagementTest.test_deferred_received_by_sequence_number
+  ManagementTest.test_schedule_and_cancel
   LockTest.test_expired_lock_redelivers
   LockTest.test_renew_lock_extends
   ErrorTest.test_wrong_key_fails_with_authorization_error

@@ -236,6 +236,56 @@ class SettlementTest(unittest.TestCase):
         self.assertEqual(count_details("orders"), (0, 0))
 
 
+class ManagementTest(unittest.TestCase):
+    """Operations on the queue's $management node."""
+
+    def setUp(self):
+        self.client = make_client()
+        purge(self.client, "test-queue")
+
+    def tearDown(self):
+        purge(self.client, "test-queue")
+        self.client.close()
+
+    def test_peek_does_not_lock(self):
+        with self.client.get_queue_sender("test-queue") as sender:
+            sender.send_messages([ServiceBusMessage("one", message_id="peek-1"),
+                                  ServiceBusMessage("two", message_id="peek-2")])
+        with self.client.get_queue_receiver("test-queue") as receiver:
+            peeked = receiver.peek_messages(max_message_count=10)
+            self.assertEqual([m.message_id for m in peeked], ["peek-1", "peek-2"])
+            first = receive_one(receiver)
+            self.assertEqual(first.message_id, "peek-1")
+            receiver.complete_message(first)
+
+    def test_deferred_received_by_sequence_number(self):
+        with self.client.get_queue_sender("test-queue") as sender:
+            sender.send_messages(ServiceBusMessage("later", message_id="py-defer"))
+        with self.client.get_queue_receiver("test-queue") as receiver:
+            message = receive_one(receiver)
+            sequence_number = message.sequence_number
+            receiver.defer_message(message)
+            self.assertEqual(receiver.receive_messages(max_message_count=1, max_wait_time=1), [])
+            deferred = receiver.receive_deferred_messages([sequence_number])
+            self.assertEqual([m.message_id for m in deferred], ["py-defer"])
+            receiver.complete_message(deferred[0])
+        self.assertEqual(count_details("test-queue"), (0, 0))
+
+    def test_schedule_and_cancel(self):
+        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        with self.client.get_queue_sender("test-queue") as sender:
+            kept, cancelled = sender.schedule_messages(
+                [ServiceBusMessage("kept", message_id="py-kept"),
+                 ServiceBusMessage("cancelled", message_id="py-cancelled")], at)
+            sender.cancel_scheduled_messages(cancelled)
+        self.assertEqual(count_details("test-queue"), (0, 0))
+        with self.client.get_queue_receiver("test-queue") as receiver:
+            messages = receiver.receive_messages(max_message_count=2, max_wait_time=8)
+            self.assertEqual([m.message_id for m in messages], ["py-kept"])
+            self.assertEqual(messages[0].sequence_number, kept)
+            receiver.complete_message(messages[0])
+
+
 class LockTest(unittest.TestCase):
     """short-lock has LockDuration PT2S in the suite's Config.json."""
 

@@ -768,7 +768,11 @@ static pn_message_t *management_receive_deferred(sbe_broker *broker, sbe_queue *
             continue; /* a repeated sequence number */
         }
         broker->encode_buffer.size = 0;
-        sbe_message_encode(message, !take, &broker->encode_buffer);
+        if (take) {
+            sbe_message_encode(message, false, &broker->encode_buffer);
+        } else {
+            sbe_message_encode_with_lock_token(message, &broker->encode_buffer);
+        }
         pn_data_put_map(out);
         pn_data_enter(out);
         pn_data_put_string(out, pn_bytes(strlen("message"), "message"));

@@ -1,6 +1,7 @@
 #include "sbe_store.h"
 
 #include "encoding.h"
+#include "timefmt.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -859,14 +860,27 @@ void sbe_queue_get_counts(const sbe_queue *queue, sbe_queue_counts *out_counts)
         queue->dead_letter != NULL ? atomic_load(&queue->dead_letter->message_count) : 0;
 }
 
-void sbe_message_encode(const sbe_message *message, bool locked, sbe_buffer *out)
+static void encode_message(const sbe_message *message, bool locked, bool lock_token_annotation,
+                           sbe_buffer *out)
 {
     const uint8_t *p = message->bytes;
 
-    sbe_buffer_reserve(out, 160 + message->annotations_size + message->properties_size +
+    sbe_buffer_reserve(out, 200 + message->annotations_size + message->properties_size +
                                 message->application_properties_size + message->body_size);
     sbe_put_header(out, message->durable, message->priority, message->has_ttl, message->ttl_ms,
                    message->first_acquirer, message->delivery_count);
+    if (lock_token_annotation) {
+        /* The lock token as a uuid in string order, which is the delivery tag with its first
+         * three groups byte-swapped (the .NET GUID layout). */
+        uint8_t uuid[SBE_LOCK_TOKEN_SIZE];
+        uint8_t code = 0x98;
+        wl_uuid_swap_guid_order(message->lock_token, uuid);
+        size_t annotations = sbe_map_section_begin(out, 0x71);
+        sbe_put_symbol(out, "x-opt-lock-token");
+        sbe_buffer_append(out, &code, 1);
+        sbe_buffer_append(out, uuid, sizeof uuid);
+        sbe_map_section_end(out, annotations, 2);
+    }
 
     size_t begin = sbe_map_section_begin(out, 0x72);
     sbe_buffer_append(out, p, message->annotations_size);
@@ -893,6 +907,16 @@ void sbe_message_encode(const sbe_message *message, bool locked, sbe_buffer *out
     }
     p += message->application_properties_size;
     sbe_buffer_append(out, p, message->body_size);
+}
+
+void sbe_message_encode(const sbe_message *message, bool locked, sbe_buffer *out)
+{
+    encode_message(message, locked, false, out);
+}
+
+void sbe_message_encode_with_lock_token(const sbe_message *message, sbe_buffer *out)
+{
+    encode_message(message, true, true, out);
 }
 
 static sbe_queue *queue_create(sbe_store *store, const sbe_queue_config *config, bool dead_letter)

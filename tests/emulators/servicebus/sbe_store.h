@@ -197,4 +197,11 @@ void sbe_queue_get_counts(const sbe_queue *queue, sbe_queue_counts *out_counts);
  */
 void sbe_message_encode(const sbe_message *message, bool locked, sbe_buffer *out);
 
+/*
+ * Like sbe_message_encode for a locked message, and also writes its lock token as the
+ * delivery annotation x-opt-lock-token, where the Python SDK reads the lock of a message
+ * received through $management.
+ */
+void sbe_message_encode_with_lock_token(const sbe_message *message, sbe_buffer *out);
+
 #endif
