@@ -43,6 +43,7 @@ class Context:
         self.smoke = args.smoke
         self.soak_duration_s = args.soak_duration
         self.soak_rate = args.soak_rate
+        self.wrap_ours = args.wrap_ours
         self.work_dir = work_dir
         self.ca_dir = os.path.join(work_dir, "ca")
         subprocess.run([os.path.join(root, "tests/lib/ca.sh"), self.ca_dir], check=True)
@@ -117,6 +118,13 @@ def parse_args(argv, root):
                         help="soak duration in seconds (default 600)")
     parser.add_argument("--soak-rate", type=int, default=2000,
                         help="soak producer rate in messages per second (default 2000)")
+    parser.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
+                        help="run only the cases whose parameter KEY equals VALUE, e.g. "
+                             "--only concurrency=32 (repeatable)")
+    parser.add_argument("--wrap-ours", default=None,
+                        help="command prefix for our binaries, for profiling, e.g. "
+                             "'perf record -g -o {dir}/perf.data --' ({dir}: the run's log "
+                             "directory; implies --keep-logs)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep every run's process and sink logs")
     args = parser.parse_args(argv)
@@ -134,6 +142,14 @@ def parse_args(argv, root):
         args.runs = 1
     if args.runs < 1:
         parser.error(f"invalid --runs {args.runs}: expected 1 or more")
+    if args.wrap_ours:
+        args.keep_logs = True
+    args.case_filter = {}
+    for item in args.only:
+        key, separator, value = item.partition("=")
+        if not separator:
+            parser.error(f"invalid --only {item!r}: expected KEY=VALUE, e.g. concurrency=32")
+        args.case_filter[key] = value
     args.contender_filter = set(args.contenders.split(",")) if args.contenders else None
     args.required = {r for r in args.require.split(",") if r}
     return args
@@ -182,6 +198,8 @@ def main(argv):
 
 def run_scenario(ctx, args, scenario, out_dir, raw, failures):
     cases = scenario.smoke_cases(ctx) if args.smoke else scenario.cases(ctx)
+    cases = [case for case in cases
+             if all(str(case.get(key)) == value for key, value in args.case_filter.items())]
     contenders = [c for c in scenario.contenders
                   if args.contender_filter is None or c.name in args.contender_filter]
     skipped = {}

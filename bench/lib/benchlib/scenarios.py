@@ -5,6 +5,7 @@ new contender is one entry in a list.
 Every run gets a fresh emulator (and a fresh sink for consumer runs), so no run sees another's
 messages. Counts are bounded; --smoke shrinks them to a few hundred messages."""
 import os
+import shlex
 import statistics
 import time
 import urllib.error
@@ -24,6 +25,16 @@ class Contender:
         self.role = role        # "ours", "peer" or "limit"
         self.binary = binary    # ctx.binary() key or a file under bench/, checked before runs
         self.command = command  # (ctx, case, services) -> (argv, extra env)
+
+
+def command_line(ctx, contender, case, svc, run_dir, **options):
+    """The contender's command and extra environment. With --wrap-ours (for example
+    "perf record -g -o {dir}/perf.data --"), our binaries run under that prefix; {dir} is the
+    run's log directory, kept for the profile."""
+    argv, extra = contender.command(ctx, case, svc, **options)
+    if contender.role == "ours" and ctx.wrap_ours:
+        argv = [part.replace("{dir}", run_dir) for part in shlex.split(ctx.wrap_ours)] + argv
+    return argv, extra
 
 
 def node(ctx, script):
@@ -58,7 +69,7 @@ def producer_count(ctx, size):
 def run_producer(ctx, case, contender, run_dir):
     svc = ctx.start_services(run_dir, sink=False)
     try:
-        argv, extra = contender.command(ctx, case, svc)
+        argv, extra = command_line(ctx, contender, case, svc, run_dir)
         env = svc.emulator.env()
         env.update({k: str(v) for k, v in extra.items()})
         process = Process(contender.name, argv, run_dir, env=env, measured=True)
@@ -217,7 +228,7 @@ def run_consumer(ctx, case, contender, run_dir):
     svc = ctx.start_services(run_dir)
     try:
         services.seed(ctx, svc.emulator, count, run_dir)
-        argv, extra = contender.command(ctx, case, svc)
+        argv, extra = command_line(ctx, contender, case, svc, run_dir)
         env = consumer_env(svc)
         env.update({k: str(v) for k, v in extra.items()})
         process = Process(contender.name, argv, run_dir, env=env, measured=True)
@@ -269,7 +280,7 @@ def run_coldstart(ctx, case, contender, run_dir):
     try:
         services.seed(ctx, svc.emulator, count, run_dir)
         port = services.free_port()
-        argv, extra = contender.command(ctx, case, svc, health_port=port)
+        argv, extra = command_line(ctx, contender, case, svc, run_dir, health_port=port)
         env = consumer_env(svc)
         env.update({k: str(v) for k, v in extra.items()})
         process = Process(contender.name, argv, run_dir, env=env, measured=True)
@@ -322,7 +333,7 @@ def run_drain(ctx, case, contender, run_dir):
         services.seed(ctx, svc.emulator, count, run_dir)
         env = consumer_env(svc)
         for index in range(case["consumers"]):
-            argv, extra = contender.command(ctx, case, svc)
+            argv, extra = command_line(ctx, contender, case, svc, run_dir)
             env_one = dict(env, **{k: str(v) for k, v in extra.items()})
             processes.append(Process(f"{contender.name}-{index}", argv, run_dir, env=env_one,
                                      measured=True))
@@ -377,7 +388,7 @@ def run_soak(ctx, case, contender, run_dir):
     count = duration * rate
     svc = ctx.start_services(run_dir)
     try:
-        argv, extra = contender.command(ctx, case, svc)
+        argv, extra = command_line(ctx, contender, case, svc, run_dir)
         env = consumer_env(svc)
         env.update({k: str(v) for k, v in extra.items()})
         consumer = Process(contender.name, argv, run_dir, env=env, measured=True)
