@@ -107,7 +107,7 @@ test("put-token with a wrong key gets 401", async () => {
   }
 });
 
-test("attach without a token is refused as unauthorized", async () => {
+test("attach without a token is rejected as unauthorized", async () => {
   const connection = await connect();
   try {
     const receiver = connection.open_receiver({ source: { address: "orders" } });

@@ -45,7 +45,7 @@
 #define CBS_NODE          "$cbs"
 
 typedef enum link_kind {
-    LINK_REFUSED,
+    LINK_CLOSED,       /* rejected or detached by the emulator; ignored until it goes */
     LINK_CBS_REQUEST,  /* client -> $cbs */
     LINK_CBS_REPLY,    /* $cbs -> client */
     LINK_MGMT_REQUEST, /* client -> queue/$management */
@@ -272,7 +272,7 @@ static void close_link_with_error(link_ctx *link, const char *condition, const c
     pn_condition_set_description(local, description);
     pn_link_close(link->link);
     unregister_receiver(link);
-    link->kind = LINK_REFUSED;
+    link->kind = LINK_CLOSED;
     LOG_WARN("link-detached", "connection %lu: link \"%s\" detached with %s: %s",
              link->connection->id, pn_link_name(link->link), condition, description);
 }
@@ -1328,7 +1328,7 @@ static void enforce_tokens(connection_ctx *connection)
     int64_t now = now_ms(connection->broker);
 
     for (link_ctx *link = connection->links; link != NULL; link = link->next) {
-        if (link->kind == LINK_REFUSED || link->kind == LINK_CBS_REQUEST ||
+        if (link->kind == LINK_CLOSED || link->kind == LINK_CBS_REQUEST ||
             link->kind == LINK_CBS_REPLY) {
             continue;
         }
@@ -1343,7 +1343,7 @@ static void enforce_tokens(connection_ctx *connection)
 static bool has_expired_link(const connection_ctx *connection, int64_t now)
 {
     for (const link_ctx *link = connection->links; link != NULL; link = link->next) {
-        if (link->kind != LINK_REFUSED && link->kind != LINK_CBS_REQUEST &&
+        if (link->kind != LINK_CLOSED && link->kind != LINK_CBS_REQUEST &&
             link->kind != LINK_CBS_REPLY && !is_authorized(connection, link->entity_path, now)) {
             return true;
         }
@@ -1459,7 +1459,7 @@ static void on_link_remote_close(pn_link_t *pn, bool detach)
     link_ctx *link = pn_link_get_context(pn);
 
     if (link != NULL) {
-        if (link->kind != LINK_REFUSED) {
+        if (link->kind != LINK_CLOSED) {
             LOG_INFO("link-detached", "connection %lu: link \"%s\" on %s detached by the client",
                      link->connection->id, pn_link_name(pn), link->entity_path);
         }
@@ -1583,7 +1583,7 @@ static bool handle_event(sbe_broker *broker, pn_event_t *event)
     case PN_DELIVERY: {
         pn_delivery_t *delivery = pn_event_delivery(event);
         link_ctx *link = pn_link_get_context(pn_delivery_link(delivery));
-        if (link == NULL || link->kind == LINK_REFUSED) {
+        if (link == NULL || link->kind == LINK_CLOSED) {
             pn_delivery_settle(delivery);
         } else if (pn_link_is_receiver(link->link)) {
             on_incoming_delivery(link, delivery);
