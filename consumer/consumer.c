@@ -481,7 +481,7 @@ static wl_status start_writer(consumer_app *app, wl_error *err)
     return app->writer ? WL_OK : WL_ERR_INVALID;
 }
 
-static wl_status start_connection(consumer_app *app, wl_error *err)
+static wl_status create_connection(consumer_app *app, wl_error *err)
 {
     sb_conn_options conn_options = {
         .ca_file = app->options->servicebus_ca_file,
@@ -497,10 +497,7 @@ static wl_status start_connection(consumer_app *app, wl_error *err)
         return WL_ERR_INVALID;
     }
     app->conn = sb_conn_create(app->proactor, &conn_options, err);
-    if (app->conn == NULL) {
-        return WL_ERR_INVALID;
-    }
-    return sb_conn_start(app->conn, err);
+    return app->conn ? WL_OK : WL_ERR_INVALID;
 }
 
 static void *signal_main(void *arg)
@@ -545,7 +542,9 @@ static void teardown(consumer_app *app)
         consumer_job_free(job);
     }
     deliveries_free(app);
-    if (app->conn != NULL && (sb_conn_is_stopped(app->conn))) {
+    /* sb_conn_destroy accepts only a connection that stopped or never started; after a
+     * timed-out close the process is exiting anyway. */
+    if (app->conn != NULL && (!app->conn_started || sb_conn_is_stopped(app->conn))) {
         sb_conn_destroy(app->conn);
     }
     pn_proactor_free(app->proactor);
@@ -602,12 +601,15 @@ int consumer_run(const consumer_options *options)
 
     /* The connection object must exist before the writer thread starts, because the writer
      * wakes it as soon as its first Cosmos request finishes; creating it first also publishes
-     * app.conn to that thread through pthread_create. */
-    if (start_connection(&app, &err) != WL_OK || start_writer(&app, &err) != WL_OK) {
+     * app.conn to that thread through pthread_create. It connects only once the writer is
+     * running, so a bad Cosmos setting leaves a connection that was never started. */
+    if (create_connection(&app, &err) != WL_OK || start_writer(&app, &err) != WL_OK ||
+        sb_conn_start(app.conn, &err) != WL_OK) {
         LOG_ERROR("start-failed", "%s", err.message);
         exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
         goto out;
     }
+    app.conn_started = true;
     pthread_create(&signal_thread, NULL, signal_main, &app);
     run_loop(&app);
     pthread_cancel(signal_thread);
