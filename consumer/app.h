@@ -55,6 +55,7 @@ typedef struct consumer_app {
     const wl_clock *clock;
     pn_proactor_t *proactor;
     sb_conn *conn;
+    bool conn_started; /* sb_conn_start succeeded */
     connstr connection_string;
     cred *sb_credential;
     cred *cosmos_credential;
