@@ -1,7 +1,7 @@
 # Integration tests of the consumer against the Service Bus emulator and the strict Cosmos
 # test server, both started by each test on free loopback ports (tests/integration/consumer).
 set(consumer_itests
-    drain faults sigterm sigkill reconnect wrong_key lock_renewal workload_identity bad_config
+    drain tls faults sigterm sigkill reconnect wrong_key lock_renewal workload_identity bad_config
     rabbitmq)
 foreach(case IN LISTS consumer_itests)
   add_test(NAME consumer.${case}
