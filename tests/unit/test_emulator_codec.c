@@ -227,6 +227,45 @@ TEST_CASE(message_id_forms)
     CHECK_STR_EQ(text, "12345678-9abc-def0-0123-456789abcdef");
 }
 
+TEST_CASE(split_survives_damaged_input)
+{
+    pn_message_t *message = rich_message();
+    size_t size;
+    char *bytes = encode(message, &size);
+    uint8_t *copy = wl_xmalloc(size);
+    sbe_message_parts parts;
+    size_t accepted = 0;
+
+    /* Every truncation but the full message is invalid; the sanitizer build checks that no
+     * read goes past the end. */
+    for (size_t length = 0; length < size; length++) {
+        memcpy(copy, bytes, length);
+        if (sbe_message_split(copy, length, &parts, NULL) == WL_OK) {
+            accepted++;
+            CHECK(parts.body.data + parts.body.size <= copy + length);
+        }
+    }
+    /* Each byte replaced by every value: valid or not, the split stays inside the buffer. */
+    for (size_t at = 0; at < size; at++) {
+        for (int value = 0; value < 256; value += 7) {
+            memcpy(copy, bytes, size);
+            copy[at] = (uint8_t)value;
+            if (sbe_message_split(copy, size, &parts, NULL) == WL_OK) {
+                CHECK(parts.body.data >= copy && parts.body.data + parts.body.size <= copy + size);
+                (void)sbe_message_is_batch(&parts);
+            }
+        }
+    }
+    CHECK(sbe_message_split((const uint8_t *)bytes, size, &parts, NULL) == WL_OK);
+    /* A truncation that ends exactly between sections can still be a valid message; the
+     * encoding of rich_message ends with its only body section, so none is. */
+    CHECK_INT_EQ(accepted, 0);
+    free(copy);
+    free(bytes);
+    pn_message_free(message);
+}
+
 TEST_MAIN(TEST_ENTRY(split_reads_sections), TEST_ENTRY(split_rejects_invalid),
           TEST_ENTRY(batch_envelope_unpacked), TEST_ENTRY(plain_data_is_not_batch),
-          TEST_ENTRY(message_id_assigned), TEST_ENTRY(message_id_forms))
+          TEST_ENTRY(message_id_assigned), TEST_ENTRY(message_id_forms),
+          TEST_ENTRY(split_survives_damaged_input))
