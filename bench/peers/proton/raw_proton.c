@@ -4,18 +4,19 @@
  * connection and one thread (the proactor's):
  *
  *   send     encodes one message once (200-byte JSON body by default, one data section) and
- *            sends COUNT copies, each with its own message-id, keeping up to WINDOW unsettled
- *            transfers in flight within the link credit; exits when all are settled.
+ *            sends COUNT copies, each with its own message-id. Up to WINDOW transfers stay
+ *            unsettled in flight within the link credit, and it exits when all are settled.
  *   receive  receives COUNT messages in peek-lock (unsettled sends from the peer) and accepts
- *            and settles each one at once; this is the peer's dispatch rate with no work.
- *            With --idle-ms it also stops once no message has arrived for that long, and with
- *            --count 0 it receives until then: the harness uses that to count and empty a
- *            queue.
+ *            and settles each one at once, which measures the peer's dispatch rate with no
+ *            work. With --idle-ms it also stops once no message has arrived for that long,
+ *            and with --count 0 it receives until then. The harness counts and empties a
+ *            queue that way.
  *
  * Authentication is one CBS put-token with a SAS token before the entity link is attached, the
  * way the SDKs do it (SASL ANONYMOUS), or SASL PLAIN with the key name and key (--sasl plain).
  * Prints one JSON line with the counts and the elapsed seconds, and exits 0 only when every
- * message was accepted (send) or received (receive).
+ * message was accepted (send) or received (receive). In receive mode with --idle-ms, the
+ * seconds include the final idle wait.
  */
 #include "sas.h"
 #include "timefmt.h"
