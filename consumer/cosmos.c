@@ -6,10 +6,14 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define COSMOS_API_VERSION "2018-12-31"
 /* Bytes of an error response body kept for the error message. */
@@ -33,6 +37,9 @@ typedef struct cosmos_request {
 
 struct cosmos_client {
     CURLM *multi;
+    int epoll_fd;         /* sockets curl asked us to watch, plus wake_fd */
+    int wake_fd;          /* eventfd written by cosmos_wakeup */
+    int64_t curl_timer_at_ms; /* system monotonic time curl's timer fires; -1 when unset */
     char *endpoint;
     char *database;
     char *container;
@@ -89,6 +96,39 @@ static wl_status check_options(const cosmos_options *options, wl_error *err)
     return WL_OK;
 }
 
+/* Keeps the epoll set equal to the sockets curl wants watched (CURLMOPT_SOCKETFUNCTION). */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socket_user)
+{
+    cosmos_client *client = user;
+    struct epoll_event event = {.data.fd = fd};
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(client->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(client->multi, fd, NULL);
+        return 0;
+    }
+    event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    if (socket_user == NULL) {
+        epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, fd, &event);
+        curl_multi_assign(client->multi, fd, client); /* any non-NULL marks "added" */
+    } else {
+        epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, fd, &event);
+    }
+    return 0;
+}
+
+/* Records when curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT) (TIMERFUNCTION). */
+static int on_timer(CURLM *multi, long timeout_ms, void *user)
+{
+    cosmos_client *client = user;
+
+    (void)multi;
+    client->curl_timer_at_ms =
+        timeout_ms < 0 ? -1 : wl_clock_monotonic_ms(wl_clock_system()) + timeout_ms;
+    return 0;
+}
+
 cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err)
 {
     cosmos_client *client;
@@ -98,6 +138,8 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
     }
 
     client = wl_xcalloc(1, sizeof *client);
+    client->epoll_fd = -1;
+    client->wake_fd = -1;
     client->endpoint = wl_xstrdup(options->endpoint);
     size_t length = strlen(client->endpoint);
     while (length > 0 && client->endpoint[length - 1] == '/') {
@@ -131,6 +173,20 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
         cosmos_client_destroy(client);
         return NULL;
     }
+    client->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    client->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event wake_event = {.events = EPOLLIN, .data.fd = client->wake_fd};
+    if (client->epoll_fd < 0 || client->wake_fd < 0 ||
+        epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, client->wake_fd, &wake_event) != 0) {
+        wl_error_set(err, WL_ERR_IO, "cannot create the Cosmos client's epoll set");
+        cosmos_client_destroy(client);
+        return NULL;
+    }
+    client->curl_timer_at_ms = -1;
+    curl_multi_setopt(client->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(client->multi, CURLMOPT_SOCKETDATA, client);
+    curl_multi_setopt(client->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(client->multi, CURLMOPT_TIMERDATA, client);
     /* HTTP/1.1 without pipelining: one request per connection at a time, connections kept. */
     curl_multi_setopt(client->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     curl_multi_setopt(client->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)client->max_connections);
@@ -164,6 +220,12 @@ void cosmos_client_destroy(cosmos_client *client)
     }
     if (client->multi) {
         curl_multi_cleanup(client->multi);
+    }
+    if (client->epoll_fd >= 0) {
+        close(client->epoll_fd);
+    }
+    if (client->wake_fd >= 0) {
+        close(client->wake_fd);
     }
     if (client->key) {
         memset(client->key, 0, client->key_length);
@@ -598,13 +660,53 @@ static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
     request_free(request);
 }
 
-wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
+/* Runs curl for one socket event (or for its timer when `fd` is CURL_SOCKET_TIMEOUT). */
+static CURLMcode drive(cosmos_client *client, curl_socket_t fd, int mask)
 {
     int running = 0;
-    CURLMcode code = curl_multi_poll(client->multi, NULL, 0, timeout_ms, NULL);
 
-    if (code == CURLM_OK) {
-        code = curl_multi_perform(client->multi, &running);
+    return curl_multi_socket_action(client->multi, fd, mask, &running);
+}
+
+wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
+{
+    struct epoll_event events[64];
+    CURLMcode code = CURLM_OK;
+    int wait = timeout_ms;
+
+    /* curl's timers run on the system clock, whatever clock the client stamps dates with. */
+    const wl_clock *system = wl_clock_system();
+    if (client->curl_timer_at_ms >= 0) {
+        int64_t remaining = client->curl_timer_at_ms - wl_clock_monotonic_ms(system);
+        if (remaining < wait) {
+            wait = remaining > 0 ? (int)remaining : 0;
+        }
+    }
+    int count = epoll_wait(client->epoll_fd, events, 64, wait);
+    if (count < 0 && errno != EINTR) {
+        return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
+    }
+
+    for (int i = 0; i < count && code == CURLM_OK; i++) {
+        int fd = events[i].data.fd;
+        if (fd == client->wake_fd) {
+            uint64_t value;
+            if (read(client->wake_fd, &value, sizeof value) < 0) {
+                /* EAGAIN: another wakeup was already consumed; nothing to do */
+            }
+            continue;
+        }
+        int mask = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                   (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                   (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        code = drive(client, fd, mask);
+    }
+    /* The timer covers new requests (curl asks for 0 ms when a handle is added), connect and
+     * request timeouts. Driving it clears or re-arms it through on_timer. */
+    if (code == CURLM_OK && client->curl_timer_at_ms >= 0 &&
+        wl_clock_monotonic_ms(system) >= client->curl_timer_at_ms) {
+        client->curl_timer_at_ms = -1;
+        code = drive(client, CURL_SOCKET_TIMEOUT, 0);
     }
     if (code != CURLM_OK) {
         return wl_error_set(err, WL_ERR_IO, "curl multi interface failed: %s",
@@ -623,7 +725,11 @@ wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
 
 void cosmos_wakeup(cosmos_client *client)
 {
-    curl_multi_wakeup(client->multi);
+    uint64_t one = 1;
+
+    if (write(client->wake_fd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is saturated, so a wakeup is pending anyway */
+    }
 }
 
 int cosmos_in_flight(const cosmos_client *client)

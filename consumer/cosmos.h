@@ -2,7 +2,9 @@
  * A Cosmos DB (NoSQL) REST client on one curl multi handle.
  *
  * Requests are asynchronous: cosmos_upsert() and friends queue a request and return, and
- * cosmos_poll() drives every transfer and calls each request's completion callback. The multi
+ * cosmos_poll() drives the transfers and calls each request's completion callback. It uses
+ * curl's socket interface on an epoll set (Linux), so each wake-up touches only the sockets
+ * that are ready, not every connection. The multi
  * handle keeps HTTP/1.1 connections alive and reuses them, at most `max_connections` at a
  * time to the endpoint; easy handles are pooled so that TLS sessions and buffers are reused.
  *
