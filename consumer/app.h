@@ -44,6 +44,7 @@ typedef struct delivery_slot {
 
     /* The lock, when the delivery tag is a lock token and the service sent x-opt-locked-until. */
     bool has_lock;
+    bool lock_lost;         /* counted in consumer_locks_lost_total */
     uint8_t lock_token[16]; /* the delivery tag, .NET GUID byte order */
     int64_t lock_expiry_ms; /* monotonic */
     int64_t lock_duration_ms;

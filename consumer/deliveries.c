@@ -76,6 +76,15 @@ static const char *job_id(const delivery_slot *slot)
     return slot->job && slot->job->message_id ? slot->job->message_id : "";
 }
 
+/* Counts a lost lock once per delivery, however many places notice it. */
+static void count_lock_lost(consumer_app *app, delivery_slot *slot)
+{
+    if (!slot->lock_lost) {
+        slot->lock_lost = true;
+        metrics_counter_inc(app->stats.lock_lost, 1);
+    }
+}
+
 /* ---- Receipt ---- */
 
 static char *message_id_text(pn_message_t *message, int64_t sequence_number)
@@ -198,7 +207,7 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
                          settle_action_str(known->action), job_id(known),
                          pn_condition_get_name(condition) ? pn_condition_get_name(condition)
                                                           : "no condition");
-                metrics_counter_inc(app->stats.lock_lost, 1);
+                count_lock_lost(app, known);
             }
             known->awaiting_peer = false;
             pn_delivery_set_context(delivery, NULL);
@@ -359,7 +368,7 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot);
 static void apply_outcome(consumer_app *app, delivery_slot *slot)
 {
     if (slot->action == SETTLE_FORGET) {
-        metrics_counter_inc(app->stats.lock_lost, 1);
+        count_lock_lost(app, slot);
         LOG_WARN("lock-lost", "message %s: %s; Service Bus redelivers it", job_id(slot),
                  slot->description);
     }
@@ -468,6 +477,7 @@ static void on_renew_reply(consumer_app *app, delivery_slot *slot, const sb_rpc_
     }
     if (reply->status_code == 410) {
         slot->has_lock = false;
+        count_lock_lost(app, slot);
         LOG_WARN("lock-lost", "message %s: renew-lock returned 410 %s", job_id(slot),
                  reply->status_description);
         return;
@@ -487,7 +497,7 @@ static void on_disposition_reply(consumer_app *app, delivery_slot *slot, const s
         return;
     }
     if (reply->status_code == 410) {
-        metrics_counter_inc(app->stats.lock_lost, 1);
+        count_lock_lost(app, slot);
         LOG_WARN("lock-lost",
                  "message %s: update-disposition returned 410 %s; Service Bus "
                  "redelivers it",
@@ -620,7 +630,7 @@ void deliveries_run_timers(consumer_app *app, int64_t now_ms)
         }
         if (now_ms >= slot->lock_expiry_ms) {
             slot->has_lock = false;
-            metrics_counter_inc(app->stats.lock_lost, 1);
+            count_lock_lost(app, slot);
             LOG_WARN("lock-lost", "message %s: lock expired while its write was in progress",
                      job_id(slot));
             continue;
