@@ -93,6 +93,9 @@ def scenario_markdown(scenario, results):
 
 def plot(scenario, results, out_dir, work_dir):
     """Writes docs-ready PNGs for the scenarios that have an x axis; returns their paths."""
+    if scenario.name == "soak":
+        os.makedirs(out_dir, exist_ok=True)
+        return [plot_soak(results, out_dir, work_dir)]
     if scenario.key is None or len(results) < 2 and scenario.name != "drain":
         return []
     os.makedirs(out_dir, exist_ok=True)
@@ -157,6 +160,30 @@ set grid
 set key left top
 plot for [i=0:{max(0, len(titles) - 1)}] '{data_path}' index i using 1:2 with lines lw 2 \
     title columnheader(1)
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    return png
+
+
+def plot_soak(results, out_dir, work_dir):
+    data_path = os.path.join(work_dir, "soak.dat")
+    with open(data_path, "w") as data:
+        for _, runs, _ in results:
+            for metrics in runs.get("ours", []):
+                if metrics.get("ok"):
+                    for t, rss_kb in metrics["rss_points"]:
+                        data.write(f"{t} {rss_kb / 1024}\n")
+                    break
+    png = os.path.join(out_dir, "soak.png")
+    script = f"""
+set terminal pngcairo size 900,540 noenhanced
+set output '{png}'
+set title 'Soak: RSS of one consumer while it writes a steady stream of documents'
+set xlabel 'seconds since the consumer started'
+set ylabel 'RSS (MB)'
+set yrange [0:*]
+set grid
+plot '{data_path}' using 1:2 with lines lw 2 title 'ours'
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     return png

@@ -140,8 +140,12 @@ def document_metrics(documents, start_wall):
             duplicates += 1
         ids.add(document["id"])
         last = logged_at if last is None else max(last, logged_at)
+        # destStamp - srcStamp, both in microseconds; the sink's own time has only
+        # millisecond resolution, so it serves when the document has no destStamp.
         if "srcStamp" in document:
-            latencies.append(logged_at - parse_stamp(document["srcStamp"]))
+            written_at = (parse_stamp(document["destStamp"]) if "destStamp" in document
+                          else logged_at)
+            latencies.append(written_at - parse_stamp(document["srcStamp"]))
     return {
         "documents": len(ids),
         "duplicates": duplicates,
