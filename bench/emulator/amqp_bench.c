@@ -44,6 +44,7 @@ typedef struct bench {
     long settled;
     long accepted;
     long received;
+    long granted; /* credit granted so far, in messages */
     long failed;
     double started_s;
     double finished_s;
@@ -134,6 +135,22 @@ static void on_sender_delivery(bench *b, pn_delivery_t *delivery)
     }
 }
 
+/* Tops credit up to the window, never past the messages still to receive, so that a queue
+ * holding more than --count keeps the rest. */
+static void grant_credit(bench *b, pn_link_t *link)
+{
+    long outstanding = b->granted - b->received;
+    long wanted = b->count - b->received;
+
+    if (wanted > b->credit) {
+        wanted = b->credit;
+    }
+    if (outstanding < wanted / 2 || (outstanding == 0 && wanted > 0)) {
+        pn_link_flow(link, (int)(wanted - outstanding));
+        b->granted += wanted - outstanding;
+    }
+}
+
 static void on_receiver_delivery(bench *b, pn_delivery_t *delivery)
 {
     pn_link_t *link = pn_delivery_link(delivery);
@@ -158,10 +175,7 @@ static void on_receiver_delivery(bench *b, pn_delivery_t *delivery)
         finish(b);
         return;
     }
-    int credit = pn_link_credit(link);
-    if (credit < b->credit / 2) {
-        pn_link_flow(link, b->credit - credit);
-    }
+    grant_credit(b, link);
 }
 
 static void open_link(bench *b, pn_connection_t *connection)
@@ -182,7 +196,7 @@ static void open_link(bench *b, pn_connection_t *connection)
     }
     pn_link_open(link);
     if (!b->sending) {
-        pn_link_flow(link, b->credit);
+        grant_credit(b, link);
     }
 }
 
