@@ -68,10 +68,16 @@ class Context:
             return None if shutil.which("wrk") else "wrk missing (run scripts/setup)"
         return f"unknown contender binary {key}"
 
-    def start_services(self, run_dir, sink=True, emulator=True):
+    def start_services(self, run_dir, sink="nginx", emulator=True):
+        """Starts a fresh emulator and sink ("nginx", "strict" or False for none)."""
         started_emulator = services.Emulator(self, run_dir) if emulator else None
         try:
-            started_sink = services.NginxSink(self, run_dir) if sink else None
+            if sink == "strict":
+                started_sink = services.StrictCosmos(self, run_dir)
+            elif sink:
+                started_sink = services.NginxSink(self, run_dir)
+            else:
+                started_sink = None
         except Exception:
             if started_emulator:
                 started_emulator.stop()

@@ -31,6 +31,7 @@ COLUMNS = {
              ("latency_p99_ms", "latency p99 ms", 1, 1, None)],
 }
 COLUMNS["producer-size"] = COLUMNS["producer-window"]
+COLUMNS["consumer-strict"] = COLUMNS["consumer"]
 
 
 def fmt(value, scale, decimals):

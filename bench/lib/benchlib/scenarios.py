@@ -136,6 +136,8 @@ def document_metrics(documents, start_wall):
     for logged_at, document in documents:
         if not document or "id" not in document:
             continue
+        if logged_at is None:
+            logged_at = parse_stamp(document["destStamp"])
         if document["id"] in ids:
             duplicates += 1
         ids.add(document["id"])
@@ -174,7 +176,7 @@ def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
                                    f"{process.stderr_tail()}")
         if time.monotonic() > deadline:
             raise ProcessTimeout(f"{documents} of {count} documents after {timeout_s} s")
-        time.sleep(0.05)
+        time.sleep(sink.poll_interval_s)
 
 
 def steady_rss(samples, count, index=0):
@@ -229,7 +231,7 @@ def run_consumer(ctx, case, contender, run_dir):
     if contender.role == "limit":
         return run_consumer_limit(ctx, case, contender, run_dir)
     count = case["count"]
-    svc = ctx.start_services(run_dir)
+    svc = ctx.start_services(run_dir, sink=case.get("sink", "nginx"))
     try:
         services.seed(ctx, svc.emulator, count, run_dir)
         argv, extra = command_line(ctx, contender, case, svc, run_dir)
@@ -243,8 +245,7 @@ def run_consumer(ctx, case, contender, run_dir):
             samples, error = [], str(failure)
         exit_code = process.stop(grace_s=30)
         remaining = services.drain_count(ctx, svc.emulator, run_dir)
-        svc.sink.stop()
-        metrics = document_metrics(svc.sink.documents(), process.start_wall)
+        metrics = document_metrics(svc.sink.final_documents(), process.start_wall)
     finally:
         svc.stop()
     cpu_s = process.cpu_s
@@ -308,8 +309,7 @@ def run_coldstart(ctx, case, contender, run_dir):
         time.sleep(0.5 if ctx.smoke else 3)
         idle_rss = process.rss_kb()
         exit_code = process.stop(grace_s=30)
-        svc.sink.stop()
-        metrics = document_metrics(svc.sink.documents(), process.start_wall)
+        metrics = document_metrics(svc.sink.final_documents(), process.start_wall)
     finally:
         svc.stop()
     metrics.update({
@@ -348,8 +348,7 @@ def run_drain(ctx, case, contender, run_dir):
             samples, error = [], str(failure)
         exit_codes = [process.stop(grace_s=30) for process in processes]
         remaining = services.drain_count(ctx, svc.emulator, run_dir)
-        svc.sink.stop()
-        metrics = document_metrics(svc.sink.documents(), processes[0].start_wall)
+        metrics = document_metrics(svc.sink.final_documents(), processes[0].start_wall)
     finally:
         for process in processes:
             process.stop(grace_s=5)
@@ -416,8 +415,7 @@ def run_soak(ctx, case, contender, run_dir):
         producer_exit = producer.stop(grace_s=30)
         exit_code = consumer.stop(grace_s=30)
         remaining = services.drain_count(ctx, svc.emulator, run_dir)
-        svc.sink.stop()
-        metrics = document_metrics(svc.sink.documents(), consumer.start_wall)
+        metrics = document_metrics(svc.sink.final_documents(), consumer.start_wall)
     finally:
         svc.stop()
     # The first fifth is warm-up (allocator arenas, connection pools); the slope is over the rest.
@@ -480,6 +478,11 @@ SCENARIOS = [
     Scenario("consumer", "Consumer throughput and CPU per 10,000 messages into the nginx sink",
              run_consumer, CONSUMERS + CONSUMER_LIMITS, consumer_cases,
              lambda ctx: [{"concurrency": 8, "count": 200}], "concurrency"),
+    Scenario("consumer-strict",
+             "Consumer into the strict Cosmos test server over HTTPS (signatures checked)",
+             run_consumer, CONSUMERS,
+             lambda ctx: [{"concurrency": 32, "count": 5000, "sink": "strict"}],
+             lambda ctx: [{"concurrency": 8, "count": 100, "sink": "strict"}], None),
     Scenario("coldstart", "Cold start to /readyz 200 and to the first document; idle RSS",
              run_coldstart, CONSUMERS, lambda ctx: [{"concurrency": 32, "count": 100}],
              lambda ctx: [{"concurrency": 32, "count": 20}], None),

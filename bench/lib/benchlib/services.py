@@ -4,6 +4,7 @@ Bus emulator (through tests/lib/emulator.sh), the nginx sink and the strict Cosm
 import json
 import os
 import shlex
+import signal
 import socket
 import time
 import urllib.request
@@ -190,6 +191,7 @@ class NginxSink:
         self.key = COSMOS_EMULATOR_KEY
         self.ca_file = None
         self.log_path = os.path.join(self.dir, "docs.log")
+        self.poll_interval_s = 0.05
         self._offset = 0
         self._lines = 0
 
@@ -226,13 +228,19 @@ class NginxSink:
             pass
         return result
 
+    def final_documents(self):
+        """Stops nginx, which flushes its log buffer, and returns every logged document."""
+        self.stop()
+        return self.documents()
+
     def stop(self):
-        import signal
         self.process.stop(grace_s=10, sig=signal.SIGQUIT)  # graceful: flushes the log buffer
 
 
 class StrictCosmos:
     """The strict Cosmos DB test server over HTTPS, started by tests/lib/cosmos.sh."""
+
+    poll_interval_s = 1.0
 
     def __init__(self, ctx, work_dir):
         self.service = ShellService("cosmos", ctx.root, work_dir, "tests/lib/cosmos.sh",
@@ -242,12 +250,38 @@ class StrictCosmos:
         self.key = self.service.vars["COSMOS_KEY"]
         self.ca_file = self.service.vars.get("COSMOS_CA_FILE")
 
+        self.root = ctx.root
+        self.work_dir = work_dir
+
     def env(self):
         env = {"COSMOS_ENDPOINT": self.endpoint, "COSMOS_KEY": self.key,
                "COSMOS_DATABASE": "workload", "COSMOS_CONTAINER": "results"}
         if self.ca_file:
             env["COSMOS_CA_FILE"] = self.ca_file
         return env
+
+    def _read_back(self, command):
+        """Runs tests/lib/cosmos_count.js COMMAND; returns its stdout, or None while the
+        database or container does not exist yet."""
+        process = run_to_end("cosmos-read", ["node", os.path.join(self.root,
+                                                                   "tests/lib/cosmos_count.js"),
+                                             command], self.work_dir, timeout_s=120,
+                             env=dict(os.environ, **self.env()))
+        return process.stdout_text() if process.exit_code == 0 else None
+
+    def document_count(self):
+        """Documents stored so far. Each call starts a Node process, so callers poll slowly."""
+        text = self._read_back("count")
+        return int(text.strip()) if text else 0
+
+    def documents(self):
+        """Every stored document as (None, document): the server keeps no write time finer
+        than a second, so document_metrics uses the documents' destStamp instead."""
+        text = self._read_back("dump")
+        return [(None, document) for document in json.loads(text)] if text else []
+
+    def final_documents(self):
+        return self.documents()
 
     def stop(self):
         self.service.stop()
