@@ -70,6 +70,13 @@ wl_status amqp_receive(pn_delivery_t *delivery, pn_message_t *message, amqp_buff
             amqp_buffer_reserve(buffer, buffer->capacity * 2);
         }
     }
+    /* pn_message_decode asserts on an empty buffer. pn_link_recv reads only the link's current
+     * delivery, so nothing read means the delivery was read already or is not current. */
+    if (buffer->size == 0) {
+        return wl_error_set(err, WL_ERR_PROTOCOL,
+                            "no bytes to decode: the delivery was read already or is not the "
+                            "link's current delivery");
+    }
     rc = pn_message_decode(message, buffer->bytes, buffer->size);
     if (rc != 0) {
         return wl_error_set(err, WL_ERR_PROTOCOL,

@@ -44,7 +44,9 @@ pn_delivery_t *amqp_send_bytes(pn_link_t *sender, uint64_t tag, const amqp_buffe
 
 /*
  * Reads the complete delivery `delivery` (pn_delivery_readable, not partial) into `buffer`
- * and decodes it into `message`. The delivery is not settled or advanced.
+ * and decodes it into `message`. The delivery is not settled or advanced. It must be the
+ * link's current delivery and have unread bytes. After pn_link_advance, or on a second call,
+ * nothing is read and WL_ERR_PROTOCOL is returned.
  */
 wl_status amqp_receive(pn_delivery_t *delivery, pn_message_t *message, amqp_buffer *buffer,
                        wl_error *err);

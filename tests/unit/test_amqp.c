@@ -3,7 +3,15 @@
 #include "check.h"
 
 #include <proton/codec.h>
+#include <proton/connection.h>
+#include <proton/connection_driver.h>
+#include <proton/delivery.h>
+#include <proton/link.h>
 #include <proton/message.h>
+#include <proton/session.h>
+#include <proton/transport.h>
+
+#include <string.h>
 
 TEST_CASE(condition_status_table)
 {
@@ -130,6 +138,110 @@ TEST_CASE(put_token_request)
     pn_message_free(message);
 }
 
+/* Moves every byte each driver has to write into the other driver, until neither has any. */
+static void pump(pn_connection_driver_t *a, pn_connection_driver_t *b)
+{
+    for (int round = 0; round < 100; round++) {
+        bool moved = false;
+        pn_connection_driver_t *pair[2][2] = {{a, b}, {b, a}};
+
+        for (int i = 0; i < 2; i++) {
+            pn_bytes_t out = pn_connection_driver_write_buffer(pair[i][0]);
+            if (out.size == 0) {
+                continue;
+            }
+            pn_rwbytes_t in = pn_connection_driver_read_buffer(pair[i][1]);
+            size_t size = out.size < in.size ? out.size : in.size;
+            memcpy(in.start, out.start, size);
+            pn_connection_driver_read_done(pair[i][1], size);
+            pn_connection_driver_write_done(pair[i][0], size);
+            moved = true;
+        }
+        while (pn_connection_driver_next_event(a) != NULL) {
+        }
+        while (pn_connection_driver_next_event(b) != NULL) {
+        }
+        if (!moved) {
+            return;
+        }
+    }
+}
+
+/* Opens a sender on `client` and its receiving end on `server`, with credit for 10 messages. */
+static pn_link_t *open_link_pair(pn_connection_driver_t *client, pn_connection_driver_t *server,
+                                 pn_link_t **out_sender)
+{
+    pn_session_t *session = pn_session(client->connection);
+    pn_link_t *sender = pn_sender(session, "to-server");
+
+    pn_connection_open(client->connection);
+    pn_session_open(session);
+    pn_link_open(sender);
+    pump(client, server);
+
+    pn_connection_open(server->connection);
+    pn_session_t *remote_session = pn_session_head(server->connection, PN_REMOTE_ACTIVE);
+    pn_session_open(remote_session);
+    pn_link_t *receiver = pn_link_head(server->connection, PN_REMOTE_ACTIVE);
+    pn_link_open(receiver);
+    pn_link_flow(receiver, 10);
+    pump(client, server);
+    *out_sender = sender;
+    return receiver;
+}
+
+TEST_CASE(receive_without_bytes_fails)
+{
+    pn_connection_driver_t client;
+    pn_connection_driver_t server;
+    pn_message_t *message = pn_message();
+    amqp_buffer buffer = {0};
+    wl_error err = {0};
+    pn_link_t *sender = NULL;
+
+    CHECK_INT_EQ(pn_connection_driver_init(&client, NULL, NULL), 0);
+    CHECK_INT_EQ(pn_connection_driver_init(&server, NULL, NULL), 0);
+    pn_transport_set_server(server.transport);
+    pn_link_t *receiver = open_link_pair(&client, &server, &sender);
+    CHECK_INT_EQ(pn_link_credit(sender), 10);
+
+    /* One real message, then an empty transfer. */
+    pn_data_put_string(pn_message_body(message), pn_bytes(5, "hello"));
+    CHECK_INT_EQ(amqp_encode(message, &buffer, &err), WL_OK);
+    amqp_send_bytes(sender, 1, &buffer);
+    amqp_buffer empty = {0};
+    amqp_buffer_reserve(&empty, 16);
+    amqp_send_bytes(sender, 2, &empty);
+    pump(&client, &server);
+
+    pn_delivery_t *first = pn_link_current(receiver);
+    CHECK(first != NULL);
+    CHECK(pn_delivery_readable(first));
+    CHECK_INT_EQ(amqp_receive(first, message, &buffer, &err), WL_OK);
+
+    /* The same delivery again: every byte was read already. */
+    CHECK_INT_EQ(amqp_receive(first, message, &buffer, &err), WL_ERR_PROTOCOL);
+    CHECK(strstr(err.message, "no bytes") != NULL);
+
+    /* After pn_link_advance the first delivery is no longer current, so nothing is read. */
+    pn_link_advance(receiver);
+    memset(&err, 0, sizeof err);
+    CHECK_INT_EQ(amqp_receive(first, message, &buffer, &err), WL_ERR_PROTOCOL);
+
+    /* The empty transfer has no bytes at all. */
+    pn_delivery_t *second = pn_link_current(receiver);
+    CHECK(second != NULL);
+    CHECK(second != first);
+    memset(&err, 0, sizeof err);
+    CHECK_INT_EQ(amqp_receive(second, message, &buffer, &err), WL_ERR_PROTOCOL);
+
+    amqp_buffer_free(&empty);
+    amqp_buffer_free(&buffer);
+    pn_message_free(message);
+    pn_connection_driver_destroy(&client);
+    pn_connection_driver_destroy(&server);
+}
+
 TEST_MAIN(TEST_ENTRY(condition_status_table), TEST_ENTRY(condition_to_error_text),
           TEST_ENTRY(map_reads_any_integer), TEST_ENTRY(encode_grows_buffer),
-          TEST_ENTRY(put_token_request))
+          TEST_ENTRY(put_token_request), TEST_ENTRY(receive_without_bytes_fails))
