@@ -4,9 +4,9 @@
  *   measure OUT_FILE COMMAND [ARG...]
  *   {"exit_code": 0, "user_s": 0.41, "system_s": 0.05, "max_rss_kb": 5120}
  *
- * The harness cannot take these from its own wait4(): Linux carries the high-water RSS of the
- * image a process had before exec() into ru_maxrss, and a child forked from the Python harness
- * starts out with the harness's 20 MB or so. Forked from this small program, the command
+ * The harness cannot take these from its own wait4(), because Linux carries the high-water RSS
+ * of the image a process had before exec() into ru_maxrss. A child forked from the Python
+ * harness starts out with the harness's 20 MB or so. Forked from this small program, the command
  * starts with about 1 MB instead. CPU times include every descendant the command reaped.
  * SIGTERM and SIGINT are passed on to the command; the exit status is the command's.
  */

@@ -177,6 +177,7 @@ def main(argv):
     label = "smoke" if args.smoke else "-".join(s.name for s in args.scenarios)
     out_dir = os.path.join(args.results_dir, f"{stamp}-{label}")
     os.makedirs(out_dir, exist_ok=True)
+    write_meta(root, args, out_dir)
     work_dir = tempfile.mkdtemp(prefix="bench-")
     ctx = Context(args, root, work_dir)
     failures = []
@@ -200,6 +201,25 @@ def main(argv):
     for failure in failures:
         print(f"bench: FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def write_meta(root, args, out_dir):
+    """Records what was measured: the commit, whether the work tree had changes, the machine."""
+    def output(*command):
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    meta = {
+        "argv": sys.argv,
+        "commit": output("git", "rev-parse", "HEAD"),
+        "work_tree_changed": bool(output("git", "status", "--porcelain", "--untracked-files=no")),
+        "cpus": os.cpu_count(),
+        "kernel": os.uname().release,
+        "build_dir": args.build_dir,
+        "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    with open(os.path.join(out_dir, "meta.json"), "w") as out:
+        json.dump(meta, out, indent=2)
 
 
 def run_scenario(ctx, args, scenario, out_dir, raw, failures):

@@ -132,7 +132,7 @@ class Process:
             return "".join(err.readlines()[-lines:])
 
     def last_json(self):
-        """The last stdout line that parses as a JSON object, or {}."""
+        """Return the last stdout line that parses as a JSON object, or {}."""
         for line in reversed(self.stdout_text().splitlines()):
             line = line.strip()
             if line.startswith("{"):

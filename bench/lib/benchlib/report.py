@@ -4,8 +4,8 @@ import subprocess
 
 from .stats import summarize
 
-# Per scenario: (metric, column label, scale, decimals, better). `better` says which way is
-# an improvement, so that the ratio column reads "ours is N times better" the same way for all.
+# Per scenario: (metric, column label, scale, decimals, better). `better` names the direction
+# of an improvement, so that every ratio column reads "ours is N times better".
 COLUMNS = {
     "producer-window": [("msgs_per_s", "msgs/s", 1, 0, "higher"), ("wall_s", "wall s", 1, 2, None),
                         ("cpu_s", "CPU s", 1, 2, "lower"),
@@ -50,7 +50,7 @@ def cell(summary, scale, decimals):
 
 
 def ratio(ours, other, better):
-    """How many times better ours is than `other` (above 1 means ours is better)."""
+    """Return how many times better ours is than `other` (above 1 means ours is better)."""
     if ours is None or other is None or ours["median"] == 0 or other["median"] == 0:
         return None
     if better == "higher":

@@ -2,8 +2,8 @@
 measured. Each contender is a command line built from the case and the running services, so a
 new contender is one entry in a list.
 
-Every run gets a fresh emulator (and a fresh sink for consumer runs), so no run sees another's
-messages. Counts are bounded; --smoke shrinks them to a few hundred messages."""
+Every run gets a fresh emulator (and a fresh sink for consumer runs), so no run receives
+another's messages. Counts are bounded; --smoke shrinks them to a few hundred messages."""
 import os
 import shlex
 import statistics
@@ -28,7 +28,7 @@ class Contender:
 
 
 def command_line(ctx, contender, case, svc, run_dir, **options):
-    """The contender's command and extra environment. With --wrap-ours (for example
+    """Return the contender's command and extra environment. With --wrap-ours (for example
     "perf record -g -o {dir}/perf.data --"), our binaries run under that prefix; {dir} is the
     run's log directory, kept for the profile."""
     argv, extra = contender.command(ctx, case, svc, **options)
@@ -114,8 +114,8 @@ CONSUMERS = [
     Contender("node-sdk", "peer", "node", node_consumer),
 ]
 
-# The consumer's limit: the emulator's dispatch rate (a receiver that does no work) and the
-# sink's request rate (wrk), each measured alone; the lower of the two bounds the consumer.
+# The consumer's limit is the lower of two rates, each measured alone: the emulator's dispatch
+# rate (a receiver that does no work) and the sink's request rate (wrk).
 CONSUMER_LIMITS = [
     Contender("limit-dispatch", "limit", "raw_proton", None),
     Contender("limit-sink", "limit", "wrk", None),
@@ -158,7 +158,7 @@ def document_metrics(documents, start_wall):
 
 
 def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
-    """Waits until the sink holds `count` documents, sampling RSS every 50 ms; returns the
+    """Waits until the sink contains `count` documents, sampling RSS every 50 ms; returns the
     samples as (seconds since start, documents, [rss per process])."""
     samples = []
     start = processes[0].start_mono

@@ -162,7 +162,7 @@ def drain_count(ctx, emulator, log_dir, idle_ms=500):
 
 
 class NginxSink:
-    """nginx answering Cosmos DB calls on loopback (bench/sinks/nginx.conf.in). Documents are
+    """nginx serving the Cosmos DB calls on loopback (bench/sinks/nginx.conf.in). Documents are
     logged, one line each, with the time nginx read them."""
 
     def __init__(self, ctx, work_dir):
@@ -213,7 +213,8 @@ class NginxSink:
         return self._lines
 
     def documents(self):
-        """Every logged document as (unix seconds when nginx logged it, parsed JSON or None)."""
+        """Return every logged document as (unix seconds when nginx logged it, parsed JSON or
+        None)."""
         result = []
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as log:
@@ -275,8 +276,8 @@ class StrictCosmos:
         return int(text.strip()) if text else 0
 
     def documents(self):
-        """Every stored document as (None, document): the server keeps no write time finer
-        than a second, so document_metrics uses the documents' destStamp instead."""
+        """Return every stored document as (None, document). The server keeps no write time
+        finer than a second, so document_metrics uses the documents' destStamp instead."""
         text = self._read_back("dump")
         return [(None, document) for document in json.loads(text)] if text else []
 

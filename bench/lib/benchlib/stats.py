@@ -4,7 +4,7 @@ import statistics
 
 
 def percentile(values, p):
-    """The p-th percentile by the nearest-rank method; None for no values."""
+    """Return the p-th percentile by the nearest-rank method, or None for no values."""
     if not values:
         return None
     ordered = sorted(values)

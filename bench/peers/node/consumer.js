@@ -44,8 +44,8 @@ function buildDocument(message, destStamp) {
   };
 }
 
-// Over plain HTTP the SDK allows the request only with its own default agent (which keeps
-// connections alive); a custom agent is passed for HTTPS with the test CA.
+// Over plain HTTP the SDK allows a request only with its own default agent, which keeps
+// connections alive. For HTTPS a custom agent carries the test CA.
 function cosmosAgent(endpoint, caFile) {
   if (endpoint.startsWith("http://")) {
     return undefined;
