@@ -71,7 +71,7 @@ def scenario_markdown(scenario, results):
         lines.append(f"{case_label(case)}; medians, (min–max) over the runs:")
         lines.append("")
         header = ["contender", "runs ok"] + [c[1] for c in columns]
-        header += [f"ours ÷ this: {c[1]}" for c in ratio_columns]
+        header += [f"{c[1]}: ours N× better" for c in ratio_columns]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         summaries = {name: {c[0]: summarize([m.get(c[0]) for m in metrics if m.get("ok")])
