@@ -185,22 +185,58 @@ static wl_status apply_value(const config_option *option, void *target, const ch
     return invalid_value(option, value, err);
 }
 
-static const config_option *find_flag(const config_table *table, const char *name, size_t length)
+/* Returns the default of `option` in `section`: a program's replacement, or the table's. */
+static const char *default_of(const config_section *section, const config_option *option)
 {
-    for (size_t i = 0; i < table->count; i++) {
-        const config_option *option = &table->options[i];
-        if (strlen(option->flag) == length && strncmp(option->flag, name, length) == 0) {
-            return option;
+    for (size_t i = 0; i < section->default_count; i++) {
+        if (strcmp(section->defaults[i].flag, option->flag) == 0) {
+            return section->defaults[i].default_text;
+        }
+    }
+    return option->default_text;
+}
+
+/* Finds the option named by the first `length` bytes of `name`, and the section it is in. */
+static const config_option *find_flag(const config_section *sections, size_t count,
+                                      const char *name, size_t length,
+                                      const config_section **out_section)
+{
+    for (size_t s = 0; s < count; s++) {
+        const config_table *table = sections[s].table;
+
+        for (size_t i = 0; i < table->count; i++) {
+            const config_option *option = &table->options[i];
+            if (strlen(option->flag) == length && strncmp(option->flag, name, length) == 0) {
+                *out_section = &sections[s];
+                return option;
+            }
         }
     }
     return NULL;
 }
 
-static wl_status load_environment(const config_table *table, void *target,
+static wl_status load_defaults(const config_section *section, wl_error *err)
+{
+    for (size_t i = 0; i < section->table->count; i++) {
+        const config_option *option = &section->table->options[i];
+        const char *text = default_of(section, option);
+
+        if (text == NULL) {
+            continue;
+        }
+        wl_status status = apply_value(option, section->target, text, err);
+        if (status != WL_OK) {
+            return status;
+        }
+    }
+    return WL_OK;
+}
+
+static wl_status load_environment(const config_section *section,
                                   const char *(*getenv_fn)(const char *name), wl_error *err)
 {
-    for (size_t i = 0; i < table->count; i++) {
-        const config_option *option = &table->options[i];
+    for (size_t i = 0; i < section->table->count; i++) {
+        const config_option *option = &section->table->options[i];
         const char *value;
 
         if (option->env == NULL) {
@@ -211,7 +247,7 @@ static wl_status load_environment(const config_table *table, void *target,
         if (value == NULL || *value == '\0') {
             continue;
         }
-        wl_status status = apply_value(option, target, value, err);
+        wl_status status = apply_value(option, section->target, value, err);
         if (status != WL_OK) {
             return status;
         }
@@ -219,12 +255,13 @@ static wl_status load_environment(const config_table *table, void *target,
     return WL_OK;
 }
 
-static wl_status load_arguments(const config_table *table, void *target, int argc, char **argv,
+static wl_status load_arguments(const config_section *sections, size_t count, int argc, char **argv,
                                 bool *out_help, wl_error *err)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = NULL;
+        const config_section *section = NULL;
         const config_option *option;
         size_t name_length;
 
@@ -239,7 +276,7 @@ static wl_status load_arguments(const config_table *table, void *target, int arg
         }
         arg += 2;
         name_length = strcspn(arg, "=");
-        option = find_flag(table, arg, name_length);
+        option = find_flag(sections, count, arg, name_length, &section);
         if (option == NULL) {
             return wl_error_set(err, WL_ERR_INVALID, "unknown option --%.*s; see --help",
                                 (int)name_length, arg);
@@ -255,7 +292,7 @@ static wl_status load_arguments(const config_table *table, void *target, int arg
             return wl_error_set(err, WL_ERR_INVALID, "option --%s needs a value; see --help",
                                 option->flag);
         }
-        wl_status status = apply_value(option, target, value, err);
+        wl_status status = apply_value(option, section->target, value, err);
         if (status != WL_OK) {
             return status;
         }
@@ -268,8 +305,9 @@ static const char *getenv_default(const char *name)
     return getenv(name);
 }
 
-wl_status config_load(const config_table *table, void *target, int argc, char **argv,
-                      const char *(*getenv_fn)(const char *name), bool *out_help, wl_error *err)
+wl_status config_load_sections(const config_section *sections, size_t count, int argc, char **argv,
+                               const char *(*getenv_fn)(const char *name), bool *out_help,
+                               wl_error *err)
 {
     wl_status status;
 
@@ -277,22 +315,27 @@ wl_status config_load(const config_table *table, void *target, int argc, char **
     if (getenv_fn == NULL) {
         getenv_fn = getenv_default;
     }
-    for (size_t i = 0; i < table->count; i++) {
-        const config_option *option = &table->options[i];
-        if (option->default_text == NULL) {
-            continue;
-        }
-        status = apply_value(option, target, option->default_text, err);
+    for (size_t s = 0; s < count; s++) {
+        status = load_defaults(&sections[s], err);
         if (status != WL_OK) {
             return status;
         }
     }
-
-    status = load_environment(table, target, getenv_fn, err);
-    if (status != WL_OK) {
-        return status;
+    for (size_t s = 0; s < count; s++) {
+        status = load_environment(&sections[s], getenv_fn, err);
+        if (status != WL_OK) {
+            return status;
+        }
     }
-    return load_arguments(table, target, argc, argv, out_help, err);
+    return load_arguments(sections, count, argc, argv, out_help, err);
+}
+
+wl_status config_load(const config_table *table, void *target, int argc, char **argv,
+                      const char *(*getenv_fn)(const char *name), bool *out_help, wl_error *err)
+{
+    config_section section = {.table = table, .target = target};
+
+    return config_load_sections(&section, 1, argc, argv, getenv_fn, out_help, err);
 }
 
 void config_free(const config_table *table, void *target)
@@ -304,6 +347,13 @@ void config_free(const config_table *table, void *target)
             free(*slot);
             *slot = NULL;
         }
+    }
+}
+
+void config_free_sections(const config_section *sections, size_t count)
+{
+    for (size_t s = 0; s < count; s++) {
+        config_free(sections[s].table, sections[s].target);
     }
 }
 
@@ -324,27 +374,44 @@ static const char *type_placeholder(const config_option *option)
     return "VALUE";
 }
 
-void config_print_help(const config_table *table, const char *usage_line, FILE *out)
+static void print_option(const config_section *section, const config_option *option, FILE *out)
+{
+    const char *default_text = default_of(section, option);
+
+    fprintf(out, "  --%s %s\n      %s", option->flag, type_placeholder(option), option->help);
+    if (option->unit != NULL) {
+        fprintf(out, " Unit: %s%s.", option->unit,
+                option->type == CONFIG_DURATION ? " when no suffix (ms, s, m, h) is given" : "");
+    }
+    if (default_text != NULL && !option->secret) {
+        fprintf(out, " Default: %s.", default_text);
+    }
+    if (option->env != NULL) {
+        fprintf(out, " Env: %s.", option->env);
+    }
+    fputc('\n', out);
+}
+
+void config_print_help_sections(const config_section *sections, size_t count,
+                                const char *usage_line, FILE *out)
 {
     fprintf(out, "%s\n\nOptions (a flag overrides its environment variable):\n", usage_line);
-    for (size_t i = 0; i < table->count; i++) {
-        const config_option *option = &table->options[i];
-
-        fprintf(out, "  --%s %s\n      %s", option->flag, type_placeholder(option), option->help);
-        if (option->unit != NULL) {
-            fprintf(out, " Unit: %s%s.", option->unit,
-                    option->type == CONFIG_DURATION ? " when no suffix (ms, s, m, h) is given"
-                                                    : "");
+    for (size_t s = 0; s < count; s++) {
+        if (sections[s].title != NULL) {
+            fprintf(out, "\n %s:\n", sections[s].title);
         }
-        if (option->default_text != NULL && !option->secret) {
-            fprintf(out, " Default: %s.", option->default_text);
+        for (size_t i = 0; i < sections[s].table->count; i++) {
+            print_option(&sections[s], &sections[s].table->options[i], out);
         }
-        if (option->env != NULL) {
-            fprintf(out, " Env: %s.", option->env);
-        }
-        fputc('\n', out);
     }
     fprintf(out, "  --help\n      Print this text and exit.\n");
+}
+
+void config_print_help(const config_table *table, const char *usage_line, FILE *out)
+{
+    config_section section = {.table = table};
+
+    config_print_help_sections(&section, 1, usage_line, out);
 }
 
 /* Appends to a growable string. */
@@ -417,11 +484,8 @@ static void append_value(text_buffer *buffer, const config_option *option, const
     }
 }
 
-char *config_describe_json(const config_table *table, const void *target)
+static void append_options(text_buffer *buffer, const config_table *table, const void *target)
 {
-    text_buffer buffer = {0};
-
-    append_text(&buffer, "{");
     for (size_t i = 0; i < table->count; i++) {
         const config_option *option = &table->options[i];
         char key[128];
@@ -429,13 +493,33 @@ char *config_describe_json(const config_table *table, const void *target)
         /* Durations are stored in ms, so the key ends in "_ms". */
         snprintf(key, sizeof key, "%s%s", option->flag,
                  option->type == CONFIG_DURATION ? "_ms" : "");
-        if (i > 0) {
-            append_text(&buffer, ",");
+        if (buffer->length > 1) {
+            append_text(buffer, ",");
         }
-        append_json_string(&buffer, key);
-        append_text(&buffer, ":");
-        append_value(&buffer, option, target);
+        append_json_string(buffer, key);
+        append_text(buffer, ":");
+        append_value(buffer, option, target);
     }
+}
+
+char *config_describe_json_sections(const config_section *sections, size_t count)
+{
+    text_buffer buffer = {0};
+
+    append_text(&buffer, "{");
+    for (size_t s = 0; s < count; s++) {
+        append_options(&buffer, sections[s].table, sections[s].target);
+    }
+    append_text(&buffer, "}");
+    return buffer.data;
+}
+
+char *config_describe_json(const config_table *table, const void *target)
+{
+    text_buffer buffer = {0};
+
+    append_text(&buffer, "{");
+    append_options(&buffer, table, target);
     append_text(&buffer, "}");
     return buffer.data;
 }

@@ -48,6 +48,45 @@ typedef struct config_table {
     size_t count;
 } config_table;
 
+/* A program-specific default that replaces the table's default_text of option `flag`. */
+typedef struct config_default {
+    const char *flag;
+    const char *default_text; /* NULL leaves the field zero or NULL */
+} config_default;
+
+/*
+ * One table loaded into one target struct. A program's configuration is a list of sections
+ * (for example the shared Service Bus settings and the program's own), loaded together from one
+ * environment and one command line and printed in one --help. Flags must be unique across the
+ * sections of one list.
+ */
+typedef struct config_section {
+    const char *title; /* heading in --help, for example "Service Bus"; NULL for none */
+    const config_table *table;
+    void *target;
+    const config_default *defaults; /* replacements for the table's defaults, or NULL */
+    size_t default_count;
+} config_section;
+
+/*
+ * Loads every section as config_load does one table: all defaults, then the environment, then
+ * the command line, on which each flag may belong to any section. Free with
+ * config_free_sections.
+ */
+wl_status config_load_sections(const config_section *sections, size_t count, int argc, char **argv,
+                               const char *(*getenv_fn)(const char *name), bool *out_help,
+                               wl_error *err);
+
+/* Frees the strings of every section's target (see config_free). */
+void config_free_sections(const config_section *sections, size_t count);
+
+/* Writes `usage_line`, then each section's title and options, with the effective defaults. */
+void config_print_help_sections(const config_section *sections, size_t count,
+                                const char *usage_line, FILE *out);
+
+/* Returns one JSON object with the options of every section (see config_describe_json). */
+char *config_describe_json_sections(const config_section *sections, size_t count);
+
 /*
  * Loads `table` into `target`: defaults, then the environment (through `getenv_fn`, getenv
  * when NULL), then `argv[1..argc-1]` ("--name value", "--name=value"; "--help" and "-h" set

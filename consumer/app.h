@@ -7,7 +7,6 @@
 #define CONSUMER_APP_H
 
 #include "amqp.h"
-#include "connstr.h"
 #include "credential.h"
 #include "health.h"
 #include "job.h"
@@ -52,15 +51,14 @@ typedef struct delivery_slot {
 } delivery_slot;
 
 typedef struct consumer_app {
-    const consumer_options *options;
+    const consumer_config *config;
+    const consumer_options *options; /* &config->consumer */
+    const sb_target *target;         /* &config->target */
     const wl_clock *clock;
     pn_proactor_t *proactor;
     sb_conn *conn;
     bool conn_started; /* sb_conn_start succeeded */
-    connstr connection_string;
-    cred *sb_credential;
     cred *cosmos_credential;
-    char host[256];
     char audience[512];
     char source_address[512];
     char management_address[512];
@@ -102,6 +100,7 @@ typedef struct consumer_app {
     int64_t grace_deadline_ms;
     bool closing;
     bool stopped;
+    int exit_code; /* 1 when the connection gave up, else 0 */
     int64_t hard_deadline_ms;
 } consumer_app;
 

@@ -6,8 +6,8 @@
 #include "consumer.h"
 
 #include "app.h"
-#include "connstr.h"
 #include "log.h"
+#include "service.h"
 #include "timefmt.h"
 
 #include <curl/curl.h>
@@ -15,8 +15,6 @@
 #include <proton/link.h>
 #include <proton/terminus.h>
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +36,11 @@ static void on_ready(sb_conn *conn, void *ctx)
     if (sb_conn_connect_count(conn) > 1) {
         metrics_counter_inc(app->stats.reconnects, 1);
     }
-    LOG_INFO("amqp-connected", "connected to %s (connection %u)", app->host,
+    LOG_INFO("amqp-connected", "connected to %s (connection %u)", app->target->host,
              sb_conn_connect_count(conn));
     health_component_set(app->amqp_health, false, "authorizing");
     app->authorized = false;
-    sb_conn_audience(conn, app->options->queue, app->audience, sizeof app->audience);
+    sb_conn_audience(conn, app->target->queue, app->audience, sizeof app->audience);
     if (sb_conn_authorize(conn, app->audience, &err) != WL_OK) {
         LOG_ERROR("cbs-failed", "cannot authorize %s: %s", app->audience, err.message);
         health_component_set(app->amqp_health, false, err.message);
@@ -89,6 +87,11 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     if (will_retry) {
         LOG_WARN("amqp-disconnected", "connection lost, reconnecting: %s",
                  cause ? cause->message : "");
+    } else if (!app->closing) {
+        LOG_ERROR("amqp-gave-up", "no working connection within --give-up-after: %s",
+                  cause ? cause->message : "");
+        app->exit_code = 1;
+        app->stopped = true;
     } else {
         LOG_INFO("amqp-closed", "connection closed: %s", cause ? cause->message : "");
         app->stopped = true;
@@ -371,54 +374,6 @@ static void notify_receiver(void *ctx)
     }
 }
 
-static wl_status make_credentials(consumer_app *app, sb_conn_options *conn_options, wl_error *err)
-{
-    const consumer_options *options = app->options;
-
-    if (options->connection_string != NULL) {
-        connstr *cs = &app->connection_string;
-        if (connstr_parse(options->connection_string, cs, err) != WL_OK) {
-            return WL_ERR_INVALID;
-        }
-        snprintf(app->host, sizeof app->host, "%s", cs->host);
-        conn_options->port = cs->port;
-        conn_options->tls = cs->tls;
-        if (strcmp(options->auth, "plain") == 0) {
-            conn_options->auth = SB_AUTH_PLAIN;
-            conn_options->username = cs->key_name;
-            conn_options->password = cs->key;
-            conn_options->allow_insecure_plain = !cs->tls;
-        } else if (strcmp(options->auth, "none") == 0) {
-            conn_options->auth = SB_AUTH_NONE;
-        } else if (cs->shared_access_signature != NULL) {
-            app->sb_credential = cred_sas_static_create(cs->shared_access_signature, err);
-            if (app->sb_credential == NULL) {
-                return WL_ERR_INVALID;
-            }
-        } else {
-            app->sb_credential = cred_sas_create(cs->key_name, cs->key, 0, app->clock);
-        }
-    } else {
-        cred_wi_options wi = {.scope = "https://servicebus.azure.net/.default"};
-        if (cred_wi_options_from_env(&wi, NULL, err) != WL_OK) {
-            return WL_ERR_INVALID;
-        }
-        snprintf(app->host, sizeof app->host, "%s", options->namespace_host);
-        conn_options->port = 5671;
-        conn_options->tls = true;
-        app->sb_credential = cred_workload_identity_create(&wi, err);
-        if (app->sb_credential == NULL) {
-            return WL_ERR_INVALID;
-        }
-    }
-    conn_options->host = app->host;
-    conn_options->credential = app->sb_credential;
-    if (conn_options->auth == SB_AUTH_CBS && app->sb_credential == NULL) {
-        return wl_error_set(err, WL_ERR_INVALID, "no Service Bus credential for CBS");
-    }
-    return WL_OK;
-}
-
 static wl_status make_cosmos_credential(consumer_app *app, char *scope, size_t capacity,
                                         wl_error *err)
 {
@@ -484,8 +439,6 @@ static wl_status start_writer(consumer_app *app, wl_error *err)
 static wl_status create_connection(consumer_app *app, wl_error *err)
 {
     sb_conn_options conn_options = {
-        .ca_file = app->options->servicebus_ca_file,
-        .auth = SB_AUTH_CBS,
         .clock = app->clock,
         .callbacks = {.on_ready = on_ready,
                       .on_authorized = on_authorized,
@@ -493,28 +446,16 @@ static wl_status create_connection(consumer_app *app, wl_error *err)
         .ctx = app,
     };
 
-    if (make_credentials(app, &conn_options, err) != WL_OK) {
-        return WL_ERR_INVALID;
-    }
+    sb_target_conn_options(app->target, &app->config->servicebus, &conn_options);
     app->conn = sb_conn_create(app->proactor, &conn_options, err);
     return app->conn ? WL_OK : WL_ERR_INVALID;
 }
 
-static void *signal_main(void *arg)
+static void interrupt_on_signal(void *ctx)
 {
-    consumer_app *app = arg;
-    sigset_t set;
-    int signal_number = 0;
+    consumer_app *app = ctx;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    for (;;) {
-        if (sigwait(&set, &signal_number) == 0) {
-            pn_proactor_interrupt(app->proactor);
-        }
-    }
-    return NULL;
+    pn_proactor_interrupt(app->proactor);
 }
 
 static void setup_names(consumer_app *app)
@@ -522,9 +463,9 @@ static void setup_names(consumer_app *app)
     const consumer_options *options = app->options;
 
     snprintf(app->source_address, sizeof app->source_address, "%s",
-             options->source_address ? options->source_address : options->queue);
+             options->source_address ? options->source_address : app->target->queue);
     snprintf(app->management_address, sizeof app->management_address, "%s/$management",
-             options->queue);
+             app->target->queue);
     app->settle_first = strcmp(options->rcv_settle_mode, "first") == 0;
     app->credit_target = (int)(options->concurrency + options->prefetch);
 }
@@ -554,25 +495,22 @@ static void teardown(consumer_app *app)
     job_queue_destroy(&app->outbox);
     health_server_destroy(app->health);
     metrics_registry_destroy(app->metrics);
-    cred_destroy(app->sb_credential);
     cred_destroy(app->cosmos_credential);
-    connstr_free(&app->connection_string);
 }
 
-int consumer_run(const consumer_options *options)
+int consumer_run(const consumer_config *config)
 {
-    consumer_app app = {.options = options, .clock = wl_clock_system()};
+    consumer_app app = {
+        .config = config,
+        .options = &config->consumer,
+        .target = &config->target,
+        .clock = wl_clock_system(),
+    };
+    const service_settings *service = &config->service;
+    service_signals *signals = NULL;
     wl_error err = {0};
     int exit_code = 0;
-    pthread_t signal_thread;
-    sigset_t set;
 
-    /* Block the signals before any thread starts, so only the signal thread receives them. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     setup_names(&app);
@@ -590,14 +528,16 @@ int consumer_run(const consumer_options *options)
     app.amqp_health = health_component_add(app.health, "amqp", "connecting");
     app.receiver_health = health_component_add(app.health, "receiver", "not attached");
     app.cosmos_health = health_component_add(app.health, "cosmos", "checking");
-    if (health_server_start(app.health, options->health_bind, (uint16_t)options->health_port,
-                            &err) != WL_OK) {
-        LOG_ERROR("health-failed", "%s", err.message);
-        exit_code = 1;
-        goto out;
+    if (service->health_port >= 0) {
+        if (health_server_start(app.health, service->health_bind, (uint16_t)service->health_port,
+                                &err) != WL_OK) {
+            LOG_ERROR("health-failed", "%s", err.message);
+            exit_code = 1;
+            goto out;
+        }
+        LOG_INFO("health-listening", "health endpoints on %s:%u", service->health_bind,
+                 (unsigned)health_server_port(app.health));
     }
-    LOG_INFO("health-listening", "health endpoints on %s:%u", options->health_bind,
-             (unsigned)health_server_port(app.health));
 
     /* The connection object must exist before the writer thread starts, because the writer
      * wakes it as soon as its first Cosmos request finishes; creating it first also publishes
@@ -610,10 +550,15 @@ int consumer_run(const consumer_options *options)
         goto out;
     }
     app.conn_started = true;
-    pthread_create(&signal_thread, NULL, signal_main, &app);
+    signals = service_signals_start(interrupt_on_signal, &app, &err);
+    if (signals == NULL) {
+        LOG_ERROR("start-failed", "%s", err.message);
+        exit_code = 1;
+        goto out;
+    }
     run_loop(&app);
-    pthread_cancel(signal_thread);
-    pthread_join(signal_thread, NULL);
+    service_signals_stop(signals);
+    exit_code = app.exit_code;
     LOG_INFO("stopped", "consumer stopped");
 
 out:

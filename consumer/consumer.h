@@ -22,7 +22,11 @@
 
 #include "options.h"
 
-/* Runs the daemon until SIGTERM or SIGINT. Returns the process exit status. */
-int consumer_run(const consumer_options *options);
+/*
+ * Runs the daemon until SIGTERM or SIGINT, or until the connection gives up (see
+ * --give-up-after). Returns the process exit status. The caller blocks the signals first
+ * (service_block_signals).
+ */
+int consumer_run(const consumer_config *config);
 
 #endif

@@ -3,56 +3,61 @@
  * message, completing each message only after its document is stored. See docs/CONSUMER.md.
  */
 #include "consumer.h"
-#include "health.h"
 #include "log.h"
 #include "options.h"
+#include "service.h"
+
+#include <curl/curl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static int run_check(const consumer_options *options)
+static int run_check(const service_settings *service)
 {
-    char url[96];
     wl_error err = {0};
+    int exit_code = 0;
 
-    snprintf(url, sizeof url, "http://127.0.0.1:%lld/healthz", (long long)options->health_port);
-    if (health_check_url(url, 2000, &err) != WL_OK) {
-        fprintf(stderr, "consumer --check: %s is not healthy: %s\n", url, err.message);
-        return 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (service_check(service, 2000, &err) != WL_OK) {
+        fprintf(stderr, "consumer --check: %s\n", err.message);
+        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
     }
-    return 0;
+    curl_global_cleanup();
+    return exit_code;
 }
 
 int main(int argc, char **argv)
 {
-    consumer_options options;
+    consumer_config config;
     wl_error err = {0};
     bool help = false;
     log_level level = LOG_LEVEL_INFO;
 
-    if (consumer_options_load(&options, argc, argv, &help, &err) != WL_OK) {
+    /* Before any thread starts, so that only the signal thread receives SIGTERM and SIGINT. */
+    service_block_signals();
+    if (consumer_config_load(&config, argc, argv, &help, &err) != WL_OK) {
         fprintf(stderr, "consumer: %s\n", err.message);
-        consumer_options_free(&options);
+        consumer_config_free(&config);
         return 2;
     }
     if (help) {
-        config_print_help(&consumer_config_table, "usage: consumer [--option value]...", stdout);
-        consumer_options_free(&options);
+        consumer_config_print_help(&config, stdout);
+        consumer_config_free(&config);
         return 0;
     }
-    if (options.check) {
-        int status = run_check(&options);
-        consumer_options_free(&options);
+    if (config.service.check) {
+        int status = run_check(&config.service);
+        consumer_config_free(&config);
         return status;
     }
 
-    log_level_parse(options.log_level, &level);
+    log_level_parse(config.service.log_level, &level);
     log_init("consumer", level, NULL);
-    char *described = config_describe_json(&consumer_config_table, &options);
+    char *described = consumer_config_describe_json(&config);
     log_write_fields(LOG_LEVEL_INFO, "config", NULL, "%s", described);
     free(described);
 
-    int status = consumer_run(&options);
-    consumer_options_free(&options);
+    int status = consumer_run(&config);
+    consumer_config_free(&config);
     return status;
 }

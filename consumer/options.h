@@ -1,25 +1,24 @@
 /*
- * The consumer's configuration: one table of options (see options.c), each an environment
- * variable and a flag, loaded and validated at start. Invalid values make main() exit 2.
+ * The consumer's configuration: the shared Service Bus and service settings (sb_settings.h,
+ * service.h) and the consumer's own options, loaded together as three config sections and
+ * checked at start. Invalid values make main() exit 2.
  */
 #ifndef CONSUMER_OPTIONS_H
 #define CONSUMER_OPTIONS_H
 
 #include "config.h"
+#include "sb_settings.h"
+#include "service.h"
 #include "status.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct consumer_options {
-    char *connection_string; /* SAS connection string; NULL for workload identity */
-    char *namespace_host;    /* Service Bus FQDN for workload identity */
-    char *queue;
     char *source_address;  /* receiver link source; the queue name when NULL */
-    char *auth;            /* "cbs", "plain" or "none" */
     char *rcv_settle_mode; /* "second" (Service Bus) or "first" (brokers such as RabbitMQ) */
     bool management;       /* use the {queue}/$management node (renew-lock, dispositions) */
-    char *servicebus_ca_file;
     char *cosmos_endpoint;
     char *cosmos_key; /* master key; NULL signs with workload identity tokens */
     char *cosmos_database;
@@ -30,24 +29,33 @@ typedef struct consumer_options {
     int64_t concurrency;
     int64_t prefetch;
     int64_t message_deadline_ms;
-    int64_t health_port;
-    char *health_bind;
     int64_t shutdown_grace_ms;
-    char *log_level;
-    bool check; /* --check: probe /healthz of a running consumer and exit */
 } consumer_options;
 
-extern const config_table consumer_config_table;
+typedef struct consumer_config {
+    sb_settings servicebus;
+    service_settings service;
+    consumer_options consumer;
+    sb_target target; /* resolved from `servicebus` by consumer_config_load */
+} consumer_config;
 
 /*
- * Loads the options from the environment and `argv`, then checks what the table cannot (one
- * of the Service Bus credentials, the enumerations, the partition key path). Returns
- * WL_ERR_INVALID naming the variable, the value and what to do. Free with consumer_options_free.
+ * Loads `config` (zeroed first) from the environment and `argv`, then checks what the tables
+ * cannot (the enumerations, the partition key path, the Cosmos endpoint) and resolves the
+ * Service Bus target. With --help or --check it stops after loading. Returns WL_ERR_INVALID
+ * naming the flag or variable, the value and what to do. Free with consumer_config_free, also
+ * after a failure.
  */
-wl_status consumer_options_load(consumer_options *options, int argc, char **argv, bool *out_help,
-                                wl_error *err);
+wl_status consumer_config_load(consumer_config *config, int argc, char **argv, bool *out_help,
+                               wl_error *err);
 
-void consumer_options_free(consumer_options *options);
+/* Writes the --help text of every section. */
+void consumer_config_print_help(consumer_config *config, FILE *out);
+
+/* Returns the effective configuration as one JSON object, secrets masked; free with free(). */
+char *consumer_config_describe_json(consumer_config *config);
+
+void consumer_config_free(consumer_config *config);
 
 /* Returns the document field named by the partition key path ("id" for "/id"). */
 const char *consumer_partition_key_field(const consumer_options *options);

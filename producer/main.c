@@ -2,9 +2,9 @@
  * producer: sends JSON messages to a Service Bus queue (or a generic AMQP 1.0 broker) as fast
  * as the window, the link credit and --rate allow, and reports what the service accepted.
  *
- * Threads: the main thread runs the Proton proactor and everything on it. A signal thread turns
- * SIGTERM and SIGINT into a proactor interrupt. libmicrohttpd serves health checks on its own
- * thread from atomic metrics.
+ * Threads: the main thread runs the Proton proactor and everything on it. A signal thread
+ * (service.h) turns SIGTERM and SIGINT into a stop request that interrupts the proactor.
+ * libmicrohttpd serves health checks on its own thread from atomic metrics.
  *
  * Exit status: 0 when every issued message was accepted, 1 when some failed or the run could
  * not connect or authenticate, 2 for invalid configuration.
@@ -14,14 +14,13 @@
 #include "metrics.h"
 #include "options.h"
 #include "sender.h"
+#include "service.h"
 
 #include <curl/curl.h>
 #include <proton/logger.h>
 #include <proton/proactor.h>
 
 #include <inttypes.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +35,6 @@ typedef enum progress_mode {
     PROGRESS_JSON,
 } progress_mode;
 
-typedef struct signal_thread {
-    pthread_t thread;
-    sigset_t signals;
-    producer_run *run;
-} signal_thread;
-
 static int64_t monotonic_ms(void)
 {
     struct timespec now;
@@ -50,17 +43,9 @@ static int64_t monotonic_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static void *wait_for_signals(void *arg)
+static void stop_on_signal(void *ctx)
 {
-    signal_thread *signals = arg;
-
-    for (;;) {
-        int number = 0;
-        if (sigwait(&signals->signals, &number) == 0) {
-            producer_run_request_stop(signals->run);
-        }
-    }
-    return NULL;
+    producer_run_request_stop(ctx);
 }
 
 /* Routes Proton's own log messages (TLS, SASL and framing problems) into the JSON log. */
@@ -212,29 +197,27 @@ static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_
     }
 }
 
-static int run_producer(producer_options *options, progress_mode mode)
+static int run_producer(const producer_config *config, progress_mode mode)
 {
-    producer_target target;
+    const service_settings *service = &config->service;
+    sb_target target;
     wl_error err = {0};
     metrics_registry *metrics = NULL;
     health_server *health = NULL;
     health_component *ready = NULL;
     pn_proactor_t *proactor = NULL;
     producer_run *run = NULL;
-    signal_thread signals = {0};
-    bool signal_thread_started = false;
+    service_signals *signals = NULL;
     int exit_code = 1;
 
-    if (producer_target_resolve(options, &target, &err) != WL_OK) {
+    if (sb_settings_resolve(&config->servicebus, NULL, &target, &err) != WL_OK) {
         LOG_ERROR("invalid-configuration", "%s", err.message);
         fprintf(stderr, "producer: %s\n", err.message);
+        sb_target_free(&target);
         return 2;
     }
     LOG_INFO("target", "sending to %s on %s:%u over %s with %s", target.queue, target.host,
-             (unsigned)target.port, target.tls ? "TLS" : "plain TCP",
-             target.credential != NULL      ? cred_kind(target.credential)
-             : target.auth == SB_AUTH_PLAIN ? "SASL PLAIN"
-                                            : "SASL ANONYMOUS");
+             (unsigned)target.port, target.tls ? "TLS" : "plain TCP", sb_target_auth_name(&target));
 
     /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its
      * AADSTS message instead of a CBS timeout. */
@@ -251,39 +234,36 @@ static int run_producer(producer_options *options, progress_mode mode)
     }
 
     metrics = metrics_registry_create();
-    if (options->health_port >= 0) {
+    if (service->health_port >= 0) {
         health = health_server_create(metrics);
         ready = health_component_add(health, "amqp", "connecting");
-        if (health_server_start(health, options->health_bind, (uint16_t)options->health_port,
+        if (health_server_start(health, service->health_bind, (uint16_t)service->health_port,
                                 &err) != WL_OK) {
             LOG_ERROR("health-failed", "%s", err.message);
             goto out;
         }
-        LOG_INFO("health-listening", "health server on %s:%u", options->health_bind,
+        LOG_INFO("health-listening", "health server on %s:%u", service->health_bind,
                  (unsigned)health_server_port(health));
     }
 
     proactor = pn_proactor();
-    run = producer_run_create(proactor, options, &target, metrics, ready, &err);
+    run = producer_run_create(proactor, config, &target, metrics, ready, &err);
     if (run == NULL) {
         LOG_ERROR("invalid-configuration", "%s", err.message);
         exit_code = 2;
         goto out;
     }
 
-    sigemptyset(&signals.signals);
-    sigaddset(&signals.signals, SIGINT);
-    sigaddset(&signals.signals, SIGTERM);
-    signals.run = run;
-    if (pthread_create(&signals.thread, NULL, wait_for_signals, &signals) == 0) {
-        signal_thread_started = true;
+    signals = service_signals_start(stop_on_signal, run, &err);
+    if (signals == NULL) {
+        LOG_ERROR("start-failed", "%s", err.message);
+        goto out;
     }
-
     if (producer_run_start(run, &err) != WL_OK) {
         LOG_ERROR("start-failed", "%s", err.message);
         goto out;
     }
-    run_loop(proactor, run, options, mode);
+    run_loop(proactor, run, &config->producer, mode);
     print_summary(run, mode);
     if (producer_run_error(run) != NULL) {
         fprintf(stderr, "producer: %s\n", producer_run_error(run)->message);
@@ -291,74 +271,69 @@ static int run_producer(producer_options *options, progress_mode mode)
     exit_code = producer_run_exit_code(run);
 
 out:
-    if (signal_thread_started) {
-        pthread_cancel(signals.thread);
-        pthread_join(signals.thread, NULL);
-    }
+    service_signals_stop(signals);
     producer_run_destroy(run);
     if (proactor != NULL) {
         pn_proactor_free(proactor);
     }
     health_server_destroy(health);
     metrics_registry_destroy(metrics);
-    producer_target_free(&target);
+    sb_target_free(&target);
+    return exit_code;
+}
+
+static int run_check(const service_settings *service)
+{
+    wl_error err = {0};
+    int exit_code = 0;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (service_check(service, 5000, &err) != WL_OK) {
+        fprintf(stderr, "producer --check: %s\n", err.message);
+        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
+    }
+    curl_global_cleanup();
     return exit_code;
 }
 
 int main(int argc, char **argv)
 {
-    producer_options options = {0};
+    producer_config config;
     wl_error err = {0};
     bool help = false;
     log_level level = LOG_LEVEL_INFO;
-    sigset_t blocked;
     int exit_code;
 
-    /* Blocked before any thread starts, so only the signal thread receives them. */
-    sigemptyset(&blocked);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    service_block_signals();
     log_init("producer", LOG_LEVEL_INFO, NULL);
-    if (config_load(&producer_options_table, &options, argc, argv, NULL, &help, &err) != WL_OK) {
+    if (producer_config_load(&config, argc, argv, NULL, &help, &err) != WL_OK) {
         fprintf(stderr, "producer: %s\n", err.message);
-        config_free(&producer_options_table, &options);
+        producer_config_free(&config);
         return 2;
     }
     if (help) {
-        config_print_help(&producer_options_table,
-                          "Usage: producer [--connection-string CS | --namespace NS] --queue Q "
-                          "[options]\n\nSends JSON messages to a Service Bus queue over AMQP 1.0.",
-                          stdout);
-        config_free(&producer_options_table, &options);
+        producer_config_print_help(&config, stdout);
+        producer_config_free(&config);
         return 0;
     }
-    if (options.check_url != NULL) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        exit_code = health_check_url(options.check_url, 5000, &err) == WL_OK ? 0 : 1;
-        if (exit_code != 0) {
-            fprintf(stderr, "producer: %s\n", err.message);
-        }
-        curl_global_cleanup();
-        config_free(&producer_options_table, &options);
+    if (config.service.check) {
+        exit_code = run_check(&config.service);
+        producer_config_free(&config);
         return exit_code;
     }
-    if (log_level_parse(options.log_level, &level)) {
-        log_init("producer", level, NULL);
-    }
+    log_level_parse(config.service.log_level, &level);
+    log_init("producer", level, NULL);
     route_proton_logs(level);
 
-    char *described = config_describe_json(&producer_options_table, &options);
+    char *described = producer_config_describe_json(&config);
     char *fields = wl_xasprintf("\"config\":%s", described);
     log_write_fields(LOG_LEVEL_INFO, "configuration", fields, "effective configuration");
     free(fields);
     free(described);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    exit_code = run_producer(&options, choose_progress(options.progress));
+    exit_code = run_producer(&config, choose_progress(config.producer.progress));
     curl_global_cleanup();
-    config_free(&producer_options_table, &options);
+    producer_config_free(&config);
     return exit_code;
 }

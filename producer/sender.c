@@ -65,8 +65,9 @@ typedef struct producer_link {
 
 struct producer_run {
     pn_proactor_t *proactor;
-    const producer_options *options;
-    const producer_target *target;
+    const producer_config *config;
+    const producer_options *options; /* &config->producer */
+    const sb_target *target;
     producer_link *links;
     size_t link_count;
     producer_stats stats;
@@ -462,7 +463,7 @@ static void on_authorized(sb_conn *conn, const char *audience, const wl_error *e
         }
         return;
     }
-    if (!link->authorized && link->run->options->cbs) {
+    if (!link->authorized && link->run->target->auth == SB_AUTH_CBS) {
         LOG_INFO("authorized", "%s authorized on connection %u", audience, link->index);
     }
     link->authorized = true;
@@ -658,13 +659,15 @@ static void register_metrics(producer_run *run, metrics_registry *metrics)
                               sizeof bounds / sizeof *bounds);
 }
 
-producer_run *producer_run_create(pn_proactor_t *proactor, const producer_options *options,
-                                  const producer_target *target, metrics_registry *metrics,
+producer_run *producer_run_create(pn_proactor_t *proactor, const producer_config *config,
+                                  const sb_target *target, metrics_registry *metrics,
                                   health_component *ready, wl_error *err)
 {
     producer_run *run = wl_xcalloc(1, sizeof *run);
+    const producer_options *options = &config->producer;
 
     run->proactor = proactor;
+    run->config = config;
     run->options = options;
     run->target = target;
     run->ready = ready;
@@ -688,23 +691,12 @@ producer_run *producer_run_create(pn_proactor_t *proactor, const producer_option
         link->next_wake_ms = INT64_MAX;
 
         sb_conn_options conn_options = {
-            .host = target->host,
-            .port = target->port,
-            .tls = target->tls,
-            .ca_file = options->ca_file,
-            .auth = target->auth,
-            .username = target->username,
-            .password = target->password,
-            .allow_insecure_plain = options->allow_insecure_plain,
-            .credential = target->credential,
-            .idle_timeout_ms = options->idle_timeout_ms,
-            .connect_timeout_ms = options->connect_timeout_ms,
-            .give_up_after_ms = options->give_up_after_ms,
             .callbacks = {.on_ready = on_ready,
                           .on_authorized = on_authorized,
                           .on_disconnected = on_disconnected},
             .ctx = link,
         };
+        sb_target_conn_options(target, &config->servicebus, &conn_options);
         link->conn = sb_conn_create(proactor, &conn_options, err);
         if (link->conn == NULL) {
             producer_run_destroy(run);

@@ -31,10 +31,10 @@
 
 typedef struct producer_run producer_run;
 
-/* Creates the run; `options`, `target`, `metrics` and `ready` are borrowed and must outlive it
+/* Creates the run; `config`, `target`, `metrics` and `ready` are borrowed and must outlive it
  * (`metrics` and `ready` may be NULL). */
-producer_run *producer_run_create(pn_proactor_t *proactor, const producer_options *options,
-                                  const producer_target *target, metrics_registry *metrics,
+producer_run *producer_run_create(pn_proactor_t *proactor, const producer_config *config,
+                                  const sb_target *target, metrics_registry *metrics,
                                   health_component *ready, wl_error *err);
 
 /* Starts every connection. */

@@ -22,3 +22,7 @@ wl_unit_test(health SOURCES test_health.c CASES endpoints_and_readiness bind_err
 wl_unit_test(cbs SOURCES test_cbs.c
   CASES put_token_accepted put_token_status_as_long put_token_unauthorized put_token_timeout
         reply_matched_by_correlation refresh_puts_new_token)
+wl_unit_test(sb_settings SOURCES test_sb_settings.c
+  CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
+        resolve_cbs_with_sas_key resolve_queue_flag_wins resolve_plain_and_none
+        resolve_errors_name_setting check_needs_health_port)

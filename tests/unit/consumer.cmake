@@ -18,4 +18,5 @@ wl_unit_test(cosmos SOURCES test_cosmos.c LIBS consumer_core
         connection_refused_is_transport_error)
 wl_unit_test(consumer_options SOURCES test_consumer_options.c LIBS consumer_core
   CASES defaults flag_overrides_environment invalid_values_name_the_setting
-        missing_settings_are_named workload_identity_needs_cbs check_mode_skips_service_settings)
+        missing_settings_are_named workload_identity_needs_cbs plain_needs_allow_insecure
+        check_mode_skips_service_settings)

@@ -18,7 +18,7 @@ expect_exit_2() {
     [[ $# -gt 0 ]] && shift
     local status=0 output
     output="$(env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
-        COSMOS_ENDPOINT=https://127.0.0.1:1 COSMOS_KEY=a2V5 HEALTH_BIND=127.0.0.1 HEALTH_PORT=0 \
+        SERVICEBUS_QUEUE=orders COSMOS_ENDPOINT=https://127.0.0.1:1 COSMOS_KEY=a2V5 HEALTH_BIND=127.0.0.1 HEALTH_PORT=0 \
         "${env_args[@]}" "$bin" "$@" 2>&1)" || status=$?
     if [[ "$status" != 2 ]] || ! grep -q -- "$pattern" <<<"$output"; then
         echo "FAIL: ${env_args[*]} $* exited $status with: $output"
@@ -36,6 +36,9 @@ expect_exit_2 'COSMOS_ENDPOINT' COSMOS_ENDPOINT= --
 expect_exit_2 'invalid Cosmos endpoint' COSMOS_ENDPOINT=ftp://example --
 expect_exit_2 'invalid Cosmos key' COSMOS_KEY='not base64!' --
 expect_exit_2 'SERVICEBUS_CONNECTION_STRING' SERVICEBUS_CONNECTION_STRING= --
+expect_exit_2 'SERVICEBUS_QUEUE' SERVICEBUS_QUEUE= --
+expect_exit_2 'SERVICEBUS_ALLOW_INSECURE_PLAIN' SERVICEBUS_AUTH=plain --
+expect_exit_2 'unknown option --servicebus-ca-file' -- --servicebus-ca-file /dev/null
 
 if ((failures > 0)); then
     exit 1

@@ -60,7 +60,7 @@ PY
 send_messages 200 | LC_ALL=C sort >"$test_dir/expected-ids" || fail "sending to RabbitMQ failed"
 # start_consumer passes EMULATOR_CONNECTION_STRING to the consumer.
 EMULATOR_CONNECTION_STRING="Endpoint=amqp://127.0.0.1:$RABBITMQ_AMQP_PORT;SharedAccessKeyName=$RABBITMQ_USER;SharedAccessKey=$RABBITMQ_PASSWORD" \
-    start_consumer workload "$test_dir/consumer.log" --auth plain --rcv-settle-mode first \
+    start_consumer workload "$test_dir/consumer.log" --auth plain --allow-insecure-plain --rcv-settle-mode first \
     --management false --source-address "$RABBITMQ_ADDRESS"
 settled() {
     [[ "$(metric consumer_messages_completed_total)" -ge 200 &&

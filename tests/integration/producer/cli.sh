@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 help="$("$PRODUCER_BIN" --help)" || fail "--help exited $?"
 for expected in "--count N" "Unit: messages/s." "Env: SERVICEBUS_CONNECTION_STRING." \
-    "--duration DURATION" "Default: 1000." "--check TEXT"; do
+    "--duration DURATION" "Default: 1000." "--check [BOOL]" "--auth TEXT" \
+    "Env: HEALTH_PORT." "Env: SERVICEBUS_CA_FILE."; do
     grep -qF -- "$expected" <<<"$help" || fail "--help lacks \"$expected\""
 done
 
@@ -27,7 +28,7 @@ check_invalid 'invalid value "-5" for --count (PRODUCER_COUNT): expected an inte
 check_invalid 'invalid value "fast" for --rate (PRODUCER_RATE)' --rate fast
 check_invalid 'for --duration (PRODUCER_DURATION): expected a duration' --duration soon
 check_invalid 'unknown option --colour' --colour red
-check_invalid 'no Service Bus to send to: set --connection-string' --queue q
+check_invalid 'missing Service Bus settings: set --connection-string' --queue q
 check_invalid 'no queue: set --queue (SERVICEBUS_QUEUE)' --connection-string "$emulator"
 check_invalid 'keep one' --connection-string "$emulator" --namespace ns --queue q
 check_invalid 'no SharedAccessKey for key name' \
@@ -35,8 +36,10 @@ check_invalid 'no SharedAccessKey for key name' \
 check_invalid 'invalid value "maybe" for --progress' --connection-string "$emulator" --queue q \
     --progress maybe
 check_invalid 'AZURE_TENANT_ID is not set' --namespace ns --queue q
-check_invalid '--sasl (SERVICEBUS_SASL) applies only with --cbs=false' \
-    --connection-string "$emulator" --queue q --sasl anonymous
+check_invalid 'invalid value "kerberos" for --auth (SERVICEBUS_AUTH): expected cbs, plain or none' \
+    --connection-string "$emulator" --queue q --auth kerberos
+check_invalid 'unknown option --cbs' --connection-string "$emulator" --queue q --cbs=false
+check_invalid '--check needs the port of the running instance' --check
 
 # The same through the environment: the message names the variable.
 status=0

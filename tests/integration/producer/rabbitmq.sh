@@ -12,13 +12,13 @@ endpoint="Endpoint=amqp://127.0.0.1:$RABBITMQ_AMQP_PORT"
 refused="$PRODUCER_TEST_DIR/refused.log"
 status=0
 run_producer "$refused" --connection-string "$endpoint;SharedAccessKeyName=$RABBITMQ_USER;SharedAccessKey=$RABBITMQ_PASSWORD" \
-    --cbs=false --queue "$RABBITMQ_ADDRESS" --count 1 || status=$?
+    --auth plain --queue "$RABBITMQ_ADDRESS" --count 1 || status=$?
 [[ "$status" == 2 ]] || fail "PLAIN over plain TCP without --allow-insecure-plain exited $status, expected 2"
 grep -q 'allow-insecure-plain' "$refused.stderr" || fail "the error does not name the flag"
 
 log="$PRODUCER_TEST_DIR/producer.log"
 run_producer "$log" --connection-string "$endpoint;SharedAccessKeyName=unused;SharedAccessKey=unused" \
-    --cbs=false --username "$RABBITMQ_USER" --password "$RABBITMQ_PASSWORD" \
+    --auth plain --username "$RABBITMQ_USER" --password "$RABBITMQ_PASSWORD" \
     --allow-insecure-plain --queue "$RABBITMQ_ADDRESS" --count 10000 --inflight 500 ||
     fail "the producer exited with status $?: $(tail -3 "$log.stderr")"
 expect_accepted "$log" 10000

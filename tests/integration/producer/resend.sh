@@ -20,7 +20,7 @@ done
 log="$PRODUCER_TEST_DIR/producer.log"
 run_producer "$log" \
     --connection-string "Endpoint=amqp://127.0.0.1:$(cat "$port_file");SharedAccessKeyName=unused;SharedAccessKey=unused" \
-    --cbs=false --sasl anonymous --queue flaky --count 2000 --inflight 500 ||
+    --auth none --queue flaky --count 2000 --inflight 500 ||
     fail "the producer exited with status $?: $(tail -3 "$log.stderr")"
 expect_accepted "$log" 2000
 grep -q '"event":"connected".*attempt 2' "$log" || fail "the producer did not reconnect"

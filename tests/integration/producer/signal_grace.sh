@@ -19,10 +19,12 @@ for ((i = 0; i < 300; i++)); do
 done
 grep -q '"event":"progress".*"accepted":[1-9]' "$log" || fail "no message was accepted"
 
-# The health server reports ready while the sender is attached, and --check agrees.
+# The health server reports ready while the sender is attached, and --check finds it healthy.
 health_port="$(sed -n 's/.*health server on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
 [[ -n "$health_port" ]] || fail "the health server port was not logged"
-"$PRODUCER_BIN" --check "http://127.0.0.1:$health_port/readyz" || fail "--check of /readyz failed"
+curl -sf "http://127.0.0.1:$health_port/readyz" >/dev/null || fail "/readyz is not ready"
+"$PRODUCER_BIN" --check --health-port "$health_port" --health-bind 127.0.0.1 ||
+    fail "--check of /healthz failed"
 metrics="$(curl -sf "http://127.0.0.1:$health_port/metrics")" || fail "/metrics failed"
 grep -q '^producer_messages_accepted_total [1-9]' <<<"$metrics" || fail "no accepted counter"
 
@@ -33,7 +35,7 @@ wait "$producer_pid" || status=$?
 grep -q '"event":"stopping"' "$log" || fail "the producer did not log its graceful stop"
 accepted="$(summary_field "$log" accepted)"
 [[ "$(summary_field "$log" unacknowledged)" == 0 ]] || fail "messages were left unacknowledged"
-"$PRODUCER_BIN" --check "http://127.0.0.1:$health_port/healthz" 2>/dev/null &&
+"$PRODUCER_BIN" --check --health-port "$health_port" 2>/dev/null &&
     fail "the health server still answers after exit"
 
 result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \

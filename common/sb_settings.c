@@ -1,0 +1,268 @@
+#include "sb_settings.h"
+
+#include "connstr.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD(name) offsetof(sb_settings, name)
+
+static const config_option option_table[] = {
+    {"connection-string", "SERVICEBUS_CONNECTION_STRING", CONFIG_STRING, NULL, NULL, 0, 0, true,
+     "Service Bus connection string (SAS key or signature, emulator, or amqp:// broker); leave "
+     "unset to use workload identity with --namespace.",
+     FIELD(connection_string)},
+    {"namespace", "SERVICEBUS_NAMESPACE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+     "Namespace to reach over TLS with workload identity when no connection string is set: a "
+     "name (completed with .servicebus.windows.net), a host, or HOST:PORT.",
+     FIELD(namespace_name)},
+    {"queue", "SERVICEBUS_QUEUE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+     "Queue to use; defaults to the connection string's EntityPath.", FIELD(queue)},
+    {"ca-file", "SERVICEBUS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+     "PEM file of CAs trusted for the Service Bus TLS connection instead of the system store.",
+     FIELD(ca_file)},
+    {"auth", "SERVICEBUS_AUTH", CONFIG_STRING, "cbs", NULL, 0, 0, false,
+     "AMQP authentication: cbs (CBS put-token, Service Bus), plain (SASL PLAIN with --username "
+     "and --password, no CBS) or none (SASL ANONYMOUS, no CBS).",
+     FIELD(auth)},
+    {"username", "SERVICEBUS_USERNAME", CONFIG_STRING, NULL, NULL, 0, 0, false,
+     "SASL PLAIN username with --auth plain; defaults to SharedAccessKeyName.", FIELD(username)},
+    {"password", "SERVICEBUS_PASSWORD", CONFIG_STRING, NULL, NULL, 0, 0, true,
+     "SASL PLAIN password with --auth plain; defaults to SharedAccessKey.", FIELD(password)},
+    {"allow-insecure-plain", "SERVICEBUS_ALLOW_INSECURE_PLAIN", CONFIG_BOOL, "false", NULL, 0, 0,
+     false, "Allow SASL PLAIN over plain TCP, which sends the password unencrypted.",
+     FIELD(allow_insecure_plain)},
+    {"connect-timeout", "SERVICEBUS_CONNECT_TIMEOUT", CONFIG_DURATION, "30s", "s", 100, 3.6e6,
+     false, "Limit for one connection attempt, from TCP connect to an open AMQP session.",
+     FIELD(connect_timeout_ms)},
+    {"give-up-after", "SERVICEBUS_GIVE_UP_AFTER", CONFIG_DURATION, "60s", "s", 0, 8.64e7, false,
+     "Stop reconnecting and exit with status 1 after this long without a working connection; 0 "
+     "reconnects forever.",
+     FIELD(give_up_after_ms)},
+    {"idle-timeout", "SERVICEBUS_IDLE_TIMEOUT", CONFIG_DURATION, "60s", "s", 1000, 3.6e6, false,
+     "AMQP idle timeout advertised to the peer.", FIELD(idle_timeout_ms)},
+};
+
+const config_table sb_settings_table = {option_table, sizeof option_table / sizeof option_table[0]};
+
+static wl_status parse_auth(const char *text, sb_auth *out, wl_error *err)
+{
+    if (strcmp(text, "cbs") == 0) {
+        *out = SB_AUTH_CBS;
+    } else if (strcmp(text, "plain") == 0) {
+        *out = SB_AUTH_PLAIN;
+    } else if (strcmp(text, "none") == 0) {
+        *out = SB_AUTH_NONE;
+    } else {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --auth (SERVICEBUS_AUTH): expected cbs, "
+                            "plain or none",
+                            text);
+    }
+    return WL_OK;
+}
+
+static wl_status resolve_plain(const sb_settings *settings, const connstr *cs, sb_target *out,
+                               wl_error *err)
+{
+    const char *user = settings->username;
+    const char *password = settings->password;
+
+    if (user == NULL && cs != NULL) {
+        user = cs->key_name;
+    }
+    if (password == NULL && cs != NULL) {
+        password = cs->key;
+    }
+    if (user == NULL || password == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "--auth plain (SERVICEBUS_AUTH) needs a username and password: set "
+                            "--username (SERVICEBUS_USERNAME) and --password "
+                            "(SERVICEBUS_PASSWORD), or SharedAccessKeyName and SharedAccessKey "
+                            "in the connection string");
+    }
+    out->username = wl_xstrdup(user);
+    out->password = wl_xstrdup(password);
+    return WL_OK;
+}
+
+/* Appends the names of the setting to an error about the connection string's contents. */
+static wl_status name_connection_string(wl_error *err)
+{
+    size_t used = strlen(err->message);
+
+    snprintf(err->message + used, sizeof err->message - used,
+             " (--connection-string, SERVICEBUS_CONNECTION_STRING)");
+    return err->status;
+}
+
+static wl_status resolve_connection_string(const sb_settings *settings, const wl_clock *clock,
+                                           sb_target *out, wl_error *err)
+{
+    connstr cs;
+    wl_status status = connstr_parse(settings->connection_string, &cs, err);
+
+    if (status != WL_OK) {
+        return name_connection_string(err);
+    }
+    out->host = wl_xstrdup(cs.host);
+    out->port = cs.port;
+    out->tls = cs.tls;
+    if (cs.entity_path != NULL) {
+        out->queue = wl_xstrdup(cs.entity_path);
+    }
+
+    if (out->auth == SB_AUTH_PLAIN) {
+        status = resolve_plain(settings, &cs, out, err);
+    } else if (out->auth == SB_AUTH_CBS && cs.shared_access_signature != NULL) {
+        out->credential = cred_sas_static_create(cs.shared_access_signature, err);
+        status = out->credential != NULL ? WL_OK : name_connection_string(err);
+    } else if (out->auth == SB_AUTH_CBS) {
+        out->credential = cred_sas_create(cs.key_name, cs.key, 3600, clock);
+    }
+    connstr_free(&cs);
+    return status;
+}
+
+/* Splits "HOST:PORT" for a local peer; a bare name gets the public cloud's suffix. */
+static wl_status resolve_namespace_host(const char *name, sb_target *out, wl_error *err)
+{
+    const char *colon = strchr(name, ':');
+
+    out->port = 5671;
+    out->tls = true;
+    if (colon != NULL) {
+        char *end = NULL;
+        long port = strtol(colon + 1, &end, 10);
+        if (colon == name || end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): "
+                                "expected NAME, HOST or HOST:PORT",
+                                name);
+        }
+        out->host = wl_xstrndup(name, (size_t)(colon - name));
+        out->port = (uint16_t)port;
+    } else if (strchr(name, '.') == NULL) {
+        out->host = wl_xasprintf("%s.servicebus.windows.net", name);
+    } else {
+        out->host = wl_xstrdup(name);
+    }
+    return WL_OK;
+}
+
+static wl_status resolve_namespace(const sb_settings *settings, sb_target *out, wl_error *err)
+{
+    cred_wi_options wi = {0};
+    wl_status status;
+
+    if (out->auth != SB_AUTH_CBS) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --auth (SERVICEBUS_AUTH): --namespace uses "
+                            "workload identity, which needs cbs; set --connection-string "
+                            "(SERVICEBUS_CONNECTION_STRING) for plain or none",
+                            settings->auth);
+    }
+    status = resolve_namespace_host(settings->namespace_name, out, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    status = cred_wi_options_from_env(&wi, NULL, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    wi.scope = "https://servicebus.azure.net/.default";
+    out->credential = cred_workload_identity_create(&wi, err);
+    out->workload_identity = true;
+    return out->credential != NULL ? WL_OK : err->status;
+}
+
+wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock, sb_target *out,
+                              wl_error *err)
+{
+    wl_status status;
+
+    memset(out, 0, sizeof *out);
+    status = parse_auth(settings->auth, &out->auth, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    if (settings->connection_string != NULL && settings->namespace_name != NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "both --connection-string (SERVICEBUS_CONNECTION_STRING) and "
+                            "--namespace (SERVICEBUS_NAMESPACE) are set: keep one");
+    }
+    if (settings->connection_string != NULL) {
+        status = resolve_connection_string(settings, clock, out, err);
+    } else if (settings->namespace_name != NULL) {
+        status = resolve_namespace(settings, out, err);
+    } else {
+        status = wl_error_set(err, WL_ERR_INVALID,
+                              "missing Service Bus settings: set --connection-string "
+                              "(SERVICEBUS_CONNECTION_STRING) or --namespace "
+                              "(SERVICEBUS_NAMESPACE) with workload identity");
+    }
+    if (status != WL_OK) {
+        return status;
+    }
+
+    if (settings->queue != NULL) {
+        free(out->queue);
+        out->queue = wl_xstrdup(settings->queue);
+    }
+    if (out->queue == NULL || *out->queue == '\0') {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "no queue: set --queue (SERVICEBUS_QUEUE) or EntityPath in the "
+                            "connection string");
+    }
+    if (out->auth == SB_AUTH_PLAIN && !out->tls && !settings->allow_insecure_plain) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "--auth plain (SERVICEBUS_AUTH) over plain TCP sends the password "
+                            "unencrypted: use an amqps:// endpoint, or set --allow-insecure-plain "
+                            "(SERVICEBUS_ALLOW_INSECURE_PLAIN)");
+    }
+    return WL_OK;
+}
+
+void sb_target_conn_options(const sb_target *target, const sb_settings *settings,
+                            sb_conn_options *out)
+{
+    out->host = target->host;
+    out->port = target->port;
+    out->tls = target->tls;
+    out->ca_file = settings->ca_file;
+    out->auth = target->auth;
+    out->username = target->username;
+    out->password = target->password;
+    out->allow_insecure_plain = settings->allow_insecure_plain;
+    out->credential = target->credential;
+    out->idle_timeout_ms = settings->idle_timeout_ms;
+    out->connect_timeout_ms = settings->connect_timeout_ms;
+    out->give_up_after_ms = settings->give_up_after_ms;
+}
+
+const char *sb_target_auth_name(const sb_target *target)
+{
+    switch (target->auth) {
+    case SB_AUTH_CBS:
+        return target->credential != NULL ? cred_kind(target->credential) : "CBS";
+    case SB_AUTH_PLAIN:
+        return "SASL PLAIN";
+    case SB_AUTH_NONE:
+        return "SASL ANONYMOUS";
+    }
+    return "unknown";
+}
+
+void sb_target_free(sb_target *target)
+{
+    free(target->host);
+    free(target->queue);
+    free(target->username);
+    if (target->password != NULL) {
+        memset(target->password, 0, strlen(target->password));
+    }
+    free(target->password);
+    cred_destroy(target->credential);
+    memset(target, 0, sizeof *target);
+}

@@ -1,0 +1,119 @@
+#include "service.h"
+
+#include "health.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD(name) offsetof(service_settings, name)
+
+static const config_option option_table[] = {
+    {"health-port", "HEALTH_PORT", CONFIG_INT, "8080", "port", -1, 65535, false,
+     "Port of the /healthz, /readyz and /metrics server; -1 disables it, 0 picks a free one.",
+     FIELD(health_port)},
+    {"health-bind", "HEALTH_BIND", CONFIG_STRING, "0.0.0.0", NULL, 0, 0, false,
+     "IPv4 address the health server listens on.", FIELD(health_bind)},
+    {"check", NULL, CONFIG_BOOL, "false", NULL, 0, 0, false,
+     "Request /healthz of the instance running on --health-port, exit 0 on HTTP 200 and 1 "
+     "otherwise.",
+     FIELD(check)},
+    {"log-level", "LOG_LEVEL", CONFIG_STRING, "info", NULL, 0, 0, false,
+     "Minimum log level: debug, info, warn or error.", FIELD(log_level)},
+};
+
+const config_table service_settings_table = {option_table,
+                                             sizeof option_table / sizeof option_table[0]};
+
+wl_status service_settings_validate(const service_settings *settings, log_level *out_level,
+                                    wl_error *err)
+{
+    if (!log_level_parse(settings->log_level, out_level)) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --log-level (LOG_LEVEL): expected debug, "
+                            "info, warn or error",
+                            settings->log_level);
+    }
+    return WL_OK;
+}
+
+wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl_error *err)
+{
+    const char *address = settings->health_bind;
+    char url[128];
+
+    if (settings->health_port <= 0) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "--check needs the port of the running instance: set --health-port "
+                            "(HEALTH_PORT) to the port it serves on");
+    }
+    if (address == NULL || *address == '\0' || strcmp(address, "0.0.0.0") == 0) {
+        address = "127.0.0.1";
+    }
+    snprintf(url, sizeof url, "http://%s:%lld/healthz", address, (long long)settings->health_port);
+    return health_check_url(url, timeout_ms, err);
+}
+
+void service_block_signals(void)
+{
+    sigset_t blocked;
+
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+struct service_signals {
+    pthread_t thread;
+    void (*on_signal)(void *ctx);
+    void *ctx;
+};
+
+static void *wait_for_signals(void *arg)
+{
+    service_signals *signals = arg;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (;;) {
+        int number = 0;
+        /* sigwait is a cancellation point, which is how service_signals_stop ends the loop. */
+        if (sigwait(&set, &number) == 0) {
+            signals->on_signal(signals->ctx);
+        }
+    }
+    return NULL;
+}
+
+service_signals *service_signals_start(void (*on_signal)(void *ctx), void *ctx, wl_error *err)
+{
+    service_signals *signals = wl_xcalloc(1, sizeof *signals);
+    int rc;
+
+    signals->on_signal = on_signal;
+    signals->ctx = ctx;
+    rc = pthread_create(&signals->thread, NULL, wait_for_signals, signals);
+    if (rc != 0) {
+        free(signals);
+        wl_error_set(err, WL_ERR_IO, "starting the signal thread failed: %s", strerror(rc));
+        return NULL;
+    }
+    return signals;
+}
+
+void service_signals_stop(service_signals *signals)
+{
+    if (signals == NULL) {
+        return;
+    }
+    pthread_cancel(signals->thread);
+    pthread_join(signals->thread, NULL);
+    free(signals);
+}

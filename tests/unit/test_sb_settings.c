@@ -1,0 +1,246 @@
+/*
+ * The shared Service Bus settings: loading them as a config section beside another table, and
+ * resolving them into a connection target for every authentication mode.
+ */
+#include "check.h"
+#include "config.h"
+#include "sb_settings.h"
+#include "service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EMULATOR                                                                                   \
+    "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"                       \
+    "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;EntityPath=orders"
+
+typedef struct own_options {
+    int64_t count;
+} own_options;
+
+static const config_option own_rows[] = {
+    {"count", "OWN_COUNT", CONFIG_INT, "5", "messages", 0, 100, false, "How many.",
+     offsetof(own_options, count)},
+};
+static const config_table own_table = {own_rows, 1};
+
+static const config_default service_defaults[] = {{"health-port", "-1"}};
+
+typedef struct loaded {
+    sb_settings servicebus;
+    own_options own;
+    service_settings service;
+    config_section sections[3];
+} loaded;
+
+static const char *no_environment(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static wl_status load(loaded *out, int argc, char **argv, wl_error *err)
+{
+    bool help = false;
+
+    memset(out, 0, sizeof *out);
+    out->sections[0] =
+        (config_section){"Service Bus", &sb_settings_table, &out->servicebus, NULL, 0};
+    out->sections[1] = (config_section){"Own", &own_table, &out->own, NULL, 0};
+    out->sections[2] =
+        (config_section){"Health", &service_settings_table, &out->service, service_defaults, 1};
+    return config_load_sections(out->sections, 3, argc, argv, no_environment, &help, err);
+}
+
+static void unload(loaded *settings)
+{
+    config_free_sections(settings->sections, 3);
+}
+
+TEST_CASE(sections_load_together)
+{
+    loaded settings;
+    wl_error err = {0};
+    char *argv[] = {"prog", "--count", "7", "--auth", "none", "--health-bind", "127.0.0.1"};
+
+    CHECK_INT_EQ(load(&settings, 7, argv, &err), WL_OK);
+    CHECK_INT_EQ(settings.own.count, 7);
+    CHECK_STR_EQ(settings.servicebus.auth, "none");
+    CHECK_STR_EQ(settings.service.health_bind, "127.0.0.1");
+    /* The section's default replaces the table's 8080. */
+    CHECK_INT_EQ(settings.service.health_port, -1);
+    CHECK_INT_EQ(settings.servicebus.give_up_after_ms, 60000);
+
+    char *json = config_describe_json_sections(settings.sections, 3);
+    CHECK(strstr(json, "\"count\":7") != NULL);
+    CHECK(strstr(json, "\"auth\":\"none\"") != NULL);
+    CHECK(strstr(json, "\"health-port\":-1") != NULL);
+    free(json);
+    unload(&settings);
+}
+
+TEST_CASE(sections_help_has_titles)
+{
+    loaded settings;
+    wl_error err = {0};
+    char *argv[] = {"prog"};
+    char *text = NULL;
+    size_t size = 0;
+
+    CHECK_INT_EQ(load(&settings, 1, argv, &err), WL_OK);
+    FILE *out = open_memstream(&text, &size);
+    config_print_help_sections(settings.sections, 3, "usage: prog", out);
+    fclose(out);
+    CHECK(strstr(text, " Service Bus:\n") != NULL);
+    CHECK(strstr(text, " Own:\n") != NULL);
+    CHECK(strstr(text, "  --auth TEXT\n") != NULL);
+    CHECK(strstr(text, "Default: -1. Env: HEALTH_PORT.") != NULL);
+    CHECK(strstr(text, "Env: SERVICEBUS_CA_FILE.") != NULL);
+    free(text);
+    unload(&settings);
+}
+
+TEST_CASE(unknown_flag_in_no_section)
+{
+    loaded settings;
+    wl_error err = {0};
+    char *argv[] = {"prog", "--cbs=false"};
+
+    CHECK_INT_EQ(load(&settings, 2, argv, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "unknown option --cbs") != NULL);
+    unload(&settings);
+}
+
+/* Loads `argv` and resolves it; the caller frees both. */
+static wl_status resolve(loaded *settings, sb_target *target, int argc, char **argv, wl_error *err)
+{
+    wl_status status = load(settings, argc, argv, err);
+
+    memset(target, 0, sizeof *target);
+    if (status != WL_OK) {
+        return status;
+    }
+    return sb_settings_resolve(&settings->servicebus, NULL, target, err);
+}
+
+TEST_CASE(resolve_cbs_with_sas_key)
+{
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+    char *argv[] = {"prog", "--connection-string", EMULATOR};
+
+    CHECK_INT_EQ(resolve(&settings, &target, 3, argv, &err), WL_OK);
+    CHECK_STR_EQ(target.host, "localhost");
+    CHECK_INT_EQ(target.port, 5672);
+    CHECK(!target.tls);
+    CHECK_STR_EQ(target.queue, "orders");
+    CHECK_INT_EQ(target.auth, SB_AUTH_CBS);
+    CHECK(target.credential != NULL);
+    CHECK_STR_EQ(sb_target_auth_name(&target), "sas");
+
+    sb_conn_options conn = {.ctx = &settings};
+    sb_target_conn_options(&target, &settings.servicebus, &conn);
+    CHECK_STR_EQ(conn.host, "localhost");
+    CHECK(conn.credential == target.credential);
+    CHECK_INT_EQ(conn.give_up_after_ms, 60000);
+    CHECK_INT_EQ(conn.idle_timeout_ms, 60000);
+    CHECK(conn.ctx == &settings);
+    sb_target_free(&target);
+    unload(&settings);
+}
+
+TEST_CASE(resolve_queue_flag_wins)
+{
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+    char *argv[] = {"prog", "--connection-string", EMULATOR, "--queue", "other"};
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, argv, &err), WL_OK);
+    CHECK_STR_EQ(target.queue, "other");
+    sb_target_free(&target);
+    unload(&settings);
+}
+
+TEST_CASE(resolve_plain_and_none)
+{
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+    char *plain[] = {"prog", "--connection-string", EMULATOR, "--auth", "plain"};
+    char *allowed[] = {"prog",  "--connection-string", EMULATOR, "--auth",
+                       "plain", "--username",          "guest",  "--allow-insecure-plain"};
+    char *none[] = {"prog", "--connection-string", EMULATOR, "--auth", "none"};
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, plain, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--allow-insecure-plain (SERVICEBUS_ALLOW_INSECURE_PLAIN)") != NULL);
+    sb_target_free(&target);
+    unload(&settings);
+
+    CHECK_INT_EQ(resolve(&settings, &target, 8, allowed, &err), WL_OK);
+    CHECK_INT_EQ(target.auth, SB_AUTH_PLAIN);
+    CHECK_STR_EQ(target.username, "guest");
+    CHECK_STR_EQ(target.password, "SAS_KEY_VALUE");
+    CHECK(target.credential == NULL);
+    sb_target_free(&target);
+    unload(&settings);
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, none, &err), WL_OK);
+    CHECK_INT_EQ(target.auth, SB_AUTH_NONE);
+    CHECK(target.credential == NULL);
+    CHECK_STR_EQ(sb_target_auth_name(&target), "SASL ANONYMOUS");
+    sb_target_free(&target);
+    unload(&settings);
+}
+
+TEST_CASE(resolve_errors_name_setting)
+{
+    struct {
+        int argc;
+        char *argv[6];
+        const char *named;
+    } cases[] = {
+        {1, {"prog"}, "SERVICEBUS_NAMESPACE"},
+        {5, {"prog", "--connection-string", EMULATOR, "--auth", "kerberos"}, "SERVICEBUS_AUTH"},
+        {5, {"prog", "--connection-string", EMULATOR, "--namespace", "ns"}, "keep one"},
+        {3,
+         {"prog", "--connection-string", "Endpoint=sb://localhost;SharedAccessKeyName=k"},
+         "SERVICEBUS_CONNECTION_STRING"},
+        {3,
+         {"prog", "--connection-string", "Endpoint=sb://h;SharedAccessSignature=x"},
+         "SERVICEBUS_CONNECTION_STRING"},
+        {5, {"prog", "--namespace", "ns", "--auth", "plain"}, "needs cbs"},
+        {5, {"prog", "--namespace", "host:port", "--queue", "q"}, "HOST:PORT"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        loaded settings;
+        sb_target target;
+        wl_error err = {0};
+
+        CHECK_INT_EQ(resolve(&settings, &target, cases[i].argc, cases[i].argv, &err),
+                     WL_ERR_INVALID);
+        if (strstr(err.message, cases[i].named) == NULL) {
+            fprintf(stderr, "case %zu: the message does not name %s: %s\n", i, cases[i].named,
+                    err.message);
+            check_failures++;
+        }
+        sb_target_free(&target);
+        unload(&settings);
+    }
+}
+
+TEST_CASE(check_needs_health_port)
+{
+    service_settings service = {.health_port = -1, .health_bind = "0.0.0.0"};
+    wl_error err = {0};
+
+    CHECK_INT_EQ(service_check(&service, 100, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--health-port (HEALTH_PORT)") != NULL);
+}
+
+TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_titles),
+          TEST_ENTRY(unknown_flag_in_no_section), TEST_ENTRY(resolve_cbs_with_sas_key),
+          TEST_ENTRY(resolve_queue_flag_wins), TEST_ENTRY(resolve_plain_and_none),
+          TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port))
