@@ -143,6 +143,16 @@ class Process:
         return {}
 
 
+def cpu_seconds(pid):
+    """User plus system CPU seconds that a live process has used so far, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def status_field(pid, field):
     try:
         with open(f"/proc/{pid}/status") as status:

@@ -347,6 +347,8 @@ def run_drain(ctx, case, contender, run_dir):
         except (RuntimeError, ProcessTimeout) as failure:
             samples, error = [], str(failure)
         exit_codes = [process.stop(grace_s=30) for process in processes]
+        emulator_cpu_s = svc.emulator.cpu_s()
+        sink_cpu_s = svc.sink.cpu_s()
         remaining = services.drain_count(ctx, svc.emulator, run_dir)
         metrics = document_metrics(svc.sink.final_documents(), processes[0].start_wall)
     finally:
@@ -367,6 +369,9 @@ def run_drain(ctx, case, contender, run_dir):
         "cpu_s_per_10k": cpu_s / count * 10000,
         "peak_rss_kb": max(p.peak_rss_kb for p in processes),
         "timeline": [(round(t, 3), documents) for t, documents, _ in samples],
+        # The services' CPU over the whole run, seeding included, to show what shares the cores.
+        "emulator_cpu_s": emulator_cpu_s,
+        "sink_cpu_s": sink_cpu_s,
     })
     return metrics
 

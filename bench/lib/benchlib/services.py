@@ -9,7 +9,7 @@ import socket
 import time
 import urllib.request
 
-from .procs import Process, run_to_end
+from .procs import Process, cpu_seconds, run_to_end
 
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 SAS_KEY_NAME = "RootManageSharedAccessKey"
@@ -104,6 +104,7 @@ class Emulator:
         self.amqp_port = int(self.vars["EMULATOR_AMQP_PORT"])
         self.amqps_port = int(self.vars.get("EMULATOR_AMQPS_PORT", 0))
         self.http_port = int(self.vars.get("EMULATOR_HTTP_PORT", 0))
+        self.pid = int(self.vars["EMULATOR_PID"]) if self.vars.get("EMULATOR_PID") else None
         self.ca_file = os.path.join(ca_dir, "ca.crt")
         self.connection_string = (
             f"Endpoint=sb://127.0.0.1:{self.amqp_port};SharedAccessKeyName={SAS_KEY_NAME};"
@@ -135,6 +136,10 @@ class Emulator:
             return None
         start = text.index(">", start) + 1
         return int(text[start:text.index("<", start)])
+
+    def cpu_s(self):
+        """CPU seconds the emulator has used since it started (seeding included)."""
+        return cpu_seconds(self.pid) if self.pid else None
 
     def stop(self):
         self.service.stop()
@@ -228,6 +233,10 @@ class NginxSink:
         except FileNotFoundError:
             pass
         return result
+
+    def cpu_s(self):
+        """CPU seconds nginx has used since it started."""
+        return cpu_seconds(self.process.pid)
 
     def final_documents(self):
         """Stops nginx, which flushes its log buffer, and returns every logged document."""
