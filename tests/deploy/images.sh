@@ -153,15 +153,14 @@ ids="$(container_ids "$consumer_name")"
 echo "images: consumer runs as uid and gid $ids"
 
 # The producer's rate keeps it running long enough for its health check to run. The image's
-# HEALTHCHECK probes port 8080, so the test points the check at the free port it chose.
+# HEALTHCHECK runs --check, which probes the HEALTH_PORT and HEALTH_BIND given here.
 producer_port="$(free_port)"
 podman run --detach --name "$producer_name" --network host --read-only \
     --health-interval disable \
-    --health-cmd "[\"/usr/local/bin/producer\", \"--check\", \"http://127.0.0.1:$producer_port/healthz\"]" \
     --env SERVICEBUS_CONNECTION_STRING="$EMULATOR_CONNECTION_STRING" \
     --env SERVICEBUS_QUEUE=orders \
     --env PRODUCER_COUNT="$MESSAGES" --env PRODUCER_RATE=40 \
-    --env PRODUCER_HEALTH_PORT="$producer_port" --env PRODUCER_HEALTH_BIND=127.0.0.1 \
+    --env HEALTH_PORT="$producer_port" --env HEALTH_BIND=127.0.0.1 \
     --env PRODUCER_PROGRESS=off \
     localhost/event-workload/producer:test >/dev/null 2>"$work/run-producer.log" || {
     cat "$work/run-producer.log" >&2
