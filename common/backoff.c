@@ -25,21 +25,38 @@ int64_t backoff_ceiling_ms(const backoff_policy *policy, unsigned attempt)
     return ceiling < 0 ? 0 : (int64_t)ceiling;
 }
 
+/* Maps a uniform 64-bit value to [0, 1): 53 bits give every double there the same spacing. */
+static double unit_of(uint64_t random_value)
+{
+    return (double)(random_value >> 11) * (1.0 / 9007199254740992.0);
+}
+
 static double uniform_unit(const backoff_random *random)
 {
     if (random == NULL) {
         random = backoff_random_system();
     }
-    /* 53 random bits give every double in [0, 1) the same spacing. */
-    return (double)(random->next(random->ctx) >> 11) * (1.0 / 9007199254740992.0);
+    return unit_of(random->next(random->ctx));
+}
+
+int64_t backoff_delay_from_ms(const backoff_policy *policy, unsigned attempt, uint64_t random_value)
+{
+    int64_t ceiling = backoff_ceiling_ms(policy, attempt);
+
+    if (policy->jitter == BACKOFF_JITTER_EQUAL) {
+        int64_t half = ceiling / 2;
+        return half + (half > 0 ? (int64_t)(random_value % (uint64_t)(half + 1)) : 0);
+    }
+    return (int64_t)llround(unit_of(random_value) * (double)ceiling);
 }
 
 int64_t backoff_delay_ms(const backoff_policy *policy, unsigned attempt,
                          const backoff_random *random)
 {
-    int64_t ceiling = backoff_ceiling_ms(policy, attempt);
-
-    return (int64_t)llround(uniform_unit(random) * (double)ceiling);
+    if (random == NULL) {
+        random = backoff_random_system();
+    }
+    return backoff_delay_from_ms(policy, attempt, random->next(random->ctx));
 }
 
 int64_t backoff_jitter_ms(int64_t value_ms, double fraction, const backoff_random *random)

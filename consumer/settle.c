@@ -1,5 +1,7 @@
 #include "settle.h"
 
+#include "backoff.h"
+
 #include <stddef.h>
 
 const settle_limits settle_default_limits = {
@@ -58,17 +60,14 @@ const settle_rule *settle_match(settle_event event, int http_status)
 
 int64_t settle_backoff_ms(int attempt, uint32_t random, const settle_limits *limits)
 {
-    int64_t value = limits->backoff_initial_ms;
+    backoff_policy policy = {
+        .initial_ms = limits->backoff_initial_ms,
+        .max_ms = limits->backoff_max_ms,
+        .multiplier = 2.0,
+        .jitter = BACKOFF_JITTER_EQUAL,
+    };
 
-    for (int i = 1; i < attempt && value < limits->backoff_max_ms; i++) {
-        value *= 2;
-    }
-    if (value > limits->backoff_max_ms) {
-        value = limits->backoff_max_ms;
-    }
-
-    int64_t half = value / 2;
-    return half + (half > 0 ? (int64_t)(random % (uint64_t)(half + 1)) : 0);
+    return backoff_delay_from_ms(&policy, attempt > 1 ? (unsigned)(attempt - 1) : 0, random);
 }
 
 static int64_t retry_after_delay(const settle_input *input, const settle_limits *limits)

@@ -89,7 +89,7 @@ settle_decision settle_decide(const settle_input *input, const settle_limits *li
 /*
  * Returns the backoff before retry number `attempt` (1 for the first retry): the exponential
  * value min(max, initial * 2^(attempt-1)), of which the upper half is drawn from `random`
- * ("equal jitter"), so concurrent retries spread out but never retry at once.
+ * (BACKOFF_JITTER_EQUAL in backoff.h), so concurrent retries spread out but never retry at once.
  */
 int64_t settle_backoff_ms(int attempt, uint32_t random, const settle_limits *limits);
 

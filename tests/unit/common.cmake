@@ -4,7 +4,7 @@ wl_unit_test(connstr SOURCES test_connstr.c
         unknown_keys_ignored invalid_strings)
 wl_unit_test(backoff SOURCES test_backoff.c
   CASES ceiling_doubles_to_cap full_jitter_bounds system_random_within_ceiling
-        jitter_fraction_bounds)
+        jitter_fraction_bounds equal_jitter_upper_half)
 wl_unit_test(config SOURCES test_config.c
   CASES defaults_apply flag_overrides_environment durations_parse errors_name_option
         secret_never_echoed help_lists_units)

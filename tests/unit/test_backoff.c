@@ -73,5 +73,26 @@ TEST_CASE(jitter_fraction_bounds)
     CHECK_INT_EQ(backoff_jitter_ms(1000, 0.2, &random), 1200);
 }
 
+TEST_CASE(equal_jitter_upper_half)
+{
+    backoff_policy policy = {
+        .initial_ms = 100, .max_ms = 1000, .multiplier = 2.0, .jitter = BACKOFF_JITTER_EQUAL};
+
+    for (unsigned attempt = 0; attempt < 6; attempt++) {
+        int64_t ceiling = backoff_ceiling_ms(&policy, attempt);
+        int64_t half = ceiling / 2;
+        CHECK_INT_EQ(backoff_delay_from_ms(&policy, attempt, 0), half);
+        CHECK_INT_EQ(backoff_delay_from_ms(&policy, attempt, (uint64_t)half), ceiling);
+        CHECK(backoff_delay_from_ms(&policy, attempt, UINT64_MAX) >= half);
+        CHECK(backoff_delay_from_ms(&policy, attempt, UINT64_MAX) <= ceiling);
+    }
+
+    /* Full jitter from an explicit value matches the drawn form. */
+    policy.jitter = BACKOFF_JITTER_FULL;
+    CHECK_INT_EQ(backoff_delay_from_ms(&policy, 2, 0), 0);
+    CHECK_INT_EQ(backoff_delay_from_ms(&policy, 2, UINT64_MAX), 400);
+}
+
 TEST_MAIN(TEST_ENTRY(ceiling_doubles_to_cap), TEST_ENTRY(full_jitter_bounds),
-          TEST_ENTRY(system_random_within_ceiling), TEST_ENTRY(jitter_fraction_bounds))
+          TEST_ENTRY(system_random_within_ceiling), TEST_ENTRY(jitter_fraction_bounds),
+          TEST_ENTRY(equal_jitter_upper_half))
