@@ -2,6 +2,8 @@
 
 #include "encoding.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -30,10 +32,15 @@ static void split_utc(int64_t unix_seconds, struct tm *out)
     gmtime_r(&seconds, out);
 }
 
+/*
+ * The producer stamps every message, so the date and time up to the second are formatted once
+ * per second per thread, and only the six fractional digits are written per call.
+ */
+static _Thread_local int64_t stamp_cached_second = INT64_MIN;
+static _Thread_local char stamp_cached_prefix[WL_STAMP_SIZE];
+
 void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE])
 {
-    struct tm utc;
-    char buffer[96];
     int64_t seconds = unix_us / 1000000;
     int64_t micros = unix_us % 1000000;
 
@@ -41,10 +48,24 @@ void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE])
         micros += 1000000;
         seconds -= 1;
     }
-    split_utc(seconds, &utc);
-    snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d:%02d.%06d", utc.tm_year + 1900,
-             utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)micros);
-    copy_fixed(out, WL_STAMP_SIZE, buffer);
+    if (seconds != stamp_cached_second) {
+        struct tm utc;
+        char buffer[96];
+
+        split_utc(seconds, &utc);
+        snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d:%02d.", utc.tm_year + 1900,
+                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+        copy_fixed(stamp_cached_prefix, sizeof stamp_cached_prefix, buffer);
+        stamp_cached_second = seconds;
+    }
+
+    /* "YYYY-MM-DD HH:MM:SS." is 20 characters; the six digits and the terminator follow. */
+    memcpy(out, stamp_cached_prefix, 20);
+    for (int i = 25; i >= 20; i--) {
+        out[i] = (char)('0' + micros % 10);
+        micros /= 10;
+    }
+    out[26] = '\0';
 }
 
 static bool read_digits(const char *text, int count, int *out)
@@ -144,13 +165,49 @@ void wl_format_iso8601(int64_t unix_ms, char out[WL_ISO8601_SIZE])
     copy_fixed(out, WL_ISO8601_SIZE, buffer);
 }
 
+/*
+ * Random bytes for UUIDs come from a per-thread pool refilled with one RAND_bytes call per 256
+ * UUIDs, because one call per message cost the producer a third of its CPU. A forked child
+ * must not reuse its parent's pool, so fork bumps a generation that makes every pool refill.
+ */
+#define UUID_POOL_SIZE (16 * 256)
+
+static atomic_uint uuid_pool_generation;
+static pthread_once_t uuid_fork_handler_once = PTHREAD_ONCE_INIT;
+static _Thread_local uint8_t uuid_pool[UUID_POOL_SIZE];
+static _Thread_local size_t uuid_pool_used = UUID_POOL_SIZE;
+static _Thread_local unsigned uuid_pool_filled_generation;
+
+static void invalidate_uuid_pools(void)
+{
+    atomic_fetch_add(&uuid_pool_generation, 1);
+}
+
+static void register_uuid_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, invalidate_uuid_pools);
+}
+
 bool wl_uuid_v4(char out[WL_UUID_SIZE])
 {
     uint8_t bytes[16];
+    unsigned generation;
 
-    if (!wl_random_bytes(bytes, sizeof bytes)) {
-        return false;
+    pthread_once(&uuid_fork_handler_once, register_uuid_fork_handler);
+    generation = atomic_load(&uuid_pool_generation);
+    if (uuid_pool_used + sizeof bytes > UUID_POOL_SIZE ||
+        uuid_pool_filled_generation != generation) {
+        if (!wl_random_bytes(uuid_pool, sizeof uuid_pool)) {
+            return false;
+        }
+        uuid_pool_used = 0;
+        uuid_pool_filled_generation = generation;
     }
+    memcpy(bytes, uuid_pool + uuid_pool_used, sizeof bytes);
+    /* Each UUID's bytes are used once: wipe them so the pool never hands them out again. */
+    memset(uuid_pool + uuid_pool_used, 0, sizeof bytes);
+    uuid_pool_used += sizeof bytes;
+
     bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);
     bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
     wl_uuid_format(bytes, out);

@@ -1,6 +1,9 @@
 #include "check.h"
 #include "timefmt.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 TEST_CASE(stamp_format)
 {
     char stamp[WL_STAMP_SIZE];
@@ -78,5 +81,72 @@ TEST_CASE(guid_order)
     CHECK(memcmp(back, tag, 16) == 0);
 }
 
+TEST_CASE(stamp_cache_seconds)
+{
+    char stamp[WL_STAMP_SIZE];
+
+    /* The second part is cached per thread: alternate seconds and check every digit. */
+    wl_format_stamp(INT64_C(1796364867000001), stamp);
+    CHECK_STR_EQ(stamp, "2026-12-04 06:14:27.000001");
+    wl_format_stamp(INT64_C(1796364867999999), stamp);
+    CHECK_STR_EQ(stamp, "2026-12-04 06:14:27.999999");
+    wl_format_stamp(INT64_C(1796364868000000), stamp);
+    CHECK_STR_EQ(stamp, "2026-12-04 06:14:28.000000");
+    wl_format_stamp(INT64_C(1796364867500000), stamp);
+    CHECK_STR_EQ(stamp, "2026-12-04 06:14:27.500000");
+    wl_format_stamp(INT64_C(-1), stamp);
+    CHECK_STR_EQ(stamp, "1969-12-31 23:59:59.999999");
+}
+
+TEST_CASE(uuid_v4_unique_many)
+{
+    enum { COUNT = 2000 };
+    static char ids[COUNT][WL_UUID_SIZE];
+    int duplicates = 0;
+
+    /* More than one pool refill, so the refill path is covered too. */
+    for (int i = 0; i < COUNT; i++) {
+        CHECK(wl_uuid_v4(ids[i]));
+        CHECK(ids[i][14] == '4');
+    }
+    for (int i = 0; i < COUNT; i++) {
+        for (int j = i + 1; j < COUNT; j++) {
+            duplicates += strcmp(ids[i], ids[j]) == 0;
+        }
+    }
+    CHECK_INT_EQ(duplicates, 0);
+}
+
+TEST_CASE(uuid_v4_fork_refills)
+{
+    char parent_next[WL_UUID_SIZE];
+    char child_next[WL_UUID_SIZE] = "";
+    char first[WL_UUID_SIZE];
+    int pipe_fds[2];
+    pid_t child;
+    int status = 0;
+
+    CHECK(wl_uuid_v4(first));
+    CHECK(pipe(pipe_fds) == 0);
+    child = fork();
+    if (child == 0) {
+        char id[WL_UUID_SIZE];
+
+        close(pipe_fds[0]);
+        _exit(wl_uuid_v4(id) && write(pipe_fds[1], id, sizeof id) == (ssize_t)sizeof id ? 0 : 1);
+    }
+    close(pipe_fds[1]);
+    CHECK(child > 0);
+    CHECK(read(pipe_fds[0], child_next, sizeof child_next) == (ssize_t)sizeof child_next);
+    close(pipe_fds[0]);
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* Without the refill the child would hand out the id the parent hands out next. */
+    CHECK(wl_uuid_v4(parent_next));
+    CHECK(strcmp(parent_next, child_next) != 0);
+}
+
 TEST_MAIN(TEST_ENTRY(stamp_format), TEST_ENTRY(stamp_parse_rejects), TEST_ENTRY(rfc1123_roundtrip),
-          TEST_ENTRY(uuid_v4_shape), TEST_ENTRY(guid_order))
+          TEST_ENTRY(uuid_v4_shape), TEST_ENTRY(guid_order), TEST_ENTRY(stamp_cache_seconds),
+          TEST_ENTRY(uuid_v4_unique_many), TEST_ENTRY(uuid_v4_fork_refills))
