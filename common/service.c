@@ -1,6 +1,6 @@
 #include "service.h"
 
-#include "health.h"
+#include <curl/curl.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +55,32 @@ wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl
     }
     snprintf(url, sizeof url, "http://%s:%lld/healthz", address, (long long)settings->health_port);
     return health_check_url(url, timeout_ms, err);
+}
+
+int service_run_check(const service_settings *settings, int64_t timeout_ms, wl_error *err)
+{
+    wl_status status;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    status = service_check(settings, timeout_ms, err);
+    curl_global_cleanup();
+    if (status == WL_OK) {
+        return 0;
+    }
+    return status == WL_ERR_INVALID ? 2 : 1;
+}
+
+wl_status service_health_start(health_server *server, const service_settings *settings,
+                               bool *out_started, wl_error *err)
+{
+    *out_started = false;
+    if (settings->health_port < 0) {
+        return WL_OK;
+    }
+    wl_status status =
+        health_server_start(server, settings->health_bind, (uint16_t)settings->health_port, err);
+    *out_started = status == WL_OK;
+    return status;
 }
 
 void service_block_signals(void)

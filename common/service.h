@@ -10,6 +10,7 @@
 #define WL_SERVICE_H
 
 #include "config.h"
+#include "health.h"
 #include "log.h"
 #include "status.h"
 
@@ -36,6 +37,21 @@ wl_status service_settings_validate(const service_settings *settings, log_level 
  * HTTP 200; WL_ERR_INVALID when the health server is disabled. Needs curl_global_init.
  */
 wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl_error *err);
+
+/*
+ * Runs the --check mode: initializes libcurl, calls service_check and returns the exit
+ * status, 0 when healthy, 2 when the settings cannot name an instance and 1 otherwise, with
+ * the cause in `err`. Call it before any other thread starts.
+ */
+int service_run_check(const service_settings *settings, int64_t timeout_ms, wl_error *err);
+
+/*
+ * Starts `server` (health.h) on --health-bind and --health-port. With the port -1 it starts
+ * nothing, sets `out_started` false and returns WL_OK. Returns WL_ERR_IO naming the address
+ * when binding fails.
+ */
+wl_status service_health_start(health_server *server, const service_settings *settings,
+                               bool *out_started, wl_error *err);
 
 /* Blocks SIGTERM and SIGINT in the calling thread and ignores SIGPIPE. */
 void service_block_signals(void);

@@ -508,6 +508,7 @@ int consumer_run(const consumer_config *config)
     };
     const service_settings *service = &config->service;
     service_signals *signals = NULL;
+    bool health_started = false;
     wl_error err = {0};
     int exit_code = 0;
 
@@ -528,14 +529,13 @@ int consumer_run(const consumer_config *config)
     app.amqp_health = health_component_add(app.health, "amqp", "connecting");
     app.receiver_health = health_component_add(app.health, "receiver", "not attached");
     app.cosmos_health = health_component_add(app.health, "cosmos", "checking");
-    if (service->health_port >= 0) {
-        if (health_server_start(app.health, service->health_bind, (uint16_t)service->health_port,
-                                &err) != WL_OK) {
-            LOG_ERROR("health-failed", "%s", err.message);
-            exit_code = 1;
-            goto out;
-        }
-        LOG_INFO("health-listening", "health endpoints on %s:%u", service->health_bind,
+    if (service_health_start(app.health, service, &health_started, &err) != WL_OK) {
+        LOG_ERROR("health-failed", "%s", err.message);
+        exit_code = 1;
+        goto out;
+    }
+    if (health_started) {
+        LOG_INFO("health-listening", "health server on %s:%u", service->health_bind,
                  (unsigned)health_server_port(app.health));
     }
 

@@ -7,24 +7,8 @@
 #include "options.h"
 #include "service.h"
 
-#include <curl/curl.h>
-
 #include <stdio.h>
 #include <stdlib.h>
-
-static int run_check(const service_settings *service)
-{
-    wl_error err = {0};
-    int exit_code = 0;
-
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (service_check(service, 2000, &err) != WL_OK) {
-        fprintf(stderr, "consumer --check: %s\n", err.message);
-        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
-    }
-    curl_global_cleanup();
-    return exit_code;
-}
 
 int main(int argc, char **argv)
 {
@@ -46,7 +30,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (config.service.check) {
-        int status = run_check(&config.service);
+        int status = service_run_check(&config.service, 2000, &err);
+        if (status != 0) {
+            fprintf(stderr, "consumer --check: %s\n", err.message);
+        }
         consumer_config_free(&config);
         return status;
     }

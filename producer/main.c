@@ -205,6 +205,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
     metrics_registry *metrics = NULL;
     health_server *health = NULL;
     health_component *ready = NULL;
+    bool health_started = false;
     pn_proactor_t *proactor = NULL;
     producer_run *run = NULL;
     service_signals *signals = NULL;
@@ -234,14 +235,13 @@ static int run_producer(const producer_config *config, progress_mode mode)
     }
 
     metrics = metrics_registry_create();
-    if (service->health_port >= 0) {
-        health = health_server_create(metrics);
-        ready = health_component_add(health, "amqp", "connecting");
-        if (health_server_start(health, service->health_bind, (uint16_t)service->health_port,
-                                &err) != WL_OK) {
-            LOG_ERROR("health-failed", "%s", err.message);
-            goto out;
-        }
+    health = health_server_create(metrics);
+    ready = health_component_add(health, "amqp", "connecting");
+    if (service_health_start(health, service, &health_started, &err) != WL_OK) {
+        LOG_ERROR("health-failed", "%s", err.message);
+        goto out;
+    }
+    if (health_started) {
         LOG_INFO("health-listening", "health server on %s:%u", service->health_bind,
                  (unsigned)health_server_port(health));
     }
@@ -282,20 +282,6 @@ out:
     return exit_code;
 }
 
-static int run_check(const service_settings *service)
-{
-    wl_error err = {0};
-    int exit_code = 0;
-
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (service_check(service, 5000, &err) != WL_OK) {
-        fprintf(stderr, "producer --check: %s\n", err.message);
-        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
-    }
-    curl_global_cleanup();
-    return exit_code;
-}
-
 int main(int argc, char **argv)
 {
     producer_config config;
@@ -317,7 +303,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (config.service.check) {
-        exit_code = run_check(&config.service);
+        exit_code = service_run_check(&config.service, 5000, &err);
+        if (exit_code != 0) {
+            fprintf(stderr, "producer --check: %s\n", err.message);
+        }
         producer_config_free(&config);
         return exit_code;
     }

@@ -25,4 +25,4 @@ wl_unit_test(cbs SOURCES test_cbs.c
 wl_unit_test(sb_settings SOURCES test_sb_settings.c
   CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
         resolve_cbs_with_sas_key resolve_queue_flag_wins resolve_plain_and_none
-        resolve_errors_name_setting check_needs_health_port)
+        resolve_errors_name_setting check_needs_health_port health_start_and_check)

@@ -240,7 +240,31 @@ TEST_CASE(check_needs_health_port)
     CHECK(strstr(err.message, "--health-port (HEALTH_PORT)") != NULL);
 }
 
+TEST_CASE(health_start_and_check)
+{
+    service_settings service = {.health_port = -1, .health_bind = "127.0.0.1"};
+    health_server *server = health_server_create(NULL);
+    bool started = true;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(service_health_start(server, &service, &started, &err), WL_OK);
+    CHECK(!started);
+    CHECK_INT_EQ(service_run_check(&service, 1000, &err), 2);
+
+    service.health_port = 0;
+    CHECK_INT_EQ(service_health_start(server, &service, &started, &err), WL_OK);
+    CHECK(started);
+    service.health_port = health_server_port(server);
+    CHECK(service.health_port > 0);
+    CHECK_INT_EQ(service_run_check(&service, 5000, &err), 0);
+    health_server_destroy(server);
+
+    /* Nothing listens there any more. */
+    CHECK_INT_EQ(service_run_check(&service, 5000, &err), 1);
+}
+
 TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_titles),
           TEST_ENTRY(unknown_flag_in_no_section), TEST_ENTRY(resolve_cbs_with_sas_key),
           TEST_ENTRY(resolve_queue_flag_wins), TEST_ENTRY(resolve_plain_and_none),
-          TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port))
+          TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port),
+          TEST_ENTRY(health_start_and_check))
