@@ -26,3 +26,5 @@ wl_unit_test(sb_settings SOURCES test_sb_settings.c
   CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
         resolve_cbs_with_sas_key resolve_queue_flag_wins resolve_plain_and_none
         resolve_errors_name_setting check_needs_health_port health_start_and_check)
+wl_unit_test(producer_options SOURCES test_producer_options.c LIBS producer_core
+  CASES defaults_differ_from_consumer shared_flags_reach_sections invalid_choices_named)

@@ -1,0 +1,85 @@
+/* The producer's configuration: its own table beside the shared Service Bus and service ones. */
+#include "check.h"
+#include "options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *no_environment(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+static const char *health_environment(const char *name)
+{
+    return strcmp(name, "HEALTH_PORT") == 0 ? "9090" : NULL;
+}
+
+TEST_CASE(defaults_differ_from_consumer)
+{
+    producer_config config;
+    wl_error err = {0};
+    bool help = false;
+    char *argv[] = {"producer"};
+
+    CHECK_INT_EQ(producer_config_load(&config, 1, argv, no_environment, &help, &err), WL_OK);
+    CHECK_INT_EQ(config.producer.count, 1000);
+    CHECK_STR_EQ(config.producer.progress, "auto");
+    CHECK_INT_EQ(config.service.health_port, -1);
+    CHECK_INT_EQ(config.servicebus.give_up_after_ms, 60000);
+    CHECK_STR_EQ(config.servicebus.auth, "cbs");
+    CHECK(config.servicebus.queue == NULL);
+    producer_config_free(&config);
+}
+
+TEST_CASE(shared_flags_reach_sections)
+{
+    producer_config config;
+    wl_error err = {0};
+    bool help = false;
+    char *argv[] = {"producer", "--ca-file", "/tmp/ca.pem", "--auth", "plain", "--count", "5"};
+
+    CHECK_INT_EQ(producer_config_load(&config, 7, argv, health_environment, &help, &err), WL_OK);
+    CHECK_STR_EQ(config.servicebus.ca_file, "/tmp/ca.pem");
+    CHECK_STR_EQ(config.servicebus.auth, "plain");
+    CHECK_INT_EQ(config.producer.count, 5);
+    CHECK_INT_EQ(config.service.health_port, 9090);
+
+    char *json = producer_config_describe_json(&config);
+    CHECK(strstr(json, "\"ca-file\":\"/tmp/ca.pem\"") != NULL);
+    CHECK(strstr(json, "\"health-port\":9090") != NULL);
+    free(json);
+    producer_config_free(&config);
+}
+
+TEST_CASE(invalid_choices_named)
+{
+    producer_config config;
+    wl_error err = {0};
+    bool help = false;
+    char *progress[] = {"producer", "--progress", "maybe"};
+    char *level[] = {"producer", "--log-level", "loud"};
+    char *old_flag[] = {"producer", "--sasl", "anonymous"};
+
+    CHECK_INT_EQ(producer_config_load(&config, 3, progress, no_environment, &help, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--progress (PRODUCER_PROGRESS)") != NULL);
+    producer_config_free(&config);
+
+    /* wl_error keeps its first cause, so each case starts from a clear one. */
+    memset(&err, 0, sizeof err);
+    CHECK_INT_EQ(producer_config_load(&config, 3, level, no_environment, &help, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--log-level (LOG_LEVEL)") != NULL);
+    producer_config_free(&config);
+
+    memset(&err, 0, sizeof err);
+    CHECK_INT_EQ(producer_config_load(&config, 3, old_flag, no_environment, &help, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "unknown option --sasl") != NULL);
+    producer_config_free(&config);
+}
+
+TEST_MAIN(TEST_ENTRY(defaults_differ_from_consumer), TEST_ENTRY(shared_flags_reach_sections),
+          TEST_ENTRY(invalid_choices_named))
