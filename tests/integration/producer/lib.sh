@@ -21,6 +21,8 @@ source "$WORKLOAD_ROOT/tests/lib/emulator.sh"
 producer_test_cleanup() {
     local pid
     for pid in "${PRODUCER_TEST_PIDS[@]}"; do
+        # A process stopped by a test handles SIGTERM only once it runs again.
+        kill -CONT "$pid" 2>/dev/null || true
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
