@@ -49,11 +49,7 @@ struct cred {
 
 void cred_token_free(cred_token *token)
 {
-    if (token->token != NULL) {
-        /* Tokens are secrets: do not leave them in freed heap memory. */
-        memset(token->token, 0, strlen(token->token));
-        free(token->token);
-    }
+    wl_free_secret(token->token);
     memset(token, 0, sizeof *token);
 }
 
@@ -212,8 +208,7 @@ static char *build_form(const cred *credential, const char *assertion)
 
     free(client_id);
     free(scope);
-    memset(encoded_assertion, 0, strlen(encoded_assertion));
-    free(encoded_assertion);
+    wl_free_secret(encoded_assertion);
     return form;
 }
 
@@ -360,14 +355,8 @@ out:
     if (curl != NULL) {
         curl_easy_cleanup(curl);
     }
-    if (assertion != NULL) {
-        memset(assertion, 0, strlen(assertion));
-        free(assertion);
-    }
-    if (form != NULL) {
-        memset(form, 0, strlen(form));
-        free(form);
-    }
+    wl_free_secret(assertion);
+    wl_free_secret(form);
     free(body.data);
     return status;
 }
@@ -538,22 +527,14 @@ uint64_t cred_exchange_count(cred *credential)
     return atomic_load(&credential->exchanges);
 }
 
-static void free_secret(char *text)
-{
-    if (text != NULL) {
-        memset(text, 0, strlen(text));
-        free(text);
-    }
-}
-
 void cred_destroy(cred *credential)
 {
     if (credential == NULL) {
         return;
     }
     free(credential->key_name);
-    free_secret(credential->key);
-    free_secret(credential->signature);
+    wl_free_secret(credential->key);
+    wl_free_secret(credential->signature);
     free(credential->token_url);
     free(credential->client_id);
     free(credential->token_file);

@@ -632,10 +632,7 @@ void sb_conn_destroy(sb_conn *conn)
     free(conn->host);
     free(conn->ca_file);
     free(conn->username);
-    if (conn->password != NULL) {
-        memset(conn->password, 0, strlen(conn->password));
-    }
-    free(conn->password);
+    wl_free_secret(conn->password);
     free(conn->container_id);
     pthread_mutex_destroy(&conn->wake_lock);
     free(conn);

@@ -259,10 +259,7 @@ void sb_target_free(sb_target *target)
     free(target->host);
     free(target->queue);
     free(target->username);
-    if (target->password != NULL) {
-        memset(target->password, 0, strlen(target->password));
-    }
-    free(target->password);
+    wl_free_secret(target->password);
     cred_destroy(target->credential);
     memset(target, 0, sizeof *target);
 }

@@ -140,3 +140,12 @@ char *wl_xasprintf(const char *fmt, ...)
     va_end(args);
     return text;
 }
+
+void wl_free_secret(char *secret)
+{
+    if (secret == NULL) {
+        return;
+    }
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+}

@@ -71,4 +71,11 @@ char *wl_xstrndup(const char *text, size_t length);
 /* Returns a newly allocated formatted string; caller frees with free(). */
 char *wl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Overwrites the string `secret` with zeros and frees it, so that keys, passwords and tokens
+ * do not stay in freed heap memory. explicit_bzero is used because the compiler may drop a
+ * memset of memory that is freed next. NULL is a no-op.
+ */
+void wl_free_secret(char *secret);
+
 #endif

@@ -37,8 +37,8 @@ typedef struct cosmos_request {
 
 struct cosmos_client {
     CURLM *multi;
-    int epoll_fd;         /* sockets curl asked us to watch, plus wake_fd */
-    int wake_fd;          /* eventfd written by cosmos_wakeup */
+    int epoll_fd;             /* sockets curl asked us to watch, plus wake_fd */
+    int wake_fd;              /* eventfd written by cosmos_wakeup */
     int64_t curl_timer_at_ms; /* system monotonic time curl's timer fires; -1 when unset */
     char *endpoint;
     char *database;
@@ -228,13 +228,10 @@ void cosmos_client_destroy(cosmos_client *client)
         close(client->wake_fd);
     }
     if (client->key) {
-        memset(client->key, 0, client->key_length);
-    }
-    if (client->aad_token) {
-        memset(client->aad_token, 0, strlen(client->aad_token));
+        explicit_bzero(client->key, client->key_length);
     }
     free(client->key);
-    free(client->aad_token);
+    wl_free_secret(client->aad_token);
     free(client->idle);
     free(client->endpoint);
     free(client->database);
@@ -246,10 +243,7 @@ void cosmos_client_destroy(cosmos_client *client)
 
 void cosmos_client_set_aad_token(cosmos_client *client, const char *access_token)
 {
-    if (client->aad_token) {
-        memset(client->aad_token, 0, strlen(client->aad_token));
-    }
-    free(client->aad_token);
+    wl_free_secret(client->aad_token);
     client->aad_token = wl_xstrdup(access_token);
 }
 
@@ -295,8 +289,7 @@ char *cosmos_aad_auth(const char *access_token)
     char *plain = wl_xasprintf("type=aad&ver=1.0&sig=%s", access_token);
     char *encoded = wl_url_encode(plain);
 
-    memset(plain, 0, strlen(plain));
-    free(plain);
+    wl_free_secret(plain);
     return encoded;
 }
 
@@ -441,8 +434,7 @@ static void add_authorization(cosmos_request *request, const char *verb, const c
         abort(); /* HMAC-SHA256 fails only when OpenSSL is broken */
     }
     add_header_value(request, "authorization", auth);
-    memset(auth, 0, strlen(auth));
-    free(auth);
+    wl_free_secret(auth);
 }
 
 /* Lets idle TLS connections give back their 16 KB read and write buffers, which matters with
