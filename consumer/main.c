@@ -5,6 +5,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "options.h"
+#include "proton_log.h"
 #include "service.h"
 
 #include <stdio.h>
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
 
     log_level_parse(config.service.log_level, &level);
     log_init("consumer", level, NULL);
+    proton_log_route(level);
     char *described = consumer_config_describe_json(&config);
     log_write_fields(LOG_LEVEL_INFO, "config", NULL, "%s", described);
     free(described);

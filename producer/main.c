@@ -13,11 +13,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "options.h"
+#include "proton_log.h"
 #include "sender.h"
 #include "service.h"
 
 #include <curl/curl.h>
-#include <proton/logger.h>
 #include <proton/proactor.h>
 
 #include <inttypes.h>
@@ -46,33 +46,6 @@ static int64_t monotonic_ms(void)
 static void stop_on_signal(void *ctx)
 {
     producer_run_request_stop(ctx);
-}
-
-/* Routes Proton's own log messages (TLS, SASL and framing problems) into the JSON log. */
-static void log_proton(intptr_t context, pn_log_subsystem_t subsystem, pn_log_level_t level,
-                       const char *message)
-{
-    (void)context;
-    (void)subsystem;
-    if (level <= PN_LEVEL_ERROR) {
-        LOG_ERROR("proton", "%s", message);
-    } else if (level == PN_LEVEL_WARNING) {
-        LOG_WARN("proton", "%s", message);
-    } else {
-        LOG_DEBUG("proton", "%s", message);
-    }
-}
-
-static void route_proton_logs(log_level level)
-{
-    pn_logger_t *logger = pn_default_logger();
-    uint16_t levels = PN_LEVEL_CRITICAL | PN_LEVEL_ERROR | PN_LEVEL_WARNING;
-
-    if (level == LOG_LEVEL_DEBUG) {
-        levels |= PN_LEVEL_INFO | PN_LEVEL_DEBUG;
-    }
-    pn_logger_set_log_sink(logger, log_proton, 0);
-    pn_logger_set_mask(logger, PN_SUBSYSTEM_ALL, levels);
 }
 
 static progress_mode choose_progress(const char *mode)
@@ -312,7 +285,7 @@ int main(int argc, char **argv)
     }
     log_level_parse(config.service.log_level, &level);
     log_init("producer", level, NULL);
-    route_proton_logs(level);
+    proton_log_route(level);
 
     char *described = producer_config_describe_json(&config);
     char *fields = wl_xasprintf("\"config\":%s", described);
