@@ -317,6 +317,13 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     }
     case SETTLE_RETRY_AFTER:
     case SETTLE_RETRY_BACKOFF:
+        /* A request that got no HTTP answer means Cosmos DB is unreachable, not that this
+         * message is bad: stop taking new messages until the container check passes again, so
+         * that an outage does not burn the delivery count of the whole backlog and dead-letter
+         * good messages. This message keeps retrying until its deadline. */
+        if (result->http_status == 0 && atomic_load(&w->ready)) {
+            set_not_ready(w, "Cosmos DB unreachable: %.170s", detail);
+        }
         consumer_stats_count_retry(w->options.stats, result->http_status);
         job->retry_at_ms = now + decision.delay_ms;
         LOG_DEBUG("cosmos-retry", "message %s attempt %d: %s; retrying in %lld ms", job->message_id,
