@@ -40,7 +40,13 @@
  * The max-frame-size Service Bus advertises. With Proton's default (no limit) uamqp 1.5 sends
  * a 256 KB batch as one frame, which its own frame encoder then rejects.
  */
-#define MAX_FRAME_SIZE    65536
+#define MAX_FRAME_SIZE 65536
+/*
+ * Bytes one dispatch hands to Proton before it yields to the proactor, which then writes them.
+ * Encoding a whole credit window at once (1000 messages of 64 KB is 64 MB) delays the first
+ * transfer by the time to encode and frame all of it, long enough for a receiver to give up.
+ */
+#define DISPATCH_BYTES    (1024 * 1024)
 #define MANAGEMENT_SUFFIX "/$management"
 #define CBS_NODE          "$cbs"
 
@@ -1085,7 +1091,17 @@ static void dispatch(link_ctx *link)
     if (link->kind != LINK_QUEUE_OUT || !(pn_link_state(pn) & PN_LOCAL_ACTIVE)) {
         return;
     }
+    size_t dispatched = 0;
     while (pn_link_credit(pn) > 0) {
+        if (dispatched >= DISPATCH_BYTES) {
+            /* The rest goes out on the next wake, after the proactor wrote this part. */
+            connection_ctx *connection = link->connection;
+            if (!connection->wake_pending) {
+                connection->wake_pending = true;
+                pn_connection_wake(connection->connection);
+            }
+            break;
+        }
         sbe_message *message = link->receive_and_delete ? sbe_queue_take_next(link->queue)
                                                         : sbe_queue_lock_next(link->queue);
         if (message == NULL) {
@@ -1103,6 +1119,7 @@ static void dispatch(link_ctx *link)
         }
         pn_link_send(pn, (const char *)broker->encode_buffer.data, broker->encode_buffer.size);
         pn_link_advance(pn);
+        dispatched += broker->encode_buffer.size;
         if (link->receive_and_delete) {
             pn_delivery_settle(delivery);
             sbe_message_free(message);
