@@ -4,7 +4,7 @@
 set(servicebus_contract_dir ${CMAKE_CURRENT_LIST_DIR}/servicebus)
 
 # One entry per Node test file; each file covers one area and names every check.
-foreach(area message batch settlement locks errors tls features scheduling wire)
+foreach(area message batch large settlement locks errors tls features scheduling wire)
   add_test(NAME contract.servicebus.node.${area}
            COMMAND ${servicebus_contract_dir}/run.sh node ${area}.test.js)
   set_tests_properties(contract.servicebus.node.${area} PROPERTIES

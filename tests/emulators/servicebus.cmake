@@ -17,3 +17,10 @@ endforeach()
 # finds it next to the emulator.
 add_executable(amqp_bench ${CMAKE_SOURCE_DIR}/bench/emulator/amqp_bench.c)
 target_link_libraries(amqp_bench PRIVATE proton)
+
+# Messages of several frames within one large credit grant, through raw_proton (bench/peers).
+add_test(NAME emulator.dispatch.large_messages_one_credit_grant
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/servicebus/large_test.sh)
+set_tests_properties(emulator.dispatch.large_messages_one_credit_grant PROPERTIES
+  LABELS integration TIMEOUT 60
+  ENVIRONMENT "SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>;RAW_PROTON=$<TARGET_FILE:raw_proton>")

@@ -389,6 +389,8 @@ static void send_within_credit(run *r)
 static void finish(run *r)
 {
     r->end_s = monotonic_seconds();
+    /* An armed idle timer keeps the proactor active, so the run would wait it out. */
+    pn_proactor_cancel_timeout(r->proactor);
     pn_link_close(r->link);
     pn_session_close(r->session);
     pn_connection_close(r->connection);
