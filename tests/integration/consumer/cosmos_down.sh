@@ -21,7 +21,7 @@ readyz="$(http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz")"
 echo "readyz: $readyz"
 grep -q '"component":"cosmos"' <<<"$readyz" || fail "/readyz does not name Cosmos DB"
 
-# The seed adds 6 poison messages, which may be dead-lettered if they arrived before the
+# seed.js adds 6 poison messages, which may be dead-lettered if they arrived before the
 # outage was noticed; none of the 20 good ones may be.
 dead="$(queue_count orders DeadLetterMessageCount)"
 active="$(queue_count orders ActiveMessageCount)"
