@@ -44,7 +44,7 @@ typedef struct wl_error {
 } wl_error;
 
 /*
- * Records a failure in `err` unless it already holds one, and returns `status` so that a
+ * Records a failure in `err` unless it already contains one, and returns `status` so that a
  * caller can write `return wl_error_set(err, WL_ERR_INVALID, "...")`. `err` may be NULL.
  */
 wl_status wl_error_set(wl_error *err, wl_status status, const char *fmt, ...)

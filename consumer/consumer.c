@@ -540,7 +540,7 @@ int consumer_run(const consumer_config *config)
     }
 
     /* The connection object must exist before the writer thread starts, because the writer
-     * wakes it as soon as its first Cosmos request finishes; creating it first also publishes
+     * wakes it as soon as its first Cosmos request finishes. Creating it first also publishes
      * app.conn to that thread through pthread_create. It connects only once the writer is
      * running, so a bad Cosmos setting leaves a connection that was never started. */
     if (create_connection(&app, &err) != WL_OK || start_writer(&app, &err) != WL_OK ||

@@ -317,10 +317,10 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     }
     case SETTLE_RETRY_AFTER:
     case SETTLE_RETRY_BACKOFF:
-        /* A request that got no HTTP answer means Cosmos DB is unreachable, not that this
-         * message is bad: stop taking new messages until the container check passes again, so
-         * that an outage does not burn the delivery count of the whole backlog and dead-letter
-         * good messages. This message keeps retrying until its deadline. */
+        /* A request without an HTTP response means Cosmos DB is unreachable, not that this
+         * message is bad. Stop taking new messages until the container check passes again, so
+         * that an outage does not use up the delivery count of the whole backlog and
+         * dead-letter good messages. This message keeps retrying until its deadline. */
         if (result->http_status == 0 && atomic_load(&w->ready)) {
             set_not_ready(w, "Cosmos DB unreachable: %.170s", detail);
         }
