@@ -1,5 +1,6 @@
 #include "sbe_broker.h"
 
+#include "amqp.h"
 #include "encoding.h"
 #include "log.h"
 #include "sbe_auth.h"
@@ -374,34 +375,10 @@ static link_ctx *find_reply_link(connection_ctx *connection, link_kind kind, con
     return count == 1 ? only : NULL;
 }
 
-/* Positions `data` on the value of `key` in the map at its top level. */
-static bool map_find(pn_data_t *data, const char *key)
-{
-    pn_data_rewind(data);
-    if (!pn_data_next(data) || pn_data_type(data) != PN_MAP) {
-        return false;
-    }
-    pn_data_enter(data);
-    while (pn_data_next(data)) {
-        pn_type_t type = pn_data_type(data);
-        pn_bytes_t name = type == PN_STRING   ? pn_data_get_string(data)
-                          : type == PN_SYMBOL ? pn_data_get_symbol(data)
-                                              : pn_bytes(0, NULL);
-        bool match = name.size == strlen(key) && memcmp(name.start, key, name.size) == 0;
-        if (!pn_data_next(data)) {
-            return false;
-        }
-        if (match) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Returns the string or symbol value of `key` as a new string, or NULL. Caller frees. */
 static char *map_get_text(pn_data_t *data, const char *key)
 {
-    if (!map_find(data, key)) {
+    if (!amqp_map_find(data, key)) {
         return NULL;
     }
     pn_type_t type = pn_data_type(data);
@@ -412,30 +389,19 @@ static char *map_get_text(pn_data_t *data, const char *key)
     return wl_xstrndup(text.start, text.size);
 }
 
-static bool map_get_integer(pn_data_t *data, const char *key, int64_t *out_value)
+/* Opens a reply body `{key: [...]}`: an array of `element_type`, or a list for PN_LIST. The
+ * caller fills the collection and closes both levels with two pn_data_exit calls. */
+static void reply_body_open(pn_data_t *out, const char *key, pn_type_t element_type)
 {
-    if (!map_find(data, key)) {
-        return false;
+    pn_data_put_map(out);
+    pn_data_enter(out);
+    pn_data_put_string(out, pn_bytes(strlen(key), key));
+    if (element_type == PN_LIST) {
+        pn_data_put_list(out);
+    } else {
+        pn_data_put_array(out, false, element_type);
     }
-    switch (pn_data_type(data)) {
-    case PN_LONG:
-        *out_value = pn_data_get_long(data);
-        return true;
-    case PN_INT:
-        *out_value = pn_data_get_int(data);
-        return true;
-    case PN_UINT:
-        *out_value = pn_data_get_uint(data);
-        return true;
-    case PN_ULONG:
-        *out_value = (int64_t)pn_data_get_ulong(data);
-        return true;
-    case PN_SHORT:
-        *out_value = pn_data_get_short(data);
-        return true;
-    default:
-        return false;
-    }
+    pn_data_enter(out);
 }
 
 /* Starts a reply to `request` with the given status in application-properties. */
@@ -548,7 +514,7 @@ static size_t read_lock_tokens(pn_data_t *body, uint8_t (**out_tokens)[SBE_LOCK_
     size_t count = 0;
 
     *out_tokens = NULL;
-    if (!map_find(body, "lock-tokens")) {
+    if (!amqp_map_find(body, "lock-tokens")) {
         return 0;
     }
     pn_type_t type = pn_data_type(body);
@@ -598,11 +564,7 @@ static pn_message_t *management_renew_lock(sbe_queue *queue, pn_message_t *reque
     }
     reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
     pn_data_t *out = pn_message_body(reply);
-    pn_data_put_map(out);
-    pn_data_enter(out);
-    pn_data_put_string(out, pn_bytes(strlen("expirations"), "expirations"));
-    pn_data_put_array(out, false, PN_TIMESTAMP);
-    pn_data_enter(out);
+    reply_body_open(out, "expirations", PN_TIMESTAMP);
     for (size_t i = 0; i < count; i++) {
         pn_data_put_timestamp(out, expirations[i]);
     }
@@ -672,8 +634,8 @@ static pn_message_t *management_peek(sbe_broker *broker, sbe_queue *queue, pn_me
     int64_t from = 1;
     int64_t count = 1;
 
-    map_get_integer(body, "from-sequence-number", &from);
-    map_get_integer(body, "message-count", &count);
+    amqp_map_get_int(body, "from-sequence-number", &from);
+    amqp_map_get_int(body, "message-count", &count);
     const sbe_message *message = sbe_queue_first_from(queue, from);
     if (message == NULL || count <= 0) {
         return reply_begin(request, "statusCode", "statusDescription", 204, "No Content", NULL);
@@ -681,11 +643,7 @@ static pn_message_t *management_peek(sbe_broker *broker, sbe_queue *queue, pn_me
 
     pn_message_t *reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
     pn_data_t *out = pn_message_body(reply);
-    pn_data_put_map(out);
-    pn_data_enter(out);
-    pn_data_put_string(out, pn_bytes(strlen("messages"), "messages"));
-    pn_data_put_list(out);
-    pn_data_enter(out);
+    reply_body_open(out, "messages", PN_LIST);
     for (int64_t i = 0; i < count && message != NULL; i++, message = sbe_queue_next(message)) {
         broker->encode_buffer.size = 0;
         sbe_message_encode(message, false, &broker->encode_buffer);
@@ -707,7 +665,7 @@ static size_t read_sequence_numbers(pn_data_t *body, int64_t **out_numbers)
     size_t count = 0;
 
     *out_numbers = NULL;
-    if (!map_find(body, "sequence-numbers")) {
+    if (!amqp_map_find(body, "sequence-numbers")) {
         return 0;
     }
     if (pn_data_type(body) == PN_ARRAY) {
@@ -742,7 +700,7 @@ static pn_message_t *management_receive_deferred(sbe_broker *broker, sbe_queue *
     pn_message_t *reply;
 
     /* receiver-settle-mode 0 is receive-and-delete; anything else is peek-lock. */
-    map_get_integer(body, "receiver-settle-mode", &settle_mode);
+    amqp_map_get_int(body, "receiver-settle-mode", &settle_mode);
     if (count == 0) {
         reply = reply_begin(request, "statusCode", "statusDescription", 400,
                             "receive-by-sequence-number needs a sequence-numbers array of long",
@@ -762,11 +720,7 @@ static pn_message_t *management_receive_deferred(sbe_broker *broker, sbe_queue *
 
     reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
     pn_data_t *out = pn_message_body(reply);
-    pn_data_put_map(out);
-    pn_data_enter(out);
-    pn_data_put_string(out, pn_bytes(strlen("messages"), "messages"));
-    pn_data_put_list(out);
-    pn_data_enter(out);
+    reply_body_open(out, "messages", PN_LIST);
     for (size_t i = 0; i < count; i++) {
         bool take = settle_mode == 0;
         sbe_message *message = sbe_queue_receive_deferred(queue, numbers[i], take);
@@ -814,7 +768,7 @@ static pn_message_t *management_schedule(sbe_queue *queue, pn_message_t *request
     wl_error err = {0};
     pn_message_t *reply = NULL;
 
-    if (!map_find(body, "messages") ||
+    if (!amqp_map_find(body, "messages") ||
         (pn_data_type(body) != PN_LIST && pn_data_type(body) != PN_ARRAY)) {
         return reply_begin(request, "statusCode", "statusDescription", 400,
                            "schedule-message needs a messages list", "amqp:invalid-field");
@@ -864,11 +818,7 @@ static pn_message_t *management_schedule(sbe_queue *queue, pn_message_t *request
 
     reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
     pn_data_t *out = pn_message_body(reply);
-    pn_data_put_map(out);
-    pn_data_enter(out);
-    pn_data_put_string(out, pn_bytes(strlen("sequence-numbers"), "sequence-numbers"));
-    pn_data_put_array(out, false, PN_LONG);
-    pn_data_enter(out);
+    reply_body_open(out, "sequence-numbers", PN_LONG);
     for (size_t i = 0; i < count; i++) {
         int64_t sequence_number;
         memcpy(&sequence_number, numbers.data + i * sizeof sequence_number, sizeof sequence_number);
