@@ -43,10 +43,13 @@ fail() {
     exit 1
 }
 
-# consumer_test_setup [COSMOS_SERVER_OPTION...]
+# consumer_test_setup [COSMOS_SERVER_OPTION...]: keeps a test_dir that the script made
+# before (with its own EXIT trap calling cleanup), so that it can write EMULATOR_CONFIG there.
 consumer_test_setup() {
-    test_dir="$(mktemp -d)"
-    trap cleanup EXIT
+    if [[ -z "$test_dir" ]]; then
+        test_dir="$(mktemp -d)"
+        trap cleanup EXIT
+    fi
     cosmos_start "$test_dir/cosmos" "$@" || fail "the Cosmos test server did not start"
     emulator_start "$test_dir/emulator" || fail "the Service Bus emulator did not start"
     export COSMOS_DATABASE="itest" COSMOS_CONTAINER="results"
@@ -68,17 +71,33 @@ except urllib.error.HTTPError as error:
 PY
 }
 
+# write_queue_config FILE LOCK_DURATION MAX_DELIVERY_COUNT QUEUE...: writes an emulator
+# Config.json whose queues all have these properties; durations are ISO 8601 (PT5M). Point
+# EMULATOR_CONFIG at it before consumer_test_setup.
+write_queue_config() {
+    local file="$1" lock="$2" max_delivery="$3"
+    shift 3
+    local queues="" name
+    for name in "$@"; do
+        queues+="${queues:+,}{\"Name\": \"$name\", \"Properties\": {\"LockDuration\": \"$lock\","
+        queues+=" \"MaxDeliveryCount\": $max_delivery, \"RequiresSession\": false}}"
+    done
+    printf '{"UserConfig": {"Namespaces": [{"Name": "sbemulatorns", "Queues": [%s], "Topics": []}],
+  "Logging": {"Type": "File"}}}\n' "$queues" >"$file"
+}
+
 # start_consumer QUEUE LOG [FLAG...]: starts the consumer in the background and waits until
-# /healthz answers. Exports CONSUMER_PID and CONSUMER_HEALTH_PORT.
+# /healthz responds. Exports CONSUMER_PID, CONSUMER_HEALTH_PORT and CONSUMER_QUEUE.
 start_consumer() {
     local queue="$1" log="$2"
     shift 2
+    CONSUMER_QUEUE="$queue"
     CONSUMER_HEALTH_PORT="$(free_port)"
     SERVICEBUS_CONNECTION_STRING="$EMULATOR_CONNECTION_STRING" SERVICEBUS_QUEUE="$queue" \
         HEALTH_PORT="$CONSUMER_HEALTH_PORT" HEALTH_BIND=127.0.0.1 \
         "$CONSUMER_BIN" "$@" >"$log" 2>&1 &
     CONSUMER_PID=$!
-    export CONSUMER_PID CONSUMER_HEALTH_PORT
+    export CONSUMER_PID CONSUMER_HEALTH_PORT CONSUMER_QUEUE
     local i
     for ((i = 0; i < 100; i++)); do
         if "$CONSUMER_BIN" --check --health-port "$CONSUMER_HEALTH_PORT" 2>/dev/null; then
@@ -120,21 +139,55 @@ queue_drained() {
         "$(queue_count "$queue" DeadLetterMessageCount)" == "$poison" ]]
 }
 
-# stop_consumer SIGNAL: signals the consumer, waits for it and sets CONSUMER_STATUS to its
-# exit status and CONSUMER_STOP_SECONDS to how long it took to exit.
+# save_final_metrics: when the consumer's queue on the emulator is empty, saves its /metrics
+# to $test_dir/metrics-final.txt for check_end_state; otherwise removes that file. Checking
+# the queue first makes the copy final: no delivery is left, and the consumer counts each
+# outcome before it sends it.
+save_final_metrics() {
+    local file="$test_dir/metrics-final.txt"
+    rm -f "$file"
+    [[ -n "${EMULATOR_HTTP_PORT:-}" && -n "${CONSUMER_QUEUE:-}" ]] || return 0
+    [[ "$(queue_count "$CONSUMER_QUEUE" ActiveMessageCount)" == 0 ]] || return 0
+    if http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/metrics" >"$file.tmp"; then
+        mv "$file.tmp" "$file"
+    else
+        rm -f "$file.tmp"
+    fi
+}
+
+# stop_consumer SIGNAL [LIMIT_SECONDS]: signals the consumer and waits for it to exit, at
+# most LIMIT_SECONDS (default 120, far above the default 25 s grace period, so that only a
+# consumer that ignores the signal fails). Sets CONSUMER_STATUS to its exit status.
 stop_consumer() {
-    local started=$SECONDS
+    local signal="$1" limit="${2:-120}"
+    save_final_metrics
     CONSUMER_STATUS=0
-    kill "-$1" "$CONSUMER_PID"
+    kill "-$signal" "$CONSUMER_PID"
+    wait_until "$limit" consumer_exited || fail "the consumer still runs $limit s after SIG$signal"
     wait "$CONSUMER_PID" || CONSUMER_STATUS=$?
-    CONSUMER_STOP_SECONDS=$((SECONDS - started))
     CONSUMER_PID=""
+}
+
+# Bash reaps its exited children at once, so kill -0 fails as soon as the process is gone.
+consumer_exited() {
+    ! kill -0 "$CONSUMER_PID" 2>/dev/null
 }
 
 seed() {
     node "$here/seed.js" "$@" || fail "seeding the queue failed"
 }
 
+# check_end_state QUEUE EXPECTED [--stop-state FILE]: runs check.js end with the metrics
+# that the last stop_consumer saved.
 check_end_state() {
-    node "$here/check.js" "$@" || fail "the end state is wrong"
+    [[ -f "$test_dir/metrics-final.txt" ]] ||
+        fail "no final metrics: stop the consumer only once the queue is empty"
+    node "$here/check.js" end "$@" --metrics "$test_dir/metrics-final.txt" ||
+        fail "the end state is wrong"
+}
+
+# check_stopped_state QUEUE EXPECTED STATE [--unlocked] [--consumer-log FILE]: runs check.js
+# stopped, which writes STATE for check_end_state --stop-state.
+check_stopped_state() {
+    node "$here/check.js" stopped "$@" || fail "the state after the stop is wrong"
 }
