@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* After a failed refresh that may succeed later, try again this long after it. */
-#define CBS_RETRY_MS 10000
-
 typedef struct cbs_audience {
     cbs *client;
     char *audience;
@@ -18,6 +15,8 @@ typedef struct cbs_audience {
     bool in_flight;
     int64_t token_expires_at; /* unix seconds of the token being put */
     int64_t token_refresh_at;
+    int64_t accepted_expires_at; /* unix seconds of the last token accepted; 0 for none */
+    unsigned failures;           /* consecutive failed put-tokens */
     struct cbs_audience *next;
 } cbs_audience;
 
@@ -75,6 +74,28 @@ int64_t cbs_refresh_delay_ms(const cred_token *token, int64_t now_unix_ms, int64
     backoff_policy flat = {.initial_ms = window_ms, .max_ms = window_ms, .multiplier = 1.0};
     at_ms = refresh_ms + (window_ms > 0 ? backoff_delay_ms(&flat, 0, random) : 0);
     return at_ms - now_unix_ms < 1000 ? 1000 : at_ms - now_unix_ms;
+}
+
+backoff_policy cbs_retry_policy(void)
+{
+    return (backoff_policy){.initial_ms = CBS_RETRY_INITIAL_MS,
+                            .max_ms = CBS_RETRY_MAX_MS,
+                            .multiplier = 2.0,
+                            .jitter = BACKOFF_JITTER_EQUAL};
+}
+
+int64_t cbs_retry_delay_ms(unsigned failures, int64_t valid_for_ms, const backoff_random *random)
+{
+    backoff_policy policy = cbs_retry_policy();
+    int64_t delay = backoff_delay_ms(&policy, failures > 0 ? failures - 1 : 0, random);
+
+    if (valid_for_ms > 0) {
+        int64_t before_expiry = valid_for_ms / 2 > 1000 ? valid_for_ms / 2 : 1000;
+        if (delay > before_expiry) {
+            delay = before_expiry;
+        }
+    }
+    return delay;
 }
 
 cbs *cbs_create(sb_rpc *rpc, const cbs_options *options)
@@ -140,6 +161,22 @@ static wl_status reply_status(int64_t code, const char *description, const char 
     return status;
 }
 
+/*
+ * Schedules the next put-token after a failure. Every failure is retried, a rejected token
+ * too: a role assignment takes minutes to propagate, and a rotated credential (a new
+ * federated token, a new SAS key) only shows on a later try.
+ */
+static void schedule_retry(cbs *client, cbs_audience *entry, int64_t now_ms)
+{
+    int64_t now_unix_ms = wl_clock_realtime_us(client->clock) / 1000;
+    int64_t valid_for_ms =
+        entry->accepted_expires_at > 0 ? entry->accepted_expires_at * 1000 - now_unix_ms : 0;
+
+    entry->failures++;
+    entry->next_put_ms =
+        now_ms + cbs_retry_delay_ms(entry->failures, valid_for_ms, client->options.random);
+}
+
 static void on_reply(void *ctx, const sb_rpc_reply *reply, const wl_error *err)
 {
     cbs_audience *entry = ctx;
@@ -152,6 +189,8 @@ static void on_reply(void *ctx, const sb_rpc_reply *reply, const wl_error *err)
         cred_token token = {.expires_at_unix = entry->token_expires_at,
                             .refresh_at_unix = entry->token_refresh_at};
         int64_t now_unix_ms = wl_clock_realtime_us(client->clock) / 1000;
+        entry->failures = 0;
+        entry->accepted_expires_at = entry->token_expires_at;
         entry->next_put_ms =
             now_ms + cbs_refresh_delay_ms(&token, now_unix_ms, client->options.refresh_margin_ms,
                                           client->options.random);
@@ -164,11 +203,7 @@ static void on_reply(void *ctx, const sb_rpc_reply *reply, const wl_error *err)
     } else {
         reply_status(reply->status_code, reply->status_description, entry->audience, &failure);
     }
-    /* Rejected tokens need a configuration change; anything else may pass on a later try. */
-    entry->next_put_ms = failure.status == WL_ERR_AUTH || failure.status == WL_ERR_NOT_FOUND ||
-                                 failure.status == WL_ERR_CLOSED
-                             ? INT64_MAX
-                             : now_ms + CBS_RETRY_MS;
+    schedule_retry(client, entry, now_ms);
     report(client, entry, &failure);
 }
 
@@ -180,9 +215,7 @@ static wl_status put_token(cbs *client, cbs_audience *entry, wl_error *err)
 
     status = cred_get_token(client->options.credential, entry->audience, &token, &failure);
     if (status != WL_OK) {
-        entry->next_put_ms = amqp_status_is_retryable(status)
-                                 ? wl_clock_monotonic_ms(client->clock) + CBS_RETRY_MS
-                                 : INT64_MAX;
+        schedule_retry(client, entry, wl_clock_monotonic_ms(client->clock));
         report(client, entry, &failure);
         if (err != NULL && err->status == WL_OK) {
             *err = failure;
@@ -199,7 +232,7 @@ static wl_status put_token(cbs *client, cbs_audience *entry, wl_error *err)
     /* The encoded copy is queued, but the request message still contains the token text. */
     pn_message_clear(client->request);
     if (status != WL_OK) {
-        entry->next_put_ms = wl_clock_monotonic_ms(client->clock) + CBS_RETRY_MS;
+        schedule_retry(client, entry, wl_clock_monotonic_ms(client->clock));
         report(client, entry, &failure);
         if (err != NULL && err->status == WL_OK) {
             *err = failure;

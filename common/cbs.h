@@ -9,6 +9,13 @@
  * token's refresh time (see cred_refresh_at_unix) and at least a margin before its expiry
  * (7 minutes by default), at a random point of that window so that clients spread out.
  *
+ * A failed put-token (a rejected token, no reply within the timeout, or no token from the
+ * credential) is tried again for as long as the client lives. The backoff has equal jitter and
+ * doubles from 1 s to a 30 s cap. Each failure is reported through on_result.
+ * The token is fetched again from the credential for each try, so a fixed credential is picked
+ * up without a restart. While an earlier token is still valid, each retry comes at most half
+ * of its remaining lifetime later, so a failed refresh is retried before the old token expires.
+ *
  * Threads: a cbs client is owned by its sb_conn and runs on the thread handling that
  * connection's events. Token fetches call cred_get_token on that thread; a workload-identity
  * exchange that has to go to the network therefore blocks the connection for its duration.
@@ -26,9 +33,14 @@
 
 #include <stdint.h>
 
+/* The backoff between failed put-tokens for one audience, in ms. */
+#define CBS_RETRY_INITIAL_MS 1000
+#define CBS_RETRY_MAX_MS     30000
+
 typedef struct cbs cbs;
 
-/* Called after every put-token for `audience`: `err` NULL on success. */
+/* Called after every put-token for `audience`: `err` NULL on success. A retry follows every
+ * failure (see above). */
 typedef void (*cbs_result_fn)(void *ctx, const char *audience, const wl_error *err);
 
 typedef struct cbs_options {
@@ -70,5 +82,16 @@ void cbs_build_put_token(pn_message_t *message, const char *audience, const cred
  */
 int64_t cbs_refresh_delay_ms(const cred_token *token, int64_t now_unix_ms, int64_t margin_ms,
                              const backoff_random *random);
+
+/* Returns the backoff policy between failed put-tokens: equal jitter, doubling from 1 s to 30 s. */
+backoff_policy cbs_retry_policy(void);
+
+/*
+ * Returns how long after the `failures`-th consecutive failed put-token (1 for the first) to
+ * try again. `valid_for_ms` is the remaining lifetime of the last token the service accepted
+ * for the audience, 0 or less when there is none. When it is positive, the delay is capped at
+ * half of it, or at 1 s when half of it is shorter.
+ */
+int64_t cbs_retry_delay_ms(unsigned failures, int64_t valid_for_ms, const backoff_random *random);
 
 #endif

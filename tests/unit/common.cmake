@@ -21,7 +21,9 @@ wl_unit_test(metrics SOURCES test_metrics.c CASES render_prometheus_text family_
 wl_unit_test(health SOURCES test_health.c CASES endpoints_and_readiness bind_errors_named)
 wl_unit_test(cbs SOURCES test_cbs.c
   CASES put_token_accepted put_token_status_as_long put_token_unauthorized put_token_timeout
-        reply_matched_by_correlation refresh_puts_new_token)
+        reply_matched_by_correlation refresh_puts_new_token retry_delay_schedule
+        retry_delay_before_expiry rejected_token_retried timed_out_token_retried
+        failed_refresh_retried)
 wl_unit_test(sb_settings SOURCES test_sb_settings.c
   CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
         resolve_cbs_with_sas_key resolve_queue_flag_wins resolve_plain_and_none

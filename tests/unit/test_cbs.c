@@ -1,7 +1,8 @@
 /*
  * The CBS client and the request/response links over a real AMQP connection: sb_conn connects
  * on loopback to a minimal $cbs node served by this test on the same proactor. The node checks
- * each put-token request and replies with a status chosen per case, or not at all.
+ * each put-token request and replies with a status chosen per case, or not at all. The retry
+ * cases run on a fake clock that jumps to each scheduled put-token, so backoff costs no time.
  */
 #include "cbs.h"
 #include "check.h"
@@ -28,7 +29,10 @@ typedef enum reply_mode {
     REPLY_UNAUTHORIZED,  /* 401 with a description */
     REPLY_NONE,          /* no reply: the client's deadline must fire */
     REPLY_STRAY_FIRST,   /* a reply with another correlation-id first, then 200 */
+    REPLY_SCRIPT,        /* the status codes in `script`, 0 for no reply; 200 after its end */
 } reply_mode;
+
+#define MAX_REQUESTS 8
 
 typedef struct cbs_fixture {
     pn_proactor_t *proactor;
@@ -48,6 +52,12 @@ typedef struct cbs_fixture {
     cred *credential;
     wl_fake_clock fake;
     bool refresh_case; /* keep the connection after the first put-token and advance the clock */
+    int script[MAX_REQUESTS];
+    int results_expected;    /* REPLY_SCRIPT: close after this many results */
+    bool awaiting_result;    /* REPLY_SCRIPT: a put-token is due or in flight */
+    bool request_unanswered; /* REPLY_SCRIPT: the node did not reply to the last request */
+    int64_t request_at_ms[MAX_REQUESTS]; /* fake monotonic time of each request */
+    int failures;
     int authorizations;
     char first_token[512];
     bool done;
@@ -115,6 +125,10 @@ static void node_request(cbs_fixture *fixture, pn_delivery_t *delivery)
     if (size <= 0 || pn_message_decode(fixture->request, buffer, (size_t)size) != 0) {
         return;
     }
+    if (fixture->requests < MAX_REQUESTS) {
+        fixture->request_at_ms[fixture->requests] = wl_clock_monotonic_ms(&fixture->fake.clock);
+    }
+    int scripted = fixture->requests < MAX_REQUESTS ? fixture->script[fixture->requests] : 200;
     fixture->requests++;
     pn_data_t *properties = pn_message_properties(fixture->request);
     copy_property(properties, "operation", fixture->request_operation,
@@ -152,6 +166,12 @@ static void node_request(cbs_fixture *fixture, pn_delivery_t *delivery)
     case REPLY_STRAY_FIRST:
         node_reply(fixture, "not-a-pending-request", 401);
         node_reply(fixture, message_id, 200);
+        break;
+    case REPLY_SCRIPT:
+        fixture->request_unanswered = scripted == 0;
+        if (scripted != 0) {
+            node_reply(fixture, message_id, scripted);
+        }
         break;
     }
 }
@@ -219,6 +239,14 @@ static void on_authorized(sb_conn *conn, const char *audience, const wl_error *e
     fixture->authorized = err == NULL;
     if (err != NULL) {
         fixture->result = *err;
+        fixture->failures++;
+    }
+    if (fixture->mode == REPLY_SCRIPT) {
+        fixture->awaiting_result = false;
+        fixture->request_unanswered = false;
+        if (fixture->authorizations < fixture->results_expected) {
+            return;
+        }
     }
     if (fixture->refresh_case && err == NULL && fixture->authorizations == 1) {
         /* The put happens 3000 to 3060 s into a one-hour SAS token's life. */
@@ -241,14 +269,60 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     }
 }
 
-/* Runs a put-token against the node in `mode` until the client has its result and has closed. */
+static uint64_t always_zero(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* With jitter drawn as 0, equal jitter gives half of each backoff ceiling. */
+static const backoff_random lowest_jitter = {always_zero, NULL};
+
+/* Moves the fake clock on while a REPLY_SCRIPT case waits: to the next scheduled put-token
+ * when the client is idle, or towards the reply deadline when the node stays silent. */
+static void advance_script_clock(cbs_fixture *fixture)
+{
+    if (fixture->done || !sb_conn_is_ready(fixture->conn)) {
+        return;
+    }
+    if (fixture->awaiting_result) {
+        if (fixture->request_unanswered) {
+            wl_fake_clock_advance(&fixture->fake, 50);
+        }
+        return;
+    }
+    int64_t deadline = sb_conn_next_deadline_ms(fixture->conn);
+    int64_t now = wl_clock_monotonic_ms(&fixture->fake.clock);
+    if (deadline == INT64_MAX) {
+        /* No put-token is scheduled, so no further result can come: end the case. */
+        fixture->done = true;
+        sb_conn_close(fixture->conn);
+        return;
+    }
+    if (deadline > now) {
+        wl_fake_clock_advance(&fixture->fake, deadline - now);
+    }
+    fixture->awaiting_result = true;
+}
+
+/*
+ * Runs put-tokens against the node in `mode` until the client has its result (REPLY_SCRIPT:
+ * `results_expected` results) and has closed. `script` and `results_expected` are set by the caller
+ * for REPLY_SCRIPT; the rest of the fixture is reset here.
+ */
 static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
 {
     char host[64];
     char port[16];
     wl_error err = {0};
+    int script[MAX_REQUESTS];
+    int results_expected = fixture->results_expected;
 
+    memcpy(script, fixture->script, sizeof script);
     memset(fixture, 0, sizeof *fixture);
+    memcpy(fixture->script, script, sizeof script);
+    fixture->results_expected = results_expected;
+    fixture->awaiting_result = true;
     fixture->mode = mode;
     fixture->refresh_case = refresh_case;
     wl_fake_clock_init(&fixture->fake, 1000, (int64_t)1700000000 * 1000000);
@@ -277,6 +351,7 @@ static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
         .cbs_timeout_ms = 300,
         .give_up_after_ms = 5000,
         .clock = &fixture->fake.clock,
+        .random = &lowest_jitter,
         .callbacks = {.on_ready = on_ready,
                       .on_authorized = on_authorized,
                       .on_disconnected = on_disconnected},
@@ -302,6 +377,8 @@ static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
         if (mode == REPLY_NONE) {
             /* Time passes only on the fake clock, so move it towards the reply deadline. */
             wl_fake_clock_advance(&fixture->fake, 50);
+        } else if (mode == REPLY_SCRIPT) {
+            advance_script_clock(fixture);
         }
         int64_t deadline = sb_conn_next_deadline_ms(fixture->conn);
         int64_t now = wl_clock_monotonic_ms(&fixture->fake.clock);
@@ -397,6 +474,103 @@ TEST_CASE(refresh_puts_new_token)
     CHECK_STR_EQ(second_expiry, "&se=1700006661");
 }
 
+TEST_CASE(retry_delay_schedule)
+{
+    /* Equal jitter: each delay is in the upper half of a ceiling that doubles from 1 s. */
+    CHECK_INT_EQ(cbs_retry_delay_ms(1, 0, &lowest_jitter), 500);
+    CHECK_INT_EQ(cbs_retry_delay_ms(2, 0, &lowest_jitter), 1000);
+    CHECK_INT_EQ(cbs_retry_delay_ms(3, 0, &lowest_jitter), 2000);
+    /* The ceiling stops at 30 s, however many failures. */
+    CHECK_INT_EQ(cbs_retry_delay_ms(6, 0, &lowest_jitter), 15000);
+    CHECK_INT_EQ(cbs_retry_delay_ms(1000, 0, &lowest_jitter), 15000);
+    for (int i = 0; i < 200; i++) {
+        int64_t first = cbs_retry_delay_ms(1, 0, NULL);
+        int64_t late = cbs_retry_delay_ms(50, 0, NULL);
+        CHECK(first >= 500);
+        CHECK(first <= 1000);
+        CHECK(late >= 15000);
+        CHECK(late <= 30000);
+    }
+}
+
+TEST_CASE(retry_delay_before_expiry)
+{
+    /* A token that is still valid for 10 s caps the delay at 5 s. */
+    CHECK_INT_EQ(cbs_retry_delay_ms(6, 10000, &lowest_jitter), 5000);
+    for (int i = 0; i < 200; i++) {
+        CHECK(cbs_retry_delay_ms(6, 10000, NULL) <= 5000);
+    }
+    /* A token with long to live leaves the backoff alone. */
+    CHECK_INT_EQ(cbs_retry_delay_ms(6, 600000, &lowest_jitter), 15000);
+    CHECK_INT_EQ(cbs_retry_delay_ms(1, 10000, &lowest_jitter), 500);
+    /* Close to expiry the cap does not drop below 1 s. */
+    CHECK_INT_EQ(cbs_retry_delay_ms(6, 1500, &lowest_jitter), 1000);
+    CHECK_INT_EQ(cbs_retry_delay_ms(6, 10, &lowest_jitter), 1000);
+    /* An expired token caps nothing: the plain backoff applies. */
+    CHECK_INT_EQ(cbs_retry_delay_ms(6, -5000, &lowest_jitter), 15000);
+}
+
+TEST_CASE(rejected_token_retried)
+{
+    static cbs_fixture fixture;
+    int script[MAX_REQUESTS] = {401, 401, 403, 200};
+
+    memcpy(fixture.script, script, sizeof script);
+    fixture.results_expected = 4;
+    run_case(&fixture, REPLY_SCRIPT, false);
+    CHECK_INT_EQ(fixture.requests, 4);
+    CHECK_INT_EQ(fixture.failures, 3);
+    CHECK(fixture.authorized);
+    /* The tries follow the backoff: 500, 1000 and 2000 ms with the lowest jitter. */
+    CHECK_INT_EQ(fixture.request_at_ms[1] - fixture.request_at_ms[0], 500);
+    CHECK_INT_EQ(fixture.request_at_ms[2] - fixture.request_at_ms[1], 1000);
+    CHECK_INT_EQ(fixture.request_at_ms[3] - fixture.request_at_ms[2], 2000);
+}
+
+TEST_CASE(timed_out_token_retried)
+{
+    static cbs_fixture fixture;
+    int script[MAX_REQUESTS] = {0, 0, 200};
+
+    memcpy(fixture.script, script, sizeof script);
+    fixture.results_expected = 3;
+    run_case(&fixture, REPLY_SCRIPT, false);
+    CHECK_INT_EQ(fixture.requests, 3);
+    CHECK_INT_EQ(fixture.failures, 2);
+    CHECK(fixture.authorized);
+    /* Each try waits for the 300 ms reply deadline, then for the backoff. The clock moves in
+     * 50 ms steps while the node is silent, which allows up to 100 ms more. */
+    CHECK(fixture.request_at_ms[1] - fixture.request_at_ms[0] >= 300 + 500);
+    CHECK(fixture.request_at_ms[1] - fixture.request_at_ms[0] <= 300 + 500 + 100);
+    CHECK(fixture.request_at_ms[2] - fixture.request_at_ms[1] >= 300 + 1000);
+    CHECK(fixture.request_at_ms[2] - fixture.request_at_ms[1] <= 300 + 1000 + 100);
+}
+
+TEST_CASE(failed_refresh_retried)
+{
+    static cbs_fixture fixture;
+    int script[MAX_REQUESTS] = {200, 401, 503, 200, 200};
+
+    memcpy(fixture.script, script, sizeof script);
+    fixture.results_expected = 5;
+    run_case(&fixture, REPLY_SCRIPT, false);
+    CHECK_INT_EQ(fixture.requests, 5);
+    CHECK_INT_EQ(fixture.failures, 2);
+    CHECK(fixture.authorized);
+    /* The refresh of the one-hour SAS token comes 3000 s in, and fails twice. */
+    CHECK_INT_EQ(fixture.request_at_ms[1] - fixture.request_at_ms[0], 3000 * 1000);
+    /* The retries back off from the first failure of this run, well before the expiry. */
+    CHECK_INT_EQ(fixture.request_at_ms[2] - fixture.request_at_ms[1], 500);
+    CHECK_INT_EQ(fixture.request_at_ms[3] - fixture.request_at_ms[2], 1000);
+    /* After the refresh succeeds, the schedule is the normal one again: the next put comes
+     * 3000 s after that token was issued, which SAS counts in whole seconds. */
+    CHECK(fixture.request_at_ms[4] - fixture.request_at_ms[3] > 2999 * 1000);
+    CHECK(fixture.request_at_ms[4] - fixture.request_at_ms[3] <= 3000 * 1000);
+}
+
 TEST_MAIN(TEST_ENTRY(put_token_accepted), TEST_ENTRY(put_token_status_as_long),
           TEST_ENTRY(put_token_unauthorized), TEST_ENTRY(put_token_timeout),
-          TEST_ENTRY(reply_matched_by_correlation), TEST_ENTRY(refresh_puts_new_token))
+          TEST_ENTRY(reply_matched_by_correlation), TEST_ENTRY(refresh_puts_new_token),
+          TEST_ENTRY(retry_delay_schedule), TEST_ENTRY(retry_delay_before_expiry),
+          TEST_ENTRY(rejected_token_retried), TEST_ENTRY(timed_out_token_retried),
+          TEST_ENTRY(failed_refresh_retried))
