@@ -7,24 +7,85 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define COSMOS_API_VERSION "2018-12-31"
 /* Bytes of an error response body kept for the error message. */
-#define RESPONSE_KEEP 1024
+#define RESPONSE_KEEP         1024
+#define MASTER_AUTH_LINE_SIZE (sizeof "authorization: " - 1 + COSMOS_MASTER_AUTH_SIZE)
+#define DATE_LINE_SIZE        (sizeof "x-ms-date: " - 1 + WL_RFC1123_SIZE)
 
+static const char authorization_prefix[] = "authorization: ";
+static const char partition_key_prefix[] = "x-ms-documentdb-partitionkey: ";
+
+/* The header lines of an upsert, in the order they are sent. */
+enum {
+    UPSERT_DATE,
+    UPSERT_VERSION,
+    UPSERT_ACCEPT,
+    UPSERT_CONTENT_TYPE,
+    UPSERT_EXPECT,
+    UPSERT_PARTITION_KEY,
+    UPSERT_IS_UPSERT,
+    UPSERT_AUTHORIZATION,
+    UPSERT_HEADER_COUNT,
+};
+
+/* The upsert header lines that never change. curl only reads header data, so the nodes of
+ * every request may point at these shared arrays. */
+static char version_line[] = "x-ms-version: " COSMOS_API_VERSION;
+static char accept_line[] = "Accept: application/json";
+static char content_type_line[] = "Content-Type: application/json";
+static char expect_line[] = "Expect:"; /* no 100-continue round trip for bodies over 1 KB */
+static char is_upsert_line[] = "x-ms-documentdb-is-upsert: true";
+
+/* A growable text buffer that is reused from request to request. */
+typedef struct text_buffer {
+    char *data;
+    size_t capacity;
+} text_buffer;
+
+typedef enum request_kind {
+    REQUEST_UNSET,  /* a new or reset easy handle */
+    REQUEST_UPSERT, /* set up for document upserts: only the changing headers and body are set */
+    REQUEST_OTHER,  /* database and container requests, set up in full each time */
+} request_kind;
+
+/*
+ * One request slot: an easy handle and the buffers its transfer reads. Slots are pooled and
+ * reused, so an upsert costs no allocation once the pool has warmed up. A slot belongs to the
+ * client; it is either idle or carries one request in progress.
+ */
 typedef struct cosmos_request {
     cosmos_client *client;
     CURL *easy;
-    struct curl_slist *headers;
+    request_kind kind;
+    bool in_progress;
+
+    /* The upsert header list. Its nodes are part of the slot, not allocated by curl, and
+     * point at the constant lines above and at the three buffers below. */
+    struct curl_slist upsert_headers[UPSERT_HEADER_COUNT];
+    char date_line[DATE_LINE_SIZE];
+    text_buffer authorization_line;
+    text_buffer partition_key_line;
+
+    /* For REQUEST_OTHER only, and freed when the request ends. */
+    struct curl_slist *other_headers;
     char *url;
     char *body;
+
     cosmos_done_fn done;
     void *user;
     int64_t started_us;
@@ -32,7 +93,6 @@ typedef struct cosmos_request {
     char response[RESPONSE_KEEP];
     size_t response_length;
     char curl_error[CURL_ERROR_SIZE];
-    struct cosmos_request *next; /* in the client's list of requests in progress */
 } cosmos_request;
 
 struct cosmos_client {
@@ -45,17 +105,241 @@ struct cosmos_client {
     char *container;
     char *partition_key_path;
     char *ca_file;
+    char *docs_link; /* "dbs/{db}/colls/{coll}", the resource link that upserts sign */
+    char *docs_url;  /* endpoint + "/" + docs_link + "/docs" */
     uint8_t *key;
     size_t key_length;
-    char *aad_token;
+    text_buffer aad_line; /* "authorization: type%3Daad..." for the current Entra token */
     int64_t request_timeout_ms;
     const wl_clock *clock;
-    CURL **idle; /* pooled easy handles, at most max_connections */
+
+    /* The master-key signature depends only on the verb, the resource type and link, and the
+     * x-ms-date second, so upserts in the same second share one. */
+    int64_t upsert_auth_second; /* -1 until the first upsert */
+    char upsert_auth_line[MASTER_AUTH_LINE_SIZE];
+    size_t upsert_auth_length;
+
+    cosmos_request **slots; /* every slot, idle or in progress */
+    int slot_count;
+    int slot_capacity;
+    cosmos_request **idle; /* a stack of idle slots; room for every slot */
     int idle_count;
     int max_connections;
     int in_flight;
-    cosmos_request *requests;
 };
+
+static char *text_reserve(text_buffer *buffer, size_t size)
+{
+    if (size > buffer->capacity) {
+        /* The buffer may hold an Entra token, so it is wiped before it is given back. */
+        char *grown = wl_xmalloc(size);
+        if (buffer->data) {
+            explicit_bzero(buffer->data, buffer->capacity);
+            free(buffer->data);
+        }
+        buffer->data = grown;
+        buffer->capacity = size;
+    }
+    return buffer->data;
+}
+
+static void text_free(text_buffer *buffer)
+{
+    if (buffer->data) {
+        explicit_bzero(buffer->data, buffer->capacity);
+        free(buffer->data);
+    }
+    buffer->data = NULL;
+    buffer->capacity = 0;
+}
+
+/* Writes `length` bytes of `text` to `out` percent-encoded except for the RFC 3986 unreserved
+ * characters, and returns the length written. `out` must have room for 3 * length bytes. */
+static size_t url_encode_into(const char *text, size_t length, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t used = 0;
+
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out[used++] = (char)c;
+        } else {
+            out[used++] = '%';
+            out[used++] = hex[c >> 4];
+            out[used++] = hex[c & 0x0F];
+        }
+    }
+    return used;
+}
+
+/* Appends `text` lowercased at `out` and returns the position after it. */
+static char *append_lower(char *out, const char *text, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        out[i] = (char)tolower((unsigned char)text[i]);
+    }
+    return out + length;
+}
+
+/*
+ * Writes the URL-encoded master-key authorization value into `out` (at least
+ * COSMOS_MASTER_AUTH_SIZE bytes) and returns its length, or 0 when HMAC-SHA256 fails.
+ */
+static size_t master_auth_into(const uint8_t *key, size_t key_length, const char *verb,
+                               const char *resource_type, const char *resource_link,
+                               const char *date, char *out)
+{
+    static const char prefix[] = "type=master&ver=1.0&sig=";
+    size_t verb_length = strlen(verb);
+    size_t type_length = strlen(resource_type);
+    size_t link_length = strlen(resource_link);
+    size_t date_length = strlen(date);
+    size_t payload_length = verb_length + type_length + link_length + date_length + 5;
+    char local[640];
+    char *payload = payload_length <= sizeof local ? local : wl_xmalloc(payload_length);
+    uint8_t digest[WL_SHA256_SIZE];
+    unsigned char signature[4 * ((WL_SHA256_SIZE + 2) / 3) + 1];
+
+    /* Verb, resource type and date are signed in lowercase; the resource link keeps its case. */
+    char *at = append_lower(payload, verb, verb_length);
+    *at++ = '\n';
+    at = append_lower(at, resource_type, type_length);
+    *at++ = '\n';
+    memcpy(at, resource_link, link_length);
+    at += link_length;
+    *at++ = '\n';
+    at = append_lower(at, date, date_length);
+    *at++ = '\n';
+    *at++ = '\n';
+
+    bool signed_ok = wl_hmac_sha256(key, key_length, payload, payload_length, digest);
+    if (payload != local) {
+        free(payload);
+    }
+    if (!signed_ok) {
+        return 0;
+    }
+
+    int signature_length = EVP_EncodeBlock(signature, digest, (int)sizeof digest);
+    size_t used = url_encode_into(prefix, sizeof prefix - 1, out);
+    used += url_encode_into((const char *)signature, (size_t)signature_length, out + used);
+    out[used] = '\0';
+    return used;
+}
+
+char *cosmos_master_auth(const uint8_t *key, size_t key_length, const char *verb,
+                         const char *resource_type, const char *resource_link, const char *date)
+{
+    char *out = wl_xmalloc(COSMOS_MASTER_AUTH_SIZE);
+
+    if (master_auth_into(key, key_length, verb, resource_type, resource_link, date, out) == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+char *cosmos_aad_auth(const char *access_token)
+{
+    char *plain = wl_xasprintf("type=aad&ver=1.0&sig=%s", access_token);
+    char *encoded = wl_url_encode(plain);
+
+    wl_free_secret(plain);
+    return encoded;
+}
+
+/* Returns the code point of the UTF-8 sequence at text[0] and its length in `out_length`, or
+ * -1 with a length of 1 when the byte does not start a well-formed sequence. */
+static int32_t decode_utf8(const unsigned char *text, size_t available, size_t *out_length)
+{
+    unsigned char lead = text[0];
+    size_t length;
+    uint32_t value;
+    uint32_t min_value;
+
+    *out_length = 1;
+    if (lead < 0x80) {
+        return lead;
+    }
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2, min_value = 0x80, value = lead & 0x1Fu;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3, min_value = 0x800, value = lead & 0x0Fu;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4, min_value = 0x10000, value = lead & 0x07u;
+    } else {
+        return -1;
+    }
+    if (available < length) {
+        return -1;
+    }
+    for (size_t i = 1; i < length; i++) {
+        if ((text[i] & 0xC0) != 0x80) {
+            return -1;
+        }
+        value = (value << 6) | (text[i] & 0x3Fu);
+    }
+    if (value < min_value || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
+        return -1;
+    }
+    *out_length = length;
+    return (int32_t)value;
+}
+
+static char *append_unicode_escape(char *out, uint32_t code_unit)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    *out++ = '\\';
+    *out++ = 'u';
+    *out++ = hex[(code_unit >> 12) & 0xF];
+    *out++ = hex[(code_unit >> 8) & 0xF];
+    *out++ = hex[(code_unit >> 4) & 0xF];
+    *out++ = hex[code_unit & 0xF];
+    return out;
+}
+
+size_t cosmos_partition_key_json(const char *value, size_t length, char *out)
+{
+    const unsigned char *text = (const unsigned char *)value;
+    char *at = out;
+    size_t i = 0;
+
+    *at++ = '[';
+    *at++ = '"';
+    while (i < length) {
+        size_t step = 1;
+        int32_t code = decode_utf8(text + i, length - i, &step);
+
+        if (code == '"' || code == '\\') {
+            *at++ = '\\';
+            *at++ = (char)code;
+        } else if (code == '\b' || code == '\f' || code == '\n' || code == '\r' || code == '\t') {
+            static const char short_escape[] = {
+                ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+            *at++ = '\\';
+            *at++ = short_escape[code];
+        } else if (code >= 0x20 && code < 0x7F) {
+            *at++ = (char)code;
+        } else if (code < 0) {
+            at = append_unicode_escape(at, 0xFFFD);
+        } else if (code > 0xFFFF) {
+            /* UTF-16 surrogate pair, as JavaScript strings hold such characters. */
+            uint32_t offset = (uint32_t)code - 0x10000;
+            at = append_unicode_escape(at, 0xD800 + (offset >> 10));
+            at = append_unicode_escape(at, 0xDC00 + (offset & 0x3FF));
+        } else {
+            at = append_unicode_escape(at, (uint32_t)code);
+        }
+        i += step;
+    }
+    *at++ = '"';
+    *at++ = ']';
+    *at = '\0';
+    return (size_t)(at - out);
+}
 
 static bool valid_id(const char *id)
 {
@@ -129,11 +413,51 @@ static int on_timer(CURLM *multi, long timeout_ms, void *user)
     return 0;
 }
 
+/*
+ * Checks that the CA file is a readable regular file with at least one PEM certificate.
+ * curl reads the file only when it opens the first TLS connection, so without this check a
+ * wrong path would show up as a TLS failure long after start.
+ */
+static wl_status check_ca_file(const char *path, wl_error *err)
+{
+    struct stat info;
+    FILE *file = fopen(path, "r");
+
+    if (file == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "cannot read the Cosmos CA file \"%s\" (COSMOS_CA_FILE, "
+                            "--cosmos-ca-file): %s; set it to a PEM file of CA certificates",
+                            path, strerror(errno));
+    }
+    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
+        fclose(file);
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "the Cosmos CA file \"%s\" (COSMOS_CA_FILE, --cosmos-ca-file) is not "
+                            "a regular file; set it to a PEM file of CA certificates",
+                            path);
+    }
+    X509 *certificate = PEM_read_X509(file, NULL, NULL, NULL);
+    fclose(file);
+    ERR_clear_error(); /* leave no stale error for curl's OpenSSL calls to find */
+    if (certificate == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "the Cosmos CA file \"%s\" (COSMOS_CA_FILE, --cosmos-ca-file) "
+                            "contains no PEM certificate; set it to a file with \"-----BEGIN "
+                            "CERTIFICATE-----\" blocks",
+                            path);
+    }
+    X509_free(certificate);
+    return WL_OK;
+}
+
 cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err)
 {
     cosmos_client *client;
 
     if (check_options(options, err) != WL_OK) {
+        return NULL;
+    }
+    if (options->ca_file != NULL && check_ca_file(options->ca_file, err) != WL_OK) {
         return NULL;
     }
 
@@ -150,11 +474,13 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
     client->partition_key_path =
         wl_xstrdup(options->partition_key_path ? options->partition_key_path : "/id");
     client->ca_file = options->ca_file ? wl_xstrdup(options->ca_file) : NULL;
+    client->docs_link = wl_xasprintf("dbs/%s/colls/%s", client->database, client->container);
+    client->docs_url = wl_xasprintf("%s/%s/docs", client->endpoint, client->docs_link);
     client->request_timeout_ms =
         options->request_timeout_ms > 0 ? options->request_timeout_ms : 30000;
     client->clock = options->clock ? options->clock : wl_clock_system();
     client->max_connections = options->max_connections;
-    client->idle = wl_xcalloc((size_t)options->max_connections, sizeof *client->idle);
+    client->upsert_auth_second = -1;
 
     if (options->master_key != NULL) {
         client->key = wl_base64_decode(options->master_key, &client->key_length);
@@ -165,6 +491,8 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
             cosmos_client_destroy(client);
             return NULL;
         }
+    } else {
+        cosmos_client_set_aad_token(client, ""); /* until the writer sets the first token */
     }
 
     client->multi = curl_multi_init();
@@ -194,11 +522,24 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
     return client;
 }
 
-static void request_free(cosmos_request *request)
+static void release_other(cosmos_request *request)
 {
-    curl_slist_free_all(request->headers);
+    curl_slist_free_all(request->other_headers);
     free(request->url);
     free(request->body);
+    request->other_headers = NULL;
+    request->url = NULL;
+    request->body = NULL;
+}
+
+static void slot_free(cosmos_request *request)
+{
+    if (request->easy) {
+        curl_easy_cleanup(request->easy);
+    }
+    release_other(request);
+    text_free(&request->authorization_line);
+    text_free(&request->partition_key_line);
     free(request);
 }
 
@@ -207,16 +548,13 @@ void cosmos_client_destroy(cosmos_client *client)
     if (client == NULL) {
         return;
     }
-    while (client->requests != NULL) {
-        cosmos_request *request = client->requests;
+    for (int i = 0; i < client->slot_count; i++) {
+        cosmos_request *request = client->slots[i];
 
-        client->requests = request->next;
-        curl_multi_remove_handle(client->multi, request->easy);
-        curl_easy_cleanup(request->easy);
-        request_free(request);
-    }
-    for (int i = 0; i < client->idle_count; i++) {
-        curl_easy_cleanup(client->idle[i]);
+        if (request->in_progress) {
+            curl_multi_remove_handle(client->multi, request->easy);
+        }
+        slot_free(request);
     }
     if (client->multi) {
         curl_multi_cleanup(client->multi);
@@ -231,66 +569,34 @@ void cosmos_client_destroy(cosmos_client *client)
         explicit_bzero(client->key, client->key_length);
     }
     free(client->key);
-    wl_free_secret(client->aad_token);
+    explicit_bzero(client->upsert_auth_line, sizeof client->upsert_auth_line);
+    text_free(&client->aad_line);
+    free(client->slots);
     free(client->idle);
     free(client->endpoint);
     free(client->database);
     free(client->container);
     free(client->partition_key_path);
     free(client->ca_file);
+    free(client->docs_link);
+    free(client->docs_url);
     free(client);
 }
 
 void cosmos_client_set_aad_token(cosmos_client *client, const char *access_token)
 {
-    wl_free_secret(client->aad_token);
-    client->aad_token = wl_xstrdup(access_token);
+    char *value = cosmos_aad_auth(access_token);
+    size_t value_length = strlen(value);
+    char *line = text_reserve(&client->aad_line, sizeof authorization_prefix + value_length);
+
+    memcpy(line, authorization_prefix, sizeof authorization_prefix - 1);
+    memcpy(line + sizeof authorization_prefix - 1, value, value_length + 1);
+    wl_free_secret(value);
 }
 
 bool cosmos_client_uses_key(const cosmos_client *client)
 {
     return client->key != NULL;
-}
-
-char *cosmos_master_auth(const uint8_t *key, size_t key_length, const char *verb,
-                         const char *resource_type, const char *resource_link, const char *date)
-{
-    uint8_t digest[WL_SHA256_SIZE];
-    char *payload = wl_xasprintf("%s\n%s\n%s\n%s\n\n", verb, resource_type, resource_link, date);
-
-    /* Verb, resource type and date are signed in lowercase; the resource link keeps its case. */
-    size_t verb_length = strlen(verb);
-    size_t type_length = strlen(resource_type);
-    size_t link_length = strlen(resource_link);
-    for (size_t i = 0; i < verb_length + 1 + type_length; i++) {
-        payload[i] = (char)tolower((unsigned char)payload[i]);
-    }
-    char *date_part = payload + verb_length + type_length + link_length + 3;
-    for (char *c = date_part; *c && *c != '\n'; c++) {
-        *c = (char)tolower((unsigned char)*c);
-    }
-
-    bool signed_ok = wl_hmac_sha256(key, key_length, payload, strlen(payload), digest);
-    free(payload);
-    if (!signed_ok) {
-        return NULL;
-    }
-
-    char *signature = wl_base64_encode(digest, sizeof digest);
-    char *plain = wl_xasprintf("type=master&ver=1.0&sig=%s", signature);
-    char *encoded = wl_url_encode(plain);
-    free(signature);
-    free(plain);
-    return encoded;
-}
-
-char *cosmos_aad_auth(const char *access_token)
-{
-    char *plain = wl_xasprintf("type=aad&ver=1.0&sig=%s", access_token);
-    char *encoded = wl_url_encode(plain);
-
-    wl_free_secret(plain);
-    return encoded;
 }
 
 wl_status cosmos_status_class(int http_status)
@@ -377,64 +683,33 @@ static size_t on_body(char *data, size_t size, size_t count, void *user)
     return length;
 }
 
-static CURL *take_easy(cosmos_client *client)
+/* Returns an idle slot, making a new one when every slot is busy. */
+static cosmos_request *take_slot(cosmos_client *client)
 {
     if (client->idle_count > 0) {
-        CURL *easy = client->idle[--client->idle_count];
-
-        curl_easy_reset(easy);
-        return easy;
+        return client->idle[--client->idle_count];
     }
-    CURL *easy = curl_easy_init();
-    if (easy == NULL) {
+
+    cosmos_request *request = wl_xcalloc(1, sizeof *request);
+    request->client = client;
+    request->easy = curl_easy_init();
+    if (request->easy == NULL) {
         abort();
     }
-    return easy;
+    if (client->slot_count == client->slot_capacity) {
+        int capacity = client->slot_capacity ? 2 * client->slot_capacity : 8;
+        client->slots = wl_xrealloc(client->slots, (size_t)capacity * sizeof *client->slots);
+        client->idle = wl_xrealloc(client->idle, (size_t)capacity * sizeof *client->idle);
+        client->slot_capacity = capacity;
+    }
+    client->slots[client->slot_count++] = request;
+    return request;
 }
 
-static void return_easy(cosmos_client *client, CURL *easy)
+static void return_slot(cosmos_client *client, cosmos_request *request)
 {
-    if (client->idle_count < client->max_connections) {
-        client->idle[client->idle_count++] = easy;
-    } else {
-        curl_easy_cleanup(easy);
-    }
-}
-
-static void add_header(cosmos_request *request, const char *line)
-{
-    struct curl_slist *list = curl_slist_append(request->headers, line);
-
-    if (list == NULL) {
-        abort();
-    }
-    request->headers = list;
-}
-
-static void add_header_value(cosmos_request *request, const char *name, const char *value)
-{
-    char *line = wl_xasprintf("%s: %s", name, value);
-
-    add_header(request, line);
-    free(line);
-}
-
-static void add_authorization(cosmos_request *request, const char *verb, const char *type,
-                              const char *link, const char *date)
-{
-    cosmos_client *client = request->client;
-    char *auth;
-
-    if (client->key) {
-        auth = cosmos_master_auth(client->key, client->key_length, verb, type, link, date);
-    } else {
-        auth = cosmos_aad_auth(client->aad_token ? client->aad_token : "");
-    }
-    if (auth == NULL) {
-        abort(); /* HMAC-SHA256 fails only when OpenSSL is broken */
-    }
-    add_header_value(request, "authorization", auth);
-    wl_free_secret(auth);
+    request->in_progress = false;
+    client->idle[client->idle_count++] = request;
 }
 
 /* Lets idle TLS connections give back their 16 KB read and write buffers, which matters with
@@ -447,12 +722,13 @@ static CURLcode release_tls_buffers(CURL *easy, void *ssl_ctx, void *user)
     return CURLE_OK;
 }
 
-static void configure_easy(cosmos_request *request)
+/* Sets the options that every request of the client shares. */
+static void configure_common(cosmos_request *request, const char *url)
 {
     cosmos_client *client = request->client;
     CURL *easy = request->easy;
 
-    curl_easy_setopt(easy, CURLOPT_URL, request->url);
+    curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
@@ -464,105 +740,200 @@ static void configure_easy(cosmos_request *request)
         curl_easy_setopt(easy, CURLOPT_CAINFO, client->ca_file);
     }
     curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, release_tls_buffers);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, request->headers);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, request);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, request);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, request->curl_error);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, request);
-    if (request->body) {
-        curl_easy_setopt(easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(request->body));
-    } else {
-        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-    }
 }
 
-/*
- * Queues one request. `link` is the resource link that is signed, `path` the URL path after
- * the endpoint; `body` (NULL for GET) is copied.
- */
-static void start_request(cosmos_client *client, const char *verb, const char *type,
-                          const char *link, const char *path, const char *body, size_t body_length,
-                          const char *partition_key_json, cosmos_done_fn done, void *user)
+/* Sets a slot up for upserts once; later upserts on it change only headers and body. */
+static void configure_upsert(cosmos_request *request)
 {
-    cosmos_request *request = wl_xcalloc(1, sizeof *request);
-    char date[WL_RFC1123_SIZE];
-    int64_t now_us = wl_clock_realtime_us(client->clock);
+    struct curl_slist *nodes = request->upsert_headers;
 
-    request->client = client;
+    if (request->kind == REQUEST_UPSERT) {
+        return;
+    }
+    if (request->kind != REQUEST_UNSET) {
+        curl_easy_reset(request->easy);
+    }
+    configure_common(request, request->client->docs_url);
+    nodes[UPSERT_DATE].data = request->date_line;
+    nodes[UPSERT_VERSION].data = version_line;
+    nodes[UPSERT_ACCEPT].data = accept_line;
+    nodes[UPSERT_CONTENT_TYPE].data = content_type_line;
+    nodes[UPSERT_EXPECT].data = expect_line;
+    nodes[UPSERT_IS_UPSERT].data = is_upsert_line;
+    /* The partition key and authorization nodes get their data per request, because their
+     * buffers may move when they grow. */
+    for (int i = 0; i < UPSERT_HEADER_COUNT; i++) {
+        nodes[i].next = i + 1 < UPSERT_HEADER_COUNT ? &nodes[i + 1] : NULL;
+    }
+    curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, nodes);
+    curl_easy_setopt(request->easy, CURLOPT_POST, 1L);
+    request->kind = REQUEST_UPSERT;
+}
+
+/* Clears what the previous request left in the slot and starts the clock of the next one. */
+static void begin_request(cosmos_request *request, cosmos_done_fn done, void *user, int64_t now_us)
+{
+    memset(&request->result, 0, sizeof request->result);
+    request->result.retry_after_ms = -1;
+    request->response[0] = '\0';
+    request->response_length = 0;
+    request->curl_error[0] = '\0';
     request->done = done;
     request->user = user;
     request->started_us = now_us;
-    request->result.retry_after_ms = -1;
-    request->url = wl_xasprintf("%s/%s", client->endpoint, path);
-    if (body) {
-        request->body = wl_xstrndup(body, body_length);
-    }
+}
 
-    wl_format_rfc1123(now_us / 1000000, date);
-    add_header_value(request, "x-ms-date", date);
-    add_header(request, "x-ms-version: " COSMOS_API_VERSION);
-    add_header(request, "Accept: application/json");
-    if (body) {
-        add_header(request, "Content-Type: application/json");
-    }
-    add_header(request, "Expect:"); /* no 100-continue round trip for bodies over 1 KB */
-    if (partition_key_json) {
-        add_header_value(request, "x-ms-documentdb-partitionkey", partition_key_json);
-        add_header(request, "x-ms-documentdb-is-upsert: true");
-    }
-    add_authorization(request, verb, type, link, date);
-
-    request->easy = take_easy(client);
-    configure_easy(request);
+static void add_to_multi(cosmos_client *client, cosmos_request *request)
+{
     if (curl_multi_add_handle(client->multi, request->easy) != CURLM_OK) {
         abort(); /* only on misuse: a handle added twice or a NULL handle */
     }
-    request->next = client->requests;
-    client->requests = request;
+    request->in_progress = true;
     client->in_flight++;
 }
 
-void cosmos_upsert(cosmos_client *client, const char *partition_key, const char *document,
-                   size_t length, cosmos_done_fn done, void *user)
+static void write_date_line(cosmos_request *request, const char *date)
 {
-    char *link = wl_xasprintf("dbs/%s/colls/%s", client->database, client->container);
-    char *path = wl_xasprintf("%s/docs", link);
+    static const char prefix[] = "x-ms-date: ";
 
-    /* The partition key header is a JSON array holding the document's key value. */
-    cJSON *key_array = cJSON_CreateArray();
-    if (key_array == NULL || !cJSON_AddItemToArray(key_array, cJSON_CreateString(partition_key))) {
+    memcpy(request->date_line, prefix, sizeof prefix - 1);
+    memcpy(request->date_line + sizeof prefix - 1, date, strlen(date) + 1);
+}
+
+/* Returns the authorization line of an upsert dated `date` (the x-ms-date of `second`). With
+ * the master key it signs only when the second differs from that of the previous upsert. */
+static const char *upsert_authorization(cosmos_client *client, int64_t second, const char *date,
+                                        size_t *out_length)
+{
+    if (client->key == NULL) {
+        *out_length = strlen(client->aad_line.data);
+        return client->aad_line.data;
+    }
+    if (second != client->upsert_auth_second) {
+        char *line = client->upsert_auth_line;
+        size_t prefix_length = sizeof authorization_prefix - 1;
+
+        memcpy(line, authorization_prefix, prefix_length);
+        if (master_auth_into(client->key, client->key_length, "POST", "docs", client->docs_link,
+                             date, line + prefix_length) == 0) {
+            abort(); /* HMAC-SHA256 fails only when OpenSSL is broken */
+        }
+        client->upsert_auth_second = second;
+        client->upsert_auth_length = strlen(line);
+    }
+    *out_length = client->upsert_auth_length;
+    return client->upsert_auth_line;
+}
+
+void cosmos_upsert(cosmos_client *client, const char *partition_key, size_t partition_key_length,
+                   const char *document, size_t length, cosmos_done_fn done, void *user)
+{
+    cosmos_request *request = take_slot(client);
+    struct curl_slist *nodes = request->upsert_headers;
+    int64_t now_us = wl_clock_realtime_us(client->clock);
+    int64_t second = now_us / 1000000;
+    char date[WL_RFC1123_SIZE];
+    size_t auth_length = 0;
+
+    configure_upsert(request);
+    begin_request(request, done, user, now_us);
+
+    wl_format_rfc1123(second, date);
+    write_date_line(request, date);
+    const char *auth = upsert_authorization(client, second, date, &auth_length);
+    char *auth_line = text_reserve(&request->authorization_line, auth_length + 1);
+    memcpy(auth_line, auth, auth_length + 1);
+    nodes[UPSERT_AUTHORIZATION].data = auth_line;
+
+    size_t prefix_length = sizeof partition_key_prefix - 1;
+    size_t key_size = prefix_length + COSMOS_PARTITION_KEY_JSON_SIZE(partition_key_length);
+    char *key_line = text_reserve(&request->partition_key_line, key_size);
+    memcpy(key_line, partition_key_prefix, prefix_length);
+    cosmos_partition_key_json(partition_key, partition_key_length, key_line + prefix_length);
+    nodes[UPSERT_PARTITION_KEY].data = key_line;
+
+    curl_easy_setopt(request->easy, CURLOPT_POSTFIELDS, document);
+    curl_easy_setopt(request->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
+    add_to_multi(client, request);
+}
+
+static void add_other_header(cosmos_request *request, const char *line)
+{
+    struct curl_slist *list = curl_slist_append(request->other_headers, line);
+
+    if (list == NULL) {
         abort();
     }
-    char *key_json = cJSON_PrintUnformatted(key_array);
-    if (key_json == NULL) {
-        abort();
+    request->other_headers = list;
+}
+
+/*
+ * Queues a database or container request. `link` is the resource link that is signed, `path`
+ * the URL path after the endpoint; `body` (NULL for GET) is copied.
+ */
+static void start_other(cosmos_client *client, const char *verb, const char *type, const char *link,
+                        const char *path, const char *body, cosmos_done_fn done, void *user)
+{
+    cosmos_request *request = take_slot(client);
+    int64_t now_us = wl_clock_realtime_us(client->clock);
+    char date[WL_RFC1123_SIZE];
+    char line[DATE_LINE_SIZE];
+
+    if (request->kind != REQUEST_UNSET) {
+        curl_easy_reset(request->easy);
+    }
+    request->kind = REQUEST_OTHER;
+    begin_request(request, done, user, now_us);
+    request->url = wl_xasprintf("%s/%s", client->endpoint, path);
+    configure_common(request, request->url);
+
+    wl_format_rfc1123(now_us / 1000000, date);
+    snprintf(line, sizeof line, "x-ms-date: %s", date);
+    add_other_header(request, line);
+    add_other_header(request, version_line);
+    add_other_header(request, accept_line);
+    add_other_header(request, expect_line);
+    if (client->key) {
+        char auth[sizeof authorization_prefix + COSMOS_MASTER_AUTH_SIZE];
+        size_t prefix_length = sizeof authorization_prefix - 1;
+
+        memcpy(auth, authorization_prefix, prefix_length);
+        if (master_auth_into(client->key, client->key_length, verb, type, link, date,
+                             auth + prefix_length) == 0) {
+            abort(); /* HMAC-SHA256 fails only when OpenSSL is broken */
+        }
+        add_other_header(request, auth);
+        explicit_bzero(auth, sizeof auth);
+    } else {
+        add_other_header(request, client->aad_line.data);
     }
 
-    start_request(client, "POST", "docs", link, path, document, length, key_json, done, user);
-    cJSON_free(key_json);
-    cJSON_Delete(key_array);
-    free(link);
-    free(path);
+    if (body) {
+        add_other_header(request, content_type_line);
+        request->body = wl_xstrdup(body);
+        curl_easy_setopt(request->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(request->easy, CURLOPT_POSTFIELDS, request->body);
+        curl_easy_setopt(request->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)strlen(request->body));
+    } else {
+        curl_easy_setopt(request->easy, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, request->other_headers);
+    add_to_multi(client, request);
 }
 
 void cosmos_create_database(cosmos_client *client, cosmos_done_fn done, void *user)
 {
-    cJSON *body = cJSON_CreateObject();
+    char *text = wl_xasprintf("{\"id\":\"%s\"}", client->database);
 
-    if (body == NULL || !cJSON_AddStringToObject(body, "id", client->database)) {
-        abort();
-    }
-    char *text = cJSON_PrintUnformatted(body);
-    if (text == NULL) {
-        abort();
-    }
-    start_request(client, "POST", "dbs", "", "dbs", text, strlen(text), NULL, done, user);
-    cJSON_free(text);
-    cJSON_Delete(body);
+    start_other(client, "POST", "dbs", "", "dbs", text, done, user);
+    free(text);
 }
 
 void cosmos_create_container(cosmos_client *client, cosmos_done_fn done, void *user)
@@ -573,7 +944,7 @@ void cosmos_create_container(cosmos_client *client, cosmos_done_fn done, void *u
                               "\"kind\":\"Hash\",\"version\":2}}",
                               client->container, client->partition_key_path);
 
-    start_request(client, "POST", "colls", link, path, text, strlen(text), NULL, done, user);
+    start_other(client, "POST", "colls", link, path, text, done, user);
     free(text);
     free(link);
     free(path);
@@ -581,10 +952,7 @@ void cosmos_create_container(cosmos_client *client, cosmos_done_fn done, void *u
 
 void cosmos_read_container(cosmos_client *client, cosmos_done_fn done, void *user)
 {
-    char *link = wl_xasprintf("dbs/%s/colls/%s", client->database, client->container);
-
-    start_request(client, "GET", "colls", link, link, NULL, 0, NULL, done, user);
-    free(link);
+    start_other(client, "GET", "colls", client->docs_link, client->docs_link, NULL, done, user);
 }
 
 /* Fills request->result.error from the response: Cosmos error bodies are {"code","message"}. */
@@ -616,16 +984,6 @@ static void describe_failure(cosmos_request *request, CURLcode code)
              result->activity_id);
 }
 
-static void unlink_request(cosmos_client *client, cosmos_request *request)
-{
-    for (cosmos_request **link = &client->requests; *link; link = &(*link)->next) {
-        if (*link == request) {
-            *link = request->next;
-            return;
-        }
-    }
-}
-
 static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
 {
     cosmos_request *request = NULL;
@@ -634,7 +992,6 @@ static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&request);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
     curl_multi_remove_handle(client->multi, easy);
-    unlink_request(client, request);
     client->in_flight--;
 
     request->result.http_status = code == CURLE_OK ? (int)http_status : 0;
@@ -642,14 +999,19 @@ static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
     if (code != CURLE_OK || http_status < 200 || http_status >= 300) {
         describe_failure(request, code);
     }
-
-    /* Return the handle first so that a callback that queues a new request can reuse it. */
-    return_easy(client, easy);
-    request->easy = NULL;
-    if (request->done) {
-        request->done(request->user, &request->result);
+    if (request->kind == REQUEST_OTHER) {
+        release_other(request);
     }
-    request_free(request);
+
+    /* Return the slot before the callback, so that a callback that queues a new request can
+     * reuse it. The callback gets a copy of the result. */
+    cosmos_result result = request->result;
+    cosmos_done_fn done = request->done;
+    void *user = request->user;
+    return_slot(client, request);
+    if (done) {
+        done(user, &result);
+    }
 }
 
 /* Runs curl for one socket event (or for its timer when `fd` is CURL_SOCKET_TIMEOUT). */

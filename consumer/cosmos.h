@@ -6,12 +6,15 @@
  * curl's socket interface on an epoll set (Linux), so each wake-up touches only the sockets
  * that are ready, not every connection. The multi
  * handle keeps HTTP/1.1 connections alive and reuses them, at most `max_connections` at a
- * time to the endpoint; easy handles are pooled so that TLS sessions and buffers are reused.
+ * time to the endpoint. Request slots (an easy handle with its header list and buffers) are
+ * pooled: an upsert on a warm slot sets only its date, authorization and partition key lines
+ * and its body, and allocates nothing.
  *
  * Threads: a client belongs to the thread that created it (the consumer's writer thread).
  * Only cosmos_wakeup() may be called from other threads.
  *
- * Authorization (per request, with x-ms-date as an RFC 1123 GMT date):
+ * Authorization (with x-ms-date as an RFC 1123 GMT date; upserts dated the same second share
+ * one master-key signature):
  *   master key: urlencode("type=master&ver=1.0&sig=" + base64(HMAC-SHA256(base64decode(key),
  *               lower(verb) "\n" lower(resource type) "\n" resource link "\n"
  *               lower(x-ms-date) "\n" "\n")))
@@ -54,7 +57,8 @@ typedef struct cosmos_result {
 
 typedef void (*cosmos_done_fn)(void *user, const cosmos_result *result);
 
-/* Creates a client. Returns NULL with `err` set when an option is invalid. Destroy with
+/* Creates a client. Returns NULL with `err` set (WL_ERR_INVALID) when an option is invalid,
+ * including a CA file that cannot be read or contains no PEM certificate. Destroy with
  * cosmos_client_destroy, which aborts unfinished requests without calling their callbacks. */
 cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err);
 void cosmos_client_destroy(cosmos_client *client);
@@ -66,11 +70,13 @@ void cosmos_client_set_aad_token(cosmos_client *client, const char *access_token
 bool cosmos_client_uses_key(const cosmos_client *client);
 
 /*
- * Queues an upsert of `document` (JSON, `length` bytes; copied) into the container with the
- * partition key value `partition_key`. `done` is called from a later cosmos_poll().
+ * Queues an upsert of `document` (JSON, `length` bytes) into the container with the string
+ * partition key value `partition_key` (UTF-8, `partition_key_length` bytes, may contain NUL;
+ * copied). `document` is borrowed: it must stay valid until `done` is called from a later
+ * cosmos_poll(), or until the client is destroyed.
  */
-void cosmos_upsert(cosmos_client *client, const char *partition_key, const char *document,
-                   size_t length, cosmos_done_fn done, void *user);
+void cosmos_upsert(cosmos_client *client, const char *partition_key, size_t partition_key_length,
+                   const char *document, size_t length, cosmos_done_fn done, void *user);
 
 /* Queue a create of the database or the container (201 created, 409 already exists). */
 void cosmos_create_database(cosmos_client *client, cosmos_done_fn done, void *user);
@@ -91,6 +97,24 @@ void cosmos_wakeup(cosmos_client *client);
 
 /* Returns the number of requests queued or in progress. */
 int cosmos_in_flight(const cosmos_client *client);
+
+/* Bytes of the x-ms-documentdb-partitionkey value for a key of `length` bytes, NUL included:
+ * "[\"" and "\"]" around at most 6 output bytes per input byte (a control character). */
+#define COSMOS_PARTITION_KEY_JSON_SIZE(length) (6 * (size_t)(length) + 5)
+
+/*
+ * Writes the x-ms-documentdb-partitionkey value for one string key, a JSON array of one
+ * string, to `out` (COSMOS_PARTITION_KEY_JSON_SIZE(length) bytes) and returns its length.
+ * It escapes as @azure/cosmos 4.9.3 does (JSON.stringify, then every UTF-16 code unit from
+ * U+007F up as \uXXXX in lowercase hex), so the header is printable ASCII. Characters above
+ * U+FFFF become surrogate pairs, and '"', '\\' and control characters get JSON escapes. A
+ * byte that is not part of well-formed UTF-8 becomes \ufffd.
+ */
+size_t cosmos_partition_key_json(const char *value, size_t length, char *out);
+
+/* Bytes of a master-key authorization value, NUL included: the percent-encoded
+ * "type=master&ver=1.0&sig=" (34) and at most 3 * 44 for the base64 SHA-256 digest. */
+#define COSMOS_MASTER_AUTH_SIZE 168
 
 /*
  * Computes the master-key authorization header value for one request. `date` is the exact

@@ -24,8 +24,9 @@
 
 /* The fields taken from a valid message body; strings are owned, freed by document_fields_free. */
 typedef struct document_fields {
-    char *msg;
-    char *src_stamp;
+    char *msg; /* msg_length bytes of UTF-8 and a NUL; may contain NUL ("\u0000") */
+    size_t msg_length;
+    char *src_stamp; /* NUL-terminated */
     int64_t src_unix_us;
 } document_fields;
 
@@ -42,9 +43,19 @@ typedef struct document_meta {
 bool document_utf8_valid(const uint8_t *data, size_t length, size_t *out_offset);
 
 /*
- * Validates a message body and extracts its fields. On failure returns WL_ERR_INVALID with
- * `err->condition` set to the dead-letter reason ("InvalidUtf8", "InvalidJson", "NotAnObject",
- * "MissingField", "InvalidFieldType", "InvalidStamp") and `err->message` describing it.
+ * Validates a message body and extracts its fields. The body must be one JSON text as RFC 8259
+ * defines it. Members other than "msg" and "srcStamp" are checked but not decoded, so numbers
+ * of any length or precision are fine there. On failure returns WL_ERR_INVALID with
+ * `err->condition` set to the dead-letter reason and `err->message` describing it:
+ *   InvalidUtf8       the body is not well-formed UTF-8 (the message gives the byte offset)
+ *   InvalidJson       the body is not JSON (the message names the error and its offset)
+ *   NotAnObject       the body is JSON but not an object
+ *   MissingField      "msg" or "srcStamp" is missing
+ *   InvalidFieldType  "msg" or "srcStamp" is not a string
+ *   DuplicateField    "msg" or "srcStamp" appears more than once
+ *   LoneSurrogate     "msg" or "srcStamp" has a \uD800-\uDFFF escape without its pair
+ *   InvalidStamp      "srcStamp" is not in the stamp form
+ * A "msg" with escaped NUL characters is valid and kept whole.
  */
 wl_status document_parse_message(const uint8_t *body, size_t length, document_fields *out_fields,
                                  wl_error *err);
@@ -52,8 +63,11 @@ wl_status document_parse_message(const uint8_t *body, size_t length, document_fi
 void document_fields_free(document_fields *fields);
 
 /*
- * Builds the result document as compact JSON, stamping destStamp at `dest_unix_us`. Returns a
- * string the caller frees with free(), with its length in `out_length`.
+ * Builds the result document as compact JSON, stamping destStamp at `dest_unix_us`. Strings
+ * keep their UTF-8; '"', '\\' and control characters (NUL included) are escaped, and a byte of
+ * malformed UTF-8 in the message-id becomes \ufffd, as in cosmos_partition_key_json.
+ * messageProcessingTime has six decimals (microseconds). Returns a string the caller frees
+ * with free(), with its length in `out_length`.
  */
 char *document_build(const document_fields *fields, const document_meta *meta, int64_t dest_unix_us,
                      size_t *out_length);

@@ -36,7 +36,8 @@ typedef struct consumer_job {
     /* Private to the writer. */
     char *document;
     size_t document_length;
-    char *partition_key;
+    char *partition_key; /* partition_key_length bytes and a NUL; may contain NUL */
+    size_t partition_key_length;
     int64_t src_unix_us;
     void *writer;
     int attempt;         /* upserts started so far */

@@ -14,6 +14,8 @@
 
 /* Maximum wait in cosmos_poll, so that deadlines and the stop flag are seen promptly. */
 #define POLL_MAX_MS 1000
+/* A cause of not being ready that repeats is logged at warn at most this often. */
+#define NOT_READY_LOG_INTERVAL_MS 60000
 
 typedef enum check_step {
     CHECK_IDLE,
@@ -41,18 +43,31 @@ struct writer {
     int64_t next_check_ms;
     backoff_policy check_backoff;
 
+    /* The not-ready cause last logged at warn, so that repeats are rate-limited. */
+    char not_ready_kind[96];
+    int64_t not_ready_logged_ms;
+    unsigned not_ready_repeats; /* times it recurred since it was last logged */
+
     uint64_t jitter_state; /* xorshift64 state for backoff jitter, seeded from the OS */
     bool uses_key;
     cred_token token;
     int64_t next_token_ms;
 };
 
-static void set_not_ready(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_not_ready(writer *w, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void set_not_ready(writer *w, const char *fmt, ...)
+/*
+ * Marks Cosmos not ready for `reason` and schedules the next check. `kind` names the cause,
+ * such as curl's error name or "HTTP 403". A kind that differs from the last one logged is
+ * logged at warn at once, even before the first success, so a consumer that never gets ready
+ * logs why. The same kind again is logged at warn once a minute, with a repeat count.
+ */
+static void set_not_ready(writer *w, const char *kind, const char *fmt, ...)
 {
     char reason[200];
     va_list args;
+    int64_t now = wl_clock_monotonic_ms(w->clock);
 
     va_start(args, fmt);
     vsnprintf(reason, sizeof reason, fmt, args);
@@ -60,19 +75,42 @@ static void set_not_ready(writer *w, const char *fmt, ...)
 
     bool was_ready = atomic_exchange(&w->ready, false);
     health_component_set(w->options.health, false, reason);
-    if (was_ready) {
-        LOG_WARN("cosmos-not-ready", "%s", reason);
+    bool new_kind = strncmp(kind, w->not_ready_kind, sizeof w->not_ready_kind - 1) != 0;
+    if (was_ready || new_kind || now - w->not_ready_logged_ms >= NOT_READY_LOG_INTERVAL_MS) {
+        if (w->not_ready_repeats > 0 && !new_kind) {
+            LOG_WARN("cosmos-not-ready", "%s (%u more times since the last report)", reason,
+                     w->not_ready_repeats);
+        } else {
+            LOG_WARN("cosmos-not-ready", "%s", reason);
+        }
+        snprintf(w->not_ready_kind, sizeof w->not_ready_kind, "%s", kind);
+        w->not_ready_logged_ms = now;
+        w->not_ready_repeats = 0;
     } else {
+        w->not_ready_repeats++;
         LOG_DEBUG("cosmos-not-ready", "%s", reason);
     }
     int64_t delay = backoff_delay_ms(&w->check_backoff, (unsigned)w->check_attempt, NULL);
     w->check_attempt++;
-    w->next_check_ms = wl_clock_monotonic_ms(w->clock) + delay;
+    w->next_check_ms = now + delay;
+}
+
+/* Names the cause of a failed request for set_not_ready: curl's error name when no response
+ * arrived, else the HTTP status. */
+static void failure_kind(const cosmos_result *result, char *out, size_t capacity)
+{
+    if (result->http_status == 0) {
+        snprintf(out, capacity, "%s", result->error.condition);
+    } else {
+        snprintf(out, capacity, "HTTP %d", result->http_status);
+    }
 }
 
 static void set_ready(writer *w)
 {
     w->check_attempt = 0;
+    w->not_ready_kind[0] = '\0'; /* so the next failure is logged at warn */
+    w->not_ready_repeats = 0;
     health_component_set(w->options.health, true, "");
     if (!atomic_exchange(&w->ready, true)) {
         LOG_INFO("cosmos-ready", "Cosmos DB container %s/%s is reachable",
@@ -151,6 +189,7 @@ static void on_check_done(void *ctx, const cosmos_result *result)
     writer *w = ctx;
     int http = result->http_status;
     char detail[400];
+    char kind[96];
     check_step step = w->check;
 
     w->check = CHECK_IDLE;
@@ -166,19 +205,20 @@ static void on_check_done(void *ctx, const cosmos_result *result)
     }
 
     describe_result(result, detail, sizeof detail);
+    failure_kind(result, kind, sizeof kind);
     if (step == CHECK_READ && http == 404) {
-        set_not_ready(w,
+        set_not_ready(w, kind,
                       "container %s/%s not found; Entra tokens cannot create it: run az "
                       "cosmosdb sql container create with --partition-key-path %s",
                       w->options.cosmos.database, w->options.cosmos.container,
                       w->options.cosmos.partition_key_path);
     } else if (http == 401 || http == 403) {
-        set_not_ready(w,
+        set_not_ready(w, kind,
                       "Cosmos DB rejected our credentials (HTTP %d); check COSMOS_KEY or the "
                       "identity's data role: %.120s",
                       http, detail);
     } else {
-        set_not_ready(w, "Cosmos DB check failed: %.160s", detail);
+        set_not_ready(w, kind, "Cosmos DB check failed: %.160s", detail);
     }
 }
 
@@ -196,7 +236,7 @@ static void refresh_token(writer *w, int64_t now_ms)
         cred_get_token(w->options.cosmos_credential, w->options.cosmos_scope, &fresh, &err);
     if (status != WL_OK) {
         LOG_WARN("cosmos-token-failed", "Entra token for Cosmos DB failed: %s", err.message);
-        set_not_ready(w, "Entra token for Cosmos DB failed: %.150s", err.message);
+        set_not_ready(w, "token", "Entra token for Cosmos DB failed: %.150s", err.message);
         w->next_token_ms = w->next_check_ms;
         return;
     }
@@ -216,21 +256,25 @@ static void refresh_token(writer *w, int64_t now_ms)
 
 static void on_upsert_done(void *ctx, const cosmos_result *result);
 
+/* Returns the value of the partition key field and its length in `out_length`. */
 static const char *partition_value(const writer *w, const consumer_job *job,
-                                   const document_fields *fields, const char *dest_stamp)
+                                   const document_fields *fields, const char *dest_stamp,
+                                   size_t *out_length)
 {
     const char *field = w->options.partition_key_field;
+    const char *value = job->message_id;
 
     if (strcmp(field, "data") == 0) {
+        *out_length = fields->msg_length;
         return fields->msg;
     }
     if (strcmp(field, "srcStamp") == 0) {
-        return fields->src_stamp;
+        value = fields->src_stamp;
+    } else if (strcmp(field, "destStamp") == 0) {
+        value = dest_stamp;
     }
-    if (strcmp(field, "destStamp") == 0) {
-        return dest_stamp;
-    }
-    return job->message_id;
+    *out_length = strlen(value);
+    return value;
 }
 
 /* Validates the message and builds its document; false when the job was dead-lettered. */
@@ -239,7 +283,20 @@ static bool prepare(writer *w, consumer_job *job)
     document_fields fields;
     wl_error err = {0};
     char dest_stamp[WL_STAMP_SIZE];
+    size_t bad_offset = 0;
+    size_t key_length = 0;
 
+    /* The message-id becomes the document id and, by default, the partition key. Both must be
+     * text, or Cosmos DB would store a different id than the message carries. */
+    if (!document_utf8_valid((const uint8_t *)job->message_id, strlen(job->message_id),
+                             &bad_offset)) {
+        snprintf(err.message, sizeof err.message,
+                 "the message-id is not valid UTF-8 (byte offset %zu), so it cannot be the "
+                 "document id",
+                 bad_offset);
+        finish(w, job, SETTLE_DEAD_LETTER, "InvalidMessageId", err.message);
+        return false;
+    }
     if (document_parse_message(job->body, job->body_length, &fields, &err) != WL_OK) {
         finish(w, job, SETTLE_DEAD_LETTER, err.condition, err.message);
         return false;
@@ -254,7 +311,11 @@ static bool prepare(writer *w, consumer_job *job)
     };
     wl_format_stamp(dest_us, dest_stamp);
     job->document = document_build(&fields, &meta, dest_us, &job->document_length);
-    job->partition_key = wl_xstrdup(partition_value(w, job, &fields, dest_stamp));
+    const char *key = partition_value(w, job, &fields, dest_stamp, &key_length);
+    job->partition_key = wl_xmalloc(key_length + 1);
+    memcpy(job->partition_key, key, key_length);
+    job->partition_key[key_length] = '\0';
+    job->partition_key_length = key_length;
     job->src_unix_us = fields.src_unix_us;
     document_fields_free(&fields);
     return true;
@@ -268,8 +329,8 @@ static void start_upsert(writer *w, consumer_job *job)
     job->attempt++;
     job->in_progress = true;
     w->active++;
-    cosmos_upsert(w->cosmos, job->partition_key, job->document, job->document_length,
-                  on_upsert_done, job);
+    cosmos_upsert(w->cosmos, job->partition_key, job->partition_key_length, job->document,
+                  job->document_length, on_upsert_done, job);
 }
 
 /* Returns the next jitter value. Jitter needs no cryptographic strength, and the OS generator
@@ -291,6 +352,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     writer *w = job->writer;
     int64_t now = wl_clock_monotonic_ms(w->clock);
     char detail[300];
+    char kind[96];
 
     job->in_progress = false;
     w->active--;
@@ -306,7 +368,10 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
         .random = next_jitter(w),
     };
     settle_decision decision = settle_decide(&input, &settle_default_limits);
-    describe_result(result, detail, sizeof detail);
+    if (decision.action != SETTLE_COMPLETE) {
+        describe_result(result, detail, sizeof detail);
+        failure_kind(result, kind, sizeof kind);
+    }
 
     switch (decision.action) {
     case SETTLE_COMPLETE: {
@@ -322,7 +387,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
          * that an outage does not use up the delivery count of the whole backlog and
          * dead-letter good messages. This message keeps retrying until its deadline. */
         if (result->http_status == 0 && atomic_load(&w->ready)) {
-            set_not_ready(w, "Cosmos DB unreachable: %.170s", detail);
+            set_not_ready(w, kind, "Cosmos DB unreachable: %.170s", detail);
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);
         job->retry_at_ms = now + decision.delay_ms;
@@ -340,7 +405,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
         finish(w, job, SETTLE_DEAD_LETTER, decision.reason, detail);
         break;
     case SETTLE_ABANDON_NOT_READY:
-        set_not_ready(w, "%s: %.150s", decision.reason, detail);
+        set_not_ready(w, kind, "%s: %.150s", decision.reason, detail);
         finish(w, job, SETTLE_ABANDON_NOT_READY, decision.reason, detail);
         break;
     case SETTLE_FORGET:

@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -171,11 +173,12 @@ typedef struct fake_server {
     int response_count;
     int connections;
     char heads[8][2048];
+    char bodies[8][512];
     int served;
     pthread_t thread;
 } fake_server;
 
-static bool read_request(int fd, char *head, size_t capacity)
+static bool read_request(int fd, char *head, size_t capacity, char *body, size_t body_capacity)
 {
     size_t used = 0;
     long content_length = 0;
@@ -200,6 +203,10 @@ static bool read_request(int fd, char *head, size_t capacity)
         if (recv(fd, &byte, 1, 0) != 1) {
             return false;
         }
+        if ((size_t)i + 1 < body_capacity) {
+            body[i] = byte;
+            body[i + 1] = '\0';
+        }
     }
     return true;
 }
@@ -215,7 +222,8 @@ static void *serve(void *arg)
         }
         server->connections++;
         while (server->served < server->response_count &&
-               read_request(fd, server->heads[server->served], sizeof server->heads[0])) {
+               read_request(fd, server->heads[server->served], sizeof server->heads[0],
+                            server->bodies[server->served], sizeof server->bodies[0])) {
             const char *response = server->responses[server->served++];
             if (send(fd, response, strlen(response), 0) < 0) {
                 break;
@@ -307,7 +315,7 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     cosmos_client *client = client_for(&server, &fake.clock);
 
     for (int i = 0; i < 3; i++) {
-        cosmos_upsert(client, "id-\"1\"", "{\"id\":\"id-\\\"1\\\"\"}", 17, capture, &out);
+        cosmos_upsert(client, "id-\"1\"", 6, "{\"id\":\"id-\\\"1\\\"\"}", 17, capture, &out);
         CHECK_INT_EQ(cosmos_in_flight(client), 1);
         run_until(client, &out, i + 1);
     }
@@ -386,7 +394,7 @@ TEST_CASE(connection_refused_is_transport_error)
     pthread_join(server.thread, NULL);
     close(server.listener); /* nothing listens on the port now */
     cosmos_client *client = client_for(&server, NULL);
-    cosmos_upsert(client, "a", "{\"id\":\"a\"}", 10, capture, &out);
+    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
     run_until(client, &out, 1);
 
     CHECK_INT_EQ(out.calls, 1);
@@ -396,8 +404,356 @@ TEST_CASE(connection_refused_is_transport_error)
     cosmos_client_destroy(client);
 }
 
+TEST_CASE(partition_key_json_escapes)
+{
+    /* Expected values follow @azure/cosmos 4.9.3: JSON.stringify, then \uXXXX in lowercase for
+     * every UTF-16 code unit from U+007F up. */
+    static const struct {
+        const char *name;
+        const char *value;
+        size_t length;
+        const char *expected;
+    } cases[] = {
+        {"ascii", "order-42_x.y", 12, "[\"order-42_x.y\"]"},
+        {"empty", "", 0, "[\"\"]"},
+        {"quote and backslash", "a\"b\\c", 5, "[\"a\\\"b\\\\c\"]"},
+        {"slash stays", "a/b", 3, "[\"a/b\"]"},
+        {"2-byte", "caf\xc3\xa9", 5, "[\"caf\\u00e9\"]"},
+        {"3-byte",
+         "\xe2\x82\xac"
+         "5",
+         4, "[\"\\u20ac5\"]"},
+        {"3-byte CJK", "\xe6\x97\xa5\xe6\x9c\xac", 6, "[\"\\u65e5\\u672c\"]"},
+        {"4-byte", "\xf0\x9f\x98\x80", 4, "[\"\\ud83d\\ude00\"]"},
+        {"highest", "\xf4\x8f\xbf\xbf", 4, "[\"\\udbff\\udfff\"]"},
+        {"U+FFFF", "\xef\xbf\xbf", 3, "[\"\\uffff\"]"},
+        {"short escapes", "\b\f\n\r\t", 5, "[\"\\b\\f\\n\\r\\t\"]"},
+        {"other controls", "\x01\x1f", 2, "[\"\\u0001\\u001f\"]"},
+        {"NUL", "a\0b", 3, "[\"a\\u0000b\"]"},
+        {"DEL", "\x7f", 1, "[\"\\u007f\"]"},
+        {"U+0080", "\xc2\x80", 2, "[\"\\u0080\"]"},
+        {"malformed byte", "a\xff", 2, "[\"a\\ufffd\"]"},
+        {"truncated sequence", "\xe2\x82", 2, "[\"\\ufffd\\ufffd\"]"},
+        {"encoded surrogate", "\xed\xa0\x80", 3, "[\"\\ufffd\\ufffd\\ufffd\"]"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[COSMOS_PARTITION_KEY_JSON_SIZE(16)];
+        size_t length = cosmos_partition_key_json(cases[i].value, cases[i].length, out);
+
+        fprintf(stderr, "case %s\n", cases[i].name);
+        CHECK_STR_EQ(out, cases[i].expected);
+        CHECK_INT_EQ(length, strlen(cases[i].expected));
+        for (size_t j = 0; j < length; j++) {
+            CHECK(out[j] >= 0x20);
+            CHECK(out[j] < 0x7f);
+        }
+    }
+}
+
+TEST_CASE(partition_key_json_worst_case_fits)
+{
+    char value[64];
+    char out[COSMOS_PARTITION_KEY_JSON_SIZE(sizeof value)];
+
+    memset(value, 0x01, sizeof value);
+    size_t length = cosmos_partition_key_json(value, sizeof value, out);
+    CHECK_INT_EQ(length + 1, sizeof out);
+    CHECK_INT_EQ(strlen(out), length);
+}
+
+TEST_CASE(upsert_escapes_partition_key)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    static const struct {
+        const char *key;
+        size_t length;
+        const char *line;
+    } cases[] = {
+        {"caf\xc3\xa9-\xf0\x9f\x98\x80", 10,
+         "x-ms-documentdb-partitionkey: [\"caf\\u00e9-\\ud83d\\ude00\"]\r\n"},
+        {"a\0b\nc", 5, "x-ms-documentdb-partitionkey: [\"a\\u0000b\\nc\"]\r\n"},
+        {"plain", 5, "x-ms-documentdb-partitionkey: [\"plain\"]\r\n"},
+    };
+    fake_server server;
+    captured out = {0};
+
+    fake_server_start(&server, responses, 3);
+    cosmos_client *client = client_for(&server, NULL);
+    for (int i = 0; i < 3; i++) {
+        cosmos_upsert(client, cases[i].key, cases[i].length, "{}", 2, capture, &out);
+        run_until(client, &out, i + 1);
+    }
+    fake_server_stop(&server);
+
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT_EQ(out.results[i].http_status, 201);
+        CHECK(strstr(server.heads[i], cases[i].line) != NULL);
+        /* Exactly one partition key header, even though the slot was reused. */
+        const char *first = strstr(server.heads[i], "x-ms-documentdb-partitionkey:");
+        CHECK(first != NULL);
+        if (first != NULL) {
+            CHECK(strstr(first + 1, "x-ms-documentdb-partitionkey:") == NULL);
+        }
+    }
+    cosmos_client_destroy(client);
+}
+
+/* Returns the value of the authorization header in a request head, or "" when absent. */
+static void authorization_of(const char *head, char *out, size_t capacity)
+{
+    const char *line = strstr(head, "authorization: ");
+    size_t length = 0;
+
+    out[0] = '\0';
+    if (line == NULL) {
+        return;
+    }
+    line += strlen("authorization: ");
+    while (line[length] != '\0' && line[length] != '\r' && length + 1 < capacity) {
+        length++;
+    }
+    memcpy(out, line, length);
+    out[length] = '\0';
+}
+
+TEST_CASE(upsert_signature_per_second)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    static const char *const dates[] = {
+        "Fri, 04 Dec 2026 06:14:27 GMT",
+        "Fri, 04 Dec 2026 06:14:27 GMT",
+        "Fri, 04 Dec 2026 06:14:28 GMT",
+    };
+    static const char *const payloads[] = {
+        "post\ndocs\ndbs/Orders/colls/Results\nfri, 04 dec 2026 06:14:27 gmt\n\n",
+        "post\ndocs\ndbs/Orders/colls/Results\nfri, 04 dec 2026 06:14:27 gmt\n\n",
+        "post\ndocs\ndbs/Orders/colls/Results\nfri, 04 dec 2026 06:14:28 gmt\n\n",
+    };
+    fake_server server;
+    captured out = {0};
+    wl_fake_clock fake;
+
+    /* Start 0.2 s into the second, step 0.5 s: the second upsert is in the same second as the
+     * first, the third in the next one. */
+    wl_fake_clock_init(&fake, 0, 1796364867200000);
+    fake_server_start(&server, responses, 3);
+    cosmos_client *client = client_for(&server, &fake.clock);
+    for (int i = 0; i < 3; i++) {
+        cosmos_upsert(client, "k", 1, "{\"id\":\"k\"}", 10, capture, &out);
+        run_until(client, &out, i + 1);
+        wl_fake_clock_advance(&fake, 500);
+    }
+    fake_server_stop(&server);
+
+    for (int i = 0; i < 3; i++) {
+        char date_line[64];
+        char expected[256];
+        char actual[256];
+
+        snprintf(date_line, sizeof date_line, "x-ms-date: %s\r\n", dates[i]);
+        CHECK(strstr(server.heads[i], date_line) != NULL);
+        independent_signature(EMULATOR_KEY, payloads[i], expected, sizeof expected);
+        authorization_of(server.heads[i], actual, sizeof actual);
+        CHECK_STR_EQ(actual, expected);
+    }
+    cosmos_client_destroy(client);
+}
+
+TEST_CASE(upsert_after_other_requests)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    fake_server server;
+    captured out = {0};
+
+    fake_server_start(&server, responses, 3);
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_upsert(client, "first", 5, "{\"id\":\"first\"}", 14, capture, &out);
+    run_until(client, &out, 1);
+    cosmos_read_container(client, capture, &out);
+    run_until(client, &out, 2);
+    cosmos_upsert(client, "second", 6, "{\"id\":\"second\"}", 15, capture, &out);
+    run_until(client, &out, 3);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 3);
+    CHECK(strncmp(server.heads[0], "POST /dbs/Orders/colls/Results/docs HTTP/1.1\r\n", 46) == 0);
+    CHECK_STR_EQ(server.bodies[0], "{\"id\":\"first\"}");
+    CHECK(strncmp(server.heads[1], "GET /dbs/Orders/colls/Results HTTP/1.1\r\n", 40) == 0);
+    CHECK(strstr(server.heads[1], "x-ms-documentdb-partitionkey") == NULL);
+    CHECK(strstr(server.heads[1], "authorization: type%3Dmaster") != NULL);
+    CHECK(strncmp(server.heads[2], "POST /dbs/Orders/colls/Results/docs HTTP/1.1\r\n", 46) == 0);
+    CHECK(strstr(server.heads[2], "x-ms-documentdb-partitionkey: [\"second\"]\r\n") != NULL);
+    CHECK(strstr(server.heads[2], "x-ms-documentdb-is-upsert: true\r\n") != NULL);
+    CHECK(strstr(server.heads[2], "Content-Length: 15\r\n") != NULL);
+    CHECK_STR_EQ(server.bodies[2], "{\"id\":\"second\"}");
+    cosmos_client_destroy(client);
+}
+
+TEST_CASE(upserts_queued_together)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    static const char *const keys[] = {"k0", "k1", "k2", "k3"};
+    static const char *const documents[] = {"{\"id\":\"k0\"}", "{\"id\":\"k1\"}", "{\"id\":\"k2\"}",
+                                            "{\"id\":\"k3\"}"};
+    fake_server server;
+    captured out = {0};
+
+    /* Four requests on one connection at a time: curl queues three while the first runs, so
+     * four slots carry requests at once and each must keep its own headers and body. */
+    fake_server_start(&server, responses, 4);
+    cosmos_client *client = client_for(&server, NULL);
+    for (int i = 0; i < 4; i++) {
+        cosmos_upsert(client, keys[i], 2, documents[i], strlen(documents[i]), capture, &out);
+    }
+    CHECK_INT_EQ(cosmos_in_flight(client), 4);
+    run_until(client, &out, 4);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 4);
+    CHECK_INT_EQ(server.connections, 1);
+    for (int i = 0; i < 4; i++) {
+        char line[64];
+        int found = -1;
+
+        /* curl may send queued requests in any order; match each body to its header. */
+        for (int j = 0; j < 4; j++) {
+            if (strcmp(server.bodies[i], documents[j]) == 0) {
+                found = j;
+            }
+        }
+        CHECK(found >= 0);
+        if (found >= 0) {
+            snprintf(line, sizeof line, "x-ms-documentdb-partitionkey: [\"%s\"]\r\n", keys[found]);
+            CHECK(strstr(server.heads[i], line) != NULL);
+        }
+    }
+    cosmos_client_destroy(client);
+}
+
+/* Writes `text` to a new file in `dir` and returns its path in `out`. */
+static void write_file(const char *dir, const char *name, const char *text, char *out,
+                       size_t capacity)
+{
+    snprintf(out, capacity, "%s/%s", dir, name);
+    FILE *file = fopen(out, "w");
+    CHECK(file != NULL);
+    if (file) {
+        fputs(text, file);
+        fclose(file);
+    }
+}
+
+/* Writes a self-signed certificate in PEM form to `path`. */
+static void write_certificate(const char *path)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *certificate = X509_new();
+    FILE *file = fopen(path, "w");
+
+    CHECK(key != NULL);
+    CHECK(certificate != NULL);
+    CHECK(file != NULL);
+    ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
+    X509_gmtime_adj(X509_getm_notBefore(certificate), 0);
+    X509_gmtime_adj(X509_getm_notAfter(certificate), 3600);
+    X509_set_pubkey(certificate, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(certificate), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"test CA", -1, -1, 0);
+    X509_set_issuer_name(certificate, X509_get_subject_name(certificate));
+    CHECK(X509_sign(certificate, key, EVP_sha256()) > 0);
+    CHECK(PEM_write_X509(file, certificate) == 1);
+    fclose(file);
+    X509_free(certificate);
+    EVP_PKEY_free(key);
+}
+
+static void check_ca_rejected(const char *ca_file, const char *expected_text)
+{
+    cosmos_options options = {.endpoint = "https://127.0.0.1:1",
+                              .database = "db",
+                              .container = "c",
+                              .master_key = EMULATOR_KEY,
+                              .ca_file = ca_file,
+                              .max_connections = 1};
+    wl_error err = {0};
+
+    CHECK(cosmos_client_create(&options, &err) == NULL);
+    CHECK_INT_EQ(err.status, WL_ERR_INVALID);
+    CHECK(strstr(err.message, ca_file) != NULL);
+    CHECK(strstr(err.message, "COSMOS_CA_FILE") != NULL);
+    CHECK(strstr(err.message, "--cosmos-ca-file") != NULL);
+    CHECK(strstr(err.message, expected_text) != NULL);
+}
+
+TEST_CASE(create_checks_ca_file)
+{
+    char dir[] = "/tmp/test_cosmos_ca.XXXXXX";
+    char path[512];
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/missing.pem", dir);
+    check_ca_rejected(path, "No such file or directory");
+    check_ca_rejected(dir, "not a regular file");
+    write_file(dir, "empty.pem", "", path, sizeof path);
+    check_ca_rejected(path, "no PEM certificate");
+    write_file(dir, "key.pem",
+               "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n"
+               "-----END PRIVATE KEY-----\n",
+               path, sizeof path);
+    check_ca_rejected(path, "no PEM certificate");
+    write_file(dir, "broken.pem",
+               "-----BEGIN CERTIFICATE-----\nnot base64\n"
+               "-----END CERTIFICATE-----\n",
+               path, sizeof path);
+    check_ca_rejected(path, "no PEM certificate");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/key.pem", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/empty.pem", dir);
+    unlink(path);
+
+    /* A real certificate passes, and the client is usable. */
+    snprintf(path, sizeof path, "%s/ca.pem", dir);
+    write_certificate(path);
+    cosmos_options options = {.endpoint = "https://127.0.0.1:1",
+                              .database = "db",
+                              .container = "c",
+                              .master_key = EMULATOR_KEY,
+                              .ca_file = path,
+                              .max_connections = 1};
+    wl_error err = {0};
+    cosmos_client *client = cosmos_client_create(&options, &err);
+    CHECK(client != NULL);
+    CHECK_STR_EQ(err.message, "");
+    cosmos_client_destroy(client);
+    unlink(path);
+    rmdir(dir);
+}
+
 TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_auth_keeps_link_case),
           TEST_ENTRY(master_auth_documented_example), TEST_ENTRY(aad_auth_format),
           TEST_ENTRY(status_classes), TEST_ENTRY(rfc1123_date_for_x_ms_date),
           TEST_ENTRY(create_rejects_bad_options), TEST_ENTRY(upsert_headers_and_connection_reuse),
-          TEST_ENTRY(create_and_read_requests), TEST_ENTRY(connection_refused_is_transport_error))
+          TEST_ENTRY(create_and_read_requests), TEST_ENTRY(connection_refused_is_transport_error),
+          TEST_ENTRY(partition_key_json_escapes), TEST_ENTRY(partition_key_json_worst_case_fits),
+          TEST_ENTRY(upsert_escapes_partition_key), TEST_ENTRY(upsert_signature_per_second),
+          TEST_ENTRY(upsert_after_other_requests), TEST_ENTRY(upserts_queued_together),
+          TEST_ENTRY(create_checks_ca_file))

@@ -174,7 +174,251 @@ TEST_CASE(build_omits_absent_metadata)
     free(text);
 }
 
+static const char stamp_member[] = "\"srcStamp\": \"2026-12-04 06:14:27.123456\"";
+
+/* Parses `{"msg": MSG_JSON, "srcStamp": ...}` and returns the status. */
+static wl_status parse_msg(const char *msg_json, document_fields *fields, wl_error *err)
+{
+    char body[512];
+
+    snprintf(body, sizeof body, "{\"msg\": %s, %s}", msg_json, stamp_member);
+    return parse_text(body, fields, err);
+}
+
+TEST_CASE(parse_keeps_escaped_nul)
+{
+    document_fields fields;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(parse_msg("\"a\\u0000b\\u0000\"", &fields, &err), WL_OK);
+    CHECK_INT_EQ(fields.msg_length, 4);
+    CHECK(memcmp(fields.msg, "a\0b\0", 5) == 0);
+
+    document_meta meta = {
+        .message_id = "id-1", .sequence_number = -1, .enqueued_unix_ms = -1, .delivery_count = 1};
+    size_t length = 0;
+    char *text = document_build(&fields, &meta, fields.src_unix_us, &length);
+    CHECK(strstr(text, "\"data\":\"a\\u0000b\\u0000\"") != NULL);
+    CHECK_INT_EQ(strlen(text), length);
+    free(text);
+    document_fields_free(&fields);
+}
+
+TEST_CASE(parse_decodes_escapes)
+{
+    document_fields fields;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(
+        parse_msg("\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u00e9\\u20AC \\ud83d\\ude00 raw \xc3\xa9\"",
+                  &fields, &err),
+        WL_OK);
+    CHECK_STR_EQ(fields.msg,
+                 "q\" b\\ s/ \b\f\n\r\t \xc3\xa9\xe2\x82\xac \xf0\x9f\x98\x80 raw \xc3\xa9");
+    CHECK_INT_EQ(fields.msg_length, strlen(fields.msg));
+    document_fields_free(&fields);
+}
+
+TEST_CASE(parse_rejects_duplicate_fields)
+{
+    static const char *const bodies[] = {
+        "{\"msg\": \"a\", \"msg\": \"b\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", "
+        "\"srcStamp\": \"2026-12-04 06:14:28.123456\"}",
+        "{\"msg\": \"a\", \"m\\u0073g\": \"b\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"msg\": \"a\"}",
+    };
+
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        check_rejected_text(bodies[i], "DuplicateField");
+    }
+
+    /* Other members may repeat: they are not stored. */
+    document_fields fields;
+    wl_error err = {0};
+    CHECK_INT_EQ(parse_text("{\"pad\": 1, \"msg\": \"a\", \"pad\": 2, "
+                            "\"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+                            &fields, &err),
+                 WL_OK);
+    document_fields_free(&fields);
+
+    wl_error_clear(&err);
+    parse_text(bodies[0], &fields, &err);
+    CHECK(strstr(err.message, "\"msg\"") != NULL);
+    CHECK(strstr(err.message, "2 times") != NULL);
+}
+
+TEST_CASE(parse_rejects_lone_surrogates)
+{
+    static const char *const msgs[] = {
+        "\"\\ud800\"",        "\"\\udc00\"",        "\"x\\uDBFFy\"",
+        "\"\\ud800\\u0041\"", "\"\\ude00\\ud83d\"", "\"\\ud83d\\ud83d\\ude00\"",
+    };
+
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+        char body[256];
+
+        snprintf(body, sizeof body, "{\"msg\": %s, %s}", msgs[i], stamp_member);
+        check_rejected_text(body, "LoneSurrogate");
+    }
+    check_rejected_text("{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.12345\\udfff\"}",
+                        "LoneSurrogate");
+
+    /* In a member that is not stored, a lone surrogate is valid JSON and harmless. */
+    document_fields fields;
+    wl_error err = {0};
+    CHECK_INT_EQ(parse_text("{\"pad\": \"\\ud800\", \"msg\": \"a\", "
+                            "\"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+                            &fields, &err),
+                 WL_OK);
+    document_fields_free(&fields);
+}
+
+TEST_CASE(parse_ignores_other_members_exactly)
+{
+    static const char *const others[] = {
+        "1234567890123456789012345678901234567890123456789012345678901234567890",
+        "1e400",
+        "-0.000000000000000000000000000000000000000000000000000000000001e-999",
+        "9007199254740993",
+        "[true, false, null, {\"a\": [1, {\"b\": {}}]}, []]",
+        "\"\\ud800 and \\u0000\"",
+        "{}",
+    };
+
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        char body[512];
+        document_fields fields;
+        wl_error err = {0};
+
+        snprintf(body, sizeof body, "{\"other\": %s, \"msg\": \"m\", %s}", others[i], stamp_member);
+        CHECK_INT_EQ(parse_text(body, &fields, &err), WL_OK);
+        CHECK_STR_EQ(err.message, "");
+        CHECK_STR_EQ(fields.msg, "m");
+        document_fields_free(&fields);
+    }
+}
+
+TEST_CASE(parse_accepts_deep_nesting)
+{
+    /* Arrays and objects alternate, 100,000 levels deep: far more than cJSON's limit of 1000
+     * and than a recursive reader's stack would take. */
+    size_t depth = 100000;
+    size_t length = 0;
+    char *body = malloc(7 * depth + 128);
+    document_fields fields;
+    wl_error err = {0};
+
+    length += (size_t)sprintf(body, "{\"msg\": \"m\", %s, \"deep\": ", stamp_member);
+    for (size_t i = 0; i < depth; i++) {
+        const char *open = i % 2 ? "{\"k\":" : "[";
+        memcpy(body + length, open, strlen(open));
+        length += strlen(open);
+    }
+    body[length++] = '0';
+    for (size_t i = depth; i-- > 0;) {
+        body[length++] = i % 2 ? '}' : ']';
+    }
+    body[length++] = '}';
+    CHECK_INT_EQ(document_parse_message((const uint8_t *)body, length, &fields, &err), WL_OK);
+    CHECK_STR_EQ(err.message, "");
+    document_fields_free(&fields);
+
+    /* One closing bracket short, and one closed by the wrong kind: both invalid. */
+    check_rejected(body, length - 1, "InvalidJson");
+    body[length - 2] = '}';
+    check_rejected(body, length, "InvalidJson");
+    free(body);
+}
+
+TEST_CASE(parse_rejects_invalid_json_kinds)
+{
+    static const char *const bodies[] = {
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"} x",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}{}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": 01}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": 1.}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": .5}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": +1}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": 1e}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": NaN}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"n\": -}",
+        "{\"msg\": \"a\tb\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\\xb\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\\u12\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\\ud800\\u12\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\",}",
+        "{\"msg\" \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\" \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{'msg': 'a', \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{msg: \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"x\": [1, 2}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"x\": {\"a\" 1}}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"x\": [1,]}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\", \"x\": tru}",
+        "{\"msg\": \"unterminated, \"srcStamp\": \"2026-12-04 06:14:27.123456\"}",
+        "{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"",
+        "[1, 2",
+        "   ",
+    };
+
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        document_fields fields;
+        wl_error err = {0};
+
+        fprintf(stderr, "case %zu\n", i);
+        check_rejected_text(bodies[i], "InvalidJson");
+        parse_text(bodies[i], &fields, &err);
+        CHECK(strstr(err.message, "not valid JSON") != NULL || strstr(err.message, "empty"));
+    }
+
+    document_fields fields;
+    wl_error err = {0};
+    parse_text(bodies[0], &fields, &err);
+    CHECK(strstr(err.message, "after the JSON value at byte offset 55") != NULL);
+}
+
+TEST_CASE(parse_rejects_nul_in_stamp)
+{
+    check_rejected_text("{\"msg\": \"a\", \"srcStamp\": \"2026-12-04 06:14:27.123456\\u0000\"}",
+                        "InvalidStamp");
+}
+
+TEST_CASE(build_escapes_strings)
+{
+    document_fields fields = {.msg = "q\"\\\x01\x1f\x7f \xc3\xa9",
+                              .msg_length = 9,
+                              .src_stamp = "2026-12-04 06:14:27.000000"};
+    document_meta meta = {.message_id = "caf\xc3\xa9-\"\\\t\xff",
+                          .sequence_number = 9007199254740993,
+                          .enqueued_unix_ms = -1,
+                          .delivery_count = 4294967295u};
+    size_t length = 0;
+
+    CHECK(wl_parse_stamp(fields.src_stamp, &fields.src_unix_us));
+    char *text = document_build(&fields, &meta, fields.src_unix_us - 500000, &length);
+
+    CHECK(strstr(text, "{\"id\":\"caf\xc3\xa9-\\\"\\\\\\t\\ufffd\",") == text);
+    CHECK(strstr(text, "\"data\":\"q\\\"\\\\\\u0001\\u001f\x7f \xc3\xa9\"") != NULL);
+    CHECK(strstr(text, "\"messageProcessingTime\":-0.500000,") != NULL);
+    CHECK(strstr(text, "\"sequenceNumber\":9007199254740993,") != NULL);
+    CHECK(strstr(text, "\"deliveryCount\":4294967295}") != NULL);
+
+    /* A standard reader agrees with it. */
+    cJSON *doc = cJSON_Parse(text);
+    CHECK(doc != NULL);
+    CHECK_STR_EQ(cJSON_GetObjectItem(doc, "data")->valuestring, fields.msg);
+    CHECK_STR_EQ(cJSON_GetObjectItem(doc, "id")->valuestring, "caf\xc3\xa9-\"\\\t\xef\xbf\xbd");
+    cJSON_Delete(doc);
+    free(text);
+}
+
 TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),
           TEST_ENTRY(parse_valid_message), TEST_ENTRY(parse_rejects_each_poison_kind),
           TEST_ENTRY(parse_reason_names_field), TEST_ENTRY(parse_ignores_bytes_past_length),
-          TEST_ENTRY(build_document_fields), TEST_ENTRY(build_omits_absent_metadata))
+          TEST_ENTRY(build_document_fields), TEST_ENTRY(build_omits_absent_metadata),
+          TEST_ENTRY(parse_keeps_escaped_nul), TEST_ENTRY(parse_decodes_escapes),
+          TEST_ENTRY(parse_rejects_duplicate_fields), TEST_ENTRY(parse_rejects_lone_surrogates),
+          TEST_ENTRY(parse_ignores_other_members_exactly), TEST_ENTRY(parse_accepts_deep_nesting),
+          TEST_ENTRY(parse_rejects_invalid_json_kinds), TEST_ENTRY(parse_rejects_nul_in_stamp),
+          TEST_ENTRY(build_escapes_strings))
