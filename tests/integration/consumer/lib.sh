@@ -109,10 +109,18 @@ start_consumer() {
     fail "the consumer's /healthz did not answer within 10 s"
 }
 
-# metric NAME: prints the value of an unlabelled metric of the running consumer.
+# metric NAME: prints the value of a metric of the running consumer, NAME with its labels as
+# /metrics writes them. A missing metric prints nothing and an error on stderr, so that a
+# comparison with it fails rather than reading 0.
 metric() {
-    http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/metrics" |
-        awk -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }'
+    local body
+    body="$(http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/metrics")" || {
+        echo "metric: GET /metrics of the consumer failed" >&2
+        return 1
+    }
+    awk -v name="$1" '$1 == name { print $2; found = 1 }
+        END { if (!found) { print "metric: " name " not found in /metrics" > "/dev/stderr"; exit 1 } }' \
+        <<<"$body"
 }
 
 # queue_count QUEUE FIELD: ActiveMessageCount or DeadLetterMessageCount from the admin API.
