@@ -43,7 +43,8 @@ typedef struct delivery_slot {
 
     /* The lock, when the delivery tag is a lock token and the service sent x-opt-locked-until. */
     bool has_lock;
-    bool lock_lost;         /* counted in consumer_locks_lost_total */
+    bool counted;           /* its end is in one of the outcome or locks-lost counters */
+    bool outcome_sent;      /* the outcome went out on a link, confirmed or not */
     uint8_t lock_token[16]; /* the delivery tag, .NET GUID byte order */
     int64_t lock_expiry_ms; /* monotonic */
     int64_t lock_duration_ms;
@@ -67,6 +68,7 @@ typedef struct consumer_app {
     pn_link_t *receiver;
     bool receiver_attached;
     bool authorized;
+    unsigned cbs_failures; /* consecutive failed put-tokens, across reconnects */
     char link_name[64];
     int64_t reattach_at_ms; /* INT64_MAX when no reattach is scheduled */
     unsigned reattach_attempt;

@@ -6,6 +6,7 @@
 #include "consumer.h"
 
 #include "app.h"
+#include "cbs.h"
 #include "log.h"
 #include "service.h"
 #include "timefmt.h"
@@ -41,10 +42,26 @@ static void on_ready(sb_conn *conn, void *ctx)
     health_component_set(app->amqp_health, false, "authorizing");
     app->authorized = false;
     sb_conn_audience(conn, app->target->queue, app->audience, sizeof app->audience);
-    if (sb_conn_authorize(conn, app->audience, &err) != WL_OK) {
-        LOG_ERROR("cbs-failed", "cannot authorize %s: %s", app->audience, err.message);
-        health_component_set(app->amqp_health, false, err.message);
+    /* A failure is reported through on_authorized too, where it is logged. */
+    sb_conn_authorize(conn, app->audience, &err);
+}
+
+/* Logs a failed put-token. CBS retries every failure with backoff capped at 30 s, so this
+ * logs at most a few lines a minute. */
+static void log_cbs_failure(consumer_app *app, const char *audience, const wl_error *err)
+{
+    app->cbs_failures++;
+    if (app->authorized) {
+        LOG_WARN("cbs-refresh-failed",
+                 "token refresh for %s failed (attempt %u); the current token stays in use "
+                 "until it expires and CBS retries with backoff: %s",
+                 audience, app->cbs_failures, err->message);
+        return;
     }
+    LOG_ERROR("cbs-failed",
+              "authorizing %s failed (attempt %u); not receiving until CBS accepts a token, "
+              "retrying with backoff up to %d s: %s",
+              audience, app->cbs_failures, CBS_RETRY_MAX_MS / 1000, err->message);
 }
 
 static void on_authorized(sb_conn *conn, const char *audience, const wl_error *err, void *ctx)
@@ -53,9 +70,17 @@ static void on_authorized(sb_conn *conn, const char *audience, const wl_error *e
     wl_error open_err = {0};
 
     if (err != NULL) {
-        LOG_ERROR("cbs-failed", "put-token for %s failed: %s", audience, err->message);
-        health_component_set(app->amqp_health, false, err->message);
+        log_cbs_failure(app, audience, err);
+        /* After a failed refresh the receiver keeps working on the token accepted before. */
+        if (!app->authorized) {
+            health_component_set(app->amqp_health, false, err->message);
+        }
         return;
+    }
+    if (app->cbs_failures > 0) {
+        LOG_INFO("cbs-authorized", "%s authorized after %u failed attempts", audience,
+                 app->cbs_failures);
+        app->cbs_failures = 0;
     }
     health_component_set(app->amqp_health, true, "");
     if (app->authorized) {
@@ -142,9 +167,18 @@ static void on_receiver_open(consumer_app *app, pn_link_t *link)
     app->receiver_attached = true;
     app->reattach_attempt = 0;
     health_component_set(app->receiver_health, true, "");
-    LOG_INFO("receiver-attached", "receiving from %s with credit %d (%s)", app->source_address,
-             app->credit_target, app->settle_first ? "rcv-settle-mode first" : "peek-lock");
     deliveries_top_up_credit(app);
+    if (app->credit_paused) {
+        LOG_INFO("receiver-attached",
+                 "receiving from %s (%s) with credit 0: credit is withheld until Cosmos DB is "
+                 "ready, then up to %d is granted",
+                 app->source_address, app->settle_first ? "rcv-settle-mode first" : "peek-lock",
+                 app->credit_target);
+    } else {
+        LOG_INFO("receiver-attached", "receiving from %s (%s) with credit %d of up to %d",
+                 app->source_address, app->settle_first ? "rcv-settle-mode first" : "peek-lock",
+                 pn_link_credit(link), app->credit_target);
+    }
 }
 
 static void on_receiver_close(consumer_app *app, pn_link_t *link)

@@ -1,6 +1,12 @@
 /*
  * Deliveries on the proactor thread: receipt into jobs, settlement of the jobs the writer
  * returns, lock renewal and late settlement through $management, and link credit.
+ *
+ * Counting: each received delivery ends in exactly one of the completed, abandoned,
+ * dead-lettered and locks-lost counters (count_end), when the service has confirmed its
+ * outcome or the outcome can no longer be applied. In rcv-settle-mode second that is the peer's
+ * settlement or a $management reply, not the disposition we send, because a link lost in
+ * between leaves the outcome to be sent again through update-disposition.
  */
 #include "app.h"
 
@@ -76,11 +82,22 @@ static const char *job_id(const delivery_slot *slot)
     return slot->job && slot->job->message_id ? slot->job->message_id : "";
 }
 
-/* Counts a lost lock once per delivery, however many places notice it. */
-static void count_lock_lost(consumer_app *app, delivery_slot *slot)
+static void count_outcome(consumer_app *app, const delivery_slot *slot);
+
+/*
+ * Records how the delivery ended, once however many paths reach it: in its outcome's counter
+ * when the service applied the outcome, else in consumer_locks_lost_total (Service Bus
+ * redelivers the message once its lock expires).
+ */
+static void count_end(consumer_app *app, delivery_slot *slot, bool applied)
 {
-    if (!slot->lock_lost) {
-        slot->lock_lost = true;
+    if (slot->counted) {
+        return;
+    }
+    slot->counted = true;
+    if (applied) {
+        count_outcome(app, slot);
+    } else {
         metrics_counter_inc(app->stats.lock_lost, 1);
     }
 }
@@ -191,6 +208,22 @@ static void decide(delivery_slot *slot, settle_action action, const char *reason
 
 static void apply_outcome(consumer_app *app, delivery_slot *slot);
 
+/*
+ * Returns true when the peer's settlement of `delivery` reports that our outcome failed: a
+ * rejection such as com.microsoft:message-lock-lost. Service Bus may echo our own dead-letter
+ * rejection, which is a success.
+ */
+static bool settlement_failed(const delivery_slot *slot, pn_delivery_t *delivery)
+{
+    if (pn_delivery_remote_state(delivery) != PN_REJECTED) {
+        return false;
+    }
+    const char *name =
+        pn_condition_get_name(pn_disposition_condition(pn_delivery_remote(delivery)));
+    bool echo = name == NULL || strcmp(name, "com.microsoft:dead-letter") == 0;
+    return !(slot->action == SETTLE_DEAD_LETTER && echo);
+}
+
 void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
 {
     delivery_slot *known = pn_delivery_get_context(delivery);
@@ -200,14 +233,15 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     if (known != NULL) {
         /* An update from the peer on a delivery we settled in rcv-settle-mode second. */
         if (known->awaiting_peer && pn_delivery_settled(delivery)) {
-            uint64_t state = pn_delivery_remote_state(delivery);
-            if (state == PN_REJECTED && known->action != SETTLE_DEAD_LETTER) {
+            if (settlement_failed(known, delivery)) {
                 pn_condition_t *condition = pn_disposition_condition(pn_delivery_remote(delivery));
                 LOG_WARN("settle-rejected", "Service Bus rejected the %s of message %s: %s",
                          settle_action_str(known->action), job_id(known),
                          pn_condition_get_name(condition) ? pn_condition_get_name(condition)
                                                           : "no condition");
-                count_lock_lost(app, known);
+                count_end(app, known, false);
+            } else {
+                count_end(app, known, true);
             }
             known->awaiting_peer = false;
             pn_delivery_set_context(delivery, NULL);
@@ -351,15 +385,21 @@ static void settle_on_link(consumer_app *app, delivery_slot *slot)
         pn_delivery_update(delivery, PN_MODIFIED);
         break;
     }
-    count_outcome(app, slot);
     slot->on_current_link = false;
 
+    if (pn_delivery_settled(delivery)) {
+        /* The peer settled first, so our outcome arrives too late to count. */
+        count_end(app, slot, false);
+    } else if (app->settle_first) {
+        count_end(app, slot, true); /* no confirmation comes in rcv-settle-mode first */
+    }
     if (app->settle_first || slot->action == SETTLE_FORGET || pn_delivery_settled(delivery)) {
         pn_delivery_set_context(delivery, NULL);
         pn_delivery_settle(delivery);
         slot->delivery = NULL;
     } else {
         slot->awaiting_peer = true; /* settled when the peer settles (mode second) */
+        slot->outcome_sent = true;
     }
 }
 
@@ -368,7 +408,7 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot);
 static void apply_outcome(consumer_app *app, delivery_slot *slot)
 {
     if (slot->action == SETTLE_FORGET) {
-        count_lock_lost(app, slot);
+        count_end(app, slot, false);
         LOG_WARN("lock-lost", "message %s: %s; Service Bus redelivers it", job_id(slot),
                  slot->description);
     }
@@ -476,8 +516,8 @@ static void on_renew_reply(consumer_app *app, delivery_slot *slot, const sb_rpc_
         return;
     }
     if (reply->status_code == 410) {
+        /* The write goes on; its settlement fails and is counted as a lost lock then. */
         slot->has_lock = false;
-        count_lock_lost(app, slot);
         LOG_WARN("lock-lost", "message %s: renew-lock returned 410 %s", job_id(slot),
                  reply->status_description);
         return;
@@ -492,12 +532,23 @@ static void on_disposition_reply(consumer_app *app, delivery_slot *slot, const s
 {
     if (reply->status_code == 200) {
         metrics_counter_inc(app->stats.late_settlements, 1);
-        count_outcome(app, slot);
+        count_end(app, slot, true);
+        slot->action = SETTLE_FORGET;
+        return;
+    }
+    if (reply->status_code == 410 && slot->outcome_sent) {
+        /* The lock was valid when we asked, so the 410 shows that the service applied the
+         * outcome sent on the lost link and removed the lock with it. */
+        LOG_INFO("settle-confirmed",
+                 "message %s: update-disposition returned 410 %s; the %s sent before the link "
+                 "was lost was applied",
+                 job_id(slot), reply->status_description, settle_action_str(slot->action));
+        count_end(app, slot, true);
         slot->action = SETTLE_FORGET;
         return;
     }
     if (reply->status_code == 410) {
-        count_lock_lost(app, slot);
+        count_end(app, slot, false);
         LOG_WARN("lock-lost",
                  "message %s: update-disposition returned 410 %s; Service Bus "
                  "redelivers it",
@@ -589,6 +640,7 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot)
                  "message %s: its link is gone and its lock is not valid; "
                  "Service Bus redelivers it",
                  job_id(slot));
+        count_end(app, slot, false);
         slot->action = SETTLE_FORGET;
         return;
     }
@@ -629,8 +681,9 @@ void deliveries_run_timers(consumer_app *app, int64_t now_ms)
             continue;
         }
         if (now_ms >= slot->lock_expiry_ms) {
+            /* Counted when its settlement fails; a clock behind the service's may still
+             * settle it. */
             slot->has_lock = false;
-            count_lock_lost(app, slot);
             LOG_WARN("lock-lost", "message %s: lock expired while its write was in progress",
                      job_id(slot));
             continue;
@@ -708,10 +761,13 @@ void deliveries_top_up_credit(consumer_app *app)
     if (!writer_ready(app->writer)) {
         if (!app->credit_paused && pn_link_credit(link) > 0) {
             pn_link_drain(link, 0); /* take back the credit while Cosmos DB is not ready */
+            LOG_INFO("credit-withheld", "Cosmos DB is not ready: draining the credit of %d",
+                     pn_link_credit(link));
         }
         app->credit_paused = true;
         return;
     }
+    bool resumed = app->credit_paused;
     if (app->credit_paused) {
         pn_link_set_drain(link, false);
         app->credit_paused = false;
@@ -733,5 +789,9 @@ void deliveries_top_up_credit(consumer_app *app)
         LOG_DEBUG("credit", "granting %d: %d unsettled on the link, credit %d, queued %d", want,
                   on_link, pn_link_credit(link), pn_link_queued(link));
         pn_link_flow(link, want);
+    }
+    if (resumed) {
+        LOG_INFO("credit-granted", "Cosmos DB is ready: credit %d on %s", pn_link_credit(link),
+                 app->source_address);
     }
 }

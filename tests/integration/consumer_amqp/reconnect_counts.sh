@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The consumer's counters stay exact across reconnects. The AMQP connection is cut three times
+# through a proxy while completions are on the wire, so some deliveries are settled on a link
+# that is then lost and are settled again through $management. Each delivery must be counted
+# once: when the queue is empty, received = completed + abandoned + dead-lettered + locks lost,
+# and completed equals the good messages, each of which has exactly one document.
+source "$(dirname "${BASH_SOURCE[0]}")/../consumer/lib.sh"
+# Throttling keeps writes in progress across the cuts.
+consumer_test_setup --fault-429-rate 0.3 --retry-after-ms 20
+
+/usr/bin/python3 "$here/tcp_proxy.py" "$test_dir/proxy.ready" "$EMULATOR_AMQP_PORT" \
+    >"$test_dir/proxy.log" 2>&1 &
+proxy_pid=$!
+trap 'kill "$proxy_pid" 2>/dev/null || true; cleanup' EXIT
+wait_until 10 test -s "$test_dir/proxy.ready" || fail "the proxy did not start"
+
+good=3000
+seed orders "$good" "$test_dir/expected.json"
+EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$(cat "$test_dir/proxy.ready");}" \
+    start_consumer orders "$test_dir/consumer.log" --concurrency 16
+
+cuts=0
+for target in 400 1200 2000; do
+    reached() { [[ "$(metric consumer_messages_completed_total)" -ge "$target" ]]; }
+    wait_until 120 reached || fail "the consumer did not complete $target messages"
+    kill -USR1 "$proxy_pid"
+    cuts=$((cuts + 1))
+    reconnected() { [[ "$(metric consumer_reconnects_total)" -ge "$cuts" ]]; }
+    wait_until 60 reconnected || fail "the consumer did not reconnect after cut $cuts"
+done
+
+wait_until 240 queue_drained orders 6 || fail "the queue was not drained after the reconnects"
+idle() { [[ "$(metric consumer_messages_in_flight)" == 0 ]]; }
+wait_until 60 idle || fail "deliveries were still in flight after the queue was drained"
+
+received="$(metric consumer_messages_received_total)"
+completed="$(metric consumer_messages_completed_total)"
+abandoned="$(metric consumer_messages_abandoned_total)"
+dead="$(metric consumer_messages_dead_lettered_total)"
+lost="$(metric consumer_locks_lost_total)"
+late="$(metric consumer_late_settlements_total)"
+echo "received $received, completed $completed, abandoned $abandoned, dead-lettered $dead," \
+    "locks lost $lost, late settlements $late, reconnects $(metric consumer_reconnects_total)"
+((late >= 1)) || fail "no delivery was settled through \$management after a cut"
+((received == completed + abandoned + dead + lost)) ||
+    fail "received $received != completed $completed + abandoned $abandoned + dead-lettered $dead + locks lost $lost"
+((completed == good)) || fail "completed $completed, expected one completion per good message ($good)"
+stop_consumer TERM
+[[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
+grep -q "cut, " "$test_dir/proxy.log" || fail "the proxy cut nothing"
+check_end_state orders "$test_dir/expected.json"
+echo "reconnect_counts: ok"
