@@ -35,7 +35,7 @@ static void describe_names(const config_option *option, char *out, size_t capaci
     }
 }
 
-bool config_parse_duration(const char *text, const char *bare_unit, int64_t *out_ms)
+bool config_parse_duration(const char *text, int64_t *out_ms)
 {
     char *end = NULL;
     double value;
@@ -47,7 +47,7 @@ bool config_parse_duration(const char *text, const char *bare_unit, int64_t *out
         return false;
     }
     if (*end == '\0') {
-        scale = (bare_unit != NULL && strcmp(bare_unit, "s") == 0) ? 1000.0 : 1.0;
+        scale = 1000.0;
     } else if (strcmp(end, "ms") == 0) {
         scale = 1.0;
     } else if (strcmp(end, "s") == 0) {
@@ -112,10 +112,12 @@ static wl_status invalid_value(const config_option *option, const char *value, w
     case CONFIG_DURATION:
         if (has_bounds(option)) {
             snprintf(expected, sizeof expected,
-                     "a duration such as 500ms, 30s, 5m or 1h, from %gs to %gs",
+                     "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds), from "
+                     "%gs to %gs",
                      option->min / 1000.0, option->max / 1000.0);
         } else {
-            snprintf(expected, sizeof expected, "a duration such as 500ms, 30s, 5m or 1h");
+            snprintf(expected, sizeof expected,
+                     "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds)");
         }
         break;
     case CONFIG_STRING:
@@ -174,8 +176,7 @@ static wl_status apply_value(const config_option *option, void *target, const ch
         return WL_OK;
     case CONFIG_DURATION: {
         int64_t ms = 0;
-        if (!config_parse_duration(value, option->unit, &ms) ||
-            !within_bounds(option, (double)ms)) {
+        if (!config_parse_duration(value, &ms) || !within_bounds(option, (double)ms)) {
             return invalid_value(option, value, err);
         }
         *(int64_t *)field = ms;
@@ -232,17 +233,61 @@ static wl_status load_defaults(const config_section *section, wl_error *err)
     return WL_OK;
 }
 
+/* Returns the older variable of `option` in `section`, or NULL. */
+static const char *alias_of(const config_section *section, const config_option *option)
+{
+    for (size_t i = 0; i < section->alias_count; i++) {
+        if (strcmp(section->aliases[i].flag, option->flag) == 0) {
+            return section->aliases[i].env;
+        }
+    }
+    return NULL;
+}
+
+/* Applies `value` of the older variable `alias`; a duration there is a bare number of seconds. */
+static wl_status apply_alias(const config_option *option, const char *alias, void *target,
+                             const char *value, wl_error *err)
+{
+    if (option->type == CONFIG_DURATION) {
+        size_t digits = strspn(value, "0123456789");
+        if (digits == 0 || value[digits] != '\0' || digits > 12) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid value \"%s\" for %s: expected a whole number of seconds; "
+                                "set --%s (%s) instead for a duration with a suffix",
+                                value, alias, option->flag, option->env);
+        }
+    }
+    wl_status status = apply_value(option, target, value, err);
+    if (status != WL_OK) {
+        /* Name the variable that held the value as well as the option it sets. */
+        size_t used = strlen(err->message);
+        snprintf(err->message + used, sizeof err->message - used, " (read from %s)", alias);
+    }
+    return status;
+}
+
 static wl_status load_environment(const config_section *section,
                                   const char *(*getenv_fn)(const char *name), wl_error *err)
 {
     for (size_t i = 0; i < section->table->count; i++) {
         const config_option *option = &section->table->options[i];
+        const char *alias = alias_of(section, option);
         const char *value;
 
         if (option->env == NULL) {
             continue;
         }
         value = getenv_fn(option->env);
+        if ((value == NULL || *value == '\0') && alias != NULL) {
+            const char *older = getenv_fn(alias);
+            if (older != NULL && *older != '\0') {
+                wl_status status = apply_alias(option, alias, section->target, older, err);
+                if (status != WL_OK) {
+                    return status;
+                }
+            }
+            continue;
+        }
         /* An empty variable is treated as unset, as Kubernetes renders optional values. */
         if (value == NULL || *value == '\0') {
             continue;
@@ -377,11 +422,17 @@ static const char *type_placeholder(const config_option *option)
 static void print_option(const config_section *section, const config_option *option, FILE *out)
 {
     const char *default_text = default_of(section, option);
+    const char *alias = alias_of(section, option);
 
     fprintf(out, "  --%s %s\n      %s", option->flag, type_placeholder(option), option->help);
-    if (option->unit != NULL) {
-        fprintf(out, " Unit: %s%s.", option->unit,
-                option->type == CONFIG_DURATION ? " when no suffix (ms, s, m, h) is given" : "");
+    if (alias != NULL) {
+        fprintf(out, " %s, the older variable, is read when %s is unset%s.", alias, option->env,
+                option->type == CONFIG_DURATION ? " and takes whole seconds" : "");
+    }
+    if (option->type == CONFIG_DURATION) {
+        fprintf(out, " Unit: s, or a suffix ms, s, m or h.");
+    } else if (option->unit != NULL) {
+        fprintf(out, " Unit: %s.", option->unit);
     }
     if (default_text != NULL && !option->secret) {
         fprintf(out, " Default: %s.", default_text);
@@ -522,4 +573,84 @@ char *config_describe_json(const config_table *table, const void *target)
     append_options(&buffer, table, target);
     append_text(&buffer, "}");
     return buffer.data;
+}
+
+wl_status config_check_choice(const char *value, const char *const *choices, const char *flag,
+                              const char *env, wl_error *err)
+{
+    char expected[256] = "";
+    size_t count = 0;
+
+    for (size_t i = 0; choices[i] != NULL; i++) {
+        if (value != NULL && strcmp(value, choices[i]) == 0) {
+            return WL_OK;
+        }
+        count++;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t used = strlen(expected);
+        const char *separator = ", ";
+
+        if (i == 0) {
+            separator = "";
+        } else if (i + 1 == count) {
+            separator = " or ";
+        }
+        snprintf(expected + used, sizeof expected - used, "%s%s", separator, choices[i]);
+    }
+    return wl_error_set(err, WL_ERR_INVALID, "invalid value \"%s\" for --%s (%s): expected %s",
+                        value != NULL ? value : "", flag, env, expected);
+}
+
+/* Returns true when `file` has a line that starts a PEM certificate, as OpenSSL reads them. */
+static bool has_pem_certificate(FILE *file)
+{
+    char line[256];
+
+    while (fgets(line, sizeof line, file) != NULL) {
+        if (strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0 ||
+            strncmp(line, "-----BEGIN TRUSTED CERTIFICATE-----", 35) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+wl_status config_check_file(const char *path, const char *flag, const char *env,
+                            bool pem_certificates, wl_error *err)
+{
+    char names[160];
+    FILE *file;
+    int error;
+    bool found;
+
+    if (flag == NULL) {
+        snprintf(names, sizeof names, "%s", env);
+    } else if (env == NULL) {
+        snprintf(names, sizeof names, "--%s", flag);
+    } else {
+        snprintf(names, sizeof names, "--%s (%s)", flag, env);
+    }
+    file = fopen(path, "r");
+    if (file == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "cannot read the file \"%s\" of %s: %s; set it to a readable file",
+                            path, names, strerror(errno));
+    }
+    found = has_pem_certificate(file);
+    /* A directory opens but fails to read with EISDIR. */
+    error = ferror(file) ? errno : 0;
+    fclose(file);
+    if (error != 0) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "cannot read the file \"%s\" of %s: %s; set it to a readable file",
+                            path, names, strerror(error));
+    }
+    if (pem_certificates && !found) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "the file \"%s\" of %s contains no PEM certificate: expected one or "
+                            "more \"-----BEGIN CERTIFICATE-----\" blocks",
+                            path, names);
+    }
+    return WL_OK;
 }

@@ -26,7 +26,7 @@ typedef enum config_type {
     CONFIG_DOUBLE,   /* double field, bounded by min and max */
     CONFIG_BOOL,     /* bool field: true/false, 1/0, yes/no, on/off; a bare flag means true */
     CONFIG_DURATION, /* int64_t field in milliseconds; text "250ms", "30s", "5m", "1h", or a bare
-                        number in the option's unit ("ms" or "s") */
+                        number of seconds */
 } config_type;
 
 typedef struct config_option {
@@ -34,8 +34,8 @@ typedef struct config_option {
     const char *env;  /* environment variable, or NULL for a flag only */
     config_type type;
     const char *default_text; /* parsed like user input; NULL leaves the field zero or NULL */
-    const char *unit;         /* shown in --help, for example "messages/s"; "ms" or "s" for
-                                 CONFIG_DURATION sets the unit of a bare number */
+    const char *unit;         /* shown in --help, for example "messages/s"; ignored for
+                                 CONFIG_DURATION, whose bare numbers are always seconds */
     double min, max;          /* inclusive bounds for numbers and durations (in ms); ignored
                                  when both are 0 */
     bool secret;              /* masked in config_describe_json */
@@ -55,6 +55,16 @@ typedef struct config_default {
 } config_default;
 
 /*
+ * An older environment variable of option `flag`, read only when the option's own variable is
+ * unset. Older duration variables name their unit (SHUTDOWN_GRACE_SECONDS), so a duration read
+ * from one must be a bare number of seconds without a suffix.
+ */
+typedef struct config_alias {
+    const char *flag;
+    const char *env;
+} config_alias;
+
+/*
  * One table loaded into one target struct. A program's configuration is a list of sections
  * (for example the shared Service Bus settings and the program's own), loaded together from one
  * environment and one command line and printed in one --help. Flags must be unique across the
@@ -66,6 +76,8 @@ typedef struct config_section {
     void *target;
     const config_default *defaults; /* replacements for the table's defaults, or NULL */
     size_t default_count;
+    const config_alias *aliases; /* older variables of the table's options, or NULL */
+    size_t alias_count;
 } config_section;
 
 /*
@@ -109,7 +121,27 @@ void config_print_help(const config_table *table, const char *usage_line, FILE *
  */
 char *config_describe_json(const config_table *table, const void *target);
 
-/* Parses a duration as CONFIG_DURATION does; `bare_unit` is "ms" or "s". */
-bool config_parse_duration(const char *text, const char *bare_unit, int64_t *out_ms);
+/*
+ * Parses a duration as CONFIG_DURATION does: a non-negative number with a suffix ms, s, m or h,
+ * or a bare number of seconds.
+ */
+bool config_parse_duration(const char *text, int64_t *out_ms);
+
+/*
+ * Checks that `value`, the value of --`flag` (`env`), is one of `choices` (NULL-terminated).
+ * Returns WL_ERR_INVALID with a message such as
+ *   "invalid value \"fast\" for --progress (PRODUCER_PROGRESS): expected auto, bar, json or off"
+ */
+wl_status config_check_choice(const char *value, const char *const *choices, const char *flag,
+                              const char *env, wl_error *err);
+
+/*
+ * Checks at start-up that `path`, the value of --`flag` (`env`), names a file this process can
+ * read, so that a wrong path exits 2 instead of failing at the first connection. With
+ * `pem_certificates` the file must also contain a PEM certificate. `flag` may be NULL for a
+ * variable without a flag. Returns WL_ERR_INVALID naming the setting, the path and the cause.
+ */
+wl_status config_check_file(const char *path, const char *flag, const char *env,
+                            bool pem_certificates, wl_error *err);
 
 #endif

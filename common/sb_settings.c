@@ -1,6 +1,8 @@
 #include "sb_settings.h"
 
 #include "connstr.h"
+#include "sas.h"
+#include "timefmt.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -33,14 +35,14 @@ static const config_option option_table[] = {
     {"allow-insecure-plain", "SERVICEBUS_ALLOW_INSECURE_PLAIN", CONFIG_BOOL, "false", NULL, 0, 0,
      false, "Allow SASL PLAIN over plain TCP, which sends the password unencrypted.",
      FIELD(allow_insecure_plain)},
-    {"connect-timeout", "SERVICEBUS_CONNECT_TIMEOUT", CONFIG_DURATION, "30s", "s", 100, 3.6e6,
+    {"connect-timeout", "SERVICEBUS_CONNECT_TIMEOUT", CONFIG_DURATION, "30s", NULL, 100, 3.6e6,
      false, "Limit for one connection attempt, from TCP connect to an open AMQP session.",
      FIELD(connect_timeout_ms)},
-    {"give-up-after", "SERVICEBUS_GIVE_UP_AFTER", CONFIG_DURATION, "60s", "s", 0, 8.64e7, false,
+    {"give-up-after", "SERVICEBUS_GIVE_UP_AFTER", CONFIG_DURATION, "60s", NULL, 0, 8.64e7, false,
      "Stop reconnecting and exit with status 1 after this long without a working connection; 0 "
      "reconnects forever.",
      FIELD(give_up_after_ms)},
-    {"idle-timeout", "SERVICEBUS_IDLE_TIMEOUT", CONFIG_DURATION, "60s", "s", 1000, 3.6e6, false,
+    {"idle-timeout", "SERVICEBUS_IDLE_TIMEOUT", CONFIG_DURATION, "60s", NULL, 1000, 3.6e6, false,
      "AMQP idle timeout advertised to the peer.", FIELD(idle_timeout_ms)},
 };
 
@@ -97,6 +99,31 @@ static wl_status name_connection_string(wl_error *err)
     return err->status;
 }
 
+/*
+ * Rejects a SharedAccessSignature that has already expired: nothing renews a given signature,
+ * so it could never authorize a connection.
+ */
+static wl_status check_signature_expiry(const char *signature, const wl_clock *clock, wl_error *err)
+{
+    sas_token_fields fields;
+    char expired_at[WL_ISO8601_SIZE];
+    int64_t now_s = wl_clock_realtime_us(clock != NULL ? clock : wl_clock_system()) / 1000000;
+    wl_status status = sas_token_parse(signature, &fields, err);
+
+    if (status != WL_OK) {
+        return name_connection_string(err);
+    }
+    if (fields.expiry_unix_seconds <= now_s) {
+        wl_format_iso8601(fields.expiry_unix_seconds * 1000, expired_at);
+        status = wl_error_set(err, WL_ERR_INVALID,
+                              "the SharedAccessSignature in --connection-string "
+                              "(SERVICEBUS_CONNECTION_STRING) expired at %s; issue a new one",
+                              expired_at);
+    }
+    sas_token_fields_free(&fields);
+    return status;
+}
+
 static wl_status resolve_connection_string(const sb_settings *settings, const wl_clock *clock,
                                            sb_target *out, wl_error *err)
 {
@@ -117,7 +144,9 @@ static wl_status resolve_connection_string(const sb_settings *settings, const wl
         status = resolve_plain(settings, &cs, out, err);
     } else if (out->auth == SB_AUTH_CBS && cs.shared_access_signature != NULL) {
         out->credential = cred_sas_static_create(cs.shared_access_signature, err);
-        status = out->credential != NULL ? WL_OK : name_connection_string(err);
+        status = out->credential != NULL
+                     ? check_signature_expiry(cs.shared_access_signature, clock, err)
+                     : name_connection_string(err);
     } else if (out->auth == SB_AUTH_CBS) {
         out->credential = cred_sas_create(cs.key_name, cs.key, 3600, clock);
     }
@@ -171,6 +200,10 @@ static wl_status resolve_namespace(const sb_settings *settings, sb_target *out, 
     if (status != WL_OK) {
         return status;
     }
+    status = config_check_file(wi.token_file, NULL, "AZURE_FEDERATED_TOKEN_FILE", false, err);
+    if (status != WL_OK) {
+        return status;
+    }
     wi.scope = "https://servicebus.azure.net/.default";
     out->credential = cred_workload_identity_create(&wi, err);
     out->workload_identity = true;
@@ -214,6 +247,12 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
         return wl_error_set(err, WL_ERR_INVALID,
                             "no queue: set --queue (SERVICEBUS_QUEUE) or EntityPath in the "
                             "connection string");
+    }
+    if (settings->ca_file != NULL) {
+        status = config_check_file(settings->ca_file, "ca-file", "SERVICEBUS_CA_FILE", true, err);
+        if (status != WL_OK) {
+            return status;
+        }
     }
     if (out->auth == SB_AUTH_PLAIN && !out->tls && !settings->allow_insecure_plain) {
         return wl_error_set(err, WL_ERR_INVALID,

@@ -57,7 +57,10 @@ typedef struct sb_target {
 } sb_target;
 
 /*
- * Checks what the table cannot express and resolves `settings` into `out` (zeroed first).
+ * Checks what the table cannot express and resolves `settings` into `out` (zeroed first). The
+ * checks include what would otherwise fail only at the first connection: an unreadable or
+ * non-PEM --ca-file, an unreadable AZURE_FEDERATED_TOKEN_FILE, and a SharedAccessSignature
+ * that has already expired at `clock`'s time.
  * `clock` (NULL for the system clock) signs SAS tokens and must outlive the target. A
  * workload-identity credential is created but makes no request yet. Returns WL_ERR_INVALID with
  * a message naming the flag and variable; the caller exits 2. Free with sb_target_free, also

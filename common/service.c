@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -28,6 +29,19 @@ static const config_option option_table[] = {
 const config_table service_settings_table = {option_table,
                                              sizeof option_table / sizeof option_table[0]};
 
+static wl_status check_health_bind(const char *bind_address, wl_error *err)
+{
+    struct in_addr address;
+
+    if (bind_address == NULL || inet_pton(AF_INET, bind_address, &address) != 1) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --health-bind (HEALTH_BIND): expected an "
+                            "IPv4 address such as 0.0.0.0 or 127.0.0.1",
+                            bind_address != NULL ? bind_address : "");
+    }
+    return WL_OK;
+}
+
 wl_status service_settings_validate(const service_settings *settings, log_level *out_level,
                                     wl_error *err)
 {
@@ -37,7 +51,8 @@ wl_status service_settings_validate(const service_settings *settings, log_level 
                             "info, warn or error",
                             settings->log_level);
     }
-    return WL_OK;
+    /* Checked even with the server disabled, so that a typo shows before the port is enabled. */
+    return check_health_bind(settings->health_bind, err);
 }
 
 wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl_error *err)
@@ -50,7 +65,10 @@ wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl
                             "--check needs the port of the running instance: set --health-port "
                             "(HEALTH_PORT) to the port it serves on");
     }
-    if (address == NULL || *address == '\0' || strcmp(address, "0.0.0.0") == 0) {
+    if (check_health_bind(address, err) != WL_OK) {
+        return err->status;
+    }
+    if (strcmp(address, "0.0.0.0") == 0) {
         address = "127.0.0.1";
     }
     snprintf(url, sizeof url, "http://%s:%lld/healthz", address, (long long)settings->health_port);

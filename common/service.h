@@ -27,14 +27,18 @@ typedef struct service_settings {
 /* The options of service_settings. The health port defaults to 8080. */
 extern const config_table service_settings_table;
 
-/* Checks the log level and stores it in `out_level`. Returns WL_ERR_INVALID naming LOG_LEVEL. */
+/*
+ * Checks the log level and the health bind address and stores the level in `out_level`.
+ * Returns WL_ERR_INVALID naming the flag and variable; the caller exits 2.
+ */
 wl_status service_settings_validate(const service_settings *settings, log_level *out_level,
                                     wl_error *err);
 
 /*
  * Requests http://ADDRESS:PORT/healthz of the instance that runs with the same settings, where
  * ADDRESS is --health-bind, or 127.0.0.1 when that binds every address. Returns WL_OK for
- * HTTP 200; WL_ERR_INVALID when the health server is disabled. Needs curl_global_init.
+ * HTTP 200; WL_ERR_INVALID when the health server is disabled or --health-bind is not an IPv4
+ * address. Needs curl_global_init.
  */
 wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl_error *err);
 

@@ -30,17 +30,19 @@ static const config_option options_table[] = {
      FIELD(partition_key_path)},
     {"cosmos-ca-file", "COSMOS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "PEM file of CAs trusted for Cosmos DB HTTPS (default: system store).", FIELD(cosmos_ca_file)},
-    {"cosmos-timeout", "COSMOS_REQUEST_TIMEOUT", CONFIG_DURATION, "10s", "ms", 100, 300000, false,
-     "Timeout of one Cosmos DB request, connect included.", FIELD(cosmos_timeout_ms)},
+    {"cosmos-timeout", "COSMOS_REQUEST_TIMEOUT", CONFIG_DURATION, "10s", NULL, 100, 300000, false,
+     "Timeout of one Cosmos DB request, connect included; a bare number is seconds, no longer "
+     "milliseconds.",
+     FIELD(cosmos_timeout_ms)},
     {"concurrency", "CONSUMER_CONCURRENCY", CONFIG_INT, "32", "requests", 1, 512, false,
      "Concurrent Cosmos DB upserts (and connections).", FIELD(concurrency)},
     {"prefetch", "CONSUMER_PREFETCH", CONFIG_INT, "8", "messages", 0, 1000, false,
      "Messages locked ahead of the writers; link credit is concurrency plus prefetch.",
      FIELD(prefetch)},
-    {"message-deadline", "CONSUMER_MESSAGE_DEADLINE", CONFIG_DURATION, "60s", "s", 1000, 3600000,
+    {"message-deadline", "CONSUMER_MESSAGE_DEADLINE", CONFIG_DURATION, "60s", NULL, 1000, 3600000,
      false, "How long one delivery of a message may retry its write before it is abandoned.",
      FIELD(message_deadline_ms)},
-    {"shutdown-grace", "SHUTDOWN_GRACE_SECONDS", CONFIG_DURATION, "25s", "s", 0, 3600000, false,
+    {"shutdown-grace", "CONSUMER_SHUTDOWN_GRACE", CONFIG_DURATION, "25s", NULL, 0, 3600000, false,
      "Time after SIGTERM to finish in-flight writes before the rest is abandoned.",
      FIELD(shutdown_grace_ms)},
 };
@@ -53,52 +55,92 @@ static const config_table consumer_table = {
 /* A daemon that KEDA scales keeps reconnecting, so it never gives up by default. */
 static const config_default servicebus_defaults[] = {{"give-up-after", "0"}};
 
+/* Manifests written before CONSUMER_SHUTDOWN_GRACE set the grace period in whole seconds. */
+static const config_alias consumer_aliases[] = {{"shutdown-grace", "SHUTDOWN_GRACE_SECONDS"}};
+
 #define SECTION_COUNT 3
 
 static void sections_of(consumer_config *config, config_section out[SECTION_COUNT])
 {
-    out[0] = (config_section){"Service Bus", &sb_settings_table, &config->servicebus,
-                              servicebus_defaults, 1};
-    out[1] =
-        (config_section){"Consumer and Cosmos DB", &consumer_table, &config->consumer, NULL, 0};
-    out[2] =
-        (config_section){"Health and logging", &service_settings_table, &config->service, NULL, 0};
+    out[0] = (config_section){.title = "Service Bus",
+                              .table = &sb_settings_table,
+                              .target = &config->servicebus,
+                              .defaults = servicebus_defaults,
+                              .default_count = 1};
+    out[1] = (config_section){.title = "Consumer and Cosmos DB",
+                              .table = &consumer_table,
+                              .target = &config->consumer,
+                              .aliases = consumer_aliases,
+                              .alias_count = 1};
+    out[2] = (config_section){.title = "Health and logging",
+                              .table = &service_settings_table,
+                              .target = &config->service};
 }
 
-static bool one_of(const char *value, const char *const *allowed)
+/*
+ * Rejects a database or container id that Cosmos DB would refuse on every request: an empty
+ * one, or one with a character that the REST API forbids in resource ids.
+ */
+static wl_status check_resource_id(const char *id, const char *flag, const char *env, wl_error *err)
 {
-    for (; *allowed; allowed++) {
-        if (strcmp(value, *allowed) == 0) {
-            return true;
-        }
+    if (id == NULL || *id == '\0' || strpbrk(id, "/\\?#") != NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --%s (%s): expected a non-empty id "
+                            "without /, \\, ? or #",
+                            id != NULL ? id : "", flag, env);
     }
-    return false;
+    return WL_OK;
 }
 
-static wl_status check_choices(const consumer_options *options, wl_error *err)
+/* Checks that workload identity can sign Cosmos DB requests when no key is set. */
+static wl_status check_cosmos_identity(const consumer_options *options, wl_error *err)
+{
+    cred_wi_options wi = {0};
+    wl_error cause = {0};
+
+    if (options->cosmos_key != NULL) {
+        return WL_OK;
+    }
+    if (cred_wi_options_from_env(&wi, NULL, &cause) != WL_OK) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "COSMOS_KEY is unset and workload identity is not configured: %s",
+                            cause.message);
+    }
+    return config_check_file(wi.token_file, NULL, "AZURE_FEDERATED_TOKEN_FILE", false, err);
+}
+
+static wl_status check_consumer_options(const consumer_options *options, wl_error *err)
 {
     static const char *const modes[] = {"second", "first", NULL};
     static const char *const keys[] = {"/id", "/data", "/srcStamp", "/destStamp", NULL};
+    wl_status status;
 
-    if (!one_of(options->rcv_settle_mode, modes)) {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value \"%s\" for --rcv-settle-mode "
-                            "(SERVICEBUS_RCV_SETTLE_MODE): expected second or first",
-                            options->rcv_settle_mode);
+    status = config_check_choice(options->rcv_settle_mode, modes, "rcv-settle-mode",
+                                 "SERVICEBUS_RCV_SETTLE_MODE", err);
+    if (status != WL_OK) {
+        return status;
     }
-    if (!one_of(options->partition_key_path, keys)) {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value \"%s\" for --partition-key-path "
-                            "(COSMOS_PARTITION_KEY_PATH): expected /id, /data, /srcStamp or "
-                            "/destStamp, a string field of the stored document",
-                            options->partition_key_path);
+    /* The key must be a top-level string field of the stored document. */
+    status = config_check_choice(options->partition_key_path, keys, "partition-key-path",
+                                 "COSMOS_PARTITION_KEY_PATH", err);
+    if (status != WL_OK) {
+        return status;
     }
     if (options->cosmos_endpoint == NULL || options->cosmos_endpoint[0] == '\0') {
         return wl_error_set(err, WL_ERR_INVALID,
                             "missing --cosmos-endpoint (COSMOS_ENDPOINT): set it to the account "
                             "endpoint, for example https://ACCOUNT.documents.azure.com:443/");
     }
-    return WL_OK;
+    status = check_resource_id(options->cosmos_database, "cosmos-database", "COSMOS_DATABASE", err);
+    if (status != WL_OK) {
+        return status;
+    }
+    status =
+        check_resource_id(options->cosmos_container, "cosmos-container", "COSMOS_CONTAINER", err);
+    if (status != WL_OK) {
+        return status;
+    }
+    return check_cosmos_identity(options, err);
 }
 
 wl_status consumer_config_load(consumer_config *config, int argc, char **argv, bool *out_help,
@@ -118,7 +160,7 @@ wl_status consumer_config_load(consumer_config *config, int argc, char **argv, b
     if (status != WL_OK) {
         return status;
     }
-    status = check_choices(&config->consumer, err);
+    status = check_consumer_options(&config->consumer, err);
     if (status != WL_OK) {
         return status;
     }

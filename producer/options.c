@@ -14,20 +14,20 @@ static const config_option option_table[] = {
      "Unacknowledged messages allowed per connection.", FIELD(inflight)},
     {"connections", "PRODUCER_CONNECTIONS", CONFIG_INT, "1", "connections", 1, 256, false,
      "AMQP connections to send over in parallel.", FIELD(connections)},
-    {"duration", "PRODUCER_DURATION", CONFIG_DURATION, "0", "s", 0, 3.6e9, false,
+    {"duration", "PRODUCER_DURATION", CONFIG_DURATION, "0", NULL, 0, 3.6e9, false,
      "Stop sending new messages after this long; 0 means no limit.", FIELD(duration_ms)},
     {"body-size", "PRODUCER_BODY_SIZE", CONFIG_INT, "0", "bytes", 0, 262144, false,
      "Pad each JSON body to this size with a \"pad\" field; 0 adds no padding.", FIELD(body_size)},
-    {"send-timeout", "PRODUCER_SEND_TIMEOUT", CONFIG_DURATION, "60s", "s", 100, 3.6e6, false,
+    {"send-timeout", "PRODUCER_SEND_TIMEOUT", CONFIG_DURATION, "60s", NULL, 100, 3.6e6, false,
      "Resend a message that has no acknowledgement after this long.", FIELD(send_timeout_ms)},
     {"max-retries", "PRODUCER_MAX_RETRIES", CONFIG_INT, "10", "retries", 0, 1000000, false,
      "Resends of one message after server-busy, a timeout or a release before it counts as "
      "failed; resends after a lost connection are not counted.",
      FIELD(max_retries)},
-    {"shutdown-grace", "PRODUCER_SHUTDOWN_GRACE", CONFIG_DURATION, "10s", "s", 0, 3.6e6, false,
+    {"shutdown-grace", "PRODUCER_SHUTDOWN_GRACE", CONFIG_DURATION, "10s", NULL, 0, 3.6e6, false,
      "On SIGTERM or SIGINT, wait this long for outstanding acknowledgements.",
      FIELD(shutdown_grace_ms)},
-    {"progress-interval", "PRODUCER_PROGRESS_INTERVAL", CONFIG_DURATION, "5s", "s", 100, 3.6e6,
+    {"progress-interval", "PRODUCER_PROGRESS_INTERVAL", CONFIG_DURATION, "5s", NULL, 100, 3.6e6,
      false, "Interval between JSON progress lines.", FIELD(progress_interval_ms)},
     {"progress", "PRODUCER_PROGRESS", CONFIG_STRING, "auto", NULL, 0, 0, false,
      "Progress output: bar (on stderr), json (log lines), off, or auto (bar on a terminal).",
@@ -44,26 +44,18 @@ static const config_default service_defaults[] = {{"health-port", "-1"}};
 
 static void sections_of(producer_config *config, config_section out[SECTION_COUNT])
 {
-    out[0] = (config_section){"Service Bus", &sb_settings_table, &config->servicebus, NULL, 0};
-    out[1] = (config_section){"Producer", &producer_table, &config->producer, NULL, 0};
-    out[2] = (config_section){"Health and logging", &service_settings_table, &config->service,
-                              service_defaults, 1};
+    out[0] = (config_section){
+        .title = "Service Bus", .table = &sb_settings_table, .target = &config->servicebus};
+    out[1] = (config_section){
+        .title = "Producer", .table = &producer_table, .target = &config->producer};
+    out[2] = (config_section){.title = "Health and logging",
+                              .table = &service_settings_table,
+                              .target = &config->service,
+                              .defaults = service_defaults,
+                              .default_count = 1};
 }
 
-static wl_status check_progress(const char *mode, wl_error *err)
-{
-    static const char *const modes[] = {"auto", "bar", "json", "off"};
-
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        if (strcmp(mode, modes[i]) == 0) {
-            return WL_OK;
-        }
-    }
-    return wl_error_set(err, WL_ERR_INVALID,
-                        "invalid value \"%s\" for --progress (PRODUCER_PROGRESS): expected auto, "
-                        "bar, json or off",
-                        mode);
-}
+static const char *const progress_modes[] = {"auto", "bar", "json", "off", NULL};
 
 wl_status producer_config_load(producer_config *config, int argc, char **argv,
                                const char *(*getenv_fn)(const char *name), bool *out_help,
@@ -79,7 +71,8 @@ wl_status producer_config_load(producer_config *config, int argc, char **argv,
     if (status != WL_OK || *out_help || config->service.check) {
         return status;
     }
-    status = check_progress(config->producer.progress, err);
+    status = config_check_choice(config->producer.progress, progress_modes, "progress",
+                                 "PRODUCER_PROGRESS", err);
     if (status != WL_OK) {
         return status;
     }

@@ -19,4 +19,5 @@ wl_unit_test(cosmos SOURCES test_cosmos.c LIBS consumer_core
 wl_unit_test(consumer_options SOURCES test_consumer_options.c LIBS consumer_core
   CASES defaults flag_overrides_environment invalid_values_name_the_setting
         missing_settings_are_named workload_identity_needs_cbs plain_needs_allow_insecure
-        check_mode_skips_service_settings)
+        check_mode_skips_service_settings durations_follow_one_rule shutdown_grace_new_name_wins
+        late_failures_rejected_at_start cosmos_token_file_checked)

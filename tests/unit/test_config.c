@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 typedef struct sample {
     char *name;
@@ -23,7 +25,7 @@ static const config_option sample_options[] = {
      offsetof(sample, rate)},
     {"verbose", NULL, CONFIG_BOOL, "false", NULL, 0, 0, false, "Talk more.",
      offsetof(sample, verbose)},
-    {"timeout", "SAMPLE_TIMEOUT", CONFIG_DURATION, "30s", "s", 100, 60000, false, "Wait.",
+    {"timeout", "SAMPLE_TIMEOUT", CONFIG_DURATION, "30s", NULL, 100, 60000, false, "Wait.",
      offsetof(sample, timeout_ms)},
 };
 static const config_table sample_table = {sample_options, 6};
@@ -91,18 +93,151 @@ TEST_CASE(durations_parse)
 {
     int64_t ms = 0;
 
-    CHECK(config_parse_duration("1.5", "s", &ms));
+    CHECK(config_parse_duration("1.5", &ms));
     CHECK_INT_EQ(ms, 1500);
-    CHECK(config_parse_duration("5m", "s", &ms));
+    CHECK(config_parse_duration("5m", &ms));
     CHECK_INT_EQ(ms, 300000);
-    CHECK(config_parse_duration("2h", "ms", &ms));
+    CHECK(config_parse_duration("2h", &ms));
     CHECK_INT_EQ(ms, 7200000);
-    CHECK(config_parse_duration("40", "ms", &ms));
+    CHECK(config_parse_duration("40ms", &ms));
     CHECK_INT_EQ(ms, 40);
-    CHECK(!config_parse_duration("", "s", &ms));
-    CHECK(!config_parse_duration("-1s", "s", &ms));
-    CHECK(!config_parse_duration("3 days", "s", &ms));
-    CHECK(!config_parse_duration("1e300h", "s", &ms));
+    CHECK(!config_parse_duration("", &ms));
+    CHECK(!config_parse_duration("-1s", &ms));
+    CHECK(!config_parse_duration("3 days", &ms));
+    CHECK(!config_parse_duration("1e300h", &ms));
+}
+
+/* One rule for every duration option: a bare number is seconds, whatever the table's unit. */
+TEST_CASE(bare_duration_is_seconds)
+{
+    static const config_option options[] = {
+        {"wait", "SAMPLE_WAIT", CONFIG_DURATION, "2", "ms", 0, 0, false, "Wait.", 0},
+    };
+    static const config_table table = {options, 1};
+    static const char *const environment[] = {"SAMPLE_WAIT=40", NULL};
+    int64_t wait_ms = 0;
+    wl_error err = {0};
+    bool help = false;
+    char *argv[] = {"prog"};
+    char *flag_argv[] = {"prog", "--wait", "250ms"};
+
+    fake_environment = NULL;
+    CHECK_INT_EQ(config_load(&table, &wait_ms, 1, argv, fake_getenv, &help, &err), WL_OK);
+    CHECK_INT_EQ(wait_ms, 2000);
+    fake_environment = environment;
+    CHECK_INT_EQ(config_load(&table, &wait_ms, 1, argv, fake_getenv, &help, &err), WL_OK);
+    CHECK_INT_EQ(wait_ms, 40000);
+    CHECK_INT_EQ(config_load(&table, &wait_ms, 3, flag_argv, fake_getenv, &help, &err), WL_OK);
+    CHECK_INT_EQ(wait_ms, 250);
+}
+
+/* An older variable is read when the option's own is unset, and takes whole seconds only. */
+TEST_CASE(alias_takes_whole_seconds)
+{
+    static const config_alias aliases[] = {{"timeout", "SAMPLE_TIMEOUT_SECONDS"}};
+    static const struct {
+        const char *environment[3];
+        wl_status status;
+        int64_t timeout_ms;
+        const char *message;
+    } cases[] = {
+        {{"SAMPLE_TIMEOUT_SECONDS=45", NULL}, WL_OK, 45000, NULL},
+        {{"SAMPLE_TIMEOUT_SECONDS=45", "SAMPLE_TIMEOUT=2s", NULL}, WL_OK, 2000, NULL},
+        {{"SAMPLE_TIMEOUT_SECONDS=", NULL}, WL_OK, 30000, NULL},
+        {{"SAMPLE_TIMEOUT_SECONDS=45s", NULL},
+         WL_ERR_INVALID,
+         0,
+         "invalid value \"45s\" for SAMPLE_TIMEOUT_SECONDS: expected a whole number of seconds; "
+         "set --timeout (SAMPLE_TIMEOUT) instead"},
+        {{"SAMPLE_TIMEOUT_SECONDS=500ms", NULL}, WL_ERR_INVALID, 0, "SAMPLE_TIMEOUT_SECONDS"},
+        {{"SAMPLE_TIMEOUT_SECONDS=1.5", NULL}, WL_ERR_INVALID, 0, "whole number of seconds"},
+        {{"SAMPLE_TIMEOUT_SECONDS=3600", NULL},
+         WL_ERR_INVALID,
+         0,
+         "(read from SAMPLE_TIMEOUT_SECONDS)"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sample s;
+        wl_error err = {0};
+        bool help = false;
+        char *argv[] = {"prog"};
+        config_section section = {
+            .table = &sample_table, .target = &s, .aliases = aliases, .alias_count = 1};
+
+        memset(&s, 0, sizeof s);
+        fake_environment = cases[i].environment;
+        CHECK_INT_EQ(config_load_sections(&section, 1, 1, argv, fake_getenv, &help, &err),
+                     cases[i].status);
+        if (cases[i].status == WL_OK) {
+            CHECK_INT_EQ(s.timeout_ms, cases[i].timeout_ms);
+        } else if (strstr(err.message, cases[i].message) == NULL) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, err.message, cases[i].message);
+            check_failures++;
+        }
+        config_free(&sample_table, &s);
+    }
+}
+
+TEST_CASE(choice_lists_expected)
+{
+    static const char *const modes[] = {"auto", "bar", "json", "off", NULL};
+    wl_error err = {0};
+
+    CHECK_INT_EQ(config_check_choice("json", modes, "progress", "PRODUCER_PROGRESS", &err), WL_OK);
+    CHECK_INT_EQ(config_check_choice("fast", modes, "progress", "PRODUCER_PROGRESS", &err),
+                 WL_ERR_INVALID);
+    CHECK_STR_EQ(err.message, "invalid value \"fast\" for --progress (PRODUCER_PROGRESS): "
+                              "expected auto, bar, json or off");
+}
+
+/* Writes `text` to a new file in `dir` and returns its path; free with free(). */
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = wl_xasprintf("%s/%s", dir, name);
+    FILE *file = fopen(path, "w");
+
+    fputs(text, file);
+    fclose(file);
+    return path;
+}
+
+TEST_CASE(file_checks_name_setting)
+{
+    char dir[] = "/tmp/test-config-XXXXXX";
+    wl_error err = {0};
+
+    CHECK(mkdtemp(dir) != NULL);
+    char *pem = write_file(dir, "ca.pem",
+                           "subject=x\n-----BEGIN CERTIFICATE-----\nMIIB\n"
+                           "-----END CERTIFICATE-----\n");
+    char *token = write_file(dir, "token", "eyJhbGciOi.x.y");
+    char *missing = wl_xasprintf("%s/missing.pem", dir);
+
+    CHECK_INT_EQ(config_check_file(pem, "ca-file", "SAMPLE_CA_FILE", true, &err), WL_OK);
+    CHECK_INT_EQ(config_check_file(token, NULL, "SAMPLE_TOKEN_FILE", false, &err), WL_OK);
+
+    CHECK_INT_EQ(config_check_file(missing, "ca-file", "SAMPLE_CA_FILE", true, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--ca-file (SAMPLE_CA_FILE)") != NULL);
+    CHECK(strstr(err.message, "No such file or directory") != NULL);
+    CHECK(strstr(err.message, missing) != NULL);
+
+    wl_error_clear(&err);
+    CHECK_INT_EQ(config_check_file(token, "ca-file", "SAMPLE_CA_FILE", true, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "contains no PEM certificate") != NULL);
+
+    wl_error_clear(&err);
+    CHECK_INT_EQ(config_check_file(dir, NULL, "SAMPLE_TOKEN_FILE", false, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "SAMPLE_TOKEN_FILE") != NULL);
+    CHECK(strstr(err.message, "Is a directory") != NULL);
+
+    remove(pem);
+    remove(token);
+    rmdir(dir);
+    free(pem);
+    free(token);
+    free(missing);
 }
 
 /* Every error names the flag and its variable and states what is expected. */
@@ -183,10 +318,13 @@ TEST_CASE(help_lists_units)
     CHECK(strstr(text, "Unit: messages/s.") != NULL);
     CHECK(strstr(text, "Env: SAMPLE_COUNT.") != NULL);
     CHECK(strstr(text, "Default: 30s.") != NULL);
+    CHECK(strstr(text, "Unit: s, or a suffix ms, s, m or h.") != NULL);
     free(text);
     config_free(&sample_table, &s);
 }
 
 TEST_MAIN(TEST_ENTRY(defaults_apply), TEST_ENTRY(flag_overrides_environment),
-          TEST_ENTRY(durations_parse), TEST_ENTRY(errors_name_option),
+          TEST_ENTRY(durations_parse), TEST_ENTRY(bare_duration_is_seconds),
+          TEST_ENTRY(alias_takes_whole_seconds), TEST_ENTRY(choice_lists_expected),
+          TEST_ENTRY(file_checks_name_setting), TEST_ENTRY(errors_name_option),
           TEST_ENTRY(secret_never_echoed), TEST_ENTRY(help_lists_units))

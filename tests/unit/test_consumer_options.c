@@ -21,10 +21,18 @@ static const char *const variables[] = {
     "CONSUMER_CONCURRENCY",
     "CONSUMER_PREFETCH",
     "SHUTDOWN_GRACE_SECONDS",
+    "CONSUMER_SHUTDOWN_GRACE",
+    "COSMOS_REQUEST_TIMEOUT",
+    "COSMOS_DATABASE",
+    "COSMOS_CONTAINER",
+    "SERVICEBUS_CA_FILE",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_FEDERATED_TOKEN_FILE",
     "LOG_LEVEL",
 };
 
-/* Starts each case from an environment with none of the consumer's variables, plus the two
+/* Starts each case from an environment with none of the consumer's variables, plus the
  * settings every valid configuration needs. */
 static void base_environment(void)
 {
@@ -37,6 +45,7 @@ static void base_environment(void)
            1);
     setenv("SERVICEBUS_QUEUE", "orders", 1);
     setenv("COSMOS_ENDPOINT", "https://127.0.0.1:8081", 1);
+    setenv("COSMOS_KEY", "a2V5", 1);
 }
 
 static wl_status load(consumer_config *config, int argc, char **argv, wl_error *err)
@@ -121,6 +130,116 @@ TEST_CASE(invalid_values_name_the_setting)
     check_rejected("SHUTDOWN_GRACE_SECONDS", "soon", "SHUTDOWN_GRACE_SECONDS");
 }
 
+/* Loads the base environment plus `variable`=`value` and returns the status. Sets *out_ms to
+ * the shutdown grace when `grace` is true, else to the Cosmos request timeout. */
+static wl_status load_duration(const char *variable, const char *value, bool grace, int64_t *out_ms,
+                               wl_error *err)
+{
+    consumer_config config;
+    char *argv[] = {"consumer"};
+
+    base_environment();
+    setenv(variable, value, 1);
+    wl_status status = load(&config, 1, argv, err);
+    *out_ms = grace ? config.consumer.shutdown_grace_ms : config.consumer.cosmos_timeout_ms;
+    consumer_config_free(&config);
+    return status;
+}
+
+/* A bare number is seconds for every duration; SHUTDOWN_GRACE_SECONDS takes whole seconds. */
+TEST_CASE(durations_follow_one_rule)
+{
+    static const struct {
+        const char *variable;
+        const char *value;
+        bool grace;
+        wl_status status;
+        int64_t expected_ms;
+    } cases[] = {
+        {"COSMOS_REQUEST_TIMEOUT", "5", false, WL_OK, 5000},
+        {"COSMOS_REQUEST_TIMEOUT", "250ms", false, WL_OK, 250},
+        {"COSMOS_REQUEST_TIMEOUT", "2m", false, WL_OK, 120000},
+        /* A value written for the old bare-milliseconds rule is out of range, not 10000 s. */
+        {"COSMOS_REQUEST_TIMEOUT", "10000", false, WL_ERR_INVALID, 0},
+        {"CONSUMER_SHUTDOWN_GRACE", "500ms", true, WL_OK, 500},
+        {"CONSUMER_SHUTDOWN_GRACE", "40", true, WL_OK, 40000},
+        {"SHUTDOWN_GRACE_SECONDS", "30", true, WL_OK, 30000},
+        {"SHUTDOWN_GRACE_SECONDS", "30s", true, WL_ERR_INVALID, 0},
+        {"SHUTDOWN_GRACE_SECONDS", "500ms", true, WL_ERR_INVALID, 0},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_error err = {0};
+        int64_t ms = -1;
+
+        wl_status status =
+            load_duration(cases[i].variable, cases[i].value, cases[i].grace, &ms, &err);
+        if (status != cases[i].status) {
+            fprintf(stderr, "%s=%s: status %d, expected %d (%s)\n", cases[i].variable,
+                    cases[i].value, (int)status, (int)cases[i].status, err.message);
+            check_failures++;
+        } else if (status == WL_OK && ms != cases[i].expected_ms) {
+            fprintf(stderr, "%s=%s: %lld ms, expected %lld\n", cases[i].variable, cases[i].value,
+                    (long long)ms, (long long)cases[i].expected_ms);
+            check_failures++;
+        } else if (status != WL_OK && strstr(err.message, cases[i].variable) == NULL) {
+            fprintf(stderr, "%s=%s: message does not name it: %s\n", cases[i].variable,
+                    cases[i].value, err.message);
+            check_failures++;
+        }
+    }
+}
+
+/* The new variable wins over the older one when both are set. */
+TEST_CASE(shutdown_grace_new_name_wins)
+{
+    consumer_config config;
+    wl_error err = {0};
+    char *argv[] = {"consumer"};
+
+    base_environment();
+    setenv("SHUTDOWN_GRACE_SECONDS", "30", 1);
+    setenv("CONSUMER_SHUTDOWN_GRACE", "2s", 1);
+    CHECK_INT_EQ(load(&config, 1, argv, &err), WL_OK);
+    CHECK_INT_EQ(config.consumer.shutdown_grace_ms, 2000);
+    consumer_config_free(&config);
+}
+
+/* Values that used to fail only at the first connection or request are rejected at start. */
+TEST_CASE(late_failures_rejected_at_start)
+{
+    check_rejected("HEALTH_BIND", "999.1.1.1", "--health-bind (HEALTH_BIND)");
+    check_rejected("HEALTH_BIND", "localhost", "expected an IPv4 address");
+    check_rejected("SERVICEBUS_CA_FILE", "/nonexistent/ca.pem", "--ca-file (SERVICEBUS_CA_FILE)");
+    check_rejected("SERVICEBUS_CA_FILE", "/dev/null", "contains no PEM certificate");
+    check_rejected("COSMOS_DATABASE", "a/b", "--cosmos-database (COSMOS_DATABASE)");
+    check_rejected("COSMOS_CONTAINER", "results?", "--cosmos-container (COSMOS_CONTAINER)");
+    check_rejected("COSMOS_KEY", NULL, "AZURE_TENANT_ID is not set");
+}
+
+/* Without a Cosmos key the federated token file must be readable at start. */
+TEST_CASE(cosmos_token_file_checked)
+{
+    consumer_config config;
+    wl_error err = {0};
+    char *argv[] = {"consumer"};
+
+    base_environment();
+    unsetenv("COSMOS_KEY");
+    setenv("AZURE_TENANT_ID", "tenant", 1);
+    setenv("AZURE_CLIENT_ID", "client", 1);
+    setenv("AZURE_FEDERATED_TOKEN_FILE", "/nonexistent/token", 1);
+    CHECK_INT_EQ(load(&config, 1, argv, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "AZURE_FEDERATED_TOKEN_FILE") != NULL);
+    CHECK(strstr(err.message, "/nonexistent/token") != NULL);
+    consumer_config_free(&config);
+
+    wl_error_clear(&err);
+    setenv("AZURE_FEDERATED_TOKEN_FILE", "/proc/self/cmdline", 1);
+    CHECK_INT_EQ(load(&config, 1, argv, &err), WL_OK);
+    consumer_config_free(&config);
+}
+
 TEST_CASE(missing_settings_are_named)
 {
     check_rejected("COSMOS_ENDPOINT", NULL, "COSMOS_ENDPOINT");
@@ -181,4 +300,6 @@ TEST_CASE(check_mode_skips_service_settings)
 TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(invalid_values_name_the_setting), TEST_ENTRY(missing_settings_are_named),
           TEST_ENTRY(workload_identity_needs_cbs), TEST_ENTRY(plain_needs_allow_insecure),
-          TEST_ENTRY(check_mode_skips_service_settings))
+          TEST_ENTRY(check_mode_skips_service_settings), TEST_ENTRY(durations_follow_one_rule),
+          TEST_ENTRY(shutdown_grace_new_name_wins), TEST_ENTRY(late_failures_rejected_at_start),
+          TEST_ENTRY(cosmos_token_file_checked))

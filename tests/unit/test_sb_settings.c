@@ -3,7 +3,9 @@
  * resolving them into a connection target for every authentication mode.
  */
 #include "check.h"
+#include "clock.h"
 #include "config.h"
+#include "sas.h"
 #include "sb_settings.h"
 #include "service.h"
 
@@ -44,11 +46,14 @@ static wl_status load(loaded *out, int argc, char **argv, wl_error *err)
     bool help = false;
 
     memset(out, 0, sizeof *out);
-    out->sections[0] =
-        (config_section){"Service Bus", &sb_settings_table, &out->servicebus, NULL, 0};
-    out->sections[1] = (config_section){"Own", &own_table, &out->own, NULL, 0};
-    out->sections[2] =
-        (config_section){"Health", &service_settings_table, &out->service, service_defaults, 1};
+    out->sections[0] = (config_section){
+        .title = "Service Bus", .table = &sb_settings_table, .target = &out->servicebus};
+    out->sections[1] = (config_section){.title = "Own", .table = &own_table, .target = &out->own};
+    out->sections[2] = (config_section){.title = "Health",
+                                        .table = &service_settings_table,
+                                        .target = &out->service,
+                                        .defaults = service_defaults,
+                                        .default_count = 1};
     return config_load_sections(out->sections, 3, argc, argv, no_environment, &help, err);
 }
 
@@ -263,8 +268,86 @@ TEST_CASE(health_start_and_check)
     CHECK_INT_EQ(service_run_check(&service, 5000, &err), 1);
 }
 
+/* A signature that has expired can never authorize, so it is rejected at start with its time
+ * in RFC 3339 UTC. */
+TEST_CASE(resolve_expired_signature)
+{
+    wl_fake_clock fake;
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+    /* 2026-12-04T10:00:00Z */
+    int64_t now_s = 1796378400;
+
+    wl_fake_clock_init(&fake, 0, now_s * 1000000);
+    char *token = sas_token_create("sb://localhost/orders", "k", "v", now_s - 90, &err);
+    CHECK(token != NULL);
+    char *connection_string =
+        wl_xasprintf("Endpoint=sb://localhost;SharedAccessSignature=%s;UseDevelopmentEmulator=true;"
+                     "EntityPath=orders",
+                     token);
+    char *argv[] = {"prog", "--connection-string", connection_string};
+
+    CHECK_INT_EQ(load(&settings, 3, argv, &err), WL_OK);
+    CHECK_INT_EQ(sb_settings_resolve(&settings.servicebus, &fake.clock, &target, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "expired at 2026-12-04T09:58:30.000Z") != NULL);
+    CHECK(strstr(err.message, "SERVICEBUS_CONNECTION_STRING") != NULL);
+    sb_target_free(&target);
+
+    /* The same signature a minute before it expires is accepted. */
+    wl_error_clear(&err);
+    wl_fake_clock_init(&fake, 0, (now_s - 150) * 1000000);
+    CHECK_INT_EQ(sb_settings_resolve(&settings.servicebus, &fake.clock, &target, &err), WL_OK);
+    CHECK_STR_EQ(sb_target_auth_name(&target), "sas-static");
+    sb_target_free(&target);
+    unload(&settings);
+    free(connection_string);
+    free(token);
+}
+
+TEST_CASE(resolve_checks_ca_file)
+{
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+    char *missing[] = {"prog", "--connection-string", EMULATOR, "--ca-file", "/nonexistent/ca"};
+    char *not_pem[] = {"prog", "--connection-string", EMULATOR, "--ca-file", "/dev/null"};
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, missing, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--ca-file (SERVICEBUS_CA_FILE)") != NULL);
+    CHECK(strstr(err.message, "/nonexistent/ca") != NULL);
+    sb_target_free(&target);
+    unload(&settings);
+
+    wl_error_clear(&err);
+    CHECK_INT_EQ(resolve(&settings, &target, 5, not_pem, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "contains no PEM certificate") != NULL);
+    sb_target_free(&target);
+    unload(&settings);
+}
+
+TEST_CASE(health_bind_checked)
+{
+    service_settings service = {.health_port = 8080, .health_bind = "0.0.0.0", .log_level = "info"};
+    log_level level;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(service_settings_validate(&service, &level, &err), WL_OK);
+    service.health_bind = "256.0.0.1";
+    CHECK_INT_EQ(service_settings_validate(&service, &level, &err), WL_ERR_INVALID);
+    CHECK_STR_EQ(err.message, "invalid value \"256.0.0.1\" for --health-bind (HEALTH_BIND): "
+                              "expected an IPv4 address such as 0.0.0.0 or 127.0.0.1");
+
+    /* --check requests the same address, so it exits 2 for invalid configuration too. */
+    wl_error_clear(&err);
+    CHECK_INT_EQ(service_run_check(&service, 1000, &err), 2);
+    CHECK(strstr(err.message, "HEALTH_BIND") != NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_titles),
           TEST_ENTRY(unknown_flag_in_no_section), TEST_ENTRY(resolve_cbs_with_sas_key),
           TEST_ENTRY(resolve_queue_flag_wins), TEST_ENTRY(resolve_plain_and_none),
           TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port),
-          TEST_ENTRY(health_start_and_check))
+          TEST_ENTRY(health_start_and_check), TEST_ENTRY(resolve_expired_signature),
+          TEST_ENTRY(resolve_checks_ca_file), TEST_ENTRY(health_bind_checked))

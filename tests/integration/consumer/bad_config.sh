@@ -17,7 +17,8 @@ expect_exit_2() {
     done
     [[ $# -gt 0 ]] && shift
     local status=0 output
-    output="$(env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
+    # The bound turns a consumer that starts instead of rejecting its settings into a failure.
+    output="$(timeout 60 env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
         SERVICEBUS_QUEUE=orders COSMOS_ENDPOINT=https://127.0.0.1:1 COSMOS_KEY=a2V5 HEALTH_BIND=127.0.0.1 HEALTH_PORT=0 \
         "${env_args[@]}" "$bin" "$@" 2>&1)" || status=$?
     if [[ "$status" != 2 ]] || ! grep -q -- "$pattern" <<<"$output"; then
@@ -39,6 +40,27 @@ expect_exit_2 'SERVICEBUS_CONNECTION_STRING' SERVICEBUS_CONNECTION_STRING= --
 expect_exit_2 'SERVICEBUS_QUEUE' SERVICEBUS_QUEUE= --
 expect_exit_2 'SERVICEBUS_ALLOW_INSECURE_PLAIN' SERVICEBUS_AUTH=plain --
 expect_exit_2 'unknown option --servicebus-ca-file' -- --servicebus-ca-file /dev/null
+
+# Values that used to pass the parser and fail only when used, with exit 1.
+expect_exit_2 'invalid value "999.1.1.1" for --health-bind (HEALTH_BIND)' HEALTH_BIND=999.1.1.1 --
+expect_exit_2 'for --health-bind (HEALTH_BIND)' HEALTH_BIND=localhost -- --check --health-port 9
+expect_exit_2 'cannot read the file "/nonexistent/ca.pem" of --ca-file (SERVICEBUS_CA_FILE)' \
+    SERVICEBUS_CA_FILE=/nonexistent/ca.pem --
+expect_exit_2 'invalid value "a/b" for --cosmos-database (COSMOS_DATABASE)' COSMOS_DATABASE=a/b --
+expect_exit_2 'invalid value "" for --cosmos-container (COSMOS_CONTAINER)' -- --cosmos-container=
+expect_exit_2 'cannot read the file "/nonexistent/token" of AZURE_FEDERATED_TOKEN_FILE' \
+    COSMOS_KEY= AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token --
+# se=1700000000 is 2023-11-14T22:13:20Z; the signature itself is never checked locally.
+expect_exit_2 'expired at 2023-11-14T22:13:20.000Z' \
+    "SERVICEBUS_CONNECTION_STRING=Endpoint=sb://127.0.0.1:1;SharedAccessSignature=SharedAccessSignature sr=sb%3A%2F%2F127.0.0.1%2Forders&sig=abc%3D&se=1700000000&skn=k;UseDevelopmentEmulator=true" --
+
+# One rule for durations: a bare number is seconds. SHUTDOWN_GRACE_SECONDS, the older name of
+# CONSUMER_SHUTDOWN_GRACE, takes whole seconds only.
+expect_exit_2 'invalid value "10000" for --cosmos-timeout (COSMOS_REQUEST_TIMEOUT)' \
+    COSMOS_REQUEST_TIMEOUT=10000 --
+expect_exit_2 'for SHUTDOWN_GRACE_SECONDS: expected a whole number of seconds' \
+    SHUTDOWN_GRACE_SECONDS=30s --
+expect_exit_2 'CONSUMER_SHUTDOWN_GRACE' CONSUMER_SHUTDOWN_GRACE=soon --
 
 if ((failures > 0)); then
     exit 1

@@ -41,6 +41,30 @@ check_invalid 'invalid value "kerberos" for --auth (SERVICEBUS_AUTH): expected c
 check_invalid 'unknown option --cbs' --connection-string "$emulator" --queue q --cbs=false
 check_invalid '--check needs the port of the running instance' --check
 
+# Values that used to pass the parser and fail only at the first connection, with exit 1.
+check_invalid 'invalid value "999.1.1.1" for --health-bind (HEALTH_BIND): expected an IPv4 address' \
+    --connection-string "$emulator" --queue q --health-port 0 --health-bind 999.1.1.1
+check_invalid 'for --health-bind (HEALTH_BIND)' --check --health-port 9 --health-bind localhost
+check_invalid 'cannot read the file "/nonexistent/ca.pem" of --ca-file (SERVICEBUS_CA_FILE)' \
+    --connection-string "$emulator" --queue q --ca-file /nonexistent/ca.pem
+check_invalid 'the file "/dev/null" of --ca-file (SERVICEBUS_CA_FILE) contains no PEM certificate' \
+    --connection-string "$emulator" --queue q --ca-file /dev/null
+# se=1700000000 is 2023-11-14T22:13:20Z; the signature itself is never checked locally.
+expired="Endpoint=sb://localhost;SharedAccessSignature=SharedAccessSignature sr=sb%3A%2F%2Flocalhost%2Fq&sig=abc%3D&se=1700000000&skn=k;UseDevelopmentEmulator=true"
+check_invalid 'SharedAccessSignature in --connection-string (SERVICEBUS_CONNECTION_STRING) expired at 2023-11-14T22:13:20.000Z' \
+    --connection-string "$expired" --queue q
+# One rule for durations: a bare number is seconds, so 5000 is outside 0.1 s to 3600 s.
+check_invalid 'invalid value "5000" for --send-timeout (PRODUCER_SEND_TIMEOUT): expected a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds), from 0.1s to 3600s' \
+    --connection-string "$emulator" --queue q --send-timeout 5000
+
+# Workload identity reads the federated token file at start.
+status=0
+output="$(AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token \
+    "$PRODUCER_BIN" --namespace ns --queue q 2>&1 >/dev/null)" || status=$?
+[[ "$status" == 2 ]] || fail "a missing token file exited $status, expected 2"
+grep -qF 'cannot read the file "/nonexistent/token" of AZURE_FEDERATED_TOKEN_FILE' <<<"$output" ||
+    fail "a missing token file printed \"$output\""
+
 # The same through the environment: the message names the variable.
 status=0
 output="$(PRODUCER_INFLIGHT=0 "$PRODUCER_BIN" 2>&1 >/dev/null)" || status=$?
