@@ -105,6 +105,12 @@ void service_block_signals(void)
 {
     sigset_t blocked;
 
+    /* A program started in the background by a non-interactive shell inherits SIGINT as
+     * ignored. POSIX leaves it unspecified whether a blocked signal whose action is "ignore"
+     * stays pending for sigwait. Linux keeps it, other systems may discard it, so restoring
+     * the default action is what makes the signal thread receive both everywhere. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGINT);
     sigaddset(&blocked, SIGTERM);

@@ -57,7 +57,11 @@ int service_run_check(const service_settings *settings, int64_t timeout_ms, wl_e
 wl_status service_health_start(health_server *server, const service_settings *settings,
                                bool *out_started, wl_error *err);
 
-/* Blocks SIGTERM and SIGINT in the calling thread and ignores SIGPIPE. */
+/*
+ * Restores the default action of SIGTERM and SIGINT, because an inherited "ignore" may discard
+ * them before the signal thread's sigwait. Then blocks both in the calling thread and ignores
+ * SIGPIPE.
+ */
 void service_block_signals(void);
 
 typedef struct service_signals service_signals;
