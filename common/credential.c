@@ -2,6 +2,7 @@
 
 #include "encoding.h"
 #include "sas.h"
+#include "timefmt.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -122,12 +123,14 @@ static wl_status get_sas(cred *credential, const char *audience, cred_token *out
 static wl_status get_sas_static(cred *credential, cred_token *out, wl_error *err)
 {
     int64_t now = now_unix(credential);
+    char expired_at[WL_ISO8601_SIZE];
 
     if (credential->signature_expiry <= now) {
+        wl_format_iso8601(credential->signature_expiry * 1000, expired_at);
         return wl_error_set(err, WL_ERR_AUTH,
-                            "the SharedAccessSignature in the connection string expired at %lld; "
+                            "the SharedAccessSignature in the connection string expired at %s; "
                             "issue a new one",
-                            (long long)credential->signature_expiry);
+                            expired_at);
     }
     out->token = wl_xstrdup(credential->signature);
     out->type = CRED_TYPE_SAS;

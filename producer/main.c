@@ -107,31 +107,69 @@ static void log_progress(const producer_run *run)
     log_write_fields(LOG_LEVEL_INFO, "progress", fields, "%" PRIu64 " accepted", stats->accepted);
 }
 
-static void print_summary(const producer_run *run, progress_mode mode)
+/*
+ * Describes the outcome in one sentence: the accepted count against the requested one (or the
+ * issued one without --count), then the error that ended the run or the number that failed.
+ */
+static void describe_outcome(const producer_run *run, int64_t count, char *out, size_t capacity)
 {
     const producer_stats *stats = producer_run_stats(run);
+    const wl_error *error = producer_run_error(run);
+    double elapsed_s = (double)producer_run_elapsed_ms(run) / 1000.0;
+    int used;
+
+    if (count > 0) {
+        used = snprintf(out, capacity,
+                        "%" PRIu64 " of %" PRId64 " requested messages accepted in %.3f s",
+                        stats->accepted, count, elapsed_s);
+    } else {
+        used = snprintf(out, capacity,
+                        "%" PRIu64 " of %" PRIu64 " sent messages accepted in %.3f s (no count "
+                        "limit)",
+                        stats->accepted, stats->issued, elapsed_s);
+    }
+    if (used < 0 || (size_t)used >= capacity) {
+        return;
+    }
+    if (error != NULL) {
+        snprintf(out + used, capacity - (size_t)used, ": %s", error->message);
+    } else if (stats->rejected > 0) {
+        snprintf(out + used, capacity - (size_t)used, ": %" PRIu64 " failed", stats->rejected);
+    }
+}
+
+static void print_summary(const producer_run *run, int64_t count, progress_mode mode)
+{
+    const producer_stats *stats = producer_run_stats(run);
+    const wl_error *error = producer_run_error(run);
     int64_t elapsed = producer_run_elapsed_ms(run);
     double p50 = (double)stats_latency_percentile_us(stats, 0.50) / 1000.0;
     double p99 = (double)stats_latency_percentile_us(stats, 0.99) / 1000.0;
     double rate = rate_per_s(stats->accepted, elapsed);
-    char fields[600];
+    char outcome[sizeof error->message + 128];
+    char escaped[sizeof error->message * 2];
+    char fields[sizeof escaped + 600];
 
+    describe_outcome(run, count, outcome, sizeof outcome);
+    log_json_escape(escaped, sizeof escaped, error != NULL ? error->message : "");
     snprintf(fields, sizeof fields,
-             "\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64
-             ",\"retried\":%" PRIu64 ",\"unacknowledged\":%" PRIu64
+             "\"requested\":%" PRId64 ",\"issued\":%" PRIu64 ",\"sent\":%" PRIu64
+             ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64
+             ",\"unacknowledged\":%" PRIu64
              ",\"duration_s\":%.3f,\"msgs_per_s\":%.1f,\"latency_p50_ms\":%.3f,"
-             "\"latency_p99_ms\":%.3f",
-             stats->sent, stats->accepted, stats->rejected, stats->retried,
-             producer_run_outstanding(run), (double)elapsed / 1000.0, rate, p50, p99);
-    log_write_fields(LOG_LEVEL_INFO, "summary", fields,
-                     "%" PRIu64 " of %" PRIu64 " messages accepted in %.3f s", stats->accepted,
-                     stats->issued, (double)elapsed / 1000.0);
+             "\"latency_p99_ms\":%.3f%s%s%s",
+             count, stats->issued, stats->sent, stats->accepted, stats->rejected, stats->retried,
+             producer_run_outstanding(run), (double)elapsed / 1000.0, rate, p50, p99,
+             error != NULL ? ",\"error\":\"" : "", error != NULL ? escaped : "",
+             error != NULL ? "\"" : "");
+    log_write_fields(error != NULL ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "summary", fields, "%s",
+                     outcome);
     if (mode == PROGRESS_BAR) {
         fprintf(stderr,
-                "\nsent %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64 ", retried %" PRIu64
-                " in %.3f s: %.0f msgs/s, latency p50 %.2f ms, p99 %.2f ms\n",
-                stats->sent, stats->accepted, stats->rejected, stats->retried,
-                (double)elapsed / 1000.0, rate, p50, p99);
+                "\n%s\nsent %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64
+                ", retried %" PRIu64 ": %.0f msgs/s, latency p50 %.2f ms, p99 %.2f ms\n",
+                outcome, stats->sent, stats->accepted, stats->rejected, stats->retried, rate, p50,
+                p99);
     }
 }
 
@@ -237,7 +275,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
         goto out;
     }
     run_loop(proactor, run, &config->producer, mode);
-    print_summary(run, mode);
+    print_summary(run, config->producer.count, mode);
     if (producer_run_error(run) != NULL) {
         fprintf(stderr, "producer: %s\n", producer_run_error(run)->message);
     }
