@@ -8,6 +8,9 @@
  * when the writer returns them through the outbox and wakes the connection
  * (pn_connection_wake), so settlement happens on the thread that owns the connection.
  *
+ * No receiver is attached until a CBS put-token succeeds. CBS retries every failed put-token
+ * with backoff (cbs.h), and /readyz reports the last failure until then.
+ *
  * Link credit is kept at concurrency + prefetch minus the unsettled deliveries, and is only
  * granted while Cosmos DB accepts our requests. A lock is renewed through $management before
  * it expires while its message is still being written. A write that finishes after its link
