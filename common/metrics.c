@@ -100,6 +100,30 @@ metrics_histogram *metrics_histogram_add(metrics_registry *registry, const char 
     return histogram;
 }
 
+void metrics_register_table(metrics_registry *registry, const metrics_definition *definitions,
+                            size_t count, void *target)
+{
+    for (size_t i = 0; i < count; i++) {
+        const metrics_definition *row = &definitions[i];
+        void *field = (char *)target + row->offset;
+
+        switch (row->kind) {
+        case METRICS_COUNTER:
+            *(metrics_counter **)field =
+                metrics_counter_add(registry, row->name, row->labels, row->help);
+            break;
+        case METRICS_GAUGE:
+            *(metrics_gauge **)field =
+                metrics_gauge_add(registry, row->name, row->labels, row->help);
+            break;
+        case METRICS_HISTOGRAM:
+            *(metrics_histogram **)field = metrics_histogram_add(
+                registry, row->name, row->labels, row->help, row->bounds, row->bound_count);
+            break;
+        }
+    }
+}
+
 void metrics_histogram_observe(metrics_histogram *histogram, double value)
 {
     size_t bucket = 0;

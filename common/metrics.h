@@ -72,6 +72,31 @@ static inline void metrics_gauge_add_value(metrics_gauge *gauge, int64_t delta)
 
 void metrics_histogram_observe(metrics_histogram *histogram, double value);
 
+typedef enum metrics_kind {
+    METRICS_COUNTER,
+    METRICS_GAUGE,
+    METRICS_HISTOGRAM,
+} metrics_kind;
+
+/* One row of a program's metrics table, registered by metrics_register_table. */
+typedef struct metrics_definition {
+    metrics_kind kind;
+    const char *name;
+    const char *labels; /* NULL for none */
+    const char *help;
+    const double *bounds; /* METRICS_HISTOGRAM only: ascending, at most METRICS_MAX_BUCKETS */
+    size_t bound_count;
+    size_t offset; /* offsetof(target struct, its metrics_counter *, metrics_gauge * or
+                      metrics_histogram * field) */
+} metrics_definition;
+
+/*
+ * Registers every row of `definitions` in order and stores each metric's pointer in the field
+ * of `target` that the row's offset names. The pointers are owned by the registry.
+ */
+void metrics_register_table(metrics_registry *registry, const metrics_definition *definitions,
+                            size_t count, void *target);
+
 /* Renders every metric; caller frees with free(). `out_length` may be NULL. */
 char *metrics_render(metrics_registry *registry, size_t *out_length);
 

@@ -1,62 +1,64 @@
 #include "stats.h"
 
 #include <stddef.h>
-#include <stdio.h>
 
 /* Seconds: Cosmos requests take milliseconds, end-to-end latency includes queueing. */
 static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                         0.5,    1,     2.5,    5,     10,   30,    60,   300};
 
-static metrics_counter *retry_counter(metrics_registry *registry, const char *cause)
-{
-    char labels[48];
+#define FIELD(name) offsetof(consumer_stats, name)
+#define COUNTER(name, help, field)                                                                 \
+    {                                                                                              \
+        METRICS_COUNTER, name, NULL, help, NULL, 0, FIELD(field)                                   \
+    }
+#define RETRIES(cause, field)                                                                      \
+    {                                                                                              \
+        METRICS_COUNTER, "consumer_cosmos_retries_total", "cause=\"" cause "\"",                   \
+            "Cosmos DB writes retried, by HTTP status or transport failure", NULL, 0, FIELD(field) \
+    }
+#define LATENCY(name, help, field)                                                                 \
+    {                                                                                              \
+        METRICS_HISTOGRAM, name, NULL, help, latency_bounds,                                       \
+            sizeof latency_bounds / sizeof latency_bounds[0], FIELD(field)                         \
+    }
 
-    snprintf(labels, sizeof labels, "cause=\"%s\"", cause);
-    return metrics_counter_add(registry, "consumer_cosmos_retries_total", labels,
-                               "Cosmos DB writes retried, by HTTP status or transport failure");
-}
+static const metrics_definition definitions[] = {
+    COUNTER("consumer_messages_received_total", "messages received from Service Bus", received),
+    COUNTER("consumer_messages_completed_total",
+            "messages completed after their document was stored", completed),
+    COUNTER("consumer_messages_abandoned_total", "messages abandoned for redelivery", abandoned),
+    COUNTER("consumer_messages_dead_lettered_total", "messages moved to the dead-letter queue",
+            dead_lettered),
+    COUNTER("consumer_lock_renewals_total", "message locks renewed through $management",
+            lock_renewals),
+    COUNTER("consumer_locks_lost_total", "messages whose lock expired before settlement",
+            lock_lost),
+    COUNTER("consumer_reconnects_total", "AMQP connections opened after the first one", reconnects),
+    COUNTER("consumer_token_refreshes_total", "Entra tokens fetched for Cosmos DB",
+            token_refreshes),
+    COUNTER("consumer_late_settlements_total",
+            "messages settled through $management after their link was gone", late_settlements),
+    RETRIES("408", retries_408),
+    RETRIES("429", retries_429),
+    RETRIES("449", retries_449),
+    RETRIES("500", retries_500),
+    RETRIES("502", retries_502),
+    RETRIES("503", retries_503),
+    RETRIES("504", retries_504),
+    RETRIES("other", retries_other),
+    RETRIES("transport", retries_transport),
+    {METRICS_GAUGE, "consumer_messages_in_flight", NULL, "messages received and not yet settled",
+     NULL, 0, FIELD(in_flight)},
+    LATENCY("consumer_cosmos_request_seconds",
+            "latency of one Cosmos DB request, queueing in the client included", cosmos_latency),
+    LATENCY("consumer_end_to_end_seconds",
+            "time from the message's srcStamp to its document being stored", end_to_end_latency),
+};
 
 void consumer_stats_register(consumer_stats *stats, metrics_registry *registry)
 {
-    size_t bounds = sizeof latency_bounds / sizeof latency_bounds[0];
-
-    stats->received = metrics_counter_add(registry, "consumer_messages_received_total", NULL,
-                                          "messages received from Service Bus");
-    stats->completed = metrics_counter_add(registry, "consumer_messages_completed_total", NULL,
-                                           "messages completed after their document was stored");
-    stats->abandoned = metrics_counter_add(registry, "consumer_messages_abandoned_total", NULL,
-                                           "messages abandoned for redelivery");
-    stats->dead_lettered = metrics_counter_add(registry, "consumer_messages_dead_lettered_total",
-                                               NULL, "messages moved to the dead-letter queue");
-    stats->lock_renewals = metrics_counter_add(registry, "consumer_lock_renewals_total", NULL,
-                                               "message locks renewed through $management");
-    stats->lock_lost = metrics_counter_add(registry, "consumer_locks_lost_total", NULL,
-                                           "messages whose lock expired before settlement");
-    stats->reconnects = metrics_counter_add(registry, "consumer_reconnects_total", NULL,
-                                            "AMQP connections opened after the first one");
-    stats->token_refreshes = metrics_counter_add(registry, "consumer_token_refreshes_total", NULL,
-                                                 "Entra tokens fetched for Cosmos DB");
-    stats->late_settlements =
-        metrics_counter_add(registry, "consumer_late_settlements_total", NULL,
-                            "messages settled through $management after their link was gone");
-    stats->retries_408 = retry_counter(registry, "408");
-    stats->retries_429 = retry_counter(registry, "429");
-    stats->retries_449 = retry_counter(registry, "449");
-    stats->retries_500 = retry_counter(registry, "500");
-    stats->retries_502 = retry_counter(registry, "502");
-    stats->retries_503 = retry_counter(registry, "503");
-    stats->retries_504 = retry_counter(registry, "504");
-    stats->retries_other = retry_counter(registry, "other");
-    stats->retries_transport = retry_counter(registry, "transport");
-    stats->in_flight = metrics_gauge_add(registry, "consumer_messages_in_flight", NULL,
-                                         "messages received and not yet settled");
-    stats->cosmos_latency =
-        metrics_histogram_add(registry, "consumer_cosmos_request_seconds", NULL,
-                              "latency of one Cosmos DB request, queueing in the client included",
-                              latency_bounds, bounds);
-    stats->end_to_end_latency = metrics_histogram_add(
-        registry, "consumer_end_to_end_seconds", NULL,
-        "time from the message's srcStamp to its document being stored", latency_bounds, bounds);
+    metrics_register_table(registry, definitions, sizeof definitions / sizeof definitions[0],
+                           stats);
 }
 
 void consumer_stats_count_retry(const consumer_stats *stats, int http_status)

@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,28 +636,34 @@ static void handle_link_event(producer_link *link, pn_event_t *event)
 
 /* ---- public ---- */
 
+/* Seconds from sending a message to its acknowledgement. */
+static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+
+static const metrics_definition metric_definitions[] = {
+    {METRICS_COUNTER, "producer_messages_sent_total", NULL, "Transfers sent, including resends.",
+     NULL, 0, offsetof(producer_run, sent_metric)},
+    {METRICS_COUNTER, "producer_messages_accepted_total", NULL, "Messages the service accepted.",
+     NULL, 0, offsetof(producer_run, accepted_metric)},
+    {METRICS_COUNTER, "producer_messages_failed_total", NULL,
+     "Messages rejected for good or out of retries.", NULL, 0,
+     offsetof(producer_run, rejected_metric)},
+    {METRICS_COUNTER, "producer_messages_retried_total", NULL, "Resends after a retryable failure.",
+     NULL, 0, offsetof(producer_run, retried_metric)},
+    {METRICS_GAUGE, "producer_messages_inflight", NULL, "Messages sent and not yet settled.", NULL,
+     0, offsetof(producer_run, inflight_metric)},
+    {METRICS_HISTOGRAM, "producer_send_latency_seconds", NULL,
+     "Time from sending a message to its acknowledgement.", latency_bounds,
+     sizeof latency_bounds / sizeof latency_bounds[0], offsetof(producer_run, latency_metric)},
+};
+
 static void register_metrics(producer_run *run, metrics_registry *metrics)
 {
-    static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                    0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
-
     if (metrics == NULL) {
         return;
     }
-    run->sent_metric = metrics_counter_add(metrics, "producer_messages_sent_total", NULL,
-                                           "Transfers sent, including resends.");
-    run->accepted_metric = metrics_counter_add(metrics, "producer_messages_accepted_total", NULL,
-                                               "Messages the service accepted.");
-    run->rejected_metric = metrics_counter_add(metrics, "producer_messages_failed_total", NULL,
-                                               "Messages rejected for good or out of retries.");
-    run->retried_metric = metrics_counter_add(metrics, "producer_messages_retried_total", NULL,
-                                              "Resends after a retryable failure.");
-    run->inflight_metric = metrics_gauge_add(metrics, "producer_messages_inflight", NULL,
-                                             "Messages sent and not yet settled.");
-    run->latency_metric =
-        metrics_histogram_add(metrics, "producer_send_latency_seconds", NULL,
-                              "Time from sending a message to its acknowledgement.", bounds,
-                              sizeof bounds / sizeof *bounds);
+    metrics_register_table(metrics, metric_definitions,
+                           sizeof metric_definitions / sizeof metric_definitions[0], run);
 }
 
 producer_run *producer_run_create(pn_proactor_t *proactor, const producer_config *config,

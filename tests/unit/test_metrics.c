@@ -1,6 +1,7 @@
 #include "check.h"
 #include "metrics.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 TEST_CASE(render_prometheus_text)
@@ -60,4 +61,55 @@ TEST_CASE(family_help_once)
     metrics_registry_destroy(registry);
 }
 
-TEST_MAIN(TEST_ENTRY(render_prometheus_text), TEST_ENTRY(family_help_once))
+typedef struct demo_metrics {
+    metrics_counter *sent;
+    metrics_counter *retried_busy;
+    metrics_gauge *inflight;
+    metrics_histogram *latency;
+} demo_metrics;
+
+/* A table registers the same metrics, in the same order, as one call per metric. */
+TEST_CASE(register_table_fills_fields)
+{
+    static const double bounds[] = {0.01, 0.1};
+    static const metrics_definition definitions[] = {
+        {METRICS_COUNTER, "demo_sent_total", NULL, "Sent.", NULL, 0, offsetof(demo_metrics, sent)},
+        {METRICS_COUNTER, "demo_retries_total", "cause=\"busy\"", "Retries.", NULL, 0,
+         offsetof(demo_metrics, retried_busy)},
+        {METRICS_GAUGE, "demo_inflight", NULL, "In flight.", NULL, 0,
+         offsetof(demo_metrics, inflight)},
+        {METRICS_HISTOGRAM, "demo_latency_seconds", NULL, "Latency.", bounds, 2,
+         offsetof(demo_metrics, latency)},
+    };
+    metrics_registry *by_table = metrics_registry_create();
+    metrics_registry *by_call = metrics_registry_create();
+    demo_metrics demo = {0};
+
+    metrics_register_table(by_table, definitions, 4, &demo);
+    CHECK(demo.sent != NULL);
+    CHECK(demo.retried_busy != NULL);
+    CHECK(demo.inflight != NULL);
+    CHECK(demo.latency != NULL);
+    CHECK_INT_EQ(demo.latency->bucket_count, 2);
+    metrics_counter_inc(demo.retried_busy, 2);
+    metrics_histogram_observe(demo.latency, 0.05);
+
+    metrics_counter_add(by_call, "demo_sent_total", NULL, "Sent.");
+    metrics_counter_inc(
+        metrics_counter_add(by_call, "demo_retries_total", "cause=\"busy\"", "Retries."), 2);
+    metrics_gauge_add(by_call, "demo_inflight", NULL, "In flight.");
+    metrics_histogram_observe(
+        metrics_histogram_add(by_call, "demo_latency_seconds", NULL, "Latency.", bounds, 2), 0.05);
+
+    char *table_text = metrics_render(by_table, NULL);
+    char *call_text = metrics_render(by_call, NULL);
+    CHECK_STR_EQ(table_text, call_text);
+    CHECK(strstr(table_text, "demo_retries_total{cause=\"busy\"} 2\n") != NULL);
+    free(table_text);
+    free(call_text);
+    metrics_registry_destroy(by_table);
+    metrics_registry_destroy(by_call);
+}
+
+TEST_MAIN(TEST_ENTRY(render_prometheus_text), TEST_ENTRY(family_help_once),
+          TEST_ENTRY(register_table_fills_fields))
