@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGTERM in the middle of a backlog: the consumer settles its messages in flight and exits 0.
-# The queues' lock lasts 5 minutes (the maximum), so a message the consumer left unsettled
+# The queue's lock lasts 5 minutes (the maximum), so a message the consumer left unsettled
 # would stay locked through every check below. Right after the exit, no message may be
 # locked, every good message must be in the queue or have its document, and the messages
 # whose delivery count rose must be the ones the consumer logged as abandoned. A second run
@@ -60,6 +60,6 @@ sigterm_case() {
 # A grace period long enough to finish the writes in flight.
 sigterm_case graceful 5s
 # NOTE: a case with --shutdown-grace 0s fails about one run in three. The consumer abandons
-# its messages and closes the link at once, and the deliveries that arrive in answer to its
+# its messages and closes the link at once, and the deliveries that arrive in response to its
 # drain are never settled, so they stay locked until the lock expires.
 echo "sigterm: ok"
