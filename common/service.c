@@ -1,5 +1,7 @@
 #include "service.h"
 
+#include "proton_log.h"
+
 #include <curl/curl.h>
 
 #include <arpa/inet.h>
@@ -86,6 +88,37 @@ int service_run_check(const service_settings *settings, int64_t timeout_ms, wl_e
         return 0;
     }
     return status == WL_ERR_INVALID ? 2 : 1;
+}
+
+int service_begin(const char *program, const char *usage, const config_section *sections,
+                  size_t section_count, const service_settings *settings, bool help,
+                  int64_t check_timeout_ms)
+{
+    log_level level = LOG_LEVEL_INFO;
+    wl_error err = {0};
+
+    if (help) {
+        config_print_help_sections(sections, section_count, usage, stdout);
+        return 0;
+    }
+    if (settings->check) {
+        int exit_code = service_run_check(settings, check_timeout_ms, &err);
+        if (exit_code != 0) {
+            fprintf(stderr, "%s --check: %s\n", program, err.message);
+        }
+        return exit_code;
+    }
+
+    log_level_parse(settings->log_level, &level);
+    log_init(program, level, NULL);
+    proton_log_route(level);
+
+    char *described = config_describe_json_sections(sections, section_count);
+    char *fields = wl_xasprintf("\"config\":%s", described);
+    log_write_fields(LOG_LEVEL_INFO, "configuration", fields, "effective configuration");
+    free(fields);
+    free(described);
+    return -1;
 }
 
 wl_status service_health_start(health_server *server, const service_settings *settings,

@@ -50,6 +50,17 @@ wl_status service_check(const service_settings *settings, int64_t timeout_ms, wl
 int service_run_check(const service_settings *settings, int64_t timeout_ms, wl_error *err);
 
 /*
+ * Carries out the start-up steps that both programs share once their configuration is loaded.
+ * With --help it prints the help of `sections` under `usage` and returns 0. With --check it
+ * runs service_run_check, prints a failure as "PROGRAM --check: ..." on stderr and returns its
+ * exit status. Otherwise it sets the log level, routes Proton's log, logs the effective
+ * configuration once with secrets masked, and returns -1 for "go on and run".
+ */
+int service_begin(const char *program, const char *usage, const config_section *sections,
+                  size_t section_count, const service_settings *settings, bool help,
+                  int64_t check_timeout_ms);
+
+/*
  * Starts `server` (health.h) on --health-bind and --health-port. With the port -1 it starts
  * nothing, sets `out_started` false and returns WL_OK. Returns WL_ERR_IO naming the address
  * when binding fails.

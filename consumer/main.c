@@ -3,20 +3,18 @@
  * message, completing each message only after its document is stored. See docs/CONSUMER.md.
  */
 #include "consumer.h"
-#include "log.h"
 #include "options.h"
-#include "proton_log.h"
 #include "service.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 int main(int argc, char **argv)
 {
+    static const char usage[] = "usage: consumer [--option value]...\n\nDrains a Service Bus "
+                                "queue in peek-lock mode into Cosmos DB.";
     consumer_config config;
     wl_error err = {0};
     bool help = false;
-    log_level level = LOG_LEVEL_INFO;
 
     /* Before any thread starts, so that only the signal thread receives SIGTERM and SIGINT. */
     service_block_signals();
@@ -25,28 +23,14 @@ int main(int argc, char **argv)
         consumer_config_free(&config);
         return 2;
     }
-    if (help) {
-        consumer_config_print_help(&config, stdout);
+    int exit_code = service_begin("consumer", usage, config.sections, CONSUMER_SECTION_COUNT,
+                                  &config.service, help, 2000);
+    if (exit_code >= 0) {
         consumer_config_free(&config);
-        return 0;
-    }
-    if (config.service.check) {
-        int status = service_run_check(&config.service, 2000, &err);
-        if (status != 0) {
-            fprintf(stderr, "consumer --check: %s\n", err.message);
-        }
-        consumer_config_free(&config);
-        return status;
+        return exit_code;
     }
 
-    log_level_parse(config.service.log_level, &level);
-    log_init("consumer", level, NULL);
-    proton_log_route(level);
-    char *described = consumer_config_describe_json(&config);
-    log_write_fields(LOG_LEVEL_INFO, "config", NULL, "%s", described);
-    free(described);
-
-    int status = consumer_run(&config);
+    exit_code = consumer_run(&config);
     consumer_config_free(&config);
-    return status;
+    return exit_code;
 }

@@ -58,10 +58,10 @@ static const config_default servicebus_defaults[] = {{"give-up-after", "0"}};
 /* Manifests written before CONSUMER_SHUTDOWN_GRACE set the grace period in whole seconds. */
 static const config_alias consumer_aliases[] = {{"shutdown-grace", "SHUTDOWN_GRACE_SECONDS"}};
 
-#define SECTION_COUNT 3
-
-static void sections_of(consumer_config *config, config_section out[SECTION_COUNT])
+static void fill_sections(consumer_config *config)
 {
+    config_section *out = config->sections;
+
     out[0] = (config_section){.title = "Service Bus",
                               .table = &sb_settings_table,
                               .target = &config->servicebus,
@@ -146,13 +146,13 @@ static wl_status check_consumer_options(const consumer_options *options, wl_erro
 wl_status consumer_config_load(consumer_config *config, int argc, char **argv, bool *out_help,
                                wl_error *err)
 {
-    config_section sections[SECTION_COUNT];
     log_level level;
     wl_status status;
 
     memset(config, 0, sizeof *config);
-    sections_of(config, sections);
-    status = config_load_sections(sections, SECTION_COUNT, argc, argv, NULL, out_help, err);
+    fill_sections(config);
+    status = config_load_sections(config->sections, CONSUMER_SECTION_COUNT, argc, argv, NULL,
+                                  out_help, err);
     if (status != WL_OK || *out_help || config->service.check) {
         return status;
     }
@@ -167,31 +167,9 @@ wl_status consumer_config_load(consumer_config *config, int argc, char **argv, b
     return sb_settings_resolve(&config->servicebus, NULL, &config->target, err);
 }
 
-void consumer_config_print_help(consumer_config *config, FILE *out)
-{
-    config_section sections[SECTION_COUNT];
-
-    sections_of(config, sections);
-    config_print_help_sections(sections, SECTION_COUNT,
-                               "usage: consumer [--option value]...\n\nDrains a Service Bus queue "
-                               "in peek-lock mode into Cosmos DB.",
-                               out);
-}
-
-char *consumer_config_describe_json(consumer_config *config)
-{
-    config_section sections[SECTION_COUNT];
-
-    sections_of(config, sections);
-    return config_describe_json_sections(sections, SECTION_COUNT);
-}
-
 void consumer_config_free(consumer_config *config)
 {
-    config_section sections[SECTION_COUNT];
-
-    sections_of(config, sections);
-    config_free_sections(sections, SECTION_COUNT);
+    config_free_sections(config->sections, CONSUMER_SECTION_COUNT);
     sb_target_free(&config->target);
 }
 

@@ -32,11 +32,15 @@ typedef struct consumer_options {
     int64_t shutdown_grace_ms;
 } consumer_options;
 
+#define CONSUMER_SECTION_COUNT 3
+
 typedef struct consumer_config {
     sb_settings servicebus;
     service_settings service;
     consumer_options consumer;
     sb_target target; /* resolved from `servicebus` by consumer_config_load */
+    /* The first three fields as config sections, for --help and the logged configuration. */
+    config_section sections[CONSUMER_SECTION_COUNT];
 } consumer_config;
 
 /*
@@ -49,12 +53,7 @@ typedef struct consumer_config {
 wl_status consumer_config_load(consumer_config *config, int argc, char **argv, bool *out_help,
                                wl_error *err);
 
-/* Writes the --help text of every section. */
-void consumer_config_print_help(consumer_config *config, FILE *out);
-
-/* Returns the effective configuration as one JSON object, secrets masked; free with free(). */
-char *consumer_config_describe_json(consumer_config *config);
-
+/* Frees the strings of every section and the resolved target. */
 void consumer_config_free(consumer_config *config);
 
 /* Returns the document field named by the partition key path ("id" for "/id"). */

@@ -13,7 +13,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "options.h"
-#include "proton_log.h"
 #include "sender.h"
 #include "service.h"
 
@@ -295,10 +294,12 @@ out:
 
 int main(int argc, char **argv)
 {
+    static const char usage[] = "Usage: producer [--connection-string CS | --namespace NS] --queue "
+                                "Q [options]\n\nSends JSON messages to a Service Bus queue over "
+                                "AMQP 1.0.";
     producer_config config;
     wl_error err = {0};
     bool help = false;
-    log_level level = LOG_LEVEL_INFO;
     int exit_code;
 
     service_block_signals();
@@ -308,28 +309,12 @@ int main(int argc, char **argv)
         producer_config_free(&config);
         return 2;
     }
-    if (help) {
-        producer_config_print_help(&config, stdout);
-        producer_config_free(&config);
-        return 0;
-    }
-    if (config.service.check) {
-        exit_code = service_run_check(&config.service, 5000, &err);
-        if (exit_code != 0) {
-            fprintf(stderr, "producer --check: %s\n", err.message);
-        }
+    exit_code = service_begin("producer", usage, config.sections, PRODUCER_SECTION_COUNT,
+                              &config.service, help, 5000);
+    if (exit_code >= 0) {
         producer_config_free(&config);
         return exit_code;
     }
-    log_level_parse(config.service.log_level, &level);
-    log_init("producer", level, NULL);
-    proton_log_route(level);
-
-    char *described = producer_config_describe_json(&config);
-    char *fields = wl_xasprintf("\"config\":%s", described);
-    log_write_fields(LOG_LEVEL_INFO, "configuration", fields, "effective configuration");
-    free(fields);
-    free(described);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     exit_code = run_producer(&config, choose_progress(config.producer.progress));

@@ -40,10 +40,10 @@ static const config_table producer_table = {option_table,
 /* A run-once job serves health checks only when asked to. */
 static const config_default service_defaults[] = {{"health-port", "-1"}};
 
-#define SECTION_COUNT 3
-
-static void sections_of(producer_config *config, config_section out[SECTION_COUNT])
+static void fill_sections(producer_config *config)
 {
+    config_section *out = config->sections;
+
     out[0] = (config_section){
         .title = "Service Bus", .table = &sb_settings_table, .target = &config->servicebus};
     out[1] = (config_section){
@@ -61,13 +61,13 @@ wl_status producer_config_load(producer_config *config, int argc, char **argv,
                                const char *(*getenv_fn)(const char *name), bool *out_help,
                                wl_error *err)
 {
-    config_section sections[SECTION_COUNT];
     log_level level;
     wl_status status;
 
     memset(config, 0, sizeof *config);
-    sections_of(config, sections);
-    status = config_load_sections(sections, SECTION_COUNT, argc, argv, getenv_fn, out_help, err);
+    fill_sections(config);
+    status = config_load_sections(config->sections, PRODUCER_SECTION_COUNT, argc, argv, getenv_fn,
+                                  out_help, err);
     if (status != WL_OK || *out_help || config->service.check) {
         return status;
     }
@@ -79,30 +79,7 @@ wl_status producer_config_load(producer_config *config, int argc, char **argv,
     return service_settings_validate(&config->service, &level, err);
 }
 
-void producer_config_print_help(producer_config *config, FILE *out)
-{
-    config_section sections[SECTION_COUNT];
-
-    sections_of(config, sections);
-    config_print_help_sections(sections, SECTION_COUNT,
-                               "Usage: producer [--connection-string CS | --namespace NS] --queue "
-                               "Q [options]\n\nSends JSON messages to a Service Bus queue over "
-                               "AMQP 1.0.",
-                               out);
-}
-
-char *producer_config_describe_json(producer_config *config)
-{
-    config_section sections[SECTION_COUNT];
-
-    sections_of(config, sections);
-    return config_describe_json_sections(sections, SECTION_COUNT);
-}
-
 void producer_config_free(producer_config *config)
 {
-    config_section sections[SECTION_COUNT];
-
-    sections_of(config, sections);
-    config_free_sections(sections, SECTION_COUNT);
+    config_free_sections(config->sections, PRODUCER_SECTION_COUNT);
 }

@@ -28,10 +28,14 @@ typedef struct producer_options {
     char *progress; /* "auto", "bar", "json" or "off" */
 } producer_options;
 
+#define PRODUCER_SECTION_COUNT 3
+
 typedef struct producer_config {
     sb_settings servicebus;
     service_settings service;
     producer_options producer;
+    /* The three sections above as config sections, for --help and the logged configuration. */
+    config_section sections[PRODUCER_SECTION_COUNT];
 } producer_config;
 
 /*
@@ -44,12 +48,7 @@ wl_status producer_config_load(producer_config *config, int argc, char **argv,
                                const char *(*getenv_fn)(const char *name), bool *out_help,
                                wl_error *err);
 
-/* Writes the --help text of every section. */
-void producer_config_print_help(producer_config *config, FILE *out);
-
-/* Returns the effective configuration as one JSON object, secrets masked; free with free(). */
-char *producer_config_describe_json(producer_config *config);
-
+/* Frees the strings of every section. */
 void producer_config_free(producer_config *config);
 
 #endif

@@ -46,7 +46,7 @@ TEST_CASE(shared_flags_reach_sections)
     CHECK_INT_EQ(config.producer.count, 5);
     CHECK_INT_EQ(config.service.health_port, 9090);
 
-    char *json = producer_config_describe_json(&config);
+    char *json = config_describe_json_sections(config.sections, PRODUCER_SECTION_COUNT);
     CHECK(strstr(json, "\"ca-file\":\"/tmp/ca.pem\"") != NULL);
     CHECK(strstr(json, "\"health-port\":9090") != NULL);
     free(json);
