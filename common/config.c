@@ -146,6 +146,11 @@ static wl_status apply_value(const config_option *option, void *target, const ch
     switch (option->type) {
     case CONFIG_STRING: {
         char **slot = field;
+        /* Only a flag can get here with an empty value, because an empty variable counts as
+         * unset. An empty flag would otherwise fail only when the value is used. */
+        if (*value == '\0') {
+            return invalid_value(option, value, err);
+        }
         free(*slot);
         *slot = wl_xstrdup(value);
         return WL_OK;

@@ -21,7 +21,8 @@
 #include <stdio.h>
 
 typedef enum config_type {
-    CONFIG_STRING,   /* char * field, owned by the target; NULL when unset */
+    CONFIG_STRING,   /* char * field, owned by the target; NULL when unset. An empty flag value
+                        is rejected, an empty variable counts as unset */
     CONFIG_INT,      /* int64_t field, bounded by min and max */
     CONFIG_DOUBLE,   /* double field, bounded by min and max */
     CONFIG_BOOL,     /* bool field: true/false, 1/0, yes/no, on/off; a bare flag means true */

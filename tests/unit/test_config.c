@@ -259,6 +259,10 @@ TEST_CASE(errors_name_option)
         {NULL, "--colour=red", "unknown option --colour"},
         {NULL, "stray", "unexpected argument \"stray\""},
         {NULL, "--count", "option --count needs a value"},
+        {NULL,
+         "--name=", "invalid value \"\" for --name (SAMPLE_NAME): expected a non-empty value"},
+        {NULL,
+         "--secret=", "invalid value for --secret (SAMPLE_SECRET): expected a non-empty value"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

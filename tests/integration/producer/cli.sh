@@ -57,6 +57,9 @@ check_invalid 'SharedAccessSignature in --connection-string (SERVICEBUS_CONNECTI
 check_invalid 'invalid value "5000" for --send-timeout (PRODUCER_SEND_TIMEOUT): expected a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds), from 0.1s to 3600s' \
     --connection-string "$emulator" --queue q --send-timeout 5000
 
+check_invalid 'invalid value "" for --queue (SERVICEBUS_QUEUE): expected a non-empty value' \
+    --connection-string "$emulator" --queue=
+
 # Workload identity reads the federated token file at start.
 status=0
 output="$(AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token \
