@@ -537,8 +537,10 @@ static void on_disposition_reply(consumer_app *app, delivery_slot *slot, const s
         return;
     }
     if (reply->status_code == 410 && slot->outcome_sent) {
-        /* The lock was valid when we asked, so the 410 shows that the service applied the
-         * outcome sent on the lost link and removed the lock with it. */
+        /* The lock was valid by our clock when we asked, so the 410 shows that the service
+         * applied the outcome sent on the lost link and removed the lock with it.
+         * NOTE: if the service's clock expired the lock early, the message comes back and a
+         * completion is counted for each delivery. */
         LOG_INFO("settle-confirmed",
                  "message %s: update-disposition returned 410 %s; the %s sent before the link "
                  "was lost was applied",
