@@ -8,7 +8,7 @@
  * handle keeps HTTP/1.1 connections alive and reuses them, at most `max_connections` at a
  * time to the endpoint. Request slots (an easy handle with its header list and buffers) are
  * pooled: an upsert on a warm slot sets only its date, authorization and partition key lines
- * and its body, and allocates nothing.
+ * and its body, and this module allocates nothing for it.
  *
  * Threads: a client belongs to the thread that created it (the consumer's writer thread).
  * Only cosmos_wakeup() may be called from other threads.
