@@ -29,7 +29,7 @@ function env(container, name) {
   return entry.value;
 }
 
-// Parses a SHUTDOWN_GRACE_SECONDS value: a bare number of seconds or "30s", "2m", "500ms".
+// Parses a CONSUMER_SHUTDOWN_GRACE value: a bare number of seconds or "30s", "2m", "500ms".
 function seconds(text) {
   const match = /^(\d+)(ms|s|m|h)?$/.exec(text);
   assert.ok(match, `invalid duration "${text}"`);
@@ -63,8 +63,8 @@ test("consumer probes on health port", () => {
 });
 
 test("grace period exceeds shutdown grace", () => {
-  const grace = seconds(env(consumerContainer, "SHUTDOWN_GRACE_SECONDS"));
-  assert.ok(grace > 0, "SHUTDOWN_GRACE_SECONDS must be positive");
+  const grace = seconds(env(consumerContainer, "CONSUMER_SHUTDOWN_GRACE"));
+  assert.ok(grace > 0, "CONSUMER_SHUTDOWN_GRACE must be positive");
   assert.ok(consumerPod.spec.terminationGracePeriodSeconds > grace,
     `terminationGracePeriodSeconds ${consumerPod.spec.terminationGracePeriodSeconds} <= ${grace}`);
 });
