@@ -15,6 +15,12 @@ lost="$(metric consumer_locks_lost_total)"
 echo "lock renewals: $renewals, locks lost: $lost"
 ((renewals > 0)) || fail "no lock was renewed"
 [[ "$lost" == 0 ]] || fail "$lost locks were lost"
+# Every one of the 12 injected 503s was retried, and no write gave up.
+retries_503="$(metric 'consumer_cosmos_retries_total{cause="503"}')"
+[[ "$retries_503" == 12 ]] || fail "$retries_503 retries after 503, expected 12"
+for counter in consumer_messages_abandoned_total consumer_reconnects_total; do
+    [[ "$(metric "$counter")" == 0 ]] || fail "$counter is $(metric "$counter"), expected 0"
+done
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 
