@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Over AMQPS (TLS verified against the test CA, as against Service Bus on 5671) and HTTPS to
-# Cosmos, the consumer drains a queue to the same end state.
+# Cosmos, the consumer drains a queue to the same end state. With a CA that did not sign the
+# emulator's certificate, it rejects the certificate and gives up.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 test_dir="$(mktemp -d)"
 trap cleanup EXIT
@@ -13,9 +14,35 @@ export COSMOS_DATABASE="itest" COSMOS_CONTAINER="results"
 seed orders 500 "$test_dir/expected.json"
 # Without UseDevelopmentEmulator an sb:// endpoint means TLS; the server certificate names
 # localhost and is signed by the test CA that cosmos_start made.
-EMULATOR_CONNECTION_STRING="Endpoint=sb://localhost:$EMULATOR_AMQPS_PORT;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE" \
-    SERVICEBUS_CA_FILE="$COSMOS_CA_FILE" start_consumer orders "$test_dir/consumer.log"
+tls_connection_string="Endpoint=sb://localhost:$EMULATOR_AMQPS_PORT;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE"
+
+# A CA that did not sign the emulator's certificate: the consumer must reject the
+# certificate on every attempt and give up without touching the queue.
+"$root/tests/lib/ca.sh" "$test_dir/other-ca" >/dev/null 2>&1 || fail "making the second test CA failed"
+EMULATOR_CONNECTION_STRING="$tls_connection_string" SERVICEBUS_CA_FILE="$test_dir/other-ca/ca.crt" \
+    start_consumer orders "$test_dir/consumer-other-ca.log" --give-up-after 2s
+connected_or_exited() {
+    grep -q '"event":"amqp-connected"' "$test_dir/consumer-other-ca.log" || consumer_exited
+}
+wait_until 60 connected_or_exited || fail "the consumer with the wrong CA did not give up"
+if grep -q '"event":"amqp-connected"' "$test_dir/consumer-other-ca.log"; then
+    fail "the consumer connected although it does not trust the emulator's CA"
+fi
+status=0
+wait "$CONSUMER_PID" || status=$?
+CONSUMER_PID=""
+[[ "$status" == 1 ]] || fail "the consumer with the wrong CA exited $status, expected 1"
+grep -q '"event":"amqp-gave-up".*certificate verify failed' "$test_dir/consumer-other-ca.log" ||
+    fail "the consumer with the wrong CA did not report the failed certificate check"
+[[ "$(queue_count orders ActiveMessageCount)" == 506 ]] || fail "messages left the queue"
+
+EMULATOR_CONNECTION_STRING="$tls_connection_string" SERVICEBUS_CA_FILE="$COSMOS_CA_FILE" \
+    start_consumer orders "$test_dir/consumer.log"
 wait_until 120 queue_drained orders 6 || fail "the queue was not drained over TLS"
+# Nothing fails here, so check.js holds the run to exact counts.
+for counter in consumer_messages_abandoned_total consumer_locks_lost_total consumer_reconnects_total; do
+    [[ "$(metric "$counter")" == 0 ]] || fail "$counter is $(metric "$counter"), expected 0"
+done
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 check_end_state orders "$test_dir/expected.json"
