@@ -22,13 +22,33 @@ COSMOS_KEY="" AZURE_AUTHORITY_HOST="http://127.0.0.1:$(cat "$test_dir/token.read
 
 missing() { http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q "az cosmosdb sql container create"; }
 wait_until 30 missing || fail "/readyz never said how to create the missing container"
+attached() { grep -q '"event":"receiver-attached".*credit 0: credit is withheld' "$test_dir/consumer.log"; }
+wait_until 30 attached || fail "the consumer did not attach its receiver with credit withheld"
+# not_found_total: how many 404 responses the Cosmos test server has sent.
+not_found_total() {
+    cosmos_stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).byStatus["404"] || 0)'
+}
+# A container read that fails after the attach shows that the consumer had its receiver while
+# it knew the container was missing, so a consumer that granted credit then would hold
+# messages by now.
+not_found_at_attach="$(not_found_total)"
+not_found_again() { (($(not_found_total) > not_found_at_attach)); }
+wait_until 60 not_found_again || fail "the consumer did not read the container again after the attach"
 [[ "$(metric consumer_messages_received_total)" == 0 ]] || fail "messages were taken while the container was missing"
+[[ "$(queue_count orders ActiveMessageCount)" == 206 ]] || fail "messages left the queue while the container was missing"
 
 COSMOS_KEY="$cosmos_key" node "$root/tests/lib/cosmos_count.js" init || fail "creating the container failed"
 wait_until 120 queue_drained orders 6 || fail "the queue was not drained"
 refreshes="$(metric consumer_token_refreshes_total)"
 ((refreshes >= 1)) || fail "no Entra token was fetched"
 grep -q "token request .* -> 200" "$test_dir/token.log" || fail "the token server granted nothing"
+if grep -q -- "-> 400" "$test_dir/token.log"; then
+    fail "the token server rejected a token request: $(grep -m 1 -- "-> 400" "$test_dir/token.log")"
+fi
+# Nothing fails once the container exists, so check.js end requires exact counts.
+for counter in consumer_messages_abandoned_total consumer_locks_lost_total consumer_reconnects_total; do
+    [[ "$(metric "$counter")" == 0 ]] || fail "$counter is $(metric "$counter"), expected 0"
+done
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 check_end_state orders "$test_dir/expected.json"
