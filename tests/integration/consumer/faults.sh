@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # With 30 % of Cosmos writes answered 429 and 5 % answered 503, the consumer still reaches the
 # same end state: it waits x-ms-retry-after-ms or backs off, and never loses or doubles a write.
-# With no abandon, lost lock or reconnect, check.js holds the run to exact counts.
+# With no abandon, lost lock or reconnect, check.js end requires exact counts.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 consumer_test_setup --fault-429-rate 0.3 --fault-503-rate 0.05 --retry-after-ms 20
 

@@ -39,7 +39,7 @@ grep -q '"event":"amqp-gave-up".*certificate verify failed' "$test_dir/consumer-
 EMULATOR_CONNECTION_STRING="$tls_connection_string" SERVICEBUS_CA_FILE="$COSMOS_CA_FILE" \
     start_consumer orders "$test_dir/consumer.log"
 wait_until 120 queue_drained orders 6 || fail "the queue was not drained over TLS"
-# Nothing fails here, so check.js holds the run to exact counts.
+# Nothing fails here, so check.js end requires exact counts.
 for counter in consumer_messages_abandoned_total consumer_locks_lost_total consumer_reconnects_total; do
     [[ "$(metric "$counter")" == 0 ]] || fail "$counter is $(metric "$counter"), expected 0"
 done
