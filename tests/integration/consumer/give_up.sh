@@ -10,17 +10,22 @@ closed_port="$(free_port)"
 EMULATOR_CONNECTION_STRING="Endpoint=sb://127.0.0.1:$closed_port;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true" \
     start_consumer orders "$test_dir/consumer.log" --give-up-after 3s
 
+wait_until 60 consumer_exited || fail "the consumer still runs 60 s after it should give up"
 status=0
-for ((i = 0; i < 600; i++)); do
-    kill -0 "$CONSUMER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$CONSUMER_PID" 2>/dev/null && fail "the consumer still runs 60 s after it should give up"
 wait "$CONSUMER_PID" || status=$?
 CONSUMER_PID=""
 [[ "$status" == 1 ]] || fail "the consumer exited $status after giving up, expected 1"
-grep -q '"event":"amqp-gave-up".*--give-up-after' "$test_dir/consumer.log" ||
-    fail "the consumer did not log that it gave up"
-grep -q '"event":"amqp-disconnected"' "$test_dir/consumer.log" ||
-    fail "the consumer did not retry before giving up"
-echo "give_up: the consumer exited 1 after --give-up-after"
+log="$test_dir/consumer.log"
+gave_up="$(grep '"event":"amqp-gave-up"' "$log")" || fail "the consumer did not log that it gave up"
+echo "$gave_up"
+grep -q -- '--give-up-after' <<<"$gave_up" || fail "the give-up message does not name --give-up-after"
+grep -q "127.0.0.1:$closed_port.*Connection refused" <<<"$gave_up" ||
+    fail "the give-up message does not name the refused address 127.0.0.1:$closed_port"
+grep -q 'gave up after 3000 ms' <<<"$gave_up" || fail "the give-up message does not state the 3 s bound"
+# One failure is not a retry: the consumer must have tried again at least once.
+attempts="$(grep -c '"event":"amqp-disconnected"' "$log" || true)"
+((attempts >= 2)) || fail "the consumer failed $attempts times before giving up, expected a retry"
+if grep -q '"event":"amqp-connected"' "$log"; then
+    fail "the consumer logged a connection to a closed port"
+fi
+echo "give_up: the consumer exited 1 after --give-up-after and $attempts failed attempts"
