@@ -84,7 +84,7 @@ char *wl_url_encode(const char *text)
     return out;
 }
 
-static int hex_value(char c)
+int wl_hex_digit_value(char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -98,6 +98,67 @@ static int hex_value(char c)
     return -1;
 }
 
+int32_t wl_utf8_decode(const uint8_t *text, size_t available, size_t *out_length)
+{
+    uint8_t lead = text[0];
+    size_t length;
+    uint32_t value;
+    uint32_t min_value;
+
+    *out_length = 1;
+    if (lead < 0x80) {
+        return lead;
+    }
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2, min_value = 0x80, value = lead & 0x1Fu;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3, min_value = 0x800, value = lead & 0x0Fu;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4, min_value = 0x10000, value = lead & 0x07u;
+    } else {
+        return -1;
+    }
+    if (available < length) {
+        return -1;
+    }
+
+    for (size_t i = 1; i < length; i++) {
+        if ((text[i] & 0xC0) != 0x80) {
+            return -1;
+        }
+        value = (value << 6) | (text[i] & 0x3Fu);
+    }
+    if (value < min_value || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
+        return -1;
+    }
+    *out_length = length;
+    return (int32_t)value;
+}
+
+size_t wl_utf8_encode(char out[4], uint32_t code)
+{
+    if (code < 0x80) {
+        out[0] = (char)code;
+        return 1;
+    }
+    if (code < 0x800) {
+        out[0] = (char)(0xC0 | (code >> 6));
+        out[1] = (char)(0x80 | (code & 0x3F));
+        return 2;
+    }
+    if (code < 0x10000) {
+        out[0] = (char)(0xE0 | (code >> 12));
+        out[1] = (char)(0x80 | ((code >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (code & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (code >> 18));
+    out[1] = (char)(0x80 | ((code >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((code >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (code & 0x3F));
+    return 4;
+}
+
 char *wl_url_decode(const char *text, bool plus_is_space)
 {
     size_t length = strlen(text);
@@ -107,8 +168,8 @@ char *wl_url_decode(const char *text, bool plus_is_space)
     for (size_t i = 0; i < length; i++) {
         if (text[i] == '%') {
             /* A short escape meets the terminator, which is not a hex digit. */
-            int high = hex_value(text[i + 1]);
-            int low = high >= 0 ? hex_value(text[i + 2]) : -1;
+            int high = wl_hex_digit_value(text[i + 1]);
+            int low = high >= 0 ? wl_hex_digit_value(text[i + 2]) : -1;
 
             if (high < 0 || low < 0) {
                 free(out);

@@ -1,6 +1,6 @@
 /*
  * Byte encodings and digests used by the SAS, Cosmos and OAuth code: base64, percent-encoding,
- * HMAC-SHA256 (OpenSSL) and random bytes.
+ * hex digits, UTF-8, HMAC-SHA256 (OpenSSL) and random bytes.
  */
 #ifndef WL_ENCODING_H
 #define WL_ENCODING_H
@@ -34,6 +34,19 @@ char *wl_url_encode(const char *text);
 /* Decodes %XX escapes (and '+' as space when `plus_is_space`). Returns NULL on a bad escape.
  * Caller frees with free(). */
 char *wl_url_decode(const char *text, bool plus_is_space);
+
+/* Returns the value of the hex digit `c` (either case), or -1 when it is not one. */
+int wl_hex_digit_value(char c);
+
+/*
+ * Decodes the UTF-8 sequence at text[0] (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). Returns its code point and stores its length in `out_length`, or returns -1
+ * with a length of 1 when the bytes are not a well-formed sequence. `available` must be >= 1.
+ */
+int32_t wl_utf8_decode(const uint8_t *text, size_t available, size_t *out_length);
+
+/* Writes `code` (at most U+10FFFF) as UTF-8 into `out`; returns the bytes written, 1 to 4. */
+size_t wl_utf8_encode(char out[4], uint32_t code);
 
 /* Fills `out` with cryptographically strong random bytes. Returns false on failure. */
 bool wl_random_bytes(void *out, size_t length);

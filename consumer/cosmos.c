@@ -249,44 +249,6 @@ char *cosmos_aad_auth(const char *access_token)
     return encoded;
 }
 
-/* Returns the code point of the UTF-8 sequence at text[0] and its length in `out_length`, or
- * -1 with a length of 1 when the byte does not start a well-formed sequence. */
-static int32_t decode_utf8(const unsigned char *text, size_t available, size_t *out_length)
-{
-    unsigned char lead = text[0];
-    size_t length;
-    uint32_t value;
-    uint32_t min_value;
-
-    *out_length = 1;
-    if (lead < 0x80) {
-        return lead;
-    }
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2, min_value = 0x80, value = lead & 0x1Fu;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3, min_value = 0x800, value = lead & 0x0Fu;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4, min_value = 0x10000, value = lead & 0x07u;
-    } else {
-        return -1;
-    }
-    if (available < length) {
-        return -1;
-    }
-    for (size_t i = 1; i < length; i++) {
-        if ((text[i] & 0xC0) != 0x80) {
-            return -1;
-        }
-        value = (value << 6) | (text[i] & 0x3Fu);
-    }
-    if (value < min_value || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
-        return -1;
-    }
-    *out_length = length;
-    return (int32_t)value;
-}
-
 static char *append_unicode_escape(char *out, uint32_t code_unit)
 {
     static const char hex[] = "0123456789abcdef";
@@ -310,7 +272,7 @@ size_t cosmos_partition_key_json(const char *value, size_t length, char *out)
     *at++ = '"';
     while (i < length) {
         size_t step = 1;
-        int32_t code = decode_utf8(text + i, length - i, &step);
+        int32_t code = wl_utf8_decode(text + i, length - i, &step);
 
         if (code == '"' || code == '\\') {
             *at++ = '\\';

@@ -1,5 +1,6 @@
 #include "document.h"
 
+#include "encoding.h"
 #include "timefmt.h"
 
 #include <stdlib.h>
@@ -8,37 +9,9 @@
 /* Returns the length of the UTF-8 sequence starting at data[0], or 0 when it is malformed. */
 static size_t utf8_sequence_length(const uint8_t *data, size_t available)
 {
-    uint8_t lead = data[0];
     size_t length;
-    uint32_t min_value;
-    uint32_t value;
 
-    if (lead < 0x80) {
-        return 1;
-    }
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2, min_value = 0x80, value = lead & 0x1Fu;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3, min_value = 0x800, value = lead & 0x0Fu;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4, min_value = 0x10000, value = lead & 0x07u;
-    } else {
-        return 0;
-    }
-    if (available < length) {
-        return 0;
-    }
-
-    for (size_t i = 1; i < length; i++) {
-        if ((data[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        value = (value << 6) | (data[i] & 0x3Fu);
-    }
-    if (value < min_value || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
-        return 0;
-    }
-    return length;
+    return wl_utf8_decode(data, available, &length) < 0 ? 0 : length;
 }
 
 bool document_utf8_valid(const uint8_t *data, size_t length, size_t *out_offset)
@@ -92,20 +65,6 @@ static void json_skip_space(json_reader *reader)
     }
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Reads the 4 hex digits of a \u escape whose 'u' is at reader->at - 1. */
 static bool read_hex4(json_reader *reader, uint32_t *out_unit)
 {
@@ -115,7 +74,7 @@ static bool read_hex4(json_reader *reader, uint32_t *out_unit)
         return json_fail(reader, "a \\u escape needs 4 hex digits");
     }
     for (int i = 0; i < 4; i++) {
-        int digit = hex_value(reader->at[i]);
+        int digit = wl_hex_digit_value(reader->at[i]);
         if (digit < 0) {
             return json_fail(reader, "a \\u escape needs 4 hex digits");
         }
@@ -124,30 +83,6 @@ static bool read_hex4(json_reader *reader, uint32_t *out_unit)
     reader->at += 4;
     *out_unit = unit;
     return true;
-}
-
-static size_t put_utf8(char *out, uint32_t code)
-{
-    if (code < 0x80) {
-        out[0] = (char)code;
-        return 1;
-    }
-    if (code < 0x800) {
-        out[0] = (char)(0xC0 | (code >> 6));
-        out[1] = (char)(0x80 | (code & 0x3F));
-        return 2;
-    }
-    if (code < 0x10000) {
-        out[0] = (char)(0xE0 | (code >> 12));
-        out[1] = (char)(0x80 | ((code >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (code & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (code >> 18));
-    out[1] = (char)(0x80 | ((code >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((code >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (code & 0x3F));
-    return 4;
 }
 
 /* A decoded JSON string: UTF-8 bytes that may contain NUL, with a NUL after the last. */
@@ -195,7 +130,7 @@ static size_t read_escape(json_reader *reader, char *out, bool *lone_surrogate)
         if (read_hex4(&ahead, &low) && low >= 0xDC00 && low <= 0xDFFF) {
             *reader = ahead;
             uint32_t code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-            return put_utf8(target, code);
+            return wl_utf8_encode(target, code);
         }
         if (ahead.error != NULL) {
             reader->at = ahead.at;
@@ -207,9 +142,9 @@ static size_t read_escape(json_reader *reader, char *out, bool *lone_surrogate)
         /* Valid JSON but no Unicode character. U+FFFD stands in for it, and the caller
          * decides from the flag whether that matters. */
         *lone_surrogate = true;
-        return put_utf8(target, 0xFFFD);
+        return wl_utf8_encode(target, 0xFFFD);
     }
-    return put_utf8(target, unit);
+    return wl_utf8_encode(target, unit);
 }
 
 /*

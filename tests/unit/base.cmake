@@ -1,6 +1,7 @@
 # Unit tests of the common base modules.
 wl_unit_test(encoding SOURCES test_encoding.c
-  CASES base64_roundtrip base64_rejects_invalid url_encode_reserved url_decode hmac_sha256_rfc4231)
+  CASES base64_roundtrip base64_rejects_invalid url_encode_reserved url_decode hmac_sha256_rfc4231
+  hex_digit_values utf8_decode_table utf8_encode_roundtrip)
 wl_unit_test(timefmt SOURCES test_timefmt.c
   CASES stamp_format stamp_parse_rejects rfc1123_roundtrip uuid_v4_shape guid_order
         stamp_cache_seconds uuid_v4_unique_many uuid_v4_fork_refills)

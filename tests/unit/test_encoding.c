@@ -79,5 +79,64 @@ TEST_CASE(hmac_sha256_rfc4231)
     CHECK(wl_equal_constant_time(digest, expected, sizeof digest));
 }
 
+TEST_CASE(hex_digit_values)
+{
+    CHECK_INT_EQ(wl_hex_digit_value('0'), 0);
+    CHECK_INT_EQ(wl_hex_digit_value('9'), 9);
+    CHECK_INT_EQ(wl_hex_digit_value('a'), 10);
+    CHECK_INT_EQ(wl_hex_digit_value('F'), 15);
+    CHECK_INT_EQ(wl_hex_digit_value('g'), -1);
+    CHECK_INT_EQ(wl_hex_digit_value('/'), -1);
+    CHECK_INT_EQ(wl_hex_digit_value('\0'), -1);
+}
+
+TEST_CASE(utf8_decode_table)
+{
+    static const struct {
+        const char *bytes;
+        size_t available;
+        int32_t code;
+        size_t length;
+    } cases[] = {
+        {"A", 1, 'A', 1},
+        {"\xc3\xa9", 2, 0xE9, 2},            /* é */
+        {"\xe2\x82\xac", 3, 0x20AC, 3},      /* € */
+        {"\xf0\x9f\x98\x80", 4, 0x1F600, 4}, /* an emoji, above U+FFFF */
+        {"\xf4\x8f\xbf\xbf", 4, 0x10FFFF, 4},
+        {"\xc0\x80", 2, -1, 1},         /* overlong NUL */
+        {"\xe0\x80\xaf", 3, -1, 1},     /* overlong '/' */
+        {"\xed\xa0\x80", 3, -1, 1},     /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 4, -1, 1}, /* above U+10FFFF */
+        {"\xe2\x82", 2, -1, 1},         /* truncated */
+        {"\xe2\x41\x41", 3, -1, 1},     /* bad continuation byte */
+        {"\x80", 1, -1, 1},             /* a lone continuation byte */
+        {"\xff", 1, -1, 1},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t length = 99;
+        int32_t code = wl_utf8_decode((const uint8_t *)cases[i].bytes, cases[i].available, &length);
+
+        CHECK_INT_EQ(code, cases[i].code);
+        CHECK_INT_EQ(length, cases[i].length);
+    }
+}
+
+TEST_CASE(utf8_encode_roundtrip)
+{
+    static const uint32_t codes[] = {0, 0x7F, 0x80, 0x7FF, 0x800, 0xFFFF, 0x10000, 0x10FFFF};
+
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        char out[4];
+        size_t written = wl_utf8_encode(out, codes[i]);
+        size_t length = 0;
+
+        CHECK_INT_EQ(wl_utf8_decode((const uint8_t *)out, written, &length), codes[i]);
+        CHECK_INT_EQ(length, written);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(base64_roundtrip), TEST_ENTRY(base64_rejects_invalid),
-          TEST_ENTRY(url_encode_reserved), TEST_ENTRY(url_decode), TEST_ENTRY(hmac_sha256_rfc4231))
+          TEST_ENTRY(url_encode_reserved), TEST_ENTRY(url_decode), TEST_ENTRY(hmac_sha256_rfc4231),
+          TEST_ENTRY(hex_digit_values), TEST_ENTRY(utf8_decode_table),
+          TEST_ENTRY(utf8_encode_roundtrip))
