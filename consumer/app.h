@@ -35,6 +35,7 @@ typedef struct delivery_slot {
     /* The outcome, once decided. */
     bool decided;
     settle_action action;
+    bool release; /* an abandon sent as released: the message was never processed */
     char reason[64];
     char description[320];
     bool awaiting_peer; /* rcv-settle-mode second: disposition sent, peer has not settled */
@@ -97,9 +98,13 @@ typedef struct consumer_app {
     health_component *receiver_health;
     health_component *cosmos_health;
 
+    /* Shutdown; the deadlines are monotonic and set by begin_shutdown (consumer.c). */
     bool shutdown_requested; /* a signal arrived; begin_shutdown runs in the next do_work */
-    bool draining;
+    bool draining;           /* a signal arrived: no new work, deliveries are released */
     int64_t grace_deadline_ms;
+    bool grace_over;            /* the unfinished messages were abandoned at the grace deadline */
+    int64_t drain_deadline_ms;  /* the end of the wait for the drain to complete */
+    int64_t settle_deadline_ms; /* the end of the wait for the peer's settlements */
     bool closing;
     bool stopped;
     int exit_code; /* 1 when the connection gave up, else 0 */
@@ -115,7 +120,10 @@ void deliveries_run_timers(consumer_app *app, int64_t now_ms);
 int64_t deliveries_next_deadline_ms(const consumer_app *app);
 void deliveries_top_up_credit(consumer_app *app);
 void deliveries_link_lost(consumer_app *app);
-void deliveries_abandon_all(consumer_app *app);
+/* Abandons every undecided delivery and returns how many it abandoned. */
+size_t deliveries_abandon_all(consumer_app *app);
 size_t deliveries_unfinished(const consumer_app *app);
+/* Counts the deliveries still unsettled on the receiver link. */
+size_t deliveries_unsettled(const consumer_app *app);
 
 #endif

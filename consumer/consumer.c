@@ -22,8 +22,15 @@
 
 /* Maximum gap between timer runs, so deadlines and the outbox are checked without events. */
 #define TICK_MAX_MS 1000
-/* After the grace period, how long closing the connection may take before we exit anyway. */
-#define CLOSE_TIMEOUT_MS 5000
+/* How long shutdown waits for the peer to complete the drain. A peer responds within a round
+ * trip, so this only bounds the wait for one that never does. */
+#define DRAIN_TIMEOUT_MS 2000
+/* After the grace period, how long shutdown waits for the peer to settle our outcomes. */
+#define SETTLE_TIMEOUT_MS 2000
+/* After that, how long closing the connection may take before we exit anyway. The default
+ * grace period of 25 s plus both timeouts stays within Kubernetes' default 30 s
+ * terminationGracePeriodSeconds. */
+#define CLOSE_TIMEOUT_MS 3000
 
 static void attach_receiver(consumer_app *app);
 
@@ -216,6 +223,18 @@ static void on_receiver_close(consumer_app *app, pn_link_t *link)
 
 /* ---- Events ---- */
 
+/* True when no delivery can arrive on the receiver: no credit is left and none is partly
+ * received. Credit reaches 0 through transfers or the flow that completes a drain. */
+static bool receiver_drained(const consumer_app *app)
+{
+    pn_link_t *link = app->receiver;
+
+    if (link == NULL || !app->receiver_attached) {
+        return true; /* a link being attached has no credit until it is attached */
+    }
+    return pn_link_credit(link) <= 0 && pn_link_queued(link) == 0;
+}
+
 static void handle_event(consumer_app *app, pn_event_t *event)
 {
     pn_link_t *link = pn_event_link(event);
@@ -233,7 +252,7 @@ static void handle_event(consumer_app *app, pn_event_t *event)
         }
         break;
     case PN_LINK_FLOW:
-        if (link == app->receiver && app->draining && pn_link_credit(link) == 0) {
+        if (link == app->receiver && app->draining && receiver_drained(app)) {
             LOG_DEBUG("receiver-drained", "no credit left on the receiver");
         }
         break;
@@ -247,18 +266,27 @@ static void handle_event(consumer_app *app, pn_event_t *event)
     }
 }
 
+static void set_grace_deadline(consumer_app *app, int64_t grace_deadline_ms)
+{
+    app->grace_deadline_ms = grace_deadline_ms;
+    app->settle_deadline_ms = grace_deadline_ms + SETTLE_TIMEOUT_MS;
+    app->hard_deadline_ms = app->settle_deadline_ms + CLOSE_TIMEOUT_MS;
+}
+
 static void begin_shutdown(consumer_app *app)
 {
     int64_t now = wl_clock_monotonic_ms(app->clock);
 
     if (app->draining) {
         LOG_INFO("shutdown-now", "second signal: abandoning unfinished messages now");
-        app->grace_deadline_ms = now;
+        if (now < app->grace_deadline_ms) {
+            set_grace_deadline(app, now);
+        }
         return;
     }
     app->draining = true;
-    app->grace_deadline_ms = now + app->options->shutdown_grace_ms;
-    app->hard_deadline_ms = app->grace_deadline_ms + CLOSE_TIMEOUT_MS;
+    set_grace_deadline(app, now + app->options->shutdown_grace_ms);
+    app->drain_deadline_ms = now + DRAIN_TIMEOUT_MS;
     health_component_set(app->receiver_health, false, "shutting down");
     LOG_INFO("shutdown", "draining: %zu messages in flight, grace period %lld ms",
              deliveries_unfinished(app), (long long)app->options->shutdown_grace_ms);
@@ -267,20 +295,52 @@ static void begin_shutdown(consumer_app *app)
     }
 }
 
-/* Closes once every message is settled, or abandons the rest at the grace deadline. */
+/* Logs why the connection closes before the peer finished the drain or settled our outcomes. */
+static void log_close_timeouts(consumer_app *app)
+{
+    if (!receiver_drained(app)) {
+        LOG_WARN("shutdown-drain-timeout",
+                 "the drain timed out after %d ms with credit %d left; closing, and a "
+                 "delivery that arrives later stays locked until its lock expires",
+                 DRAIN_TIMEOUT_MS, pn_link_credit(app->receiver));
+    }
+    if (deliveries_unsettled(app) > 0) {
+        LOG_WARN("shutdown-settle-timeout",
+                 "settling timed out %d ms after the grace period with %zu deliveries "
+                 "unsettled; closing, and Service Bus redelivers them when their locks expire",
+                 SETTLE_TIMEOUT_MS, deliveries_unsettled(app));
+    }
+}
+
+/*
+ * Moves the shutdown on: waits for the writes in progress until the grace deadline, then
+ * abandons the rest. The connection closes only when the drain is complete and the peer has
+ * settled every delivery, because a delivery still unsettled at the close stays locked until
+ * its lock expires. Short timeouts bound both waits.
+ */
 static void advance_shutdown(consumer_app *app, int64_t now)
 {
     if (!app->draining || app->closing) {
         return;
     }
-    if (deliveries_unfinished(app) > 0 && now < app->grace_deadline_ms) {
+    if (now < app->grace_deadline_ms && deliveries_unfinished(app) > 0) {
         return;
     }
-    if (deliveries_unfinished(app) > 0) {
-        LOG_WARN("shutdown-abandon", "grace period over: abandoning %zu unfinished messages",
-                 deliveries_unfinished(app));
-        deliveries_abandon_all(app);
+    if (now >= app->grace_deadline_ms && !app->grace_over) {
+        app->grace_over = true;
+        size_t abandoned = deliveries_abandon_all(app);
+        if (abandoned > 0) {
+            LOG_WARN("shutdown-abandon", "grace period over: abandoned %zu unfinished messages",
+                     abandoned);
+        }
     }
+    if (!receiver_drained(app) && now < app->drain_deadline_ms) {
+        return;
+    }
+    if (deliveries_unsettled(app) > 0 && now < app->settle_deadline_ms) {
+        return;
+    }
+    log_close_timeouts(app);
     app->closing = true;
     if (app->receiver != NULL) {
         pn_link_close(app->receiver);
@@ -303,8 +363,14 @@ static int64_t next_deadline(consumer_app *app, int64_t now)
     if (app->reattach_at_ms < next) {
         next = app->reattach_at_ms;
     }
-    if (app->draining && !app->closing && app->grace_deadline_ms < next) {
-        next = app->grace_deadline_ms;
+    if (app->draining && !app->closing) {
+        int64_t deadlines[] = {app->grace_deadline_ms, app->drain_deadline_ms,
+                               app->settle_deadline_ms};
+        for (size_t i = 0; i < sizeof deadlines / sizeof deadlines[0]; i++) {
+            if (deadlines[i] > now && deadlines[i] < next) {
+                next = deadlines[i];
+            }
+        }
     }
     return next;
 }

@@ -18,7 +18,9 @@
  * to Service Bus to redeliver.
  *
  * SIGTERM or SIGINT drains the link credit, finishes the writes in progress within the grace
- * period, settles them, abandons the rest, closes the connection and returns 0.
+ * period, settles them and abandons the rest. A delivery that arrives after the signal is
+ * released without being processed. The connection closes once the peer has completed the
+ * drain and settled every delivery, each wait bounded by 2 s, and consumer_run returns 0.
  */
 #ifndef CONSUMER_CONSUMER_H
 #define CONSUMER_CONSUMER_H

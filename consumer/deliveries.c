@@ -292,18 +292,29 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
 
     if (received != WL_OK) {
         job->message_id = wl_xstrdup("");
+    } else {
+        pn_data_t *annotations = pn_message_annotations(app->message);
+        amqp_map_get_int(annotations, "x-opt-sequence-number", &job->sequence_number);
+        annotation_timestamp(annotations, "x-opt-enqueued-time", &job->enqueued_unix_ms);
+        job->delivery_count = pn_message_get_delivery_count(app->message) + 1;
+        job->message_id = message_id_text(app->message, job->sequence_number);
+        fill_lock(app, slot, delivery, annotations, now);
+    }
+
+    if (app->draining) {
+        /* The peer sent it before it saw the drain, or while the link was closing. The
+         * consumer takes no new work after a signal, so the message goes back at once rather
+         * than staying locked until its lock expires. */
+        decide(slot, SETTLE_ABANDON, "shutdown", "received after the shutdown began");
+        slot->release = true;
+        apply_outcome(app, slot);
+        return;
+    }
+    if (received != WL_OK) {
         decide(slot, SETTLE_DEAD_LETTER, "InvalidAmqpMessage", err.message);
         apply_outcome(app, slot);
         return;
     }
-
-    pn_data_t *annotations = pn_message_annotations(app->message);
-    amqp_map_get_int(annotations, "x-opt-sequence-number", &job->sequence_number);
-    annotation_timestamp(annotations, "x-opt-enqueued-time", &job->enqueued_unix_ms);
-    job->delivery_count = pn_message_get_delivery_count(app->message) + 1;
-    job->message_id = message_id_text(app->message, job->sequence_number);
-    fill_lock(app, slot, delivery, annotations, now);
-
     if (!copy_body(app->message, job)) {
         decide(slot, SETTLE_DEAD_LETTER, "InvalidBody",
                "the message body must be one data section or a string");
@@ -378,6 +389,14 @@ static void settle_on_link(consumer_app *app, delivery_slot *slot)
     case SETTLE_FORGET:
         break;
     default:
+        if (slot->release) {
+            /* Released, not modified, because the message was never processed. The Service
+             * Bus team states that Service Bus does not add a released delivery to the
+             * delivery count (Azure/amqpnetlite on GitHub, 2019), so repeated scale-ins
+             * cannot dead-letter it. NOTE: the emulator in tests/emulators/servicebus counts it. */
+            pn_delivery_update(delivery, PN_RELEASED);
+            break;
+        }
         /* Abandon: Service Bus counts the delivery and redelivers, or dead-letters the message
          * at MaxDeliveryCount. */
         pn_disposition_set_failed(local, false);
@@ -637,6 +656,12 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot)
     if (slot->action == SETTLE_FORGET || slot->request_busy) {
         return;
     }
+    if (slot->counted) {
+        /* The service confirmed the outcome on the link before it was lost, or the lock is
+         * gone, so nothing is left to send. */
+        slot->action = SETTLE_FORGET;
+        return;
+    }
     if (!slot->has_lock || now >= slot->lock_expiry_ms || !app->options->management) {
         LOG_INFO("settle-skipped",
                  "message %s: its link is gone and its lock is not valid; "
@@ -735,8 +760,10 @@ void deliveries_link_lost(consumer_app *app)
     }
 }
 
-void deliveries_abandon_all(consumer_app *app)
+size_t deliveries_abandon_all(consumer_app *app)
 {
+    size_t abandoned = 0;
+
     for (size_t i = 0; i < app->slot_capacity; i++) {
         delivery_slot *slot = &app->slots[i];
 
@@ -745,12 +772,24 @@ void deliveries_abandon_all(consumer_app *app)
         }
         decide(slot, SETTLE_ABANDON, "shutdown", "the grace period ended before the write");
         apply_outcome(app, slot);
+        abandoned++;
     }
+    return abandoned;
 }
 
 size_t deliveries_unfinished(const consumer_app *app)
 {
     return app->slots_used;
+}
+
+size_t deliveries_unsettled(const consumer_app *app)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < app->slot_capacity; i++) {
+        count += app->slots[i].serial != 0 && app->slots[i].delivery != NULL;
+    }
+    return count;
 }
 
 void deliveries_top_up_credit(consumer_app *app)
