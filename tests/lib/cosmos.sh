@@ -6,6 +6,8 @@
 #   cosmos_stop                           stop the server that cosmos_start started
 #   cosmos_stats                          print the server's counters as JSON: requests,
 #                                         responses by status, injected faults, rejections
+#   cosmos_stat GROUP [KEY]               print one group of those counters as JSON, or one
+#                                         counter in it (0 when the server never counted it)
 #
 # cosmos_start makes a test CA in DIR with tests/lib/ca.sh unless DIR/ca.crt exists, writes the
 # server's log to DIR/cosmos.log, and exports COSMOS_PID, COSMOS_ENDPOINT
@@ -106,4 +108,21 @@ transport
     process.exit(1);
   });
 '
+}
+
+# Prints one group of cosmos_stats (requests, byStatus, injected, rejected) as JSON, or with KEY
+# one counter of that group; a counter the server has not incremented yet prints 0. Fails when
+# the server cannot be read or has no such group.
+cosmos_stat() {
+    local stats
+    stats="$(cosmos_stats)" || return 1
+    node -e '
+const stats = JSON.parse(process.argv[1]);
+const [group, key] = process.argv.slice(2);
+if (!(group in stats)) {
+  console.error(`cosmos_stat: the server has no counter group "${group}"`);
+  process.exit(1);
+}
+console.log(key === undefined ? JSON.stringify(stats[group]) : stats[group][key] ?? 0);
+' "$stats" "$@"
 }

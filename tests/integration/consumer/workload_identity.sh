@@ -26,7 +26,7 @@ attached() { grep -q '"event":"receiver-attached".*credit 0: credit is withheld'
 wait_until 30 attached || fail "the consumer did not attach its receiver with credit withheld"
 # not_found_total: how many 404 responses the Cosmos test server has sent.
 not_found_total() {
-    cosmos_stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).byStatus["404"] || 0)'
+    cosmos_stat byStatus 404
 }
 # A container read that fails after the attach shows that the consumer had its receiver while
 # it knew the container was missing, so a consumer that granted credit then would hold

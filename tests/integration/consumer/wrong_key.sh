@@ -13,7 +13,7 @@ COSMOS_KEY="$wrong_key" start_consumer orders "$test_dir/consumer.log"
 
 # rejected_total: how many requests the Cosmos test server has rejected with 401.
 rejected_total() {
-    cosmos_stats | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).rejected["401"] || 0)'
+    cosmos_stat rejected 401
 }
 attached() { grep -q '"event":"receiver-attached".*credit 0: credit is withheld' "$test_dir/consumer.log"; }
 wait_until 30 attached || fail "the consumer did not attach its receiver with credit withheld"
