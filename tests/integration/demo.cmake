@@ -1,0 +1,6 @@
+# The demo's argument checks, which run before it installs, builds or starts anything.
+add_test(NAME demo.bad_arguments COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/demo/bad_arguments.sh)
+set_tests_properties(demo.bad_arguments PROPERTIES
+  LABELS integration
+  TIMEOUT 120
+  ENVIRONMENT "WORKLOAD_ROOT=${CMAKE_SOURCE_DIR}")
