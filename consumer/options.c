@@ -1,6 +1,9 @@
 #include "options.h"
 
+#include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FIELD(name) offsetof(consumer_options, name)
@@ -26,7 +29,8 @@ static const config_option options_table[] = {
     {"cosmos-container", "COSMOS_CONTAINER", CONFIG_STRING, "results", NULL, 0, 0, false,
      "Cosmos DB container id.", FIELD(cosmos_container)},
     {"partition-key-path", "COSMOS_PARTITION_KEY_PATH", CONFIG_STRING, "/id", NULL, 0, 0, false,
-     "Container partition key path: /id, /data, /srcStamp or /destStamp.",
+     "Container partition key path: /id, /data or /srcStamp, the document fields that stay the "
+     "same when a message is redelivered.",
      FIELD(partition_key_path)},
     {"cosmos-ca-file", "COSMOS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "PEM file of CAs trusted for Cosmos DB HTTPS (default: system store).", FIELD(cosmos_ca_file)},
@@ -109,10 +113,134 @@ static wl_status check_cosmos_identity(const consumer_options *options, wl_error
     return config_check_file(wi.token_file, NULL, "AZURE_FEDERATED_TOKEN_FILE", false, err);
 }
 
+/*
+ * Rejects a partition key path other than a top-level string field that is the same on every
+ * delivery of a message. Cosmos DB keeps ids unique only within one partition key value, so a
+ * key that changes on redelivery (destStamp, messageProcessingTime, deliveryCount) would let
+ * an upsert add a second document instead of replacing the first.
+ */
+static wl_status check_partition_key_path(const char *path, wl_error *err)
+{
+    static const char *const stable[] = {"/id", "/data", "/srcStamp"};
+    static const char *const per_delivery[] = {"/destStamp", "/messageProcessingTime",
+                                               "/deliveryCount"};
+
+    for (size_t i = 0; i < sizeof stable / sizeof stable[0]; i++) {
+        if (path != NULL && strcmp(path, stable[i]) == 0) {
+            return WL_OK;
+        }
+    }
+    for (size_t i = 0; i < sizeof per_delivery / sizeof per_delivery[0]; i++) {
+        if (path != NULL && strcmp(path, per_delivery[i]) == 0) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid value \"%s\" for --partition-key-path "
+                                "(COSMOS_PARTITION_KEY_PATH): %s changes with each delivery, so "
+                                "a redelivered message would be stored as a second document; "
+                                "expected /id, /data or /srcStamp",
+                                path, path + 1);
+        }
+    }
+    return wl_error_set(err, WL_ERR_INVALID,
+                        "invalid value \"%s\" for --partition-key-path "
+                        "(COSMOS_PARTITION_KEY_PATH): expected /id, /data or /srcStamp, the "
+                        "string fields of the document that stay the same on redelivery",
+                        path != NULL ? path : "");
+}
+
+/* Returns true when `text` has a byte that a URL cannot contain unencoded: a control
+ * character, a space or a byte outside ASCII. */
+static bool has_invalid_url_byte(const char *text)
+{
+    for (const unsigned char *at = (const unsigned char *)text; *at != '\0'; at++) {
+        if (*at <= 0x20 || *at >= 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Checks the Cosmos DB endpoint with curl's URL parser: scheme http or https, a host, a port
+ * from 1 to 65535 when one is given, "/" or no path, and nothing else. A value that fails here
+ * would make every request fail, and the consumer would report cosmos-not-ready forever.
+ */
+static wl_status check_cosmos_endpoint(const char *endpoint, wl_error *err)
+{
+    static const char expected[] = "expected http(s)://HOST[:PORT][/] with no other path, query, "
+                                   "user or fragment, for example "
+                                   "https://ACCOUNT.documents.azure.com:443/";
+    CURLU *url = NULL;
+    char *scheme = NULL;
+    char *host = NULL;
+    char *port = NULL;
+    char *path = NULL;
+    char *extra = NULL;
+    const char *problem = NULL;
+    wl_status status = WL_OK;
+
+    if (endpoint == NULL || endpoint[0] == '\0') {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "missing --cosmos-endpoint (COSMOS_ENDPOINT): set it to the account "
+                            "endpoint, for example https://ACCOUNT.documents.azure.com:443/");
+    }
+    if (has_invalid_url_byte(endpoint)) {
+        problem = "it contains a space, a control character or a byte outside ASCII";
+        goto out;
+    }
+
+    url = curl_url();
+    if (url == NULL) {
+        abort();
+    }
+    CURLUcode code = curl_url_set(url, CURLUPART_URL, endpoint, 0);
+    if (code != CURLUE_OK) {
+        problem = curl_url_strerror(code);
+        goto out;
+    }
+    curl_url_get(url, CURLUPART_SCHEME, &scheme, 0);
+    if (scheme == NULL || (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+        problem = "the scheme is not http or https";
+        goto out;
+    }
+    if (curl_url_get(url, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+        problem = "the host is empty";
+        goto out;
+    }
+    if (curl_url_get(url, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0) {
+        problem = "port 0 is not a port a server listens on";
+        goto out;
+    }
+    curl_url_get(url, CURLUPART_PATH, &path, 0);
+    if (path != NULL && strcmp(path, "/") != 0 && path[0] != '\0') {
+        problem = "it has a path: the consumer appends dbs/DATABASE/colls/CONTAINER itself";
+        goto out;
+    }
+    if (curl_url_get(url, CURLUPART_QUERY, &extra, 0) == CURLUE_OK ||
+        curl_url_get(url, CURLUPART_FRAGMENT, &extra, 0) == CURLUE_OK ||
+        curl_url_get(url, CURLUPART_USER, &extra, 0) == CURLUE_OK) {
+        problem = "it has a query, a fragment or a user name";
+        goto out;
+    }
+
+out:
+    if (problem != NULL) {
+        status = wl_error_set(err, WL_ERR_INVALID,
+                              "invalid value \"%s\" for --cosmos-endpoint (COSMOS_ENDPOINT): "
+                              "%s; %s",
+                              endpoint, problem, expected);
+    }
+    curl_free(extra);
+    curl_free(path);
+    curl_free(port);
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(url);
+    return status;
+}
+
 static wl_status check_consumer_options(const consumer_options *options, wl_error *err)
 {
     static const char *const modes[] = {"second", "first", NULL};
-    static const char *const keys[] = {"/id", "/data", "/srcStamp", "/destStamp", NULL};
     wl_status status;
 
     status = config_check_choice(options->rcv_settle_mode, modes, "rcv-settle-mode",
@@ -120,16 +248,13 @@ static wl_status check_consumer_options(const consumer_options *options, wl_erro
     if (status != WL_OK) {
         return status;
     }
-    /* The key must be a top-level string field of the stored document. */
-    status = config_check_choice(options->partition_key_path, keys, "partition-key-path",
-                                 "COSMOS_PARTITION_KEY_PATH", err);
+    status = check_partition_key_path(options->partition_key_path, err);
     if (status != WL_OK) {
         return status;
     }
-    if (options->cosmos_endpoint == NULL || options->cosmos_endpoint[0] == '\0') {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "missing --cosmos-endpoint (COSMOS_ENDPOINT): set it to the account "
-                            "endpoint, for example https://ACCOUNT.documents.azure.com:443/");
+    status = check_cosmos_endpoint(options->cosmos_endpoint, err);
+    if (status != WL_OK) {
+        return status;
     }
     status = check_resource_id(options->cosmos_database, "cosmos-database", "COSMOS_DATABASE", err);
     if (status != WL_OK) {

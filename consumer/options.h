@@ -23,7 +23,7 @@ typedef struct consumer_options {
     char *cosmos_key; /* master key; NULL signs with workload identity tokens */
     char *cosmos_database;
     char *cosmos_container;
-    char *partition_key_path; /* "/id" or another top-level field of the document */
+    char *partition_key_path; /* "/id", "/data" or "/srcStamp": stable across redeliveries */
     char *cosmos_ca_file;
     int64_t cosmos_timeout_ms;
     int64_t concurrency;
@@ -45,7 +45,7 @@ typedef struct consumer_config {
 
 /*
  * Loads `config` (zeroed first) from the environment and `argv`, then checks what the tables
- * cannot (the enumerations, the partition key path, the Cosmos endpoint) and resolves the
+ * cannot (the enumerations, the partition key path, the Cosmos endpoint URL) and resolves the
  * Service Bus target. With --help or --check it stops after loading. Returns WL_ERR_INVALID
  * naming the flag or variable, the value and what to do. Free with consumer_config_free, also
  * after a failure.

@@ -256,10 +256,10 @@ static void refresh_token(writer *w, int64_t now_ms)
 
 static void on_upsert_done(void *ctx, const cosmos_result *result);
 
-/* Returns the value of the partition key field and its length in `out_length`. */
+/* Returns the value of the partition key field and its length in `out_length`. The options
+ * allow only fields that stay the same when the message is redelivered. */
 static const char *partition_value(const writer *w, const consumer_job *job,
-                                   const document_fields *fields, const char *dest_stamp,
-                                   size_t *out_length)
+                                   const document_fields *fields, size_t *out_length)
 {
     const char *field = w->options.partition_key_field;
     const char *value = job->message_id;
@@ -270,8 +270,6 @@ static const char *partition_value(const writer *w, const consumer_job *job,
     }
     if (strcmp(field, "srcStamp") == 0) {
         value = fields->src_stamp;
-    } else if (strcmp(field, "destStamp") == 0) {
-        value = dest_stamp;
     }
     *out_length = strlen(value);
     return value;
@@ -282,7 +280,6 @@ static bool prepare(writer *w, consumer_job *job)
 {
     document_fields fields;
     wl_error err = {0};
-    char dest_stamp[WL_STAMP_SIZE];
     size_t bad_offset = 0;
     size_t key_length = 0;
 
@@ -309,9 +306,8 @@ static bool prepare(writer *w, consumer_job *job)
         .enqueued_unix_ms = job->enqueued_unix_ms,
         .delivery_count = job->delivery_count,
     };
-    wl_format_stamp(dest_us, dest_stamp);
     job->document = document_build(&fields, &meta, dest_us, &job->document_length);
-    const char *key = partition_value(w, job, &fields, dest_stamp, &key_length);
+    const char *key = partition_value(w, job, &fields, &key_length);
     job->partition_key = wl_xmalloc(key_length + 1);
     memcpy(job->partition_key, key, key_length);
     job->partition_key[key_length] = '\0';

@@ -240,6 +240,81 @@ TEST_CASE(cosmos_token_file_checked)
     consumer_config_free(&config);
 }
 
+/* A key that changes between deliveries of one message would give a redelivery its own
+ * partition, where the upsert adds a second document with the same id. */
+TEST_CASE(partition_key_path_stable)
+{
+    static const char *const accepted[] = {"/id", "/data", "/srcStamp"};
+    static const char *const per_delivery[] = {"/destStamp", "/messageProcessingTime",
+                                               "/deliveryCount"};
+    consumer_config config;
+    char *argv[] = {"consumer"};
+
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        wl_error err = {0};
+
+        base_environment();
+        setenv("COSMOS_PARTITION_KEY_PATH", accepted[i], 1);
+        CHECK_INT_EQ(load(&config, 1, argv, &err), WL_OK);
+        CHECK_STR_EQ(consumer_partition_key_field(&config.consumer), accepted[i] + 1);
+        consumer_config_free(&config);
+    }
+    for (size_t i = 0; i < sizeof per_delivery / sizeof per_delivery[0]; i++) {
+        check_rejected("COSMOS_PARTITION_KEY_PATH", per_delivery[i], "--partition-key-path");
+        check_rejected("COSMOS_PARTITION_KEY_PATH", per_delivery[i], "changes with each delivery");
+        check_rejected("COSMOS_PARTITION_KEY_PATH", per_delivery[i], "/id, /data or /srcStamp");
+    }
+    check_rejected("COSMOS_PARTITION_KEY_PATH", "/sequenceNumber", "/id, /data or /srcStamp");
+}
+
+/* An endpoint that curl cannot use for every request is rejected at start, not retried. */
+TEST_CASE(cosmos_endpoint_validated)
+{
+    static const char *const accepted[] = {
+        "https://127.0.0.1:8081", "https://127.0.0.1:8081/",
+        "http://localhost:8081/", "https://account.documents.azure.com:443/",
+        "https://[::1]:8081/",
+    };
+    static const struct {
+        const char *value;
+        const char *named;
+    } rejected[] = {
+        {"https://", "https://"},
+        {"https:///", "https:///"},
+        {"https://127.0.0.1:1/ space", "contains a space"},
+        {"https://127.0.0.1:1/\tx", "control character"},
+        {"ftp://127.0.0.1/", "not http or https"},
+        {"127.0.0.1:8081", "127.0.0.1:8081"},
+        {"https://127.0.0.1:99999/", "https://127.0.0.1:99999/"},
+        {"https://127.0.0.1:0/", "port 0"},
+        {"https://127.0.0.1:x/", "https://127.0.0.1:x/"},
+        {"https://127.0.0.1:8081/dbs/workload", "has a path"},
+        {"https://127.0.0.1:8081/?a=b", "query"},
+        {"https://127.0.0.1:8081/#top", "fragment"},
+        {"https://user@127.0.0.1:8081/", "user name"},
+        {"https://caf\xc3\xa9.example/", "outside ASCII"},
+    };
+    consumer_config config;
+    char *argv[] = {"consumer"};
+
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        wl_error err = {0};
+
+        base_environment();
+        setenv("COSMOS_ENDPOINT", accepted[i], 1);
+        if (load(&config, 1, argv, &err) != WL_OK) {
+            fprintf(stderr, "COSMOS_ENDPOINT=%s rejected: %s\n", accepted[i], err.message);
+            check_failures++;
+        }
+        consumer_config_free(&config);
+    }
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        check_rejected("COSMOS_ENDPOINT", rejected[i].value, "--cosmos-endpoint (COSMOS_ENDPOINT)");
+        check_rejected("COSMOS_ENDPOINT", rejected[i].value, rejected[i].named);
+        check_rejected("COSMOS_ENDPOINT", rejected[i].value, "expected http(s)://HOST[:PORT][/]");
+    }
+}
+
 TEST_CASE(missing_settings_are_named)
 {
     check_rejected("COSMOS_ENDPOINT", NULL, "COSMOS_ENDPOINT");
@@ -302,4 +377,5 @@ TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(workload_identity_needs_cbs), TEST_ENTRY(plain_needs_allow_insecure),
           TEST_ENTRY(check_mode_skips_service_settings), TEST_ENTRY(durations_follow_one_rule),
           TEST_ENTRY(shutdown_grace_new_name_wins), TEST_ENTRY(late_failures_rejected_at_start),
-          TEST_ENTRY(cosmos_token_file_checked))
+          TEST_ENTRY(cosmos_token_file_checked), TEST_ENTRY(partition_key_path_stable),
+          TEST_ENTRY(cosmos_endpoint_validated))
