@@ -333,9 +333,10 @@ static wl_status load_arguments(const config_section *sections, size_t count, in
         }
         if (arg[name_length] == '=') {
             value = arg + name_length + 1;
-        } else if (option->type == CONFIG_BOOL &&
-                   (i + 1 >= argc || !parse_bool(argv[i + 1], &(bool){false}))) {
-            value = "true"; /* a bare boolean flag */
+        } else if (option->type == CONFIG_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            /* A bare boolean flag. Any other next argument is its value, so that "--flag maybe"
+             * is reported as an invalid boolean like "--flag=maybe". */
+            value = "true";
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {

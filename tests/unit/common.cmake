@@ -8,6 +8,7 @@ wl_unit_test(backoff SOURCES test_backoff.c
 wl_unit_test(config SOURCES test_config.c
   CASES defaults_apply flag_overrides_environment durations_parse bare_duration_is_seconds
         alias_takes_whole_seconds choice_lists_expected file_checks_name_setting errors_name_option
+        bool_value_forms
         secret_never_echoed help_lists_units)
 wl_unit_test(credential SOURCES test_credential.c
   CASES sas_token_matches_openssl sas_static_expiry refresh_schedule cbs_refresh_window
@@ -28,8 +29,9 @@ wl_unit_test(cbs SOURCES test_cbs.c
         failed_refresh_retried)
 wl_unit_test(sb_settings SOURCES test_sb_settings.c
   CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
-        resolve_cbs_with_sas_key resolve_queue_flag_wins resolve_plain_and_none
+        resolve_cbs_with_sas_key resolve_queue_matches_entity_path resolve_plain_and_none
         resolve_errors_name_setting check_needs_health_port health_start_and_check
         resolve_expired_signature resolve_checks_ca_file health_bind_checked)
 wl_unit_test(producer_options SOURCES test_producer_options.c LIBS producer_core
-  CASES defaults_differ_from_consumer shared_flags_reach_sections invalid_choices_named)
+  CASES defaults_differ_from_consumer shared_flags_reach_sections invalid_choices_named
+        body_size_fits_max_message)

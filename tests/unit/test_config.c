@@ -281,6 +281,48 @@ TEST_CASE(errors_name_option)
     }
 }
 
+TEST_CASE(bool_value_forms)
+{
+    static const struct {
+        const char *arguments[3];
+        wl_status status;
+        bool verbose;
+        const char *expected;
+    } cases[] = {
+        {{"--verbose", NULL}, WL_OK, true, NULL},
+        {{"--verbose", "false"}, WL_OK, false, NULL},
+        {{"--verbose", "true"}, WL_OK, true, NULL},
+        {{"--verbose", "--count", "5"}, WL_OK, true, NULL},
+        {{"--verbose", "maybe"},
+         WL_ERR_INVALID,
+         false,
+         "invalid value \"maybe\" for --verbose: expected true or false"},
+        {{"--verbose=maybe"},
+         WL_ERR_INVALID,
+         false,
+         "invalid value \"maybe\" for --verbose: expected true or false"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[4] = {"prog"};
+        int argc = 1;
+        sample s;
+        wl_error err = {0};
+
+        for (size_t k = 0; k < 3 && cases[i].arguments[k] != NULL; k++) {
+            argv[argc++] = (char *)(uintptr_t)cases[i].arguments[k];
+        }
+        CHECK_INT_EQ(load(&s, NULL, argc, argv, &err), cases[i].status);
+        if (cases[i].status == WL_OK) {
+            CHECK_INT_EQ(s.verbose, cases[i].verbose);
+        } else if (strstr(err.message, cases[i].expected) == NULL) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, err.message, cases[i].expected);
+            check_failures++;
+        }
+        config_free(&sample_table, &s);
+    }
+}
+
 TEST_CASE(secret_never_echoed)
 {
     static const char *const environment[] = {"SAMPLE_SECRET=hunter2", NULL};
@@ -331,4 +373,5 @@ TEST_MAIN(TEST_ENTRY(defaults_apply), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(durations_parse), TEST_ENTRY(bare_duration_is_seconds),
           TEST_ENTRY(alias_takes_whole_seconds), TEST_ENTRY(choice_lists_expected),
           TEST_ENTRY(file_checks_name_setting), TEST_ENTRY(errors_name_option),
-          TEST_ENTRY(secret_never_echoed), TEST_ENTRY(help_lists_units))
+          TEST_ENTRY(bool_value_forms), TEST_ENTRY(secret_never_echoed),
+          TEST_ENTRY(help_lists_units))
