@@ -239,6 +239,12 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
         return status;
     }
 
+    if (settings->queue != NULL && out->queue != NULL && strcmp(settings->queue, out->queue) != 0) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "--queue (SERVICEBUS_QUEUE) is \"%s\" but the connection string's "
+                            "EntityPath is \"%s\": set the same queue in both, or only one",
+                            settings->queue, out->queue);
+    }
     if (settings->queue != NULL) {
         free(out->queue);
         out->queue = wl_xstrdup(settings->queue);

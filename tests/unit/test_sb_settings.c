@@ -155,15 +155,22 @@ TEST_CASE(resolve_cbs_with_sas_key)
     unload(&settings);
 }
 
-TEST_CASE(resolve_queue_flag_wins)
+TEST_CASE(resolve_queue_matches_entity_path)
 {
     loaded settings;
     sb_target target;
     wl_error err = {0};
-    char *argv[] = {"prog", "--connection-string", EMULATOR, "--queue", "other"};
+    char *same[] = {"prog", "--connection-string", EMULATOR, "--queue", "orders"};
+    char *other[] = {"prog", "--connection-string", EMULATOR, "--queue", "other"};
 
-    CHECK_INT_EQ(resolve(&settings, &target, 5, argv, &err), WL_OK);
-    CHECK_STR_EQ(target.queue, "other");
+    CHECK_INT_EQ(resolve(&settings, &target, 5, same, &err), WL_OK);
+    CHECK_STR_EQ(target.queue, "orders");
+    sb_target_free(&target);
+    unload(&settings);
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, other, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "--queue (SERVICEBUS_QUEUE) is \"other\"") != NULL);
+    CHECK(strstr(err.message, "EntityPath is \"orders\"") != NULL);
     sb_target_free(&target);
     unload(&settings);
 }
@@ -347,7 +354,7 @@ TEST_CASE(health_bind_checked)
 
 TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_titles),
           TEST_ENTRY(unknown_flag_in_no_section), TEST_ENTRY(resolve_cbs_with_sas_key),
-          TEST_ENTRY(resolve_queue_flag_wins), TEST_ENTRY(resolve_plain_and_none),
+          TEST_ENTRY(resolve_queue_matches_entity_path), TEST_ENTRY(resolve_plain_and_none),
           TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port),
           TEST_ENTRY(health_start_and_check), TEST_ENTRY(resolve_expired_signature),
           TEST_ENTRY(resolve_checks_ca_file), TEST_ENTRY(health_bind_checked))
