@@ -294,7 +294,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    static const char usage[] = "Usage: producer [--connection-string CS | --namespace NS] --queue "
+    static const char usage[] = "usage: producer [--connection-string CS | --namespace NS] --queue "
                                 "Q [options]\n\nSends JSON messages to a Service Bus queue over "
                                 "AMQP 1.0.";
     producer_config config;

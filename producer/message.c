@@ -99,3 +99,17 @@ void message_encode(const producer_message *message, size_t body_size, amqp_buff
     }
     buffer->size = (size_t)(cursor - (unsigned char *)buffer->bytes);
 }
+
+size_t message_encoded_size(size_t body_size)
+{
+    producer_message sample = {.count = 1};
+    amqp_buffer buffer = {0};
+    size_t size;
+
+    /* Every message-id is a UUID of the same length, so any one gives the size. */
+    wl_uuid_v4(sample.message_id);
+    message_encode(&sample, body_size, &buffer);
+    size = buffer.size;
+    amqp_buffer_free(&buffer);
+    return size;
+}

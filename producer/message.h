@@ -30,4 +30,8 @@ size_t message_format_body(const producer_message *message, size_t body_size, ch
 /* Encodes the whole message into `buffer` (reused; grows as needed). */
 void message_encode(const producer_message *message, size_t body_size, amqp_buffer *buffer);
 
+/* Returns the encoded size in bytes of a message whose body is padded to `body_size`: the body
+ * plus the properties section and the data section's framing. */
+size_t message_encoded_size(size_t body_size);
+
 #endif

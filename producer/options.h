@@ -30,6 +30,11 @@ typedef struct producer_options {
 
 #define PRODUCER_SECTION_COUNT 3
 
+/* The maximum message size of a Standard-tier Service Bus queue (256 KiB), the bound of an
+ * encoded message at parse time. The queue's own limit is checked again when the sender
+ * attaches. */
+#define PRODUCER_MAX_MESSAGE_SIZE 262144
+
 typedef struct producer_config {
     sb_settings servicebus;
     service_settings service;

@@ -570,12 +570,19 @@ static void handle_link_opened(producer_link *link, pn_link_t *sender)
     uint64_t max_size = pn_link_remote_max_message_size(sender);
     LOG_INFO("sender-attached", "sender %s attached to %s (max message size %" PRIu64 ")",
              pn_link_name(sender), run->target->queue, max_size);
-    if (max_size > 0 && (uint64_t)run->options->body_size + 128 > max_size) {
+    uint64_t encoded = message_encoded_size((size_t)run->options->body_size);
+    if (max_size > 0 && encoded > max_size) {
+        /* The peer's limit may be below the one checked at parse time, for example on a
+         * broker other than Service Bus. */
+        uint64_t overhead = message_encoded_size(1000) - 1000; /* for any body padded past 255 */
         wl_error err = {0};
         wl_error_set(&err, WL_ERR_TOO_LARGE,
-                     "--body-size %" PRId64 " exceeds the queue's maximum message size of %" PRIu64
-                     " bytes",
-                     run->options->body_size, max_size);
+                     "--body-size %" PRId64 " makes each message %" PRIu64
+                     " bytes (the body plus %" PRIu64
+                     " bytes of AMQP properties and framing), over the queue's maximum message "
+                     "size of %" PRIu64 " bytes: set --body-size to at most %" PRIu64,
+                     run->options->body_size, encoded, overhead, max_size,
+                     max_size > overhead ? max_size - overhead : 0);
         run_fail(run, &err);
         run_check_done(run);
         return;

@@ -1,5 +1,6 @@
 /* The producer's configuration: its own table beside the shared Service Bus and service ones. */
 #include "check.h"
+#include "message.h"
 #include "options.h"
 
 #include <stdlib.h>
@@ -81,5 +82,39 @@ TEST_CASE(invalid_choices_named)
     producer_config_free(&config);
 }
 
+TEST_CASE(body_size_fits_max_message)
+{
+    producer_config config;
+    wl_error err = {0};
+    bool help = false;
+    char *largest[] = {"producer", "--body-size", "262069"};
+    char *over[] = {"producer", "--body-size", "262070"};
+    char *limit[] = {"producer", "--body-size=262144"};
+
+    /* --help states these numbers: 75 bytes besides the body, so 262069 is the largest body. */
+    CHECK_INT_EQ(message_encoded_size(262069), 262144);
+    CHECK_INT_EQ(message_encoded_size(100000), 100075);
+
+    CHECK_INT_EQ(producer_config_load(&config, 3, largest, no_environment, &help, &err), WL_OK);
+    CHECK_INT_EQ(config.producer.body_size, 262069);
+    producer_config_free(&config);
+
+    CHECK_INT_EQ(producer_config_load(&config, 3, over, no_environment, &help, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "invalid value \"262070\" for --body-size (PRODUCER_BODY_SIZE)") !=
+          NULL);
+    CHECK(strstr(err.message, "the body plus 75 bytes") != NULL);
+    CHECK(strstr(err.message, "262144-byte maximum message size") != NULL);
+    CHECK(strstr(err.message, "set at most 262069") != NULL);
+    producer_config_free(&config);
+
+    memset(&err, 0, sizeof err);
+    CHECK_INT_EQ(producer_config_load(&config, 2, limit, no_environment, &help, &err),
+                 WL_ERR_INVALID);
+    CHECK(strstr(err.message, "invalid value \"262144\"") != NULL);
+    CHECK(strstr(err.message, "set at most 262069") != NULL);
+    producer_config_free(&config);
+}
+
 TEST_MAIN(TEST_ENTRY(defaults_differ_from_consumer), TEST_ENTRY(shared_flags_reach_sections),
-          TEST_ENTRY(invalid_choices_named))
+          TEST_ENTRY(invalid_choices_named), TEST_ENTRY(body_size_fits_max_message))

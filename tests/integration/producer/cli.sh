@@ -11,6 +11,10 @@ for expected in "--count N" "Unit: messages/s." "Env: SERVICEBUS_CONNECTION_STRI
     grep -qF -- "$expected" <<<"$help" || fail "--help lacks \"$expected\""
 done
 
+# The heading has the consumer's form: "usage: PROGRAM ...".
+[[ "$(head -n 1 <<<"$help")" == "usage: producer "* ]] ||
+    fail "--help starts with \"$(head -n 1 <<<"$help")\", expected \"usage: producer ...\""
+
 emulator="Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=topsecret-key;UseDevelopmentEmulator=true"
 # Each case: the arguments, then the text the error must contain.
 check_invalid() {
@@ -38,6 +42,19 @@ check_invalid 'invalid value "maybe" for --progress' --connection-string "$emula
 check_invalid 'AZURE_TENANT_ID is not set' --namespace ns --queue q
 check_invalid 'invalid value "kerberos" for --auth (SERVICEBUS_AUTH): expected cbs, plain or none' \
     --connection-string "$emulator" --queue q --auth kerberos
+check_invalid 'invalid value "maybe" for --allow-insecure-plain (SERVICEBUS_ALLOW_INSECURE_PLAIN): expected true or false' \
+    --connection-string "$emulator" --queue q --allow-insecure-plain maybe
+check_invalid 'invalid value "maybe" for --allow-insecure-plain (SERVICEBUS_ALLOW_INSECURE_PLAIN): expected true or false' \
+    --connection-string "$emulator" --queue q --allow-insecure-plain=maybe
+check_invalid '--queue (SERVICEBUS_QUEUE) is "b" but the connection string'"'"'s EntityPath is "a"' \
+    --connection-string "$emulator;EntityPath=a" --queue b
+status=0
+output="$(SERVICEBUS_QUEUE=b "$PRODUCER_BIN" --connection-string "$emulator;EntityPath=a" 2>&1 >/dev/null)" ||
+    status=$?
+[[ "$status" == 2 ]] || fail "EntityPath=a with SERVICEBUS_QUEUE=b exited $status, expected 2"
+grep -qF 'EntityPath is "a"' <<<"$output" || fail "EntityPath=a with SERVICEBUS_QUEUE=b printed \"$output\""
+check_invalid 'the body plus 75 bytes of AMQP properties and framing must fit the 262144-byte maximum message size of a Standard-tier queue, so set at most 262069' \
+    --connection-string "$emulator" --queue q --body-size 262144
 check_invalid 'unknown option --cbs' --connection-string "$emulator" --queue q --cbs=false
 check_invalid '--check needs the port of the running instance' --check
 
