@@ -389,6 +389,52 @@ const cases = {
     assert.equal(valid.status, 201);
   },
 
+  // Cosmos DB ids cannot contain /, \, ? or #. @azure/cosmos 4.9.3 rejects /, \ and # itself
+  // before sending, but sends ?, so the server must reject what reaches it.
+  async sdk_reserved_id_chars_400() {
+    const container = await createContainer();
+
+    for (const id of ["order?17", "?"]) {
+      await assert.rejects(container.items.upsert({ id }), (err) => {
+        assert.equal(err.code, 400, `upsert of ${id}: got ${err.code}: ${err.message}`);
+        assert.match(err.message, /invalid character '\?'/);
+        return true;
+      });
+      await assert.rejects(container.items.create({ id }), (err) => {
+        assert.equal(err.code, 400, `create of ${id}: expected 400, got ${err.code}`);
+        return true;
+      });
+    }
+    for (const id of ["order/17", "order\\17", "order#17"]) {
+      await assert.rejects(container.items.upsert({ id }), (err) => {
+        assert.equal(err.message, "Id contains illegal chars.", `upsert of ${id}`);
+        return true;
+      });
+    }
+    const before = await readStats();
+    assert.equal(before.rejected["400"], 4, "only the ids with ? reached the server");
+
+    for (const [id, character] of [
+      ["raw/1", "/"],
+      ["raw\\1", "\\"],
+      ["raw?1", "?"],
+      ["raw#1", "#"],
+    ]) {
+      const response = await rawUpsert({ id });
+      assert.equal(response.status, 400, `raw upsert of ${id}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.code, "BadRequest");
+      assert.ok(
+        response.body.message.includes(`invalid character '${character}' at offset 3`),
+        response.body.message,
+      );
+    }
+
+    const { resources } = await container.items.readAll().fetchAll();
+    assert.deepEqual(resources, [], "no document with a reserved character was stored");
+    const accepted = await container.items.upsert({ id: "order-17 a+b%c" });
+    assert.equal(accepted.statusCode, 201, "ids without reserved characters are stored");
+  },
+
   // Started with --fault-429-first 3: the SDK waits x-ms-retry-after-ms and retries by itself.
   async sdk_retries_429() {
     const container = await createContainer();

@@ -186,6 +186,30 @@ function checkPartitionKey(req, resource, document, containers) {
   });
 }
 
+// Cosmos DB does not allow '/', '\', '?' or '#' in resource ids. The service itself stores a
+// document with such an id but then cannot read, replace or delete it by id, so this server
+// rejects the write, where a test can see the problem.
+const RESERVED_ID_CHARACTER = /[/\\?#]/;
+
+function checkDocumentId(req, resource, document) {
+  const isDocumentWrite =
+    resource.type === "docs" && (req.method === "POST" || req.method === "PUT") && !isQuery(req);
+  if (!isDocumentWrite || document === undefined || Array.isArray(document)) {
+    return;
+  }
+  if (typeof document.id !== "string") {
+    return;
+  }
+  const match = RESERVED_ID_CHARACTER.exec(document.id);
+  if (match) {
+    throw new RequestError(
+      400,
+      "BadRequest",
+      `The input id ${JSON.stringify(document.id)} contains the invalid character '${match[0]}' at offset ${match.index}: ids cannot contain /, \\, ? or #`,
+    );
+  }
+}
+
 // Entra ID tokens cannot manage databases or containers in Cosmos DB (403, substatus 5300).
 function checkAadScope(kind, req, resource) {
   const isManagement = resource.type === "dbs" || resource.type === "colls";
@@ -320,6 +344,7 @@ function createGate({ storeListener, options, log, keepAlive }) {
     try {
       document = parseJsonBody(read.body, req, resource);
       checkAadScope(kind, req, resource);
+      checkDocumentId(req, resource, document);
       checkPartitionKey(req, resource, document, containers);
     } catch (err) {
       err.bodyRead = true;
