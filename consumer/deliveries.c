@@ -104,32 +104,46 @@ static void count_end(consumer_app *app, delivery_slot *slot, bool applied)
 
 /* ---- Receipt ---- */
 
-static char *message_id_text(pn_message_t *message, int64_t sequence_number)
+/*
+ * Returns the message-id as text that the caller frees, with its length in `out_length`. A
+ * string id is copied whole, NUL bytes included, so that the writer can reject it instead of
+ * storing a shorter id.
+ */
+static char *message_id_text(pn_message_t *message, int64_t sequence_number, size_t *out_length)
 {
     pn_msgid_t id = pn_message_get_id(message);
     char uuid[WL_UUID_SIZE];
+    char *text;
 
     switch (id.type) {
     case PN_STRING:
-        return wl_xstrndup(id.u.as_bytes.start, id.u.as_bytes.size);
+        text = wl_xmalloc(id.u.as_bytes.size + 1);
+        memcpy(text, id.u.as_bytes.start, id.u.as_bytes.size);
+        text[id.u.as_bytes.size] = '\0';
+        *out_length = id.u.as_bytes.size;
+        return text;
     case PN_UUID:
         wl_uuid_format((const uint8_t *)id.u.as_uuid.bytes, uuid);
-        return wl_xstrdup(uuid);
+        text = wl_xstrdup(uuid);
+        break;
     case PN_ULONG:
-        return wl_xasprintf("%" PRIu64, id.u.as_ulong);
-    case PN_BINARY: {
-        char *hex = wl_xmalloc(id.u.as_bytes.size * 2 + 1);
+        text = wl_xasprintf("%" PRIu64, id.u.as_ulong);
+        break;
+    case PN_BINARY:
+        text = wl_xmalloc(id.u.as_bytes.size * 2 + 1);
         for (size_t i = 0; i < id.u.as_bytes.size; i++) {
-            snprintf(hex + 2 * i, 3, "%02x", (unsigned char)id.u.as_bytes.start[i]);
+            snprintf(text + 2 * i, 3, "%02x", (unsigned char)id.u.as_bytes.start[i]);
         }
-        hex[id.u.as_bytes.size * 2] = '\0';
-        return hex;
-    }
+        text[id.u.as_bytes.size * 2] = '\0';
+        break;
     default:
         /* NOTE: without a message-id the sequence number is the only id that stays the same
          * across redeliveries; it is unique per queue, not per namespace. */
-        return wl_xasprintf("seq-%" PRId64, sequence_number);
+        text = wl_xasprintf("seq-%" PRId64, sequence_number);
+        break;
     }
+    *out_length = strlen(text);
+    return text;
 }
 
 static bool annotation_timestamp(pn_data_t *annotations, const char *key, int64_t *out_ms)
@@ -297,7 +311,8 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
         amqp_map_get_int(annotations, "x-opt-sequence-number", &job->sequence_number);
         annotation_timestamp(annotations, "x-opt-enqueued-time", &job->enqueued_unix_ms);
         job->delivery_count = pn_message_get_delivery_count(app->message) + 1;
-        job->message_id = message_id_text(app->message, job->sequence_number);
+        job->message_id =
+            message_id_text(app->message, job->sequence_number, &job->message_id_length);
         fill_lock(app, slot, delivery, annotations, now);
     }
 

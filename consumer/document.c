@@ -32,6 +32,36 @@ bool document_utf8_valid(const uint8_t *data, size_t length, size_t *out_offset)
     return true;
 }
 
+wl_status document_check_id(const char *id, size_t length, wl_error *err)
+{
+    size_t offset = 0;
+
+    if (!document_utf8_valid((const uint8_t *)id, length, &offset)) {
+        return wl_error_set_condition(err, WL_ERR_INVALID, "InvalidMessageId",
+                                      "the message-id is not valid UTF-8 (byte offset %zu), so "
+                                      "it cannot be the document id",
+                                      offset);
+    }
+    for (offset = 0; offset < length; offset++) {
+        char c = id[offset];
+
+        if (c == '\0') {
+            return wl_error_set_condition(err, WL_ERR_INVALID, "InvalidMessageId",
+                                          "the message-id contains NUL at byte offset %zu, so "
+                                          "it cannot be the document id unchanged",
+                                          offset);
+        }
+        if (c == '/' || c == '\\' || c == '?' || c == '#') {
+            return wl_error_set_condition(err, WL_ERR_INVALID, "InvalidMessageId",
+                                          "the message-id contains '%c' at byte offset %zu, and "
+                                          "Cosmos DB does not allow /, \\, ? or # in a "
+                                          "document id",
+                                          c, offset);
+        }
+    }
+    return WL_OK;
+}
+
 /* ---- A strict JSON reader for the message body ----
  *
  * cJSON 1.7.15 changes some inputs without an error. It truncates strings at an escaped NUL

@@ -43,6 +43,15 @@ typedef struct document_meta {
 bool document_utf8_valid(const uint8_t *data, size_t length, size_t *out_offset);
 
 /*
+ * Checks that the message-id, `length` bytes of text, can be a Cosmos DB document id exactly
+ * as it is. On failure returns WL_ERR_INVALID with `err->condition` "InvalidMessageId" and
+ * `err->message` naming the cause and its byte offset: the id is not well-formed UTF-8, it
+ * contains NUL (a C string would cut it short, so two ids could share one document), or it
+ * contains '/', '\\', '?' or '#', which Cosmos DB does not allow in resource ids.
+ */
+wl_status document_check_id(const char *id, size_t length, wl_error *err);
+
+/*
  * Validates a message body and extracts its fields. The body must be one JSON text as RFC 8259
  * defines it. Members other than "msg" and "srcStamp" are checked but not decoded, so numbers
  * of any length or precision are fine there. On failure returns WL_ERR_INVALID with

@@ -20,7 +20,8 @@ typedef struct consumer_job {
     /* Set by the receiver before submission. */
     uint32_t slot;    /* index of the receiver's delivery slot */
     uint64_t serial;  /* distinguishes reuses of the slot */
-    char *message_id; /* owned */
+    char *message_id; /* owned; message_id_length bytes and a NUL, may contain NUL */
+    size_t message_id_length;
     uint8_t *body;    /* owned; the message's data section */
     size_t body_length;
     int64_t sequence_number;  /* -1 when absent */

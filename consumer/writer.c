@@ -280,18 +280,12 @@ static bool prepare(writer *w, consumer_job *job)
 {
     document_fields fields;
     wl_error err = {0};
-    size_t bad_offset = 0;
     size_t key_length = 0;
 
     /* The message-id becomes the document id and, by default, the partition key. Both must be
-     * text, or Cosmos DB would store a different id than the message carries. */
-    if (!document_utf8_valid((const uint8_t *)job->message_id, strlen(job->message_id),
-                             &bad_offset)) {
-        snprintf(err.message, sizeof err.message,
-                 "the message-id is not valid UTF-8 (byte offset %zu), so it cannot be the "
-                 "document id",
-                 bad_offset);
-        finish(w, job, SETTLE_DEAD_LETTER, "InvalidMessageId", err.message);
+     * text that Cosmos DB stores unchanged, or two messages could share one document. */
+    if (document_check_id(job->message_id, job->message_id_length, &err) != WL_OK) {
+        finish(w, job, SETTLE_DEAD_LETTER, err.condition, err.message);
         return false;
     }
     if (document_parse_message(job->body, job->body_length, &fields, &err) != WL_OK) {

@@ -16,7 +16,8 @@ wl_unit_test_cases(cosmos
 wl_unit_test_cases(document
   parse_keeps_escaped_nul parse_decodes_escapes parse_rejects_duplicate_fields
   parse_rejects_lone_surrogates parse_ignores_other_members_exactly parse_accepts_deep_nesting
-  parse_rejects_invalid_json_kinds parse_rejects_nul_in_stamp build_escapes_strings)
+  parse_rejects_invalid_json_kinds parse_rejects_nul_in_stamp build_escapes_strings
+  check_id_accepts_text check_id_rejects_each_cause check_id_reads_whole_length)
 
 wl_unit_test_cases(consumer_options
   partition_key_path_stable cosmos_endpoint_validated)

@@ -413,6 +413,73 @@ TEST_CASE(build_escapes_strings)
     free(text);
 }
 
+/* Ids that Cosmos DB stores unchanged, including text that looks like a path or a query
+ * without their reserved characters. */
+TEST_CASE(check_id_accepts_text)
+{
+    static const char *const ids[] = {
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "4242",
+        "seq-17",
+        "a b:c;d=e&f%20",
+        "caf\xc3\xa9",
+        "\xf0\x9f\x98\x80",
+        "",
+    };
+
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        wl_error err = {0};
+
+        if (document_check_id(ids[i], strlen(ids[i]), &err) != WL_OK) {
+            fprintf(stderr, "id \"%s\" rejected: %s\n", ids[i], err.message);
+            check_failures++;
+        }
+    }
+}
+
+/* Each cause names itself and the byte offset of the first bad byte. */
+TEST_CASE(check_id_rejects_each_cause)
+{
+    static const struct {
+        const char *id;
+        size_t length;
+        const char *described;
+    } cases[] = {
+        {"p1-idnul\0x", 10, "contains NUL at byte offset 8"},
+        {"\0", 1, "contains NUL at byte offset 0"},
+        {"order/17", 8, "contains '/' at byte offset 5"},
+        {"order\\17", 8, "contains '\\' at byte offset 5"},
+        {"order?17", 8, "contains '?' at byte offset 5"},
+        {"#17", 3, "contains '#' at byte offset 0"},
+        {"ok\xff", 3, "not valid UTF-8 (byte offset 2)"},
+        /* Invalid UTF-8 is reported before a reserved character that follows it. */
+        {"\xc0/", 2, "not valid UTF-8 (byte offset 0)"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_error err = {0};
+        wl_status status = document_check_id(cases[i].id, cases[i].length, &err);
+
+        CHECK_INT_EQ(status, WL_ERR_INVALID);
+        CHECK_STR_EQ(err.condition, "InvalidMessageId");
+        if (strstr(err.message, cases[i].described) == NULL) {
+            fprintf(stderr, "case %zu: description does not contain \"%s\": %s\n", i,
+                    cases[i].described, err.message);
+            check_failures++;
+        }
+    }
+}
+
+/* The NUL check reads the given length, not up to the first NUL. */
+TEST_CASE(check_id_reads_whole_length)
+{
+    wl_error err = {0};
+
+    CHECK_INT_EQ(document_check_id("abc\0/", 3, &err), WL_OK);
+    CHECK_INT_EQ(document_check_id("abc\0/", 5, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "NUL at byte offset 3") != NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),
           TEST_ENTRY(parse_valid_message), TEST_ENTRY(parse_rejects_each_poison_kind),
           TEST_ENTRY(parse_reason_names_field), TEST_ENTRY(parse_ignores_bytes_past_length),
@@ -421,4 +488,5 @@ TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),
           TEST_ENTRY(parse_rejects_duplicate_fields), TEST_ENTRY(parse_rejects_lone_surrogates),
           TEST_ENTRY(parse_ignores_other_members_exactly), TEST_ENTRY(parse_accepts_deep_nesting),
           TEST_ENTRY(parse_rejects_invalid_json_kinds), TEST_ENTRY(parse_rejects_nul_in_stamp),
-          TEST_ENTRY(build_escapes_strings))
+          TEST_ENTRY(build_escapes_strings), TEST_ENTRY(check_id_accepts_text),
+          TEST_ENTRY(check_id_rejects_each_cause), TEST_ENTRY(check_id_reads_whole_length))
