@@ -51,6 +51,7 @@ struct sb_conn {
     pn_connection_t *wake_target; /* `connection` as other threads may wake it, or NULL */
     pn_session_t *session;
     bool close_requested;
+    bool abort_requested; /* close the transport without the AMQP close handshake */
     bool connect_timed_out;
     bool tearing_down; /* CBS results of a lost connection are not reported */
     atomic_bool woken; /* a wake for our own timers is already pending */
@@ -370,6 +371,16 @@ static void run_timers(sb_conn *conn)
             pn_connection_close(conn->connection);
         }
     }
+    if (conn->abort_requested && conn->connection != NULL) {
+        pn_transport_t *transport = pn_connection_transport(conn->connection);
+        wl_error_set(&conn->cause, WL_ERR_CLOSED,
+                     "the application closed the connection to %s without waiting for the peer",
+                     conn->address);
+        if (transport != NULL) {
+            pn_transport_close_tail(transport);
+            pn_transport_close_head(transport);
+        }
+    }
     if (conn->close_requested && conn->connection != NULL &&
         !(pn_connection_state(conn->connection) & PN_LOCAL_CLOSED)) {
         pn_connection_close(conn->connection);
@@ -619,6 +630,12 @@ void sb_conn_close(sb_conn *conn)
     case CONN_STOPPED:
         break;
     }
+}
+
+void sb_conn_abort(sb_conn *conn)
+{
+    conn->abort_requested = true;
+    sb_conn_close(conn); /* wakes the connection, whose batch then closes the transport */
 }
 
 void sb_conn_destroy(sb_conn *conn)

@@ -140,6 +140,13 @@ void sb_conn_audience(const sb_conn *conn, const char *entity, char *out, size_t
 /* Closes the connection gracefully; on_disconnected(will_retry=false) follows. */
 void sb_conn_close(sb_conn *conn);
 
+/*
+ * Closes the connection at once, without sending a close frame or waiting for the peer's, for a
+ * peer that stopped responding after sb_conn_close. The socket closes in the connection's next
+ * batch and on_disconnected(will_retry=false) follows, as after sb_conn_close.
+ */
+void sb_conn_abort(sb_conn *conn);
+
 /* Frees the object; only when stopped or never started. */
 void sb_conn_destroy(sb_conn *conn);
 

@@ -6,8 +6,9 @@
  * (service.h) turns SIGTERM and SIGINT into a stop request that interrupts the proactor.
  * libmicrohttpd serves health checks on its own thread from atomic metrics.
  *
- * Exit status: 0 when every issued message was accepted, 1 when some failed or the run could
- * not connect or authenticate, 2 for invalid configuration.
+ * Exit status: 0 when every issued message was accepted, 1 when some failed or stayed
+ * unacknowledged at shutdown or the run could not connect or authenticate, 2 for invalid
+ * configuration.
  */
 #include "health.h"
 #include "log.h"
@@ -134,6 +135,9 @@ static void describe_outcome(const producer_run *run, int64_t count, char *out, 
         snprintf(out + used, capacity - (size_t)used, ": %s", error->message);
     } else if (stats->rejected > 0) {
         snprintf(out + used, capacity - (size_t)used, ": %" PRIu64 " failed", stats->rejected);
+    } else if (producer_run_outstanding(run) > 0) {
+        snprintf(out + used, capacity - (size_t)used, ": %" PRIu64 " unacknowledged",
+                 producer_run_outstanding(run));
     }
 }
 

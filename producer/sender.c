@@ -24,6 +24,11 @@
 /* Rejections and losses logged one by one before only every 1000th is. */
 #define LOG_FIRST_FAILURES 10
 
+/* Time the connections get to close once the run ends, after --shutdown-grace on a signal.
+ * Then they are closed without waiting for the peer, so a stopped peer cannot hold the exit
+ * until the 60 s idle timeout. */
+#define CLOSE_TIMEOUT_MS 5000
+
 typedef enum slot_state {
     SLOT_FREE,
     SLOT_WAITING,  /* issued, to be (re)sent at retry_at_ms */
@@ -79,6 +84,8 @@ struct producer_run {
     bool stopping;     /* a signal asked to stop */
     int64_t grace_deadline_ms;
     bool closing; /* connections are being closed */
+    int64_t close_deadline_ms;
+    bool aborted; /* the close timeout passed and the connections were closed at once */
     atomic_int stop_requests;
     int stop_requests_seen;
     wl_error fatal;
@@ -213,6 +220,7 @@ static void run_close_all(producer_run *run)
     }
     run->closing = true;
     run->issuing_done = true;
+    run->close_deadline_ms = monotonic_ms() + CLOSE_TIMEOUT_MS;
     for (size_t i = 0; i < run->link_count; i++) {
         sb_conn_close(run->links[i].conn);
     }
@@ -732,6 +740,32 @@ wl_status producer_run_start(producer_run *run, wl_error *err)
     return WL_OK;
 }
 
+/* Closes the connections that did not close within CLOSE_TIMEOUT_MS without waiting longer. */
+static void abort_stuck_connections(producer_run *run, int64_t now_ms)
+{
+    unsigned open = 0;
+
+    if (!run->closing || run->aborted || now_ms < run->close_deadline_ms) {
+        return;
+    }
+    run->aborted = true;
+    for (size_t i = 0; i < run->link_count; i++) {
+        open += sb_conn_is_stopped(run->links[i].conn) ? 0 : 1;
+    }
+    if (open == 0) {
+        return;
+    }
+    LOG_WARN("shutdown-timeout",
+             "%u connections did not close within %d ms; closing them without waiting for the "
+             "peer, with %" PRIu64 " messages unacknowledged",
+             open, CLOSE_TIMEOUT_MS, run_outstanding(run));
+    for (size_t i = 0; i < run->link_count; i++) {
+        if (!sb_conn_is_stopped(run->links[i].conn)) {
+            sb_conn_abort(run->links[i].conn);
+        }
+    }
+}
+
 static void handle_timeout(producer_run *run)
 {
     int64_t now_ms = monotonic_ms();
@@ -742,6 +776,7 @@ static void handle_timeout(producer_run *run)
         run->end_ms = now_ms;
         run_close_all(run);
     }
+    abort_stuck_connections(run, now_ms);
     for (size_t i = 0; i < run->link_count; i++) {
         producer_link *link = &run->links[i];
         sb_conn_tick(link->conn);
@@ -819,6 +854,9 @@ int64_t producer_run_next_deadline_ms(const producer_run *run)
     }
     if (run->stopping && !run->closing && run->grace_deadline_ms < next) {
         next = run->grace_deadline_ms;
+    }
+    if (run->closing && !run->aborted && run->close_deadline_ms < next) {
+        next = run->close_deadline_ms;
     }
     if (run->options->duration_ms > 0 && !run->issuing_done) {
         int64_t end = run->start_ms + run->options->duration_ms;

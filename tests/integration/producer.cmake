@@ -2,7 +2,8 @@
 # token endpoint and an unreliable broker, each started by the test itself on free loopback ports
 # (tests/integration/producer).
 set(producer_itests emulator_plain emulator_tls rabbitmq emulator_restart workload_identity
-                    signal_grace resend stalled_peer cli sigint_ignored summary)
+                    signal_grace resend stalled_peer cli sigint_ignored summary
+                    shutdown_unresponsive)
 foreach(case IN LISTS producer_itests)
   add_test(NAME producer.${case}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/producer/${case}.sh)
