@@ -7,6 +7,8 @@
 
 #include "log.h"
 
+#include <proton/transport.h>
+
 /*
  * Installs the sink on Proton's default logger, which every transport created afterwards
  * inherits, so call it before creating any connection. Proton's errors and warnings are logged
@@ -15,5 +17,13 @@
  * operator who sets that variable wants to see the frames without changing the log level.
  */
 void proton_log_route(log_level level);
+
+/*
+ * Logs the error lines of `transport` at debug, for a transport whose owner reports each failure
+ * itself: sb_conn passes the transport's condition to on_disconnected. A retried or closed
+ * connection then adds no error line beside the owner's report. Warnings and frame trace lines
+ * keep their levels. Call it before the transport is used.
+ */
+void proton_log_route_reported(pn_transport_t *transport);
 
 #endif

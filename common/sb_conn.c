@@ -2,6 +2,7 @@
 
 #include "amqp.h"
 #include "cbs.h"
+#include "proton_log.h"
 #include "sb_internal.h"
 #include "timefmt.h"
 
@@ -164,6 +165,9 @@ static int64_t now_ms(const sb_conn *conn)
 
 static void configure_transport(sb_conn *conn, pn_transport_t *transport)
 {
+    /* Every failure of this transport reaches on_disconnected with its condition, and the
+     * application logs it there at the level it chooses. */
+    proton_log_route_reported(transport);
     pn_transport_set_idle_timeout(transport, (pn_millis_t)conn->options.idle_timeout_ms);
     if (conn->options.tls) {
         pn_ssl_t *ssl = pn_ssl(transport);

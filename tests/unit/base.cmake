@@ -9,7 +9,8 @@ wl_unit_test(sas SOURCES test_sas.c
   CASES create_matches_openssl create_rejects_empty verify_accepts_covered_audience
         verify_rejects_each_fault parse_rejects_malformed)
 wl_unit_test(proton_log SOURCES test_proton_log.c
-  CASES frames_logged_at_info frames_absent_without_trace sink_maps_levels)
+  CASES frames_logged_at_info frames_absent_without_trace sink_maps_levels
+        reported_errors_logged_at_debug)
 set_tests_properties(proton_log.frames_logged_at_info PROPERTIES ENVIRONMENT PN_TRACE_FRM=1)
 set_tests_properties(proton_log.frames_absent_without_trace PROPERTIES
   ENVIRONMENT_MODIFICATION PN_TRACE_FRM=unset:)

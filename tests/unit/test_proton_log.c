@@ -2,6 +2,7 @@
 #include "log.h"
 #include "proton_log.h"
 
+#include <proton/condition.h>
 #include <proton/connection.h>
 #include <proton/connection_driver.h>
 #include <proton/logger.h>
@@ -95,6 +96,53 @@ TEST_CASE(sink_maps_levels)
     free(output);
 }
 
+/* Feeds bytes that are no AMQP header to a routed driver, and returns what the logger wrote at
+ * `level`. Caller frees. */
+static char *log_framing_error(log_level level, bool reported)
+{
+    static const char garbage[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    pn_connection_driver_t driver;
+    char *output = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&output, &size);
+
+    log_init("test", level, out);
+    proton_log_route(level);
+    CHECK(pn_connection_driver_init(&driver, NULL, NULL) == 0);
+    if (reported) {
+        proton_log_route_reported(driver.transport);
+    }
+    pn_connection_open(driver.connection);
+    pn_rwbytes_t in = pn_connection_driver_read_buffer(&driver);
+    CHECK(in.size >= sizeof garbage - 1);
+    memcpy(in.start, garbage, sizeof garbage - 1);
+    pn_connection_driver_read_done(&driver, sizeof garbage - 1);
+    while (pn_connection_driver_next_event(&driver) != NULL) {
+    }
+    CHECK(pn_condition_is_set(pn_transport_condition(driver.transport)));
+    pn_connection_driver_destroy(&driver);
+
+    log_init("test", LOG_LEVEL_INFO, NULL);
+    fclose(out);
+    return output;
+}
+
+TEST_CASE(reported_errors_logged_at_debug)
+{
+    char *plain = log_framing_error(LOG_LEVEL_INFO, false);
+    char *reported = log_framing_error(LOG_LEVEL_INFO, true);
+    char *debug = log_framing_error(LOG_LEVEL_DEBUG, true);
+
+    /* Without the routing, Proton's own error line is logged at error. */
+    CHECK(strstr(plain, "\"level\":\"error\",\"service\":\"test\",\"event\":\"proton\"") != NULL);
+    CHECK(strstr(reported, "\"event\":\"proton\"") == NULL);
+    CHECK(strstr(debug, "\"level\":\"debug\",\"service\":\"test\",\"event\":\"proton\"") != NULL);
+    CHECK(strstr(debug, "\"level\":\"error\"") == NULL);
+    free(plain);
+    free(reported);
+    free(debug);
+}
+
 TEST_CASE(frames_absent_without_trace)
 {
     char *output = trace_open_frames(LOG_LEVEL_DEBUG);
@@ -105,4 +153,4 @@ TEST_CASE(frames_absent_without_trace)
 
 /* Proton reads PN_TRACE_FRM when the library loads, so ctest sets it for the frame case. */
 TEST_MAIN(TEST_ENTRY(frames_logged_at_info), TEST_ENTRY(frames_absent_without_trace),
-          TEST_ENTRY(sink_maps_levels))
+          TEST_ENTRY(sink_maps_levels), TEST_ENTRY(reported_errors_logged_at_debug))

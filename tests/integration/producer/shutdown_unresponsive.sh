@@ -47,4 +47,8 @@ unacknowledged="$(summary_field "$log" unacknowledged)"
 ((unacknowledged > 0)) || fail "the summary counts $unacknowledged unacknowledged, expected > 0"
 grep '"event":"summary"' "$log" | grep -qF "$unacknowledged unacknowledged" ||
     fail "the summary message does not state the $unacknowledged unacknowledged messages"
+# The forced close is reported by shutdown-timeout; Proton's line about it is logged at debug.
+if grep -q '"level":"error","service":"producer","event":"proton"' "$log"; then
+    fail "the forced close was also logged at error by Proton: $(grep '"event":"proton"' "$log" | head -n 1)"
+fi
 echo "exited $status with $unacknowledged messages unacknowledged"

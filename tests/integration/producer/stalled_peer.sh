@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A peer that accepts TCP connections but never replies (a stalled or blackholed endpoint): each
 # attempt must end at --connect-timeout, and the run must end with status 1 and a "timed out"
-# message once --give-up-after has passed. A refused port ends the same way.
+# message once --give-up-after has passed. A refused port ends the same way, and its retried
+# refusals are not logged at error.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 port_file="$PRODUCER_TEST_DIR/stalled.port"
@@ -45,4 +46,11 @@ run_producer "$PRODUCER_TEST_DIR/refused.log" \
 [[ "$status" == 1 ]] || fail "against a refused port the producer exited $status, expected 1"
 grep -qi 'refused' "$PRODUCER_TEST_DIR/refused.log.stderr" ||
     fail "the error does not say the connection was refused: $(cat "$PRODUCER_TEST_DIR/refused.log.stderr")"
+# Each refusal is reported once, by the warn line of the retry or by the final error. Proton's
+# own line about the same failure is logged only at debug.
+grep -q '"event":"disconnected"' "$PRODUCER_TEST_DIR/refused.log" ||
+    fail "no refusal was reported as a retried disconnect"
+if grep -q '"level":"error","service":"producer","event":"proton"' "$PRODUCER_TEST_DIR/refused.log"; then
+    fail "a retried refusal was also logged at error by Proton: $(grep '"event":"proton"' "$PRODUCER_TEST_DIR/refused.log" | head -n 1)"
+fi
 echo "stalled: $(cat "$log.stderr")"
