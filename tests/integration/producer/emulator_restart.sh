@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# The emulator is stopped and started again on the same port while the producer sends 3,000
-# messages at 300/s. The producer must reconnect, resend what had no outcome, and finish with
-# exit 0; a Node SDK receiver running throughout must see every COUNT from 1 to 3,000 at least
-# once. Duplicates are allowed (at-least-once) and reported.
+# The emulator is killed and started again on the same port while the producer sends 3,000
+# messages at 300/s, with messages in flight. The producer must reconnect, resend what had no
+# outcome, and finish with exit 0; a Node SDK receiver running throughout must see every COUNT
+# from 1 to 3,000 at least once. Duplicates are allowed (at-least-once) and reported.
 #
 # The emulator keeps messages in memory, so a restart loses what it accepted and had not yet
 # delivered, which a durable Service Bus would keep. The producer is therefore paused (SIGSTOP)
-# until the receiver has taken every message the emulator holds, and only then is the emulator
-# stopped. Messages the producer sent while pausing have no outcome yet and must be resent.
+# until the receiver has taken every message the emulator holds. Then the emulator is paused,
+# so that it accepts nothing more, and the producer resumes and sends messages that get no
+# outcome. The emulator is then killed with SIGKILL, which it cannot handle, so those messages
+# are in flight when the connection drops and must be resent.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
+# A paused emulator handles the SIGTERM of the cleanup only once it runs again.
+resume_emulator_and_clean_up() {
+    if [[ -n "${EMULATOR_PID:-}" ]]; then
+        kill -CONT "$EMULATOR_PID" 2>/dev/null || true
+    fi
+    producer_test_cleanup
+}
+trap resume_emulator_and_clean_up EXIT
 port="$EMULATOR_AMQP_PORT"
 connection_string="$EMULATOR_CONNECTION_STRING"
 
@@ -43,7 +53,17 @@ for ((i = 0; i < 300; i++)); do
     sleep 0.1
 done
 [[ "$(active_messages)" == 0 ]] || fail "the receiver did not empty the queue before the restart"
-emulator_stop
+kill -STOP "$EMULATOR_PID"
+kill -CONT "$producer_pid"
+for ((i = 0; i < 100; i++)); do
+    tail -n 1 "$log" | grep -q '"event":"progress".*"outstanding":[1-9]' && break
+    sleep 0.1
+done
+tail -n 1 "$log" | grep -q '"event":"progress".*"outstanding":[1-9]' ||
+    fail "the producer sent nothing to the paused emulator"
+kill -KILL "$EMULATOR_PID"
+wait "$EMULATOR_PID" 2>/dev/null || true
+EMULATOR_PID=""
 "$SERVICEBUS_EMULATOR" --config "$WORKLOAD_ROOT/tests/emulators/servicebus/Config.json" \
     --port "$port" --http-port 0 --ready-file "$PRODUCER_TEST_DIR/restarted.ready" \
     >"$PRODUCER_TEST_DIR/restarted.log" 2>&1 &
@@ -54,7 +74,6 @@ for ((i = 0; i < 100; i++)); do
 done
 [[ -s "$PRODUCER_TEST_DIR/restarted.ready" ]] ||
     fail "the emulator did not restart on port $port: $(cat "$PRODUCER_TEST_DIR/restarted.log")"
-kill -CONT "$producer_pid"
 
 status=0
 wait "$producer_pid" || status=$?
@@ -66,5 +85,11 @@ expect_accepted "$log" 3000
 status=0
 wait "$receiver_pid" || status=$?
 echo "received: $(cat "$received")"
-echo "producer retried: $(summary_field "$log" retried)"
+retried="$(summary_field "$log" retried)"
+echo "producer retried: $retried"
+lost="$(sed -n 's/.*"event":"disconnected".*); \([0-9]*\) unacknowledged messages will be resent.*/\1/p' "$log" |
+    head -n 1)"
+[[ -n "$lost" ]] || fail "the disconnected line does not count the unacknowledged messages"
+((lost > 0)) || fail "no message was in flight when the connection dropped"
+((retried > 0)) || fail "the producer resent no message after the restart"
 [[ "$status" == 0 ]] || fail "not every COUNT arrived: $(cat "$received") $(tail -3 "$received.stderr")"
