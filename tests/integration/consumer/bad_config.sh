@@ -34,7 +34,14 @@ expect_exit_2 'SERVICEBUS_AUTH' SERVICEBUS_AUTH=kerberos --
 expect_exit_2 'COSMOS_PARTITION_KEY_PATH' COSMOS_PARTITION_KEY_PATH=/nested/path --
 expect_exit_2 'SHUTDOWN_GRACE_SECONDS' SHUTDOWN_GRACE_SECONDS=soon --
 expect_exit_2 'COSMOS_ENDPOINT' COSMOS_ENDPOINT= --
-expect_exit_2 'invalid Cosmos endpoint' COSMOS_ENDPOINT=ftp://example --
+expect_exit_2 'invalid value "ftp://example" for --cosmos-endpoint (COSMOS_ENDPOINT)' \
+    COSMOS_ENDPOINT=ftp://example --
+expect_exit_2 'invalid value "https://" for --cosmos-endpoint (COSMOS_ENDPOINT)' \
+    COSMOS_ENDPOINT=https:// --
+expect_exit_2 'invalid value "https://127.0.0.1:1/ space" for --cosmos-endpoint' \
+    'COSMOS_ENDPOINT=https://127.0.0.1:1/ space' --
+expect_exit_2 '/destStamp" for --partition-key-path (COSMOS_PARTITION_KEY_PATH): destStamp changes' \
+    COSMOS_PARTITION_KEY_PATH=/destStamp --
 expect_exit_2 'invalid Cosmos key' COSMOS_KEY='not base64!' --
 expect_exit_2 'SERVICEBUS_CONNECTION_STRING' SERVICEBUS_CONNECTION_STRING= --
 expect_exit_2 'SERVICEBUS_QUEUE' SERVICEBUS_QUEUE= --
