@@ -187,8 +187,8 @@ function checkPartitionKey(req, resource, document, containers) {
 }
 
 // Cosmos DB does not allow '/', '\', '?' or '#' in resource ids. The service itself stores a
-// document with such an id but then cannot read, replace or delete it by id, so this server
-// rejects the write, where a test can see the problem.
+// document with such an id, and one with '/' can then not be read, replaced or deleted by id,
+// so this server rejects the write, where a test can see the problem.
 const RESERVED_ID_CHARACTER = /[/\\?#]/;
 
 function checkDocumentId(req, resource, document) {

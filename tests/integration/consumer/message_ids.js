@@ -8,8 +8,8 @@
 //
 // A string id with NUL must not be stored under the text before the NUL, where it would
 // overwrite the document of the message whose id is that text. Ids with '/', '\', '?' or '#'
-// must not be written, because Cosmos DB cannot read or delete such a document by id. Both
-// kinds are dead-lettered with InvalidMessageId and a description that names the cause. A
+// must not be written, because Cosmos DB does not allow these characters in ids. Both kinds
+// are dead-lettered with InvalidMessageId and a description that names the cause. A
 // numeric id and the string of its digits share one document, as docs/CONSUMER.md states.
 // `check` prints every mismatch and exits 1 when there is one.
 // Environment: EMULATOR_CONNECTION_STRING, COSMOS_ENDPOINT, COSMOS_KEY, COSMOS_CA_FILE,
