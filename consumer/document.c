@@ -36,6 +36,11 @@ wl_status document_check_id(const char *id, size_t length, wl_error *err)
 {
     size_t offset = 0;
 
+    if (length == 0) {
+        return wl_error_set_condition(err, WL_ERR_INVALID, "InvalidMessageId",
+                                      "the message-id is empty, and a Cosmos DB document "
+                                      "needs a non-empty id");
+    }
     if (!document_utf8_valid((const uint8_t *)id, length, &offset)) {
         return wl_error_set_condition(err, WL_ERR_INVALID, "InvalidMessageId",
                                       "the message-id is not valid UTF-8 (byte offset %zu), so "

@@ -424,7 +424,6 @@ TEST_CASE(check_id_accepts_text)
         "a b:c;d=e&f%20",
         "caf\xc3\xa9",
         "\xf0\x9f\x98\x80",
-        "",
     };
 
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
@@ -445,6 +444,7 @@ TEST_CASE(check_id_rejects_each_cause)
         size_t length;
         const char *described;
     } cases[] = {
+        {"", 0, "the message-id is empty"},
         {"p1-idnul\0x", 10, "contains NUL at byte offset 8"},
         {"\0", 1, "contains NUL at byte offset 0"},
         {"order/17", 8, "contains '/' at byte offset 5"},
