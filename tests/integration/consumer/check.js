@@ -37,9 +37,8 @@
 // COSMOS_CA_FILE, COSMOS_DATABASE, COSMOS_CONTAINER.
 
 const fs = require("fs");
-const https = require("https");
-const { CosmosClient } = require("@azure/cosmos");
 const { ServiceBusClient } = require("@azure/service-bus");
+const { cosmosContainer } = require("../../lib/azure_clients");
 
 const STAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 const USAGE =
@@ -84,16 +83,7 @@ function parseArgs(argv, flags) {
 // ---- Reading the peers ----
 
 async function readDocuments() {
-  const agent = new https.Agent({ ca: fs.readFileSync(process.env.COSMOS_CA_FILE) });
-  const client = new CosmosClient({
-    endpoint: process.env.COSMOS_ENDPOINT,
-    key: process.env.COSMOS_KEY,
-    agent,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const container = client
-    .database(process.env.COSMOS_DATABASE)
-    .container(process.env.COSMOS_CONTAINER);
+  const container = cosmosContainer();
   const { resources } = await container.items
     .query("SELECT * FROM c", { maxItemCount: 10000 })
     .fetchAll();

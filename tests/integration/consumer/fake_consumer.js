@@ -17,26 +17,14 @@
 // Environment: as check.js.
 
 const fs = require("fs");
-const https = require("https");
-const { CosmosClient } = require("@azure/cosmos");
 const { ServiceBusClient } = require("@azure/service-bus");
+const { cosmosContainer } = require("../../lib/azure_clients");
 
 const RECEIVE_WAIT_MS = 5000;
 
 function usage(message) {
   process.stderr.write(`fake_consumer: ${message}\n`);
   process.exit(2);
-}
-
-function container() {
-  const agent = new https.Agent({ ca: fs.readFileSync(process.env.COSMOS_CA_FILE) });
-  const client = new CosmosClient({
-    endpoint: process.env.COSMOS_ENDPOINT,
-    key: process.env.COSMOS_KEY,
-    agent,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  return client.database(process.env.COSMOS_DATABASE).container(process.env.COSMOS_CONTAINER);
 }
 
 function stamp(date) {
@@ -89,7 +77,7 @@ async function settle(command, queue, argument, noDocument) {
           });
           continue;
         }
-        await container().items.upsert(documentOf(message));
+        await cosmosContainer().items.upsert(documentOf(message));
         await receiver.completeMessage(message);
       }
       return;
@@ -97,7 +85,7 @@ async function settle(command, queue, argument, noDocument) {
     const messages = await receive(receiver, Number(argument));
     for (const message of messages) {
       if (command === "complete") {
-        if (!noDocument) await container().items.upsert(documentOf(message));
+        if (!noDocument) await cosmosContainer().items.upsert(documentOf(message));
         await receiver.completeMessage(message);
       } else if (command === "abandon") {
         await receiver.abandonMessage(message);
@@ -111,7 +99,7 @@ async function settle(command, queue, argument, noDocument) {
 }
 
 async function rewrite(id) {
-  const items = container();
+  const items = cosmosContainer();
   const { resource } = await items.item(id, id).read();
   if (!resource) throw new Error(`document ${id} not found`);
   resource.deliveryCount += 1;

@@ -16,10 +16,9 @@
 // COSMOS_DATABASE and COSMOS_CONTAINER.
 
 const fs = require("fs");
-const https = require("https");
 const crypto = require("crypto");
-const { CosmosClient } = require("@azure/cosmos");
 const { ServiceBusClient } = require("@azure/service-bus");
+const { cosmosContainer, takeDeadLetters } = require("../../lib/azure_clients");
 
 const STAMP = "2026-12-04 06:14:27.123456";
 
@@ -72,17 +71,6 @@ async function seed(queue, expectedPath) {
   fs.writeFileSync(expectedPath, JSON.stringify(expected));
 }
 
-function cosmosContainer() {
-  const agent = new https.Agent({ ca: fs.readFileSync(process.env.COSMOS_CA_FILE) });
-  const client = new CosmosClient({
-    endpoint: process.env.COSMOS_ENDPOINT,
-    key: process.env.COSMOS_KEY,
-    agent,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  return client.database(process.env.COSMOS_DATABASE).container(process.env.COSMOS_CONTAINER);
-}
-
 async function checkDocuments(expected, failures) {
   const container = cosmosContainer();
   const { resources } = await container.items.query("SELECT * FROM c").fetchAll();
@@ -114,22 +102,7 @@ async function checkDocuments(expected, failures) {
 }
 
 async function checkDeadLetters(queue, expected, failures) {
-  const client = new ServiceBusClient(process.env.EMULATOR_CONNECTION_STRING);
-  const receiver = client.createReceiver(queue, {
-    subQueueType: "deadLetter",
-    receiveMode: "receiveAndDelete",
-  });
-  const messages = [];
-  try {
-    for (;;) {
-      const batch = await receiver.receiveMessages(100, { maxWaitTimeInMs: 1000 });
-      if (batch.length === 0) break;
-      messages.push(...batch);
-    }
-  } finally {
-    await receiver.close();
-    await client.close();
-  }
+  const messages = await takeDeadLetters(queue);
 
   const byId = new Map(messages.map((message) => [String(message.messageId), message]));
   for (const dead of expected.dead) {
