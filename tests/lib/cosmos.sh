@@ -116,6 +116,7 @@ transport
 cosmos_stat() {
     local stats
     stats="$(cosmos_stats)" || return 1
+    # shellcheck disable=SC2016 # JavaScript, not shell, expands ${group} below.
     node -e '
 const stats = JSON.parse(process.argv[1]);
 const [group, key] = process.argv.slice(2);
