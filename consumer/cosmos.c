@@ -772,7 +772,7 @@ static const char *upsert_authorization(cosmos_client *client, int64_t second, c
         memcpy(line, authorization_prefix, prefix_length);
         if (master_auth_into(client->key, client->key_length, "POST", "docs", client->docs_link,
                              date, line + prefix_length) == 0) {
-            abort(); /* HMAC-SHA256 fails only when OpenSSL is broken */
+            abort(); /* HMAC-SHA256 fails only on an internal OpenSSL error */
         }
         client->upsert_auth_second = second;
         client->upsert_auth_length = strlen(line);
@@ -856,7 +856,7 @@ static void start_other(cosmos_client *client, const char *verb, const char *typ
         memcpy(auth, authorization_prefix, prefix_length);
         if (master_auth_into(client->key, client->key_length, verb, type, link, date,
                              auth + prefix_length) == 0) {
-            abort(); /* HMAC-SHA256 fails only when OpenSSL is broken */
+            abort(); /* HMAC-SHA256 fails only on an internal OpenSSL error */
         }
         add_other_header(request, auth);
         explicit_bzero(auth, sizeof auth);

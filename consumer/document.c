@@ -174,8 +174,8 @@ static size_t read_escape(json_reader *reader, char *out, bool *lone_surrogate)
         }
     }
     if (unit >= 0xD800 && unit <= 0xDFFF) {
-        /* Valid JSON but no Unicode character. U+FFFD stands in for it, and the caller
-         * decides from the flag whether that matters. */
+        /* Valid JSON but no Unicode character. U+FFFD replaces it, and the caller decides
+         * from the flag whether that matters. */
         *lone_surrogate = true;
         return wl_utf8_encode(target, 0xFFFD);
     }

@@ -111,7 +111,7 @@ transport
 }
 
 # Prints one group of cosmos_stats (requests, byStatus, injected, rejected) as JSON, or with KEY
-# one counter of that group; a counter the server has not incremented yet prints 0. Fails when
+# one counter of that group. A counter the server has not incremented yet prints 0. Fails when
 # the server cannot be read or has no such group.
 cosmos_stat() {
     local stats

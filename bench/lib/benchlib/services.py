@@ -159,7 +159,7 @@ def drain_count(ctx, emulator, log_dir, idle_ms=500):
     """Receives and completes every message left in the queue; returns how many there were.
 
     The emulator's admin count (available, locked and deferred messages) is the number to wait
-    for, so a slow first delivery does not end the drain early; the idle timeout then only
+    for, so a slow first delivery does not end the drain early. The idle timeout then only
     bounds a drain that stalls. Without the admin endpoint it drains until `idle_ms` passes
     without a message."""
     expected = emulator.active_message_count()

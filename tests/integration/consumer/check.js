@@ -5,14 +5,14 @@
 //   node check.js end QUEUE EXPECTED --metrics FILE [--stop-state FILE]
 //
 // The end state after the consumer has drained the queue:
-// - Cosmos DB (read with @azure/cosmos) holds exactly one document per good message, with
+// - Cosmos DB (read with @azure/cosmos) contains exactly one document per good message, with
 //   the right fields, and nothing else;
 // - every message was completed exactly once and every redelivery has a cause. FILE is the
 //   /metrics text of the last consumer run, taken once the queue was empty (lib.sh takes it).
 //   Upserts by id never create a second document, so duplicates show in two other places.
 //   One is the run's completion count. The other is the deliveryCount of each document:
 //   1 for a first delivery, plus one for every abandon or lock expiry before it;
-// - the dead-letter subqueue (peeked with @azure/service-bus) holds exactly the poison
+// - the dead-letter subqueue (peeked with @azure/service-bus) contains exactly the poison
 //   messages, each with its DeadLetterReason and a description;
 // - the queue itself is empty.
 // With --stop-state, the messages that an earlier run completed must keep the document that
@@ -333,8 +333,8 @@ async function checkEnd(argv) {
 
 // ---- The state after a stop ----
 
-// Without lock expiries, each failed delivery of a message is one abandon in the log: a
-// message in the queue has a delivery count equal to its abandons, and a completed one
+// Without lock expiries, each failed delivery of a message is one abandon in the log. So a
+// message in the queue has a delivery count equal to its abandons, and a completed message
 // has a document whose deliveryCount is one more than that.
 function checkAbandons(abandons, expected, queued, documents) {
   const inQueue = new Set();

@@ -4,7 +4,7 @@
 # the signal for its signal thread. On SIGINT it drains and exits 0, as after SIGTERM.
 #
 # Linux keeps a blocked signal pending even when its action is "ignore", so the stop itself
-# would work there without the reset; the check of SigIgn is what fails when it is missing.
+# would work there without the reset. The check of SigIgn is what fails when it is missing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 consumer_test_setup
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The receiver-attached log line gives the credit actually granted. Cosmos DB returns 503 to its
 # first requests, the start-up check among them, so the receiver attaches while Cosmos is not
-# ready. That line must say credit 0 (withheld), and a credit-granted line must follow with the
+# ready. That line must report credit 0 (withheld), and a credit-granted line must follow with the
 # credit granted once Cosmos is ready. The queue then drains.
 source "$(dirname "${BASH_SOURCE[0]}")/../consumer/lib.sh"
 consumer_test_setup --fault-503-first 4 --fault-scope all

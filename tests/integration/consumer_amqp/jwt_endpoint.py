@@ -3,7 +3,7 @@
 
 Serves POST /{tenant}/oauth2/v2.0/token on 127.0.0.1 and writes its port to PORT_FILE. A
 request whose client_assertion differs from the current contents of TOKEN_FILE gets HTTP 401
-with AADSTS700024, as Entra answers a stale federated token. Other requests get a JWT access
+with AADSTS700024, as Entra responds to a stale federated token. Other requests get a JWT access
 token with expires_in EXPIRES_IN seconds. Until SIGUSR1 arrives its "exp" claim lies in the
 past, so the emulator rejects the put-token with 401 ExpiredToken; after SIGUSR1 it lies an
 hour ahead and is accepted. Each request is logged as one line: "token request -> STATUS KIND".

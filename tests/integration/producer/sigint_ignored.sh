@@ -5,7 +5,7 @@
 # acknowledgements, prints its summary and exits 0, the same as after SIGTERM.
 #
 # Linux keeps a blocked signal pending even when its action is "ignore", so the stop itself
-# would work there without the reset; the check of SigIgn is what fails when it is missing.
+# would work there without the reset. The check of SigIgn is what fails when it is missing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
