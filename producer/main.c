@@ -186,9 +186,7 @@ static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_
 
     while (!producer_run_finished(run)) {
         pn_event_batch_t *batch = pn_proactor_wait(proactor);
-        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
-            producer_run_handle(run, event);
-        }
+        producer_run_handle(run, batch);
         pn_proactor_done(proactor, batch);
 
         int64_t now = monotonic_ms();

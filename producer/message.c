@@ -1,7 +1,5 @@
 #include "message.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #define CONTENT_TYPE "application/json"
@@ -20,25 +18,50 @@ enum {
     AMQP_DATA = 0x75,
 };
 
+/* Writes `value` in decimal at `out`; returns the number of digits (at most 20). */
+static size_t format_decimal(uint64_t value, char *out)
+{
+    char reversed[20];
+    size_t count = 0;
+
+    do {
+        reversed[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    for (size_t i = 0; i < count; i++) {
+        out[i] = reversed[count - 1 - i];
+    }
+    return count;
+}
+
 size_t message_format_body(const producer_message *message, size_t body_size, char *out,
                            size_t capacity)
 {
-    char stamp[WL_STAMP_SIZE];
-    int length;
+    /* Formatted by hand because snprintf took about 5 % of the producer's CPU in a profile. */
+    static const char head[] = "{\"msg\":\"Scale Test Message : COUNT ";
+    static const char middle[] = "\",\"srcStamp\":\"";
+    static const char tail[] = "\"}";
+    size_t longest = sizeof head - 1 + 20 + sizeof middle - 1 + WL_STAMP_SIZE - 1 + sizeof tail;
 
-    wl_format_stamp(message->stamp_us, stamp);
-    length = snprintf(out, capacity,
-                      "{\"msg\":\"Scale Test Message : COUNT %" PRIu64 "\",\"srcStamp\":\"%s\"}",
-                      message->count, stamp);
-    if (length < 0 || (size_t)length >= capacity) {
+    if (capacity < longest) {
         return 0;
     }
+    char *cursor = out;
+    memcpy(cursor, head, sizeof head - 1);
+    cursor += sizeof head - 1;
+    cursor += format_decimal(message->count, cursor);
+    memcpy(cursor, middle, sizeof middle - 1);
+    cursor += sizeof middle - 1;
+    wl_format_stamp(message->stamp_us, cursor);
+    cursor += WL_STAMP_SIZE - 1;
+    memcpy(cursor, tail, sizeof tail); /* with the terminator */
+    cursor += sizeof tail - 1;
 
     /* ,"pad":"" is 9 bytes; pad only when the requested size leaves room for it. */
-    size_t natural = (size_t)length;
+    size_t natural = (size_t)(cursor - out);
     if (body_size >= natural + 9 && body_size < capacity) {
         size_t fill = body_size - natural - 9;
-        char *cursor = out + natural - 1; /* overwrite the closing brace */
+        cursor = out + natural - 1; /* overwrite the closing brace */
         memcpy(cursor, ",\"pad\":\"", 8);
         cursor += 8;
         memset(cursor, 'x', fill);

@@ -92,6 +92,14 @@ struct producer_run {
     uint64_t failure_logs;
     uint64_t ready_links;
 
+    /*
+     * Clock readings taken once at the start of each event batch, because reading the clocks for
+     * every message took about 7 % of the CPU in a profile. Latencies and stamps are therefore
+     * as old as the batch, which takes microseconds.
+     */
+    int64_t now_us;      /* monotonic */
+    int64_t now_real_us; /* Unix time */
+
     health_component *ready;
     metrics_counter *sent_metric;
     metrics_counter *accepted_metric;
@@ -120,6 +128,11 @@ static int64_t realtime_us(void)
 
     clock_gettime(CLOCK_REALTIME, &now);
     return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+static int64_t run_now_ms(const producer_run *run)
+{
+    return run->now_us / 1000;
 }
 
 /* ---- slots ---- */
@@ -220,7 +233,7 @@ static void run_close_all(producer_run *run)
     }
     run->closing = true;
     run->issuing_done = true;
-    run->close_deadline_ms = monotonic_ms() + CLOSE_TIMEOUT_MS;
+    run->close_deadline_ms = run_now_ms(run) + CLOSE_TIMEOUT_MS;
     for (size_t i = 0; i < run->link_count; i++) {
         sb_conn_close(run->links[i].conn);
     }
@@ -234,10 +247,10 @@ static void run_check_done(producer_run *run)
         return;
     }
     if (!run->issuing_done) {
-        run_may_issue(run, monotonic_ms(), &ignored);
+        run_may_issue(run, run_now_ms(run), &ignored);
     }
     if (run->fatal.status != WL_OK || (run->issuing_done && run_outstanding(run) == 0)) {
-        run->end_ms = run->end_ms != 0 ? run->end_ms : monotonic_ms();
+        run->end_ms = run->end_ms != 0 ? run->end_ms : run_now_ms(run);
         run_close_all(run);
     }
 }
@@ -274,7 +287,7 @@ static void issue(producer_run *run, slot *s)
 {
     run->stats.issued++;
     s->message.count = run->stats.issued;
-    s->message.stamp_us = realtime_us();
+    s->message.stamp_us = run->now_real_us;
     wl_uuid_v4(s->message.message_id);
 }
 
@@ -282,7 +295,7 @@ static void issue(producer_run *run, slot *s)
 static void link_pump(producer_link *link)
 {
     producer_run *run = link->run;
-    int64_t now_us = monotonic_us();
+    int64_t now_us = run->now_us;
     int64_t now_ms = now_us / 1000;
     int64_t next_ms = INT64_MAX;
 
@@ -370,7 +383,7 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
     if (amqp_status_is_retryable(status) && s->retries < (unsigned)run->options->max_retries) {
         s->retries++;
         log_failure(run, "send-retry", s, what);
-        waiting_push(link, s, monotonic_ms() + backoff_delay_ms(&policy, s->retries - 1, NULL));
+        waiting_push(link, s, run_now_ms(run) + backoff_delay_ms(&policy, s->retries - 1, NULL));
         return;
     }
     run->stats.rejected++;
@@ -403,7 +416,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     }
 
     if (state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery))) {
-        int64_t latency_us = monotonic_us() - s->sent_us;
+        int64_t latency_us = run->now_us - s->sent_us;
         run->stats.accepted++;
         stats_record_latency(&run->stats, latency_us);
         if (run->accepted_metric != NULL) {
@@ -494,7 +507,7 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     }
     /* Proton frees the links with the connection; nothing may be settled on them now. */
     link->sender = NULL;
-    requeue_inflight(link, monotonic_ms());
+    requeue_inflight(link, run_now_ms(link->run));
     link->attached = false;
     link->authorized = false;
 
@@ -531,7 +544,7 @@ static void handle_link_closed(producer_link *link, pn_link_t *sender)
                                                "the service detached the sender", &err);
     backoff_policy policy = backoff_policy_default();
 
-    requeue_inflight(link, monotonic_ms());
+    requeue_inflight(link, run_now_ms(link->run));
     if (link->attached) {
         run->ready_links--;
         health_component_set(run->ready, run->ready_links > 0, "no sender link is attached");
@@ -558,7 +571,7 @@ static void handle_link_closed(producer_link *link, pn_link_t *sender)
         return;
     }
     link->reattach_at_ms =
-        monotonic_ms() + backoff_delay_ms(&policy, link->detach_failures++, NULL);
+        run_now_ms(run) + backoff_delay_ms(&policy, link->detach_failures++, NULL);
     LOG_WARN("sender-detached", "%s; attaching again", err.message);
 }
 
@@ -600,7 +613,7 @@ static void handle_link_opened(producer_link *link, pn_link_t *sender)
 
 static void handle_wake(producer_link *link)
 {
-    int64_t now_us = monotonic_us();
+    int64_t now_us = link->run->now_us;
 
     if (!sb_conn_is_ready(link->conn)) {
         return;
@@ -728,9 +741,16 @@ producer_run *producer_run_create(pn_proactor_t *proactor, const producer_config
     return run;
 }
 
+static void read_clocks(producer_run *run)
+{
+    run->now_us = monotonic_us();
+    run->now_real_us = realtime_us();
+}
+
 wl_status producer_run_start(producer_run *run, wl_error *err)
 {
-    run->start_ms = monotonic_ms();
+    read_clocks(run);
+    run->start_ms = run_now_ms(run);
     for (size_t i = 0; i < run->link_count; i++) {
         wl_status status = sb_conn_start(run->links[i].conn, err);
         if (status != WL_OK) {
@@ -768,7 +788,7 @@ static void abort_stuck_connections(producer_run *run, int64_t now_ms)
 
 static void handle_timeout(producer_run *run)
 {
-    int64_t now_ms = monotonic_ms();
+    int64_t now_ms = run_now_ms(run);
 
     if (run->stopping && !run->closing && now_ms >= run->grace_deadline_ms) {
         LOG_WARN("shutdown-grace-over", "%" PRIu64 " messages still had no outcome",
@@ -801,20 +821,20 @@ static void handle_stop_request(producer_run *run)
     if (requests >= 2 || run->options->shutdown_grace_ms == 0) {
         LOG_WARN("stopping-now", "stopping without waiting for %" PRIu64 " outstanding messages",
                  run_outstanding(run));
-        run->end_ms = monotonic_ms();
+        run->end_ms = run_now_ms(run);
         run_close_all(run);
         return;
     }
     run->stopping = true;
     run->issuing_done = true;
-    run->grace_deadline_ms = monotonic_ms() + run->options->shutdown_grace_ms;
+    run->grace_deadline_ms = run_now_ms(run) + run->options->shutdown_grace_ms;
     LOG_INFO("stopping",
              "stopped issuing; waiting up to %" PRId64 " ms for %" PRIu64 " outstanding messages",
              run->options->shutdown_grace_ms, run_outstanding(run));
     run_check_done(run);
 }
 
-void producer_run_handle(producer_run *run, pn_event_t *event)
+static void handle_event(producer_run *run, pn_event_t *event)
 {
     switch (pn_event_type(event)) {
     case PN_PROACTOR_TIMEOUT:
@@ -836,6 +856,14 @@ void producer_run_handle(producer_run *run, pn_event_t *event)
         handle_wake(link);
     } else {
         handle_link_event(link, event);
+    }
+}
+
+void producer_run_handle(producer_run *run, pn_event_batch_t *batch)
+{
+    read_clocks(run);
+    for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+        handle_event(run, event);
     }
 }
 
@@ -864,7 +892,7 @@ int64_t producer_run_next_deadline_ms(const producer_run *run)
     }
     /* Send timeouts are checked at least once a second while messages are in flight. */
     if (run_outstanding(run) > 0) {
-        int64_t check = monotonic_ms() + 1000;
+        int64_t check = run_now_ms(run) + 1000;
         next = check < next ? check : next;
     }
     return next;

@@ -40,8 +40,8 @@ producer_run *producer_run_create(pn_proactor_t *proactor, const producer_config
 /* Starts every connection. */
 wl_status producer_run_start(producer_run *run, wl_error *err);
 
-/* Handles one proactor event. */
-void producer_run_handle(producer_run *run, pn_event_t *event);
+/* Handles every event of one proactor batch; the caller still calls pn_proactor_done. */
+void producer_run_handle(producer_run *run, pn_event_batch_t *batch);
 
 /* Returns the monotonic ms at which producer_run_handle wants a PN_PROACTOR_TIMEOUT. */
 int64_t producer_run_next_deadline_ms(const producer_run *run);

@@ -18,7 +18,8 @@ wl_unit_test(amqp SOURCES test_amqp.c
   CASES condition_status_table condition_to_error_text map_reads_any_integer encode_grows_buffer
         put_token_request receive_without_bytes_fails)
 wl_unit_test(amqp_message SOURCES test_amqp_message.c LIBS producer_core
-  CASES encode_decodes_in_proton padding_reaches_size latency_percentiles)
+  CASES encode_decodes_in_proton padding_reaches_size count_digits too_small_buffer
+        latency_percentiles)
 wl_unit_test(metrics SOURCES test_metrics.c
   CASES render_prometheus_text family_help_once register_table_fills_fields)
 wl_unit_test(health SOURCES test_health.c CASES endpoints_and_readiness bind_errors_named)

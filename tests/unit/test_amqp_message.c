@@ -78,6 +78,45 @@ TEST_CASE(padding_reaches_size)
     amqp_buffer_free(&buffer);
 }
 
+TEST_CASE(count_digits)
+{
+    /* Counts of 1, 2, 7 and 20 digits, including both ends of the uint64 range. */
+    static const struct {
+        uint64_t count;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {1, "1"},
+        {9, "9"},
+        {10, "10"},
+        {1000000, "1000000"},
+        {18446744073709551615u, "18446744073709551615"},
+    };
+    producer_message message = sample_message();
+    char body[256];
+    char expected[256];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        message.count = cases[i].count;
+        size_t length = message_format_body(&message, 0, body, sizeof body);
+        snprintf(expected, sizeof expected,
+                 "{\"msg\":\"Scale Test Message : COUNT %s\",\"srcStamp\":\"2026-12-04 "
+                 "06:14:27.123456\"}",
+                 cases[i].text);
+        CHECK_STR_EQ(body, expected);
+        CHECK_INT_EQ(length, strlen(expected));
+    }
+}
+
+TEST_CASE(too_small_buffer)
+{
+    producer_message message = sample_message();
+    char body[64];
+
+    /* The formatter returns 0 for a buffer that the longest body could overflow. */
+    CHECK_INT_EQ(message_format_body(&message, 0, body, sizeof body), 0);
+}
+
 TEST_CASE(latency_percentiles)
 {
     static producer_stats stats;
@@ -100,4 +139,4 @@ TEST_CASE(latency_percentiles)
 }
 
 TEST_MAIN(TEST_ENTRY(encode_decodes_in_proton), TEST_ENTRY(padding_reaches_size),
-          TEST_ENTRY(latency_percentiles))
+          TEST_ENTRY(count_digits), TEST_ENTRY(too_small_buffer), TEST_ENTRY(latency_percentiles))
