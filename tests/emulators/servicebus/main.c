@@ -36,6 +36,8 @@ typedef struct options {
     const char *key_name;
     const char *key;
     bool allow_jwt;
+    bool release_keeps_delivery_count;
+    bool ignore_drain;
     size_t max_queue_messages;
     const char *ready_file;
     log_level level;
@@ -70,6 +72,11 @@ static void print_help(FILE *out)
           "                            RootManageSharedAccessKey)\n"
           "  --key KEY                 shared access key (default SAS_KEY_VALUE)\n"
           "  --allow-jwt               accept CBS tokens of type jwt without validating them\n"
+          "  --release-keeps-delivery-count\n"
+          "                            return a released delivery without adding to its\n"
+          "                            delivery count, as Service Bus does (default: released\n"
+          "                            counts as an abandon)\n"
+          "  --ignore-drain            never complete a receiver's drain (fault injection)\n"
           "  --max-queue-messages N    messages a queue holds before sends are rejected with\n"
           "                            amqp:resource-limit-exceeded (default 0: no limit)\n"
           "  --ready-file FILE         once listening, write {\"amqp\":N,\"amqps\":N|null,"
@@ -123,6 +130,8 @@ static void parse_options(int argc, char **argv, options *out)
         OPT_KEY_NAME,
         OPT_KEY,
         OPT_ALLOW_JWT,
+        OPT_RELEASE_KEEPS_COUNT,
+        OPT_IGNORE_DRAIN,
         OPT_MAX_QUEUE,
         OPT_READY_FILE,
         OPT_LOG_LEVEL,
@@ -139,6 +148,8 @@ static void parse_options(int argc, char **argv, options *out)
         {"key-name", required_argument, NULL, OPT_KEY_NAME},
         {"key", required_argument, NULL, OPT_KEY},
         {"allow-jwt", no_argument, NULL, OPT_ALLOW_JWT},
+        {"release-keeps-delivery-count", no_argument, NULL, OPT_RELEASE_KEEPS_COUNT},
+        {"ignore-drain", no_argument, NULL, OPT_IGNORE_DRAIN},
         {"max-queue-messages", required_argument, NULL, OPT_MAX_QUEUE},
         {"ready-file", required_argument, NULL, OPT_READY_FILE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -187,6 +198,12 @@ static void parse_options(int argc, char **argv, options *out)
             break;
         case OPT_ALLOW_JWT:
             out->allow_jwt = true;
+            break;
+        case OPT_RELEASE_KEEPS_COUNT:
+            out->release_keeps_delivery_count = true;
+            break;
+        case OPT_IGNORE_DRAIN:
+            out->ignore_drain = true;
             break;
         case OPT_MAX_QUEUE: {
             char *end = NULL;
@@ -290,6 +307,8 @@ static int run(const options *opts, const sbe_config *config)
         .key_name = opts->key_name,
         .key = opts->key,
         .allow_jwt = opts->allow_jwt,
+        .release_keeps_delivery_count = opts->release_keeps_delivery_count,
+        .ignore_drain = opts->ignore_drain,
     };
     sbe_http_options http_options = {
         .bind_address = opts->bind_address,

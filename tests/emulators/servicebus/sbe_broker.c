@@ -81,6 +81,7 @@ typedef struct link_ctx {
     bool receive_and_delete; /* receiver opened with snd-settle-mode settled */
     bool registered;         /* in the queue's receiver list */
     bool has_credit;         /* cached pn_link_credit > 0, readable from other connections */
+    bool drain_ignored;      /* a drain request was ignored and logged (ignore_drain) */
     bool incoming_oversize;
     sbe_buffer incoming; /* a transfer still arriving */
     pending_reply *replies_head;
@@ -1076,7 +1077,15 @@ static void dispatch(link_ctx *link)
         }
     }
     if (pn_link_get_drain(pn) && pn_link_credit(pn) > 0) {
-        pn_link_drained(pn);
+        if (!broker->options.ignore_drain) {
+            pn_link_drained(pn);
+        } else if (!link->drain_ignored) {
+            link->drain_ignored = true;
+            LOG_INFO("drain-ignored",
+                     "connection %lu: ignoring the drain of link \"%s\" with credit %d "
+                     "(--ignore-drain)",
+                     link->connection->id, pn_link_name(pn), pn_link_credit(pn));
+        }
     }
     link->has_credit = pn_link_credit(pn) > 0;
 }
@@ -1095,7 +1104,9 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
         outcome = SBE_OUTCOME_COMPLETE;
         break;
     case PN_RELEASED:
-        outcome = SBE_OUTCOME_ABANDON;
+        outcome = link->connection->broker->options.release_keeps_delivery_count
+                      ? SBE_OUTCOME_RELEASE
+                      : SBE_OUTCOME_ABANDON;
         break;
     case PN_MODIFIED:
         outcome = pn_disposition_is_undeliverable(remote) ? SBE_OUTCOME_DEFER : SBE_OUTCOME_ABANDON;

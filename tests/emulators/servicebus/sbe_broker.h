@@ -29,6 +29,12 @@ typedef struct sbe_broker_options {
     const char *key_name;     /* shared access policy name that SAS tokens and PLAIN must use */
     const char *key;          /* that policy's key */
     bool allow_jwt;           /* accept `jwt` CBS tokens without validation (tests only) */
+    /* Released outcomes return the message without counting a delivery, as in Service Bus.
+     * When false, released counts as an abandon. */
+    bool release_keeps_delivery_count;
+    /* Fault injection: drains that are never completed, so a receiver's credit stays until
+     * messages use it up, as with a peer that does not respond to drain requests. */
+    bool ignore_drain;
 } sbe_broker_options;
 
 typedef struct sbe_broker sbe_broker;

@@ -398,17 +398,9 @@ static void make_available(sbe_queue *queue, sbe_message *message)
 
 static void expire_message(sbe_queue *queue, sbe_message *message);
 
-/* Handles a failed delivery (abandon or lock expiry) of a message unlinked from its lock. */
-static void delivery_failed(sbe_queue *queue, sbe_message *message, int64_t now)
+/* Puts a message unlinked from its lock back: available, deferred, or expired by its TTL. */
+static void return_message(sbe_queue *queue, sbe_message *message, int64_t now)
 {
-    message->delivery_count++;
-    if (!queue->is_dead_letter && message->delivery_count >= queue->config->max_delivery_count) {
-        heap_remove(&queue->expiry, message);
-        list_remove(queue, message);
-        dead_letter(queue, message, "MaxDeliveryCountExceeded",
-                    "Message could not be consumed after maximum delivery attempts.");
-        return;
-    }
     if (message->expires_at_ms <= now) {
         /* The time-to-live passed while the message was locked. */
         message->state = SBE_MESSAGE_AVAILABLE;
@@ -422,6 +414,20 @@ static void delivery_failed(sbe_queue *queue, sbe_message *message, int64_t now)
     }
     make_available(queue, message);
     notify_available(queue);
+}
+
+/* Handles a failed delivery (abandon or lock expiry) of a message unlinked from its lock. */
+static void delivery_failed(sbe_queue *queue, sbe_message *message, int64_t now)
+{
+    message->delivery_count++;
+    if (!queue->is_dead_letter && message->delivery_count >= queue->config->max_delivery_count) {
+        heap_remove(&queue->expiry, message);
+        list_remove(queue, message);
+        dead_letter(queue, message, "MaxDeliveryCountExceeded",
+                    "Message could not be consumed after maximum delivery attempts.");
+        return;
+    }
+    return_message(queue, message, now);
 }
 
 static void expire_message(sbe_queue *queue, sbe_message *message)
@@ -806,6 +812,9 @@ wl_status sbe_queue_settle(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_T
         break;
     case SBE_OUTCOME_ABANDON:
         delivery_failed(queue, message, now);
+        break;
+    case SBE_OUTCOME_RELEASE:
+        return_message(queue, message, now);
         break;
     case SBE_OUTCOME_DEFER:
         message->state = SBE_MESSAGE_DEFERRED;

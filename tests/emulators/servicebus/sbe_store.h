@@ -40,6 +40,7 @@ typedef enum sbe_message_state {
 typedef enum sbe_outcome {
     SBE_OUTCOME_COMPLETE,
     SBE_OUTCOME_ABANDON,
+    SBE_OUTCOME_RELEASE, /* back to the queue without counting a delivery */
     SBE_OUTCOME_DEFER,
     SBE_OUTCOME_DEAD_LETTER,
 } sbe_outcome;
