@@ -102,7 +102,7 @@ typedef struct consumer_app {
     bool shutdown_requested; /* a signal arrived; begin_shutdown runs in the next do_work */
     bool draining;           /* a signal arrived: no new work, deliveries are released */
     int64_t grace_deadline_ms;
-    bool grace_over;            /* the unfinished messages were abandoned at the grace deadline */
+    bool grace_over;            /* the unfinished messages were settled at the grace deadline */
     int64_t drain_deadline_ms;  /* the end of the wait for the drain to complete */
     int64_t settle_deadline_ms; /* the end of the wait for the peer's settlements */
     bool closing;
@@ -120,8 +120,12 @@ void deliveries_run_timers(consumer_app *app, int64_t now_ms);
 int64_t deliveries_next_deadline_ms(const consumer_app *app);
 void deliveries_top_up_credit(consumer_app *app);
 void deliveries_link_lost(consumer_app *app);
-/* Abandons every undecided delivery and returns how many it abandoned. */
-size_t deliveries_abandon_all(consumer_app *app);
+/*
+ * Settles every undecided delivery at the end of the grace period. It abandons those whose
+ * write started and releases those whose write never started. Returns how many it abandoned
+ * and stores how many it released in `out_released`.
+ */
+size_t deliveries_settle_undecided(consumer_app *app, size_t *out_released);
 size_t deliveries_unfinished(const consumer_app *app);
 /* Counts the deliveries still unsettled on the receiver link. */
 size_t deliveries_unsettled(const consumer_app *app);

@@ -328,10 +328,13 @@ static void advance_shutdown(consumer_app *app, int64_t now)
     }
     if (now >= app->grace_deadline_ms && !app->grace_over) {
         app->grace_over = true;
-        size_t abandoned = deliveries_abandon_all(app);
-        if (abandoned > 0) {
-            LOG_WARN("shutdown-abandon", "grace period over: abandoned %zu unfinished messages",
-                     abandoned);
+        size_t released = 0;
+        size_t abandoned = deliveries_settle_undecided(app, &released);
+        if (abandoned > 0 || released > 0) {
+            LOG_WARN("shutdown-abandon",
+                     "grace period over: abandoned %zu messages whose writes had started and "
+                     "released %zu whose writes never started",
+                     abandoned, released);
         }
     }
     if (!receiver_drained(app) && now < app->drain_deadline_ms) {

@@ -303,6 +303,7 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     job->sequence_number = -1;
     job->enqueued_unix_ms = -1;
     job->deadline_ms = now + app->options->message_deadline_ms;
+    atomic_init(&job->write_started, false);
 
     if (received != WL_OK) {
         job->message_id = wl_xstrdup("");
@@ -408,7 +409,8 @@ static void settle_on_link(consumer_app *app, delivery_slot *slot)
             /* Released, not modified, because the message was never processed. The Service
              * Bus team states that Service Bus does not add a released delivery to the
              * delivery count (Azure/amqpnetlite on GitHub, 2019), so repeated scale-ins
-             * cannot dead-letter it. NOTE: the emulator in tests/emulators/servicebus counts it. */
+             * cannot dead-letter it. NOTE: the emulator in tests/emulators/servicebus counts
+             * it unless started with --release-keeps-delivery-count. */
             pn_delivery_update(delivery, PN_RELEASED);
             break;
         }
@@ -775,17 +777,30 @@ void deliveries_link_lost(consumer_app *app)
     }
 }
 
-size_t deliveries_abandon_all(consumer_app *app)
+size_t deliveries_settle_undecided(consumer_app *app, size_t *out_released)
 {
     size_t abandoned = 0;
 
+    *out_released = 0;
     for (size_t i = 0; i < app->slot_capacity; i++) {
         delivery_slot *slot = &app->slots[i];
 
         if (slot->serial == 0 || slot->decided) {
             continue;
         }
-        decide(slot, SETTLE_ABANDON, "shutdown", "the grace period ended before the write");
+        /* A prefetched message whose write never started was never processed, so it goes
+         * back released, like the deliveries that arrive after the signal. The writer may
+         * start the write right after this check, and the upsert by id keeps that harmless. */
+        if (slot->job != NULL && !atomic_load(&slot->job->write_started)) {
+            decide(slot, SETTLE_ABANDON, "shutdown",
+                   "the grace period ended before the write started");
+            slot->release = true;
+            apply_outcome(app, slot);
+            (*out_released)++;
+            continue;
+        }
+        decide(slot, SETTLE_ABANDON, "shutdown",
+               "the grace period ended before the write finished");
         apply_outcome(app, slot);
         abandoned++;
     }

@@ -4,7 +4,7 @@
  *
  * Ownership: the receiver allocates a job and frees it after settlement. Between
  * writer_submit() and the job's return through the outbox the writer owns it, and the
- * receiver reads none of its fields except `slot` and `serial`.
+ * receiver reads none of its fields except `slot`, `serial` and the atomic `write_started`.
  */
 #ifndef CONSUMER_JOB_H
 #define CONSUMER_JOB_H
@@ -12,6 +12,7 @@
 #include "settle.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +23,7 @@ typedef struct consumer_job {
     uint64_t serial;  /* distinguishes reuses of the slot */
     char *message_id; /* owned; message_id_length bytes and a NUL, may contain NUL */
     size_t message_id_length;
-    uint8_t *body;    /* owned; the message's data section */
+    uint8_t *body; /* owned; the message's data section */
     size_t body_length;
     int64_t sequence_number;  /* -1 when absent */
     int64_t enqueued_unix_ms; /* -1 when absent */
@@ -33,6 +34,10 @@ typedef struct consumer_job {
     settle_action action;
     char reason[64];       /* DeadLetterReason, or a short cause for logs */
     char description[320]; /* DeadLetterErrorDescription, or details for logs */
+
+    /* Set by the writer when it starts the first upsert. The receiver reads it at the end of
+     * the shutdown grace period, while the writer may still own the job. */
+    atomic_bool write_started;
 
     /* Private to the writer. */
     char *document;

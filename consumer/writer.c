@@ -317,6 +317,7 @@ static void start_upsert(writer *w, consumer_job *job)
         return;
     }
     job->attempt++;
+    atomic_store(&job->write_started, true);
     job->in_progress = true;
     w->active++;
     cosmos_upsert(w->cosmos, job->partition_key, job->partition_key_length, job->document,
