@@ -165,8 +165,14 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
              producer_run_outstanding(run), (double)elapsed / 1000.0, rate, p50, p99,
              error != NULL ? ",\"error\":\"" : "", error != NULL ? escaped : "",
              error != NULL ? "\"" : "");
-    log_write_fields(error != NULL ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO, "summary", fields, "%s",
-                     outcome);
+    /* A run that exits 1 without an error left messages rejected or unacknowledged. */
+    log_level level = LOG_LEVEL_INFO;
+    if (error != NULL) {
+        level = LOG_LEVEL_ERROR;
+    } else if (producer_run_exit_code(run) != 0) {
+        level = LOG_LEVEL_WARN;
+    }
+    log_write_fields(level, "summary", fields, "%s", outcome);
     if (mode == PROGRESS_BAR) {
         fprintf(stderr,
                 "\n%s\nsent %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64
