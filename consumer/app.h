@@ -104,6 +104,7 @@ typedef struct consumer_app {
     int64_t grace_deadline_ms;
     bool grace_over;            /* the unfinished messages were settled at the grace deadline */
     int64_t drain_deadline_ms;  /* the end of the wait for the drain to complete */
+    bool receiver_detached;     /* closed at the drain deadline; its peer's detach may follow */
     int64_t settle_deadline_ms; /* the end of the wait for the peer's settlements */
     bool closing;
     bool stopped;
@@ -127,7 +128,7 @@ void deliveries_link_lost(consumer_app *app);
  */
 size_t deliveries_settle_undecided(consumer_app *app, size_t *out_released);
 size_t deliveries_unfinished(const consumer_app *app);
-/* Counts the deliveries still unsettled on the receiver link. */
+/* Counts the deliveries still unsettled on the receiver link or waiting for update-disposition. */
 size_t deliveries_unsettled(const consumer_app *app);
 
 #endif

@@ -235,6 +235,31 @@ static bool receiver_drained(const consumer_app *app)
     return pn_link_credit(link) <= 0 && pn_link_queued(link) == 0;
 }
 
+/*
+ * Closes the receiver of a peer that did not complete the drain in time. Its deliveries
+ * become orphans that are settled through $management, because the peer could deliver every
+ * message we abandon again against the credit it still has. The service keeps their locks, so
+ * they are not settled locally, and the peer's detach frees them with the link.
+ */
+static void detach_undrained_receiver(consumer_app *app)
+{
+    LOG_WARN("shutdown-drain-timeout",
+             "the drain timed out after %d ms with credit %d left; detaching the receiver with "
+             "%zu messages unfinished, which are settled through $management when it is "
+             "enabled and else redelivered by the broker",
+             DRAIN_TIMEOUT_MS, pn_link_credit(app->receiver), deliveries_unfinished(app));
+    for (size_t i = 0; i < app->slot_capacity; i++) {
+        delivery_slot *slot = &app->slots[i];
+        if (slot->serial != 0 && slot->delivery != NULL) {
+            pn_delivery_set_context(slot->delivery, NULL);
+        }
+    }
+    pn_link_close(app->receiver);
+    app->receiver_detached = true;
+    deliveries_link_lost(app);
+    health_component_set(app->receiver_health, false, "shutting down: the drain timed out");
+}
+
 static void handle_event(consumer_app *app, pn_event_t *event)
 {
     pn_link_t *link = pn_event_link(event);
@@ -257,6 +282,11 @@ static void handle_event(consumer_app *app, pn_event_t *event)
         }
         break;
     case PN_DELIVERY:
+        if (link == app->receiver && app->receiver_detached) {
+            /* NOTE: a transfer the peer sent before it saw our detach is dropped with the
+             * link, and its message stays locked until the lock expires. */
+            break;
+        }
         if (link == app->receiver || pn_delivery_get_context(pn_event_delivery(event))) {
             deliveries_on_delivery(app, pn_event_delivery(event));
         }
@@ -295,15 +325,9 @@ static void begin_shutdown(consumer_app *app)
     }
 }
 
-/* Logs why the connection closes before the peer finished the drain or settled our outcomes. */
+/* Logs why the connection closes before the peer settled our outcomes. */
 static void log_close_timeouts(consumer_app *app)
 {
-    if (!receiver_drained(app)) {
-        LOG_WARN("shutdown-drain-timeout",
-                 "the drain timed out after %d ms with credit %d left; closing, and a "
-                 "delivery that arrives later stays locked until its lock expires",
-                 DRAIN_TIMEOUT_MS, pn_link_credit(app->receiver));
-    }
     if (deliveries_unsettled(app) > 0) {
         LOG_WARN("shutdown-settle-timeout",
                  "settling timed out %d ms after the grace period with %zu deliveries "
@@ -314,20 +338,34 @@ static void log_close_timeouts(consumer_app *app)
 
 /*
  * Moves the shutdown on: waits for the writes in progress until the grace deadline, then
- * abandons the rest. The connection closes only when the drain is complete and the peer has
- * settled every delivery, because a delivery still unsettled at the close stays locked until
- * its lock expires. Short timeouts bound both waits.
+ * abandons the rest. Nothing is abandoned on the receiver before the drain is complete,
+ * because the peer could deliver the abandoned messages again against its remaining credit.
+ * A drain not complete by its deadline detaches the receiver instead. The connection closes
+ * only when the peer has settled every delivery, because a delivery still unsettled at the
+ * close stays locked until its lock expires. Short timeouts bound every wait.
  */
 static void advance_shutdown(consumer_app *app, int64_t now)
 {
     if (!app->draining || app->closing) {
         return;
     }
+    if (!app->receiver_detached && !receiver_drained(app) && now >= app->drain_deadline_ms) {
+        detach_undrained_receiver(app);
+    }
     if (now < app->grace_deadline_ms && deliveries_unfinished(app) > 0) {
         return;
     }
+    if (!app->receiver_detached && !receiver_drained(app)) {
+        return; /* until the drain completes or its deadline detaches the receiver */
+    }
     if (now >= app->grace_deadline_ms && !app->grace_over) {
         app->grace_over = true;
+        /* A grace period shorter than the drain wait ends here, later than planned, so the
+         * wait for the peer's settlements starts now. */
+        if (now + SETTLE_TIMEOUT_MS > app->settle_deadline_ms) {
+            app->settle_deadline_ms = now + SETTLE_TIMEOUT_MS;
+            app->hard_deadline_ms = app->settle_deadline_ms + CLOSE_TIMEOUT_MS;
+        }
         size_t released = 0;
         size_t abandoned = deliveries_settle_undecided(app, &released);
         if (abandoned > 0 || released > 0) {
@@ -336,9 +374,6 @@ static void advance_shutdown(consumer_app *app, int64_t now)
                      "released %zu whose writes never started",
                      abandoned, released);
         }
-    }
-    if (!receiver_drained(app) && now < app->drain_deadline_ms) {
-        return;
     }
     if (deliveries_unsettled(app) > 0 && now < app->settle_deadline_ms) {
         return;

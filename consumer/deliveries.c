@@ -320,7 +320,9 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     if (app->draining) {
         /* The peer sent it before it saw the drain, or while the link was closing. The
          * consumer takes no new work after a signal, so the message goes back at once rather
-         * than staying locked until its lock expires. */
+         * than staying locked until its lock expires. NOTE: a peer that ignores the drain can
+         * send the message again against its remaining credit, until the drain deadline
+         * detaches the receiver. */
         decide(slot, SETTLE_ABANDON, "shutdown", "received after the shutdown began");
         slot->release = true;
         apply_outcome(app, slot);
@@ -817,7 +819,13 @@ size_t deliveries_unsettled(const consumer_app *app)
     size_t count = 0;
 
     for (size_t i = 0; i < app->slot_capacity; i++) {
-        count += app->slots[i].serial != 0 && app->slots[i].delivery != NULL;
+        const delivery_slot *slot = &app->slots[i];
+
+        if (slot->serial == 0) {
+            continue;
+        }
+        bool pending_orphan = slot->orphaned && slot->decided && slot->action != SETTLE_FORGET;
+        count += slot->delivery != NULL || pending_orphan;
     }
     return count;
 }

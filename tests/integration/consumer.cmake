@@ -2,7 +2,7 @@
 # test server, both started by each test on free loopback ports (tests/integration/consumer).
 set(consumer_itests
     drain tls faults sigterm sigkill reconnect wrong_key lock_renewal workload_identity bad_config
-    rabbitmq give_up cosmos_down sigint_ignored checker grace_release)
+    rabbitmq give_up cosmos_down sigint_ignored checker grace_release drain_timeout)
 foreach(case IN LISTS consumer_itests)
   add_test(NAME consumer.${case}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/consumer/${case}.sh)
