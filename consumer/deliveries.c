@@ -664,6 +664,7 @@ static const char *disposition_status(settle_action action)
     case SETTLE_DEAD_LETTER:
         return "suspended";
     default:
+        /* update-disposition has no released status, so a release goes out as an abandon. */
         return "abandoned";
     }
 }
