@@ -84,7 +84,8 @@ invalid_options_exit_2)
 help_lists_options)
     "$binary" --help >"$work/out"
     for option in --config --bind --port --tls-port --tls-cert --tls-key --http-port \
-        --key-name --key --allow-jwt --max-queue-messages --ready-file --log-level; do
+        --key-name --key --allow-jwt --release-keeps-delivery-count --ignore-drain \
+        --max-queue-messages --ready-file --log-level; do
         grep -qF -- "$option" "$work/out" || fail "--help does not list $option"
     done
     ;;
