@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define HEALTH_MAX_COMPONENTS 16
 
@@ -139,6 +141,27 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *connecti
                      wl_xstrdup("{\"error\":\"not found: try /healthz, /readyz or /metrics\"}"));
 }
 
+/*
+ * Returns the errno of binding a socket the way libmicrohttpd does, or 0 when the bind now
+ * succeeds. libmicrohttpd reports no error code, so this finds out why it could not listen.
+ */
+static int probe_bind_errno(const struct sockaddr_in *address)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int enable = 1;
+    int result = 0;
+
+    if (fd < 0) {
+        return errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &enable, sizeof enable);
+    if (bind(fd, (const struct sockaddr *)address, sizeof *address) != 0) {
+        result = errno;
+    }
+    close(fd);
+    return result;
+}
+
 wl_status health_server_start(health_server *server, const char *bind_address, uint16_t port,
                               wl_error *err)
 {
@@ -155,9 +178,17 @@ wl_status health_server_start(health_server *server, const char *bind_address, u
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
     if (server->daemon == NULL) {
-        return wl_error_set(err, WL_ERR_IO,
-                            "cannot listen for health checks on %s:%u: the port may be in use",
-                            bind_address, (unsigned)port);
+        int cause = probe_bind_errno(&address);
+        if (cause == EADDRINUSE || cause == EACCES || cause == EADDRNOTAVAIL) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "cannot listen for health checks on %s:%u: %s; choose another "
+                                "--health-port (HEALTH_PORT) or --health-bind (HEALTH_BIND), or "
+                                "set --health-port -1 to turn the health server off",
+                                bind_address, (unsigned)port, strerror(cause));
+        }
+        return wl_error_set(err, WL_ERR_IO, "cannot listen for health checks on %s:%u: %s",
+                            bind_address, (unsigned)port,
+                            cause != 0 ? strerror(cause) : "libmicrohttpd failed to start");
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -33,7 +33,8 @@ void health_component_set(health_component *component, bool ready, const char *r
 
 /*
  * Listens on `bind_address` (for example "0.0.0.0", or "127.0.0.1" in tests) and `port` (0 for a
- * free port, see health_server_port). Returns WL_ERR_IO naming the address when binding fails.
+ * free port, see health_server_port). Returns WL_ERR_INVALID naming the address and the flags to
+ * change when the address is in use or not available, and WL_ERR_IO for other failures.
  */
 wl_status health_server_start(health_server *server, const char *bind_address, uint16_t port,
                               wl_error *err);

@@ -669,7 +669,7 @@ int consumer_run(const consumer_config *config)
     app.cosmos_health = health_component_add(app.health, "cosmos", "checking");
     if (service_health_start(app.health, service, &health_started, &err) != WL_OK) {
         LOG_ERROR("health-failed", "%s", err.message);
-        exit_code = 1;
+        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
         goto out;
     }
     if (health_started) {

@@ -257,6 +257,8 @@ static int run_producer(const producer_config *config, progress_mode mode)
     ready = health_component_add(health, "amqp", "connecting");
     if (service_health_start(health, service, &health_started, &err) != WL_OK) {
         LOG_ERROR("health-failed", "%s", err.message);
+        fprintf(stderr, "producer: %s\n", err.message);
+        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
         goto out;
     }
     if (health_started) {

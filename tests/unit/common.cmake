@@ -22,7 +22,8 @@ wl_unit_test(amqp_message SOURCES test_amqp_message.c LIBS producer_core
         latency_percentiles)
 wl_unit_test(metrics SOURCES test_metrics.c
   CASES render_prometheus_text family_help_once register_table_fills_fields)
-wl_unit_test(health SOURCES test_health.c CASES endpoints_and_readiness bind_errors_named)
+wl_unit_test(health SOURCES test_health.c
+  CASES endpoints_and_readiness bind_errors_named port_in_use_invalid)
 wl_unit_test(cbs SOURCES test_cbs.c
   CASES put_token_accepted put_token_status_as_long put_token_unauthorized put_token_timeout
         reply_matched_by_correlation refresh_puts_new_token retry_delay_schedule

@@ -4,7 +4,11 @@
 
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct fetched {
     long status;
@@ -114,4 +118,30 @@ TEST_CASE(bind_errors_named)
     health_server_destroy(server);
 }
 
-TEST_MAIN(TEST_ENTRY(endpoints_and_readiness), TEST_ENTRY(bind_errors_named))
+TEST_CASE(port_in_use_invalid)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t length = sizeof address;
+    int holder = socket(AF_INET, SOCK_STREAM, 0);
+    char port_text[16];
+
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(holder >= 0);
+    CHECK_INT_EQ(bind(holder, (struct sockaddr *)&address, sizeof address), 0);
+    CHECK_INT_EQ(listen(holder, 1), 0);
+    CHECK_INT_EQ(getsockname(holder, (struct sockaddr *)&address, &length), 0);
+    uint16_t port = ntohs(address.sin_port);
+    snprintf(port_text, sizeof port_text, ":%u:", (unsigned)port);
+
+    health_server *server = health_server_create(NULL);
+    wl_error err = {0};
+    CHECK_INT_EQ(health_server_start(server, "127.0.0.1", port, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, port_text) != NULL);
+    CHECK(strstr(err.message, "Address already in use") != NULL);
+    CHECK(strstr(err.message, "--health-port (HEALTH_PORT)") != NULL);
+    health_server_destroy(server);
+    close(holder);
+}
+
+TEST_MAIN(TEST_ENTRY(endpoints_and_readiness), TEST_ENTRY(bind_errors_named),
+          TEST_ENTRY(port_in_use_invalid))

@@ -4,6 +4,9 @@
 set -euo pipefail
 bin="${CONSUMER_BIN:?set CONSUMER_BIN to the consumer binary}"
 failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/port_holder.sh"
+work_dir="$(mktemp -d)"
+trap 'port_holder_stop; rm -rf "$work_dir"' EXIT
 
 # expect_exit_2 PATTERN VAR=VALUE... -- FLAG...: runs the consumer with the base settings
 # overridden and checks the exit status and that stderr matches PATTERN.
@@ -60,6 +63,12 @@ expect_exit_2 'cannot read the file "/nonexistent/token" of AZURE_FEDERATED_TOKE
 # se=1700000000 is 2023-11-14T22:13:20Z; the signature itself is never checked locally.
 expect_exit_2 'expired at 2023-11-14T22:13:20.000Z' \
     "SERVICEBUS_CONNECTION_STRING=Endpoint=sb://127.0.0.1:1;SharedAccessSignature=SharedAccessSignature sr=sb%3A%2F%2F127.0.0.1%2Forders&sig=abc%3D&se=1700000000&skn=k;UseDevelopmentEmulator=true" --
+
+# A health port that another process holds names the port and the settings to change.
+port_holder_start "$work_dir"
+expect_exit_2 "cannot listen for health checks on 127.0.0.1:$PORT_HOLDER_PORT: Address already in use; choose another --health-port (HEALTH_PORT)" \
+    HEALTH_PORT="$PORT_HOLDER_PORT" --
+port_holder_stop
 
 # One rule for durations: a bare number is seconds. SHUTDOWN_GRACE_SECONDS, the older name of
 # CONSUMER_SHUTDOWN_GRACE, takes whole seconds only.

@@ -57,6 +57,12 @@ check_invalid 'the body plus 75 bytes of AMQP properties and framing must fit th
     --connection-string "$emulator" --queue q --body-size 262144
 check_invalid 'unknown option --cbs' --connection-string "$emulator" --queue q --cbs=false
 check_invalid '--check needs the port of the running instance' --check
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/port_holder.sh"
+trap 'port_holder_stop; producer_test_cleanup' EXIT
+port_holder_start "$PRODUCER_TEST_DIR"
+check_invalid "cannot listen for health checks on 127.0.0.1:$PORT_HOLDER_PORT: Address already in use; choose another --health-port (HEALTH_PORT)" \
+    --connection-string "$emulator" --queue q --health-bind 127.0.0.1 --health-port "$PORT_HOLDER_PORT"
+port_holder_stop
 
 # Values that used to pass the parser and fail only at the first connection, with exit 1.
 check_invalid 'invalid value "999.1.1.1" for --health-bind (HEALTH_BIND): expected an IPv4 address' \
