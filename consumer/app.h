@@ -99,8 +99,11 @@ typedef struct consumer_app {
     health_component *cosmos_health;
 
     /* Shutdown; the deadlines are monotonic and set by begin_shutdown (consumer.c). */
-    bool shutdown_requested; /* a signal arrived; begin_shutdown runs in the next do_work */
-    bool draining;           /* a signal arrived: no new work, deliveries are released */
+    /* Signals counted by the signal thread. Proton coalesces interrupts, so do_work compares
+     * the count with the signals it has handled instead of counting interrupt events. */
+    atomic_int signals_received;
+    int signals_handled;
+    bool draining; /* a signal arrived: no new work, deliveries are released */
     int64_t grace_deadline_ms;
     bool grace_over;            /* the unfinished messages were settled at the grace deadline */
     int64_t drain_deadline_ms;  /* the end of the wait for the drain to complete */

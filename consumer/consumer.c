@@ -422,8 +422,11 @@ static void do_work(consumer_app *app)
 {
     int64_t now = wl_clock_monotonic_ms(app->clock);
 
-    if (app->shutdown_requested) {
-        app->shutdown_requested = false;
+    /* The first signal begins the shutdown, and the second ends the grace period. Later
+     * signals change nothing. */
+    int received = atomic_load(&app->signals_received);
+    while (app->signals_handled < received && app->signals_handled < 2) {
+        app->signals_handled++;
         begin_shutdown(app);
     }
     deliveries_process_outbox(app);
@@ -477,9 +480,6 @@ static void run_loop(consumer_app *app)
         pn_proactor_done(app->proactor, batch);
 
         int64_t now = wl_clock_monotonic_ms(app->clock);
-        if (interrupt) {
-            app->shutdown_requested = true;
-        }
         if (timer) {
             armed_ms = INT64_MAX;
             sb_conn_tick(app->conn);
@@ -593,6 +593,7 @@ static void interrupt_on_signal(void *ctx)
 {
     consumer_app *app = ctx;
 
+    atomic_fetch_add(&app->signals_received, 1);
     pn_proactor_interrupt(app->proactor);
 }
 
@@ -658,6 +659,7 @@ int consumer_run(const consumer_config *config)
     app.message = pn_message();
     app.request = pn_message();
     atomic_init(&app.wake_pending, false);
+    atomic_init(&app.signals_received, 0);
     deliveries_init(&app);
     job_queue_init(&app.outbox, app.slot_capacity);
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A second signal ends the shutdown grace period at once, also when it arrives microseconds
+# after the first. Proton coalesces interrupts, so two signals sent back to back can reach the
+# event loop as one interrupt. The Cosmos stand-in never responds to a document write, so
+# only the second signal can end the wait before the 120 s grace period. In each of 3 rounds
+# the consumer must log shutdown-now and exit 0 well before the grace period ends.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+queue="second-signal"
+sink_pid=""
+
+stop_sink_and_clean_up() {
+    if [[ -n "$sink_pid" ]]; then
+        kill "$sink_pid" 2>/dev/null || true
+        wait "$sink_pid" 2>/dev/null || true
+    fi
+    cleanup
+}
+test_dir="$(mktemp -d)"
+trap stop_sink_and_clean_up EXIT
+
+write_queue_config "$test_dir/Config.json" PT5M 10 "$queue"
+export EMULATOR_CONFIG="$test_dir/Config.json"
+emulator_start "$test_dir/emulator" || fail "the Service Bus emulator did not start"
+
+/usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
+    --requests-file "$test_dir/sink.requests" >"$test_dir/sink.log" 2>&1 &
+sink_pid=$!
+sink_ready() { [[ -s "$test_dir/sink.ready" ]]; }
+wait_until 30 sink_ready || fail "the Cosmos stand-in did not start: $(cat "$test_dir/sink.log")"
+sink_port="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
+
+node "$here/delivery_counts.js" send "$queue" 3 || fail "sending 3 messages failed"
+
+for round in 1 2 3; do
+    : >"$test_dir/sink.requests"
+    log="$test_dir/consumer-$round.log"
+    start_consumer "$queue" "$log" \
+        --cosmos-endpoint "http://127.0.0.1:$sink_port" --cosmos-key "$COSMOS_EMULATOR_KEY" \
+        --cosmos-database itest --cosmos-container results \
+        --concurrency 1 --prefetch 0 --cosmos-timeout 300s --message-deadline 10m \
+        --shutdown-grace 120s
+    write_started() { [[ "$(wc -l <"$test_dir/sink.requests")" -ge 1 ]]; }
+    wait_until 60 write_started || fail "round $round: the consumer started no Cosmos write"
+
+    # Both signals are sent before the consumer can handle the first. The limit is far below the
+    # grace period and far above the consumer's own bounds after it (2 s and 3 s).
+    kill -TERM "$CONSUMER_PID"
+    kill -INT "$CONSUMER_PID"
+    wait_until 60 consumer_exited || fail "round $round: the consumer still runs 60 s after two signals"
+    status=0
+    wait "$CONSUMER_PID" || status=$?
+    CONSUMER_PID=""
+    [[ "$status" == 0 ]] || fail "round $round: the consumer exited with $status"
+    grep -q '"event":"shutdown-now"' "$log" ||
+        fail "round $round: the second signal did not end the grace period"
+done
+echo "second_signal: ok"
