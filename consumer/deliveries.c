@@ -683,10 +683,10 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot)
         return;
     }
     if (!slot->has_lock || now >= slot->lock_expiry_ms || !app->options->management) {
-        LOG_INFO("settle-skipped",
-                 "message %s: its link is gone and its lock is not valid; "
-                 "Service Bus redelivers it",
-                 job_id(slot));
+        LOG_INFO("settle-skipped", "message %s: its link is gone and %s; Service Bus redelivers it",
+                 job_id(slot),
+                 app->options->management ? "its lock is not valid"
+                                          : "settling through $management is off (--management)");
         count_end(app, slot, false);
         slot->action = SETTLE_FORGET;
         return;
