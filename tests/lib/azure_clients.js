@@ -8,14 +8,16 @@ const https = require("https");
 const { CosmosClient } = require("@azure/cosmos");
 const { ServiceBusClient } = require("@azure/service-bus");
 
-// Returns the test container through @azure/cosmos, trusting the test CA. Endpoint discovery
-// is off because the Cosmos test server has no regional endpoints.
+// Returns the test container through @azure/cosmos, trusting the test CA when COSMOS_CA_FILE
+// is set (cosmos_start --http sets none). Endpoint discovery is off because the Cosmos test
+// server has no regional endpoints.
 function cosmosContainer() {
-  const agent = new https.Agent({ ca: fs.readFileSync(process.env.COSMOS_CA_FILE) });
+  const caFile = process.env.COSMOS_CA_FILE;
+  const agent = caFile ? new https.Agent({ ca: fs.readFileSync(caFile) }) : undefined;
   const client = new CosmosClient({
     endpoint: process.env.COSMOS_ENDPOINT,
     key: process.env.COSMOS_KEY,
-    agent,
+    ...(agent ? { agent } : {}),
     connectionPolicy: { enableEndpointDiscovery: false },
   });
   return client.database(process.env.COSMOS_DATABASE).container(process.env.COSMOS_CONTAINER);
