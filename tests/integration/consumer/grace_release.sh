@@ -10,17 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 queue="grace-release"
 total=6
-sink_pid=""
-
-stop_sink_and_clean_up() {
-    if [[ -n "$sink_pid" ]]; then
-        kill "$sink_pid" 2>/dev/null || true
-        wait "$sink_pid" 2>/dev/null || true
-    fi
-    cleanup
-}
 test_dir="$(mktemp -d)"
-trap stop_sink_and_clean_up EXIT
+trap cleanup EXIT
 
 # The 5-minute lock outlasts the test, so no delivery count rises through a lock expiry.
 write_queue_config "$test_dir/Config.json" PT5M 10 "$queue"
@@ -28,19 +19,15 @@ export EMULATOR_CONFIG="$test_dir/Config.json"
 emulator_start "$test_dir/emulator" --release-keeps-delivery-count ||
     fail "the Service Bus emulator did not start"
 
-/usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
-    --requests-file "$test_dir/sink.requests" >"$test_dir/sink.log" 2>&1 &
-sink_pid=$!
-sink_ready() { [[ -s "$test_dir/sink.ready" ]]; }
-wait_until 30 sink_ready || fail "the Cosmos stand-in did not start: $(cat "$test_dir/sink.log")"
-sink_port="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
+stalled_cosmos_start
 
 node "$here/delivery_counts.js" send "$queue" "$total" || fail "sending $total messages failed"
 
 # Credit is concurrency plus prefetch, 6, so all 6 messages are delivered at once. The request
 # timeout and the message deadline outlast the test, so the started write stays in progress.
 start_consumer "$queue" "$test_dir/consumer.log" \
-    --cosmos-endpoint "http://127.0.0.1:$sink_port" --cosmos-key "$COSMOS_EMULATOR_KEY" \
+    --cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT" \
+    --cosmos-key "$COSMOS_EMULATOR_KEY" \
     --cosmos-database itest --cosmos-container results \
     --concurrency 1 --prefetch 5 --cosmos-timeout 300s --message-deadline 10m \
     --shutdown-grace 1s

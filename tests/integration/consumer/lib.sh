@@ -17,12 +17,17 @@ source "$root/tests/lib/emulator.sh"
 export NODE_PATH="$root/node_modules"
 
 CONSUMER_PID=""
+STALLED_COSMOS_PID=""
 test_dir=""
 
 cleanup() {
     if [[ -n "$CONSUMER_PID" ]]; then
         kill -KILL "$CONSUMER_PID" 2>/dev/null || true
         wait "$CONSUMER_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$STALLED_COSMOS_PID" ]]; then
+        kill "$STALLED_COSMOS_PID" 2>/dev/null || true
+        wait "$STALLED_COSMOS_PID" 2>/dev/null || true
     fi
     emulator_stop || true
     cosmos_stop || true
@@ -53,6 +58,19 @@ consumer_test_setup() {
     cosmos_start "$test_dir/cosmos" "$@" || fail "the Cosmos test server did not start"
     emulator_start "$test_dir/emulator" || fail "the Service Bus emulator did not start"
     export COSMOS_DATABASE="itest" COSMOS_CONTAINER="results"
+}
+
+# stalled_cosmos_start: starts stalled_cosmos.py in $test_dir, a Cosmos stand-in that passes the
+# start-up check and never responds to a document write. Sets STALLED_COSMOS_PORT, and the ids
+# of the writes it received are the lines of $test_dir/sink.requests. cleanup stops it.
+stalled_cosmos_start() {
+    /usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
+        --requests-file "$test_dir/sink.requests" >"$test_dir/sink.log" 2>&1 &
+    STALLED_COSMOS_PID=$!
+    sink_ready() { [[ -s "$test_dir/sink.ready" ]]; }
+    wait_until 30 sink_ready ||
+        fail "the Cosmos stand-in did not start: $(cat "$test_dir/sink.log")"
+    STALLED_COSMOS_PORT="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
 }
 
 free_port() {

@@ -7,28 +7,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 queue="second-signal"
-sink_pid=""
-
-stop_sink_and_clean_up() {
-    if [[ -n "$sink_pid" ]]; then
-        kill "$sink_pid" 2>/dev/null || true
-        wait "$sink_pid" 2>/dev/null || true
-    fi
-    cleanup
-}
 test_dir="$(mktemp -d)"
-trap stop_sink_and_clean_up EXIT
+trap cleanup EXIT
 
 write_queue_config "$test_dir/Config.json" PT5M 10 "$queue"
 export EMULATOR_CONFIG="$test_dir/Config.json"
 emulator_start "$test_dir/emulator" || fail "the Service Bus emulator did not start"
 
-/usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
-    --requests-file "$test_dir/sink.requests" >"$test_dir/sink.log" 2>&1 &
-sink_pid=$!
-sink_ready() { [[ -s "$test_dir/sink.ready" ]]; }
-wait_until 30 sink_ready || fail "the Cosmos stand-in did not start: $(cat "$test_dir/sink.log")"
-sink_port="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
+stalled_cosmos_start
 
 node "$here/delivery_counts.js" send "$queue" 3 || fail "sending 3 messages failed"
 
@@ -36,7 +22,8 @@ for round in 1 2 3; do
     : >"$test_dir/sink.requests"
     log="$test_dir/consumer-$round.log"
     start_consumer "$queue" "$log" \
-        --cosmos-endpoint "http://127.0.0.1:$sink_port" --cosmos-key "$COSMOS_EMULATOR_KEY" \
+        --cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT" \
+        --cosmos-key "$COSMOS_EMULATOR_KEY" \
         --cosmos-database itest --cosmos-container results \
         --concurrency 1 --prefetch 0 --cosmos-timeout 300s --message-deadline 10m \
         --shutdown-grace 120s
