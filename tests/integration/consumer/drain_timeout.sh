@@ -7,7 +7,7 @@
 # none is in both places. Each message in the queue was abandoned once: an abandon on a link
 # that still has credit would bring the message straight back to the consumer.
 #
-# The Cosmos test server answers the first 5 document writes with 429 and a retry-after of
+# The Cosmos test server responds to the first 5 document writes with 429 and a retry-after of
 # 10 s, the maximum the consumer waits. Those 5 messages are still waiting for their retry
 # when the 1 s grace period ends, so the consumer abandons them and they stay in the queue.
 # The credit (1 + 50) exceeds the 36 seeded messages, so the emulator has credit left to
