@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,9 +95,26 @@ typedef struct cosmos_request {
     char curl_error[CURL_ERROR_SIZE];
 } cosmos_request;
 
+/*
+ * The epoll registration of one socket, indexed by descriptor. When curl puts a connection
+ * back in its pool, the socket stays registered for input ("parked"), so the next request on
+ * it needs no epoll_ctl calls. An event on a parked socket means the server closed it or sent
+ * data unasked: the socket then leaves the set, and curl finds the connection dead when it
+ * next tries to reuse it. Only sockets opened through on_open_socket are parked, because
+ * on_close_socket reports their closing, and a closed descriptor leaves the epoll set by
+ * itself while its number may come back for a new socket.
+ */
+typedef struct socket_watch {
+    uint32_t events; /* registered EPOLLIN and EPOLLOUT bits; 0 when not in the epoll set */
+    bool opened;     /* true when on_open_socket opened it, so its closing is reported */
+    bool parked;     /* true while registered although curl does not watch it */
+} socket_watch;
+
 struct cosmos_client {
     CURLM *multi;
-    int epoll_fd;             /* sockets curl asked us to watch, plus wake_fd */
+    int epoll_fd;          /* sockets curl asked us to watch, plus wake_fd */
+    socket_watch *watches; /* indexed by descriptor; watch_capacity entries */
+    int watch_capacity;
     int wake_fd;              /* eventfd written by cosmos_wakeup */
     int64_t curl_timer_at_ms; /* system monotonic time curl's timer fires; -1 when unset */
     char *endpoint;
@@ -341,26 +359,91 @@ static wl_status check_options(const cosmos_options *options, wl_error *err)
     return WL_OK;
 }
 
-/* Keeps the epoll set equal to the sockets curl wants watched (CURLMOPT_SOCKETFUNCTION). */
+/* Returns the watch of `fd`, growing the table to hold it. */
+static socket_watch *watch_of(cosmos_client *client, int fd)
+{
+    if (fd >= client->watch_capacity) {
+        int capacity = client->watch_capacity ? client->watch_capacity : 64;
+        while (capacity <= fd) {
+            capacity *= 2;
+        }
+        client->watches = wl_xrealloc(client->watches, (size_t)capacity * sizeof *client->watches);
+        memset(client->watches + client->watch_capacity, 0,
+               (size_t)(capacity - client->watch_capacity) * sizeof *client->watches);
+        client->watch_capacity = capacity;
+    }
+    return &client->watches[fd];
+}
+
+/* Takes `fd` out of the epoll set. */
+static void unwatch(cosmos_client *client, int fd, socket_watch *watch)
+{
+    if (watch->events != 0) {
+        epoll_ctl(client->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        watch->events = 0;
+    }
+    watch->parked = false;
+}
+
+/*
+ * Registers the sockets that curl watches with the events it requests (CURLMOPT_SOCKETFUNCTION).
+ * A pooled connection is parked instead of removed (see socket_watch).
+ */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socket_user)
 {
     cosmos_client *client = user;
-    struct epoll_event event = {.data.fd = fd};
+    socket_watch *watch = watch_of(client, fd);
 
     (void)easy;
+    (void)socket_user;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(client->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        curl_multi_assign(client->multi, fd, NULL);
+        if (watch->opened && watch->events == EPOLLIN) {
+            watch->parked = true;
+        } else {
+            unwatch(client, fd, watch);
+        }
         return 0;
     }
-    event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    if (socket_user == NULL) {
-        epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, fd, &event);
-        curl_multi_assign(client->multi, fd, client); /* any non-NULL marks "added" */
-    } else {
-        epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, fd, &event);
+
+    uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    watch->parked = false;
+    if (watch->opened && watch->events == events) {
+        return 0;
     }
+    struct epoll_event event = {.events = events, .data.fd = fd};
+    if (watch->events == 0 ||
+        (epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT)) {
+        /* ENOENT: the recorded registration belonged to a closed socket with the same number. */
+        epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, fd, &event);
+    }
+    watch->events = events;
     return 0;
+}
+
+/* Opens the sockets of curl's connections (CURLOPT_OPENSOCKETFUNCTION) to track them. */
+static curl_socket_t on_open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    cosmos_client *client = user;
+
+    (void)purpose;
+    int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd < 0) {
+        return CURL_SOCKET_BAD;
+    }
+    *watch_of(client, fd) = (socket_watch){.opened = true};
+    return fd;
+}
+
+/* Closes a connection's socket (CURLOPT_CLOSESOCKETFUNCTION). The kernel drops it from the
+ * epoll set, so its watch is cleared for the next socket that gets the same number. */
+static int on_close_socket(void *user, curl_socket_t fd)
+{
+    cosmos_client *client = user;
+
+    if (fd < client->watch_capacity) {
+        client->watches[fd] = (socket_watch){0};
+    }
+    return close(fd);
 }
 
 /* Records when curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT) (TIMERFUNCTION). */
@@ -534,6 +617,7 @@ void cosmos_client_destroy(cosmos_client *client)
     text_free(&client->aad_line);
     free(client->slots);
     free(client->idle);
+    free(client->watches);
     free(client->endpoint);
     free(client->database);
     free(client->container);
@@ -696,6 +780,10 @@ static void configure_common(cosmos_request *request, const char *url)
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, request);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, request->curl_error);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, request);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, client);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, client);
 }
 
 /* Sets a slot up for upserts once; later upserts on it change only headers and body. */
@@ -1000,6 +1088,11 @@ wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
             }
             continue;
         }
+        socket_watch *watch = watch_of(client, fd);
+        if (watch->parked) {
+            unwatch(client, fd, watch); /* the server closed a pooled connection or wrote to it */
+            continue;
+        }
         int mask = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                    (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                    (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -1039,4 +1132,14 @@ void cosmos_wakeup(cosmos_client *client)
 int cosmos_in_flight(const cosmos_client *client)
 {
     return client->in_flight;
+}
+
+int cosmos_watched_sockets(const cosmos_client *client)
+{
+    int count = 0;
+
+    for (int fd = 0; fd < client->watch_capacity; fd++) {
+        count += client->watches[fd].events != 0;
+    }
+    return count;
 }

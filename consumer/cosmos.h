@@ -4,7 +4,8 @@
  * Requests are asynchronous: cosmos_upsert() and friends queue a request and return, and
  * cosmos_poll() drives the transfers and calls each request's completion callback. It uses
  * curl's socket interface on an epoll set (Linux), so each wake-up touches only the sockets
- * that are ready, not every connection. The multi
+ * that are ready, not every connection, and pooled connections stay registered between
+ * requests, so a request on a kept-alive connection makes no epoll_ctl calls. The multi
  * handle keeps HTTP/1.1 connections alive and reuses them, at most `max_connections` at a
  * time to the endpoint. Request slots (an easy handle with its header list and buffers) are
  * pooled: an upsert on a warm slot sets only its date, authorization and partition key lines
@@ -97,6 +98,10 @@ void cosmos_wakeup(cosmos_client *client);
 
 /* Returns the number of requests queued or in progress. */
 int cosmos_in_flight(const cosmos_client *client);
+
+/* Returns the number of connection sockets in the epoll set: those of requests in progress
+ * and pooled connections kept registered between requests. */
+int cosmos_watched_sockets(const cosmos_client *client);
 
 /* Bytes of the x-ms-documentdb-partitionkey value for a key of `length` bytes, NUL included:
  * "[\"" and "\"]" around at most 6 output bytes per input byte (a control character). */

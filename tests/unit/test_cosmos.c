@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -164,13 +165,16 @@ TEST_CASE(create_rejects_bad_options)
 
 /*
  * A one-connection-at-a-time HTTP/1.1 server on a loopback port: it answers each request with
- * the next canned response, records the request heads and counts accepted connections.
+ * the next canned response, records the request heads and counts accepted connections. After
+ * response i it closes the connection when bit i of close_after is set.
  */
 typedef struct fake_server {
     int listener;
     int port;
     const char *const *responses;
     int response_count;
+    unsigned close_after;
+    atomic_int closed; /* connections the server has closed */
     int connections;
     char heads[8][2048];
     char bodies[8][512];
@@ -224,22 +228,28 @@ static void *serve(void *arg)
         while (server->served < server->response_count &&
                read_request(fd, server->heads[server->served], sizeof server->heads[0],
                             server->bodies[server->served], sizeof server->bodies[0])) {
-            const char *response = server->responses[server->served++];
-            if (send(fd, response, strlen(response), 0) < 0) {
+            int index = server->served++;
+            const char *response = server->responses[index];
+            if (send(fd, response, strlen(response), 0) < 0 ||
+                (server->close_after & (1u << index)) != 0) {
                 break;
             }
         }
         close(fd);
+        atomic_fetch_add(&server->closed, 1);
     }
     return NULL;
 }
 
-static void fake_server_start(fake_server *server, const char *const *responses, int count)
+static void fake_server_start(fake_server *server, const char *const *responses, int count,
+                              unsigned close_after)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     socklen_t length = sizeof address;
 
     memset(server, 0, sizeof *server);
+    atomic_init(&server->closed, 0);
+    server->close_after = close_after;
     server->responses = responses;
     server->response_count = count;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -277,6 +287,15 @@ static void run_until(cosmos_client *client, const captured *out, int calls)
     }
 }
 
+/* Waits up to 5 s until the server has closed `count` connections. */
+static void wait_closed(fake_server *server, int count)
+{
+    for (int i = 0; i < 5000 && atomic_load(&server->closed) < count; i++) {
+        usleep(1000);
+    }
+    CHECK_INT_EQ(atomic_load(&server->closed), count);
+}
+
 static cosmos_client *client_for(const fake_server *server, const wl_clock *clock)
 {
     char endpoint[64];
@@ -311,7 +330,7 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     wl_fake_clock fake;
 
     wl_fake_clock_init(&fake, 0, 1796364867000000); /* 2026-12-04 06:14:27 UTC */
-    fake_server_start(&server, responses, 3);
+    fake_server_start(&server, responses, 3, 0);
     cosmos_client *client = client_for(&server, &fake.clock);
 
     for (int i = 0; i < 3; i++) {
@@ -355,6 +374,80 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     cosmos_client_destroy(client);
 }
 
+/*
+ * A pooled connection stays in the epoll set between requests and leaves it when the server
+ * closes it. The next request then opens a new connection.
+ */
+TEST_CASE(pooled_connection_watched_until_closed)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    fake_server server;
+    captured out = {0};
+    wl_error err = {0};
+
+    fake_server_start(&server, responses, 3, 1u << 1);
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
+    run_until(client, &out, 1);
+    CHECK_INT_EQ(cosmos_watched_sockets(client), 1);
+
+    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
+    run_until(client, &out, 2);
+    wait_closed(&server, 1);
+    for (int i = 0; i < 100 && cosmos_watched_sockets(client) > 0; i++) {
+        CHECK_INT_EQ(cosmos_poll(client, 20, &err), WL_OK);
+    }
+    CHECK_INT_EQ(cosmos_watched_sockets(client), 0);
+
+    cosmos_upsert(client, "c", 1, "{\"id\":\"c\"}", 10, capture, &out);
+    run_until(client, &out, 3);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT_EQ(out.results[i].http_status, 201);
+    }
+    CHECK_INT_EQ(server.connections, 2);
+    CHECK_INT_EQ(cosmos_watched_sockets(client), 1);
+    cosmos_client_destroy(client);
+}
+
+/*
+ * A request is queued after the server closed the pooled connection but before any poll saw
+ * the close. curl finds the connection dead and opens a new socket, which may get the same
+ * descriptor number and must be registered afresh.
+ */
+TEST_CASE(request_after_pooled_connection_closed)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    fake_server server;
+    captured out = {0};
+
+    fake_server_start(&server, responses, 2, 1u << 0);
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
+    run_until(client, &out, 1);
+    wait_closed(&server, 1);
+
+    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
+    run_until(client, &out, 2);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 2);
+    CHECK_INT_EQ(out.results[0].http_status, 201);
+    CHECK_INT_EQ(out.results[1].http_status, 201);
+    CHECK_INT_EQ(server.connections, 2);
+    CHECK_INT_EQ(cosmos_watched_sockets(client), 1);
+    cosmos_client_destroy(client);
+}
+
 TEST_CASE(create_and_read_requests)
 {
     static const char *const responses[] = {
@@ -365,7 +458,7 @@ TEST_CASE(create_and_read_requests)
     fake_server server;
     captured out = {0};
 
-    fake_server_start(&server, responses, 3);
+    fake_server_start(&server, responses, 3, 0);
     cosmos_client *client = client_for(&server, NULL);
     cosmos_create_database(client, capture, &out);
     run_until(client, &out, 1);
@@ -390,7 +483,7 @@ TEST_CASE(connection_refused_is_transport_error)
     fake_server server;
     captured out = {0};
 
-    fake_server_start(&server, NULL, 0);
+    fake_server_start(&server, NULL, 0, 0);
     pthread_join(server.thread, NULL);
     close(server.listener); /* nothing listens on the port now */
     cosmos_client *client = client_for(&server, NULL);
@@ -482,7 +575,7 @@ TEST_CASE(upsert_escapes_partition_key)
     fake_server server;
     captured out = {0};
 
-    fake_server_start(&server, responses, 3);
+    fake_server_start(&server, responses, 3, 0);
     cosmos_client *client = client_for(&server, NULL);
     for (int i = 0; i < 3; i++) {
         cosmos_upsert(client, cases[i].key, cases[i].length, "{}", 2, capture, &out);
@@ -545,7 +638,7 @@ TEST_CASE(upsert_signature_per_second)
     /* Start 0.2 s into the second, step 0.5 s: the second upsert is in the same second as the
      * first, the third in the next one. */
     wl_fake_clock_init(&fake, 0, 1796364867200000);
-    fake_server_start(&server, responses, 3);
+    fake_server_start(&server, responses, 3, 0);
     cosmos_client *client = client_for(&server, &fake.clock);
     for (int i = 0; i < 3; i++) {
         cosmos_upsert(client, "k", 1, "{\"id\":\"k\"}", 10, capture, &out);
@@ -578,7 +671,7 @@ TEST_CASE(upsert_after_other_requests)
     fake_server server;
     captured out = {0};
 
-    fake_server_start(&server, responses, 3);
+    fake_server_start(&server, responses, 3, 0);
     cosmos_client *client = client_for(&server, NULL);
     cosmos_upsert(client, "first", 5, "{\"id\":\"first\"}", 14, capture, &out);
     run_until(client, &out, 1);
@@ -618,7 +711,7 @@ TEST_CASE(upserts_queued_together)
 
     /* Four requests on one connection at a time: curl queues three while the first runs, so
      * four slots carry requests at once and each must keep its own headers and body. */
-    fake_server_start(&server, responses, 4);
+    fake_server_start(&server, responses, 4, 0);
     cosmos_client *client = client_for(&server, NULL);
     for (int i = 0; i < 4; i++) {
         cosmos_upsert(client, keys[i], 2, documents[i], strlen(documents[i]), capture, &out);
@@ -756,4 +849,5 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(partition_key_json_escapes), TEST_ENTRY(partition_key_json_worst_case_fits),
           TEST_ENTRY(upsert_escapes_partition_key), TEST_ENTRY(upsert_signature_per_second),
           TEST_ENTRY(upsert_after_other_requests), TEST_ENTRY(upserts_queued_together),
-          TEST_ENTRY(create_checks_ca_file))
+          TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
+          TEST_ENTRY(request_after_pooled_connection_closed))
