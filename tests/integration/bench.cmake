@@ -12,3 +12,8 @@ add_test(NAME bench.smoke
   COMMAND ${CMAKE_SOURCE_DIR}/bench/run --smoke --no-build --build-dir ${CMAKE_BINARY_DIR}
           --require ${bench_required} --results-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-results)
 set_tests_properties(bench.smoke PROPERTIES LABELS integration TIMEOUT 600)
+
+# The harness's own arithmetic (bench/lib/test_samples.py), without starting anything.
+add_test(NAME bench.samples COMMAND /usr/bin/python3 -m unittest test_samples
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/bench/lib)
+set_tests_properties(bench.samples PROPERTIES LABELS unit TIMEOUT 60)

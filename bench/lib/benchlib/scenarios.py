@@ -157,18 +157,26 @@ def document_metrics(documents, start_wall):
     }
 
 
+RSS_SAMPLE_INTERVAL_S = 0.05
+
+
 def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
-    """Waits until the sink contains `count` documents, sampling RSS every 50 ms; returns the
-    samples as (seconds since start, documents, [rss per process])."""
+    """Waits until the sink contains `count` documents. Samples RSS every 50 ms and counts the
+    sink's documents every sink.poll_interval_s; returns the samples as (seconds since start,
+    documents or None where the sink was not counted, [rss per process])."""
     samples = []
     start = processes[0].start_mono
     deadline = time.monotonic() + timeout_s
+    next_count = 0.0
     while True:
-        documents = sink.document_count()
+        documents = None
+        if time.monotonic() >= next_count:
+            documents = sink.document_count()
+            next_count = time.monotonic() + sink.poll_interval_s
         samples.append((time.monotonic() - start, documents, [p.rss_kb() for p in processes]))
         if on_sample:
             on_sample(samples[-1])
-        if documents >= count:
+        if documents is not None and documents >= count:
             return samples
         for process in processes:
             if process.poll() is not None:
@@ -176,12 +184,31 @@ def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
                                    f"{process.stderr_tail()}")
         if time.monotonic() > deadline:
             raise ProcessTimeout(f"{documents} of {count} documents after {timeout_s} s")
-        time.sleep(sink.poll_interval_s)
+        time.sleep(min(RSS_SAMPLE_INTERVAL_S, sink.poll_interval_s))
+
+
+def counted_samples(samples):
+    """Returns the samples with documents filled in: a sample taken between two counts of the
+    sink gets the count interpolated linearly in time; samples after the last count are left
+    out."""
+    known = [(t, documents) for t, documents, _ in samples if documents is not None]
+    filled = []
+    index = 0
+    for t, documents, rss in samples:
+        while index + 1 < len(known) and known[index + 1][0] < t:
+            index += 1
+        if documents is None:
+            if index + 1 >= len(known) or known[index][0] > t:
+                continue
+            (t0, d0), (t1, d1) = known[index], known[index + 1]
+            documents = d0 + (d1 - d0) * (t - t0) / (t1 - t0)
+        filled.append((t, documents, rss))
+    return filled
 
 
 def steady_rss(samples, count, index=0):
     """Median RSS while 25 % to 90 % of the documents were written, in KiB."""
-    values = [rss[index] for _, documents, rss in samples
+    values = [rss[index] for _, documents, rss in counted_samples(samples)
               if 0.25 * count <= documents <= 0.9 * count and rss[index]]
     return statistics.median(values) if values else None
 
@@ -368,7 +395,8 @@ def run_drain(ctx, case, contender, run_dir):
         "cpu_s": cpu_s,
         "cpu_s_per_10k": cpu_s / count * 10000,
         "peak_rss_kb": max(p.peak_rss_kb for p in processes),
-        "timeline": [(round(t, 3), documents) for t, documents, _ in samples],
+        "timeline": [(round(t, 3), documents) for t, documents, _ in samples
+                     if documents is not None],
         # The services' CPU over the whole run, seeding included, to show what shares the cores.
         "emulator_cpu_s": emulator_cpu_s,
         "sink_cpu_s": sink_cpu_s,
