@@ -642,10 +642,43 @@ void sb_conn_abort(sb_conn *conn)
     sb_conn_close(conn); /* wakes the connection, whose batch then closes the transport */
 }
 
+/*
+ * Releases what a connection that never stopped keeps on its Proton objects: the record that
+ * points back at it, its request links and CBS. Proton frees the objects themselves in
+ * pn_proactor_free, which emits no events, so nothing reaches the freed sb_conn.
+ * NOTE: no test reaches this path, because the consumer's forced close stops its connection.
+ */
+static void release_live_connection(sb_conn *conn)
+{
+    wl_error closed = {0};
+
+    wl_error_set(&closed, WL_ERR_CLOSED, "the connection to %s was destroyed before it closed",
+                 conn->address);
+    pn_record_set(pn_connection_attachments(conn->connection), SB_CONN_CONNECTION, NULL);
+    conn->tearing_down = true;
+    while (conn->rpcs != NULL) {
+        rpc_node *node = conn->rpcs;
+        conn->rpcs = node->next;
+        sb_rpc_free(node->rpc, &closed);
+        free(node);
+    }
+    cbs_destroy(conn->cbs);
+    conn->cbs = NULL;
+    conn->cbs_rpc = NULL;
+    pthread_mutex_lock(&conn->wake_lock);
+    conn->wake_target = NULL;
+    pthread_mutex_unlock(&conn->wake_lock);
+    conn->connection = NULL;
+    conn->session = NULL;
+}
+
 void sb_conn_destroy(sb_conn *conn)
 {
     if (conn == NULL) {
         return;
+    }
+    if (conn->connection != NULL) {
+        release_live_connection(conn);
     }
     if (conn->ssl_domain != NULL) {
         pn_ssl_domain_free(conn->ssl_domain);

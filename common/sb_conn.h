@@ -147,7 +147,12 @@ void sb_conn_close(sb_conn *conn);
  */
 void sb_conn_abort(sb_conn *conn);
 
-/* Frees the object; only when stopped or never started. */
+/*
+ * Frees the object. A connection that has not stopped may be destroyed too, once no thread
+ * waits on the proactor any more and before pn_proactor_free, which frees its Proton objects
+ * and closes its socket. Its pending requests then fail with WL_ERR_CLOSED in this call, and
+ * on_disconnected does not run.
+ */
 void sb_conn_destroy(sb_conn *conn);
 
 /* Returns the `ctx` given in the options. */

@@ -59,7 +59,6 @@ typedef struct consumer_app {
     const wl_clock *clock;
     pn_proactor_t *proactor;
     sb_conn *conn;
-    bool conn_started; /* sb_conn_start succeeded */
     cred *cosmos_credential;
     char audience[512];
     char source_address[512];
@@ -110,6 +109,7 @@ typedef struct consumer_app {
     bool receiver_detached;     /* closed at the drain deadline; its peer's detach may follow */
     int64_t settle_deadline_ms; /* the end of the wait for the peer's settlements */
     bool closing;
+    bool aborting; /* the close timed out: sb_conn_abort closes the socket */
     bool stopped;
     int exit_code; /* 1 when the connection gave up, else 0 */
     int64_t hard_deadline_ms;

@@ -31,6 +31,9 @@
  * grace period of 25 s plus both timeouts stays within Kubernetes' default 30 s
  * terminationGracePeriodSeconds. */
 #define CLOSE_TIMEOUT_MS 3000
+/* The last part of CLOSE_TIMEOUT_MS, kept for closing the socket without waiting for the peer.
+ * That close needs no reply, so it ends in the connection's next batch, well within this. */
+#define ABORT_TIMEOUT_MS 500
 
 static void attach_receiver(consumer_app *app);
 
@@ -386,6 +389,20 @@ static void advance_shutdown(consumer_app *app, int64_t now)
     sb_conn_close(app->conn);
 }
 
+/*
+ * Closes the socket of a connection that did not close in time, such as one to a peer that
+ * stopped responding. The connection then stops without the peer's close frame, so teardown
+ * can free it.
+ */
+static void abort_connection(consumer_app *app)
+{
+    app->aborting = true;
+    LOG_WARN("shutdown-timeout",
+             "the connection did not close within %d ms; closing it without waiting for the peer",
+             CLOSE_TIMEOUT_MS - ABORT_TIMEOUT_MS);
+    sb_conn_abort(app->conn);
+}
+
 static int64_t next_deadline(consumer_app *app, int64_t now)
 {
     int64_t next = now + TICK_MAX_MS;
@@ -401,9 +418,10 @@ static int64_t next_deadline(consumer_app *app, int64_t now)
     if (app->reattach_at_ms < next) {
         next = app->reattach_at_ms;
     }
-    if (app->draining && !app->closing) {
+    if (app->draining) {
         int64_t deadlines[] = {app->grace_deadline_ms, app->drain_deadline_ms,
-                               app->settle_deadline_ms};
+                               app->settle_deadline_ms, app->hard_deadline_ms - ABORT_TIMEOUT_MS,
+                               app->hard_deadline_ms};
         for (size_t i = 0; i < sizeof deadlines / sizeof deadlines[0]; i++) {
             if (deadlines[i] > now && deadlines[i] < next) {
                 next = deadlines[i];
@@ -487,8 +505,14 @@ static void run_loop(consumer_app *app)
         if ((timer || interrupt) && !app->stopped) {
             request_work(app);
         }
+        if (app->draining && !app->aborting && now >= app->hard_deadline_ms - ABORT_TIMEOUT_MS) {
+            abort_connection(app);
+        }
         if (app->draining && now >= app->hard_deadline_ms) {
-            LOG_WARN("shutdown-timeout", "the connection did not close in time; exiting");
+            LOG_ERROR("shutdown-abort-timeout",
+                      "the connection did not close %d ms after it was closed without waiting for "
+                      "the peer; exiting",
+                      ABORT_TIMEOUT_MS);
             break;
         }
 
@@ -621,12 +645,11 @@ static void teardown(consumer_app *app)
         }
         consumer_job_free(job);
     }
+    /* The run loop has returned and the writer and signal threads have stopped, so no thread
+     * uses the proactor any more. A connection that did not stop fails its pending $management
+     * requests here, whose callbacks still need the slots. */
+    sb_conn_destroy(app->conn);
     deliveries_free(app);
-    /* sb_conn_destroy accepts only a connection that stopped or never started; after a
-     * timed-out close the process is exiting anyway. */
-    if (app->conn != NULL && (!app->conn_started || sb_conn_is_stopped(app->conn))) {
-        sb_conn_destroy(app->conn);
-    }
     pn_proactor_free(app->proactor);
     pn_message_free(app->message);
     pn_message_free(app->request);
@@ -689,7 +712,6 @@ int consumer_run(const consumer_config *config)
         exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
         goto out;
     }
-    app.conn_started = true;
     signals = service_signals_start(interrupt_on_signal, &app, &err);
     if (signals == NULL) {
         LOG_ERROR("start-failed", "%s", err.message);
