@@ -124,12 +124,19 @@ void deliveries_run_timers(consumer_app *app, int64_t now_ms);
 int64_t deliveries_next_deadline_ms(const consumer_app *app);
 void deliveries_top_up_credit(consumer_app *app);
 void deliveries_link_lost(consumer_app *app);
+/* Counts of what deliveries_settle_undecided did with the undecided deliveries. */
+typedef struct shutdown_outcomes {
+    size_t abandoned; /* the write had started */
+    size_t released;  /* the write never started */
+    size_t skipped;   /* the link is gone and $management cannot settle it, so nothing was sent
+                         and the message stays locked until its lock expires */
+} shutdown_outcomes;
+
 /*
  * Settles every undecided delivery at the end of the grace period. It abandons those whose
- * write started and releases those whose write never started. Returns how many it abandoned
- * and stores how many it released in `out_released`.
+ * write started and releases those whose write never started, and stores the counts in `out`.
  */
-size_t deliveries_settle_undecided(consumer_app *app, size_t *out_released);
+void deliveries_settle_undecided(consumer_app *app, shutdown_outcomes *out);
 size_t deliveries_unfinished(const consumer_app *app);
 /* Counts the deliveries still unsettled on the receiver link or waiting for update-disposition. */
 size_t deliveries_unsettled(const consumer_app *app);

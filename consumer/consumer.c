@@ -369,13 +369,15 @@ static void advance_shutdown(consumer_app *app, int64_t now)
             app->settle_deadline_ms = now + SETTLE_TIMEOUT_MS;
             app->hard_deadline_ms = app->settle_deadline_ms + CLOSE_TIMEOUT_MS;
         }
-        size_t released = 0;
-        size_t abandoned = deliveries_settle_undecided(app, &released);
-        if (abandoned > 0 || released > 0) {
+        shutdown_outcomes outcomes;
+        deliveries_settle_undecided(app, &outcomes);
+        if (outcomes.abandoned > 0 || outcomes.released > 0 || outcomes.skipped > 0) {
             LOG_WARN("shutdown-abandon",
                      "grace period over: abandoned %zu messages whose writes had started and "
-                     "released %zu whose writes never started",
-                     abandoned, released);
+                     "released %zu whose writes never started; left %zu unsettled whose link is "
+                     "gone, which stay locked until their locks expire (settle-skipped gives "
+                     "the reason)",
+                     outcomes.abandoned, outcomes.released, outcomes.skipped);
         }
     }
     if (deliveries_unsettled(app) > 0 && now < app->settle_deadline_ms) {

@@ -220,7 +220,7 @@ static void decide(delivery_slot *slot, settle_action action, const char *reason
     copy_text(slot->description, sizeof slot->description, description);
 }
 
-static void apply_outcome(consumer_app *app, delivery_slot *slot);
+static bool apply_outcome(consumer_app *app, delivery_slot *slot);
 
 /*
  * Returns true when the peer's settlement of `delivery` reports that our outcome failed: a
@@ -441,10 +441,16 @@ static void settle_on_link(consumer_app *app, delivery_slot *slot)
     }
 }
 
-static void send_update_disposition(consumer_app *app, delivery_slot *slot);
+static bool send_update_disposition(consumer_app *app, delivery_slot *slot);
 
-static void apply_outcome(consumer_app *app, delivery_slot *slot)
+/*
+ * Sends the decided outcome on the link, or through $management for an orphan. Returns false
+ * when the outcome of an orphan was skipped instead (see send_update_disposition).
+ */
+static bool apply_outcome(consumer_app *app, delivery_slot *slot)
 {
+    bool sent = true;
+
     if (slot->action == SETTLE_FORGET) {
         count_end(app, slot, false);
         LOG_WARN("lock-lost", "message %s: %s; Service Bus redelivers it", job_id(slot),
@@ -453,9 +459,10 @@ static void apply_outcome(consumer_app *app, delivery_slot *slot)
     if (slot->delivery != NULL) {
         settle_on_link(app, slot);
     } else if (slot->orphaned) {
-        send_update_disposition(app, slot);
+        sent = send_update_disposition(app, slot);
     }
     slot_release_if_done(app, slot);
+    return sent;
 }
 
 void deliveries_process_outbox(consumer_app *app)
@@ -669,18 +676,24 @@ static const char *disposition_status(settle_action action)
     }
 }
 
-static void send_update_disposition(consumer_app *app, delivery_slot *slot)
+/*
+ * Sends an orphan's outcome through $management, now or, while a request is in progress or
+ * the connection is down, later from the timers. Returns false when it skips the outcome
+ * because the lock is not valid or --management is off: nothing is sent, and the message stays
+ * locked until its lock expires.
+ */
+static bool send_update_disposition(consumer_app *app, delivery_slot *slot)
 {
     int64_t now = wl_clock_monotonic_ms(app->clock);
 
     if (slot->action == SETTLE_FORGET || slot->request_busy) {
-        return;
+        return true;
     }
     if (slot->counted) {
         /* The service confirmed the outcome on the link before it was lost, or the lock is
          * gone, so nothing is left to send. */
         slot->action = SETTLE_FORGET;
-        return;
+        return true;
     }
     if (!slot->has_lock || now >= slot->lock_expiry_ms || !app->options->management) {
         LOG_INFO("settle-skipped", "message %s: its link is gone and %s; Service Bus redelivers it",
@@ -689,10 +702,10 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot)
                                           : "settling through $management is off (--management)");
         count_end(app, slot, false);
         slot->action = SETTLE_FORGET;
-        return;
+        return false;
     }
     if (app->management == NULL) {
-        return; /* not connected: retried from the timers until the lock expires */
+        return true; /* not connected: retried from the timers until the lock expires */
     }
 
     build_request(app, "com.microsoft:update-disposition");
@@ -707,6 +720,7 @@ static void send_update_disposition(consumer_app *app, delivery_slot *slot)
     }
     pn_data_exit(body);
     start_management_request(app, slot, false);
+    return true;
 }
 
 /* ---- Timers, link loss, credit ---- */
@@ -780,11 +794,9 @@ void deliveries_link_lost(consumer_app *app)
     }
 }
 
-size_t deliveries_settle_undecided(consumer_app *app, size_t *out_released)
+void deliveries_settle_undecided(consumer_app *app, shutdown_outcomes *out)
 {
-    size_t abandoned = 0;
-
-    *out_released = 0;
+    *out = (shutdown_outcomes){0};
     for (size_t i = 0; i < app->slot_capacity; i++) {
         delivery_slot *slot = &app->slots[i];
 
@@ -798,16 +810,21 @@ size_t deliveries_settle_undecided(consumer_app *app, size_t *out_released)
             decide(slot, SETTLE_ABANDON, "shutdown",
                    "the grace period ended before the write started");
             slot->release = true;
-            apply_outcome(app, slot);
-            (*out_released)++;
+            if (apply_outcome(app, slot)) {
+                out->released++;
+            } else {
+                out->skipped++;
+            }
             continue;
         }
         decide(slot, SETTLE_ABANDON, "shutdown",
                "the grace period ended before the write finished");
-        apply_outcome(app, slot);
-        abandoned++;
+        if (apply_outcome(app, slot)) {
+            out->abandoned++;
+        } else {
+            out->skipped++;
+        }
     }
-    return abandoned;
 }
 
 size_t deliveries_unfinished(const consumer_app *app)
