@@ -141,14 +141,20 @@ static void describe_outcome(const producer_run *run, int64_t count, char *out, 
     }
 }
 
+/*
+ * Logs the summary. msgs_per_s divides the accepted messages by the time up to the last
+ * outcome (outcomes_s), so a shutdown grace period spent waiting for outcomes that never came,
+ * which duration_s includes, does not lower the rate.
+ */
 static void print_summary(const producer_run *run, int64_t count, progress_mode mode)
 {
     const producer_stats *stats = producer_run_stats(run);
     const wl_error *error = producer_run_error(run);
     int64_t elapsed = producer_run_elapsed_ms(run);
+    int64_t outcomes = producer_run_outcomes_ms(run);
     double p50 = (double)stats_latency_percentile_us(stats, 0.50) / 1000.0;
     double p99 = (double)stats_latency_percentile_us(stats, 0.99) / 1000.0;
-    double rate = rate_per_s(stats->accepted, elapsed);
+    double rate = rate_per_s(stats->accepted, outcomes);
     char outcome[sizeof error->message + 128];
     char escaped[sizeof error->message * 2];
     char fields[sizeof escaped + 600];
@@ -159,11 +165,11 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
              "\"requested\":%" PRId64 ",\"issued\":%" PRIu64 ",\"sent\":%" PRIu64
              ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64
              ",\"unacknowledged\":%" PRIu64
-             ",\"duration_s\":%.3f,\"msgs_per_s\":%.1f,\"latency_p50_ms\":%.3f,"
-             "\"latency_p99_ms\":%.3f%s%s%s",
+             ",\"duration_s\":%.3f,\"outcomes_s\":%.3f,\"msgs_per_s\":%.1f,"
+             "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f%s%s%s",
              count, stats->issued, stats->sent, stats->accepted, stats->rejected, stats->retried,
-             producer_run_outstanding(run), (double)elapsed / 1000.0, rate, p50, p99,
-             error != NULL ? ",\"error\":\"" : "", error != NULL ? escaped : "",
+             producer_run_outstanding(run), (double)elapsed / 1000.0, (double)outcomes / 1000.0,
+             rate, p50, p99, error != NULL ? ",\"error\":\"" : "", error != NULL ? escaped : "",
              error != NULL ? "\"" : "");
     /* A run that exits 1 without an error left messages rejected or unacknowledged. */
     log_level level = LOG_LEVEL_INFO;
@@ -176,9 +182,10 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
     if (mode == PROGRESS_BAR) {
         fprintf(stderr,
                 "\n%s\nsent %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64
-                ", retried %" PRIu64 ": %.0f msgs/s, latency p50 %.2f ms, p99 %.2f ms\n",
-                outcome, stats->sent, stats->accepted, stats->rejected, stats->retried, rate, p50,
-                p99);
+                ", retried %" PRIu64 ": %.0f msgs/s up to the last outcome at %.3f s, latency "
+                "p50 %.2f ms, p99 %.2f ms\n",
+                outcome, stats->sent, stats->accepted, stats->rejected, stats->retried, rate,
+                (double)outcomes / 1000.0, p50, p99);
     }
 }
 

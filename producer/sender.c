@@ -79,9 +79,10 @@ struct producer_run {
     producer_stats stats;
 
     int64_t start_ms;
-    int64_t end_ms;    /* last outcome, or 0 */
-    bool issuing_done; /* no new messages: count reached, duration over, or stopping */
-    bool stopping;     /* a signal asked to stop */
+    int64_t end_ms;          /* when the run began to close its connections, or 0 */
+    int64_t last_outcome_ms; /* the last outcome of a transfer from the service, or 0 */
+    bool issuing_done;       /* no new messages: count reached, duration over, or stopping */
+    bool stopping;           /* a signal asked to stop */
     int64_t grace_deadline_ms;
     bool closing; /* connections are being closed */
     int64_t close_deadline_ms;
@@ -414,6 +415,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
         pn_delivery_settle(delivery); /* an outcome of a transfer given up on */
         return;
     }
+    run->last_outcome_ms = run_now_ms(run);
 
     if (state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery))) {
         int64_t latency_us = run->now_us - s->sent_us;
@@ -932,6 +934,11 @@ int64_t producer_run_elapsed_ms(const producer_run *run)
     int64_t end = run->end_ms != 0 ? run->end_ms : monotonic_ms();
 
     return end - run->start_ms;
+}
+
+int64_t producer_run_outcomes_ms(const producer_run *run)
+{
+    return run->last_outcome_ms != 0 ? run->last_outcome_ms - run->start_ms : 0;
 }
 
 const wl_error *producer_run_error(const producer_run *run)

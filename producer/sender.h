@@ -58,8 +58,15 @@ const producer_stats *producer_run_stats(const producer_run *run);
 /* Messages sent but without an outcome yet. */
 uint64_t producer_run_outstanding(const producer_run *run);
 
-/* Wall time in ms from the start to the last outcome (or now while running). */
+/*
+ * Wall time in ms from the start to the end of the run (or now while running). The end is when
+ * the run began to close its connections: after the last outcome, at a fatal error, at the end
+ * of the shutdown grace period or at a second signal.
+ */
 int64_t producer_run_elapsed_ms(const producer_run *run);
+
+/* Wall time in ms from the start to the last outcome that the service sent; 0 before the first. */
+int64_t producer_run_outcomes_ms(const producer_run *run);
 
 /* The error that ended the run early, or NULL. */
 const wl_error *producer_run_error(const producer_run *run);

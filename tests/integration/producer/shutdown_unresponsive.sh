@@ -2,7 +2,9 @@
 # SIGTERM while Service Bus has stopped responding (the emulator is paused with SIGSTOP): the
 # producer waits --shutdown-grace for acknowledgements, then 5 s for the connection to close, then
 # closes it without waiting for the peer. It exits 1 with a summary that counts the messages left
-# unacknowledged, long before the 60 s idle timeout would have ended the connection.
+# unacknowledged, long before the 60 s idle timeout would have ended the connection. The
+# summary's msgs/s covers the time up to the last outcome (outcomes_s), not the grace period
+# that duration_s also counts.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
@@ -51,4 +53,20 @@ grep '"event":"summary"' "$log" | grep -qF "$unacknowledged unacknowledged" ||
 if grep -q '"level":"error","service":"producer","event":"proton"' "$log"; then
     fail "the forced close was also logged at error by Proton: $(grep '"event":"proton"' "$log" | head -n 1)"
 fi
-echo "exited $status with $unacknowledged messages unacknowledged"
+
+# The emulator sent no outcome after its pause, 1 s before the signal, and the grace period
+# (2 s) starts at the signal. So the last outcome comes at least 2 s before the end of the run.
+duration_s="$(summary_field "$log" duration_s)"
+outcomes_s="$(summary_field "$log" outcomes_s)"
+accepted="$(summary_field "$log" accepted)"
+msgs_per_s="$(summary_field "$log" msgs_per_s)"
+[[ -n "$outcomes_s" ]] || fail "the summary has no outcomes_s"
+[[ -n "$msgs_per_s" ]] || fail "the summary has no msgs_per_s"
+awk -v outcomes="$outcomes_s" -v duration="$duration_s" 'BEGIN { exit !(outcomes + 2 <= duration) }' ||
+    fail "the last outcome at $outcomes_s s is less than the 2 s grace period before the end at $duration_s s"
+# msgs_per_s is rounded to 0.1 and outcomes_s to 1 ms, so the bound allows both roundings.
+awk -v accepted="$accepted" -v outcomes="$outcomes_s" -v rate="$msgs_per_s" \
+    'BEGIN { d = rate - accepted / outcomes; bound = 0.06 + accepted * 0.0005 / (outcomes * outcomes)
+             exit !(d < bound && d > -bound) }' ||
+    fail "msgs_per_s is $msgs_per_s, expected $accepted accepted / $outcomes_s s up to the last outcome"
+echo "exited $status with $unacknowledged messages unacknowledged; $accepted accepted at $msgs_per_s msgs/s up to $outcomes_s s of $duration_s s"
