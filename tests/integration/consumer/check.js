@@ -107,25 +107,47 @@ async function peekAll(client, queue, subQueueType) {
   return messages;
 }
 
+// The maximum number of unsettled messages that one receiver keeps. rhea (the AMQP library
+// under @azure/service-bus 7.9.5) keeps each unsettled delivery in a 2048-entry buffer per
+// session and offers only the free entries as the session's incoming window. A receiver with
+// 2048 unsettled messages therefore gets no further transfer, the SDK's drain at the end of
+// receiveMessages times out, and the SDK replaces the link. Abandoning a message of the old
+// link then waits for a disposition that is never sent, so the check hung on long queues.
+// Each receiver has its own link in its own session, so more receivers lift the limit.
+const UNSETTLED_PER_RECEIVER = 2000;
+
 // Receives up to `limit` messages in peek-lock mode, then abandons them all. A locked
 // message is not delivered, so fewer than `limit` means that some were locked. Abandoning
-// only after the last receive keeps an abandoned message from coming back to this receiver.
+// only after the last receive keeps an abandoned message from coming back to this check.
 async function receiveAndAbandon(client, queue, limit) {
-  const receiver = client.createReceiver(queue, { receiveMode: "peekLock" });
+  const receivers = [];
   const received = [];
   try {
-    while (received.length < limit) {
-      const batch = await receiver.receiveMessages(Math.min(500, limit - received.length), {
-        maxWaitTimeInMs: RECEIVE_WAIT_MS,
-      });
-      if (batch.length === 0) break;
-      received.push(...batch);
+    let queueHasMore = true;
+    while (queueHasMore && received.length < limit) {
+      const receiver = client.createReceiver(queue, { receiveMode: "peekLock" });
+      const unsettled = [];
+      receivers.push({ receiver, unsettled });
+      const cap = Math.min(UNSETTLED_PER_RECEIVER, limit - received.length);
+      while (unsettled.length < cap) {
+        const batch = await receiver.receiveMessages(Math.min(500, cap - unsettled.length), {
+          maxWaitTimeInMs: RECEIVE_WAIT_MS,
+        });
+        if (batch.length === 0) {
+          queueHasMore = false;
+          break;
+        }
+        unsettled.push(...batch);
+      }
+      received.push(...unsettled);
     }
-    for (let i = 0; i < received.length; i += 100) {
-      await Promise.all(received.slice(i, i + 100).map((m) => receiver.abandonMessage(m)));
+    for (const { receiver, unsettled } of receivers) {
+      for (let i = 0; i < unsettled.length; i += 100) {
+        await Promise.all(unsettled.slice(i, i + 100).map((m) => receiver.abandonMessage(m)));
+      }
     }
   } finally {
-    await receiver.close();
+    for (const { receiver } of receivers) await receiver.close();
   }
   return received;
 }
