@@ -11,17 +11,9 @@
 // Environment: EMULATOR_CONNECTION_STRING.
 
 const { ServiceBusClient } = require("@azure/service-bus");
+const { formatStamp } = require("../../lib/stamp");
 
 const USAGE = "usage: node delivery_counts.js send QUEUE COUNT | peek QUEUE\n";
-
-function stamp(date) {
-  const pad = (n, width = 2) => String(n).padStart(width, "0");
-  return (
-    `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.` +
-    `${pad(date.getUTCMilliseconds(), 3)}000`
-  );
-}
 
 async function send(client, queue, count) {
   const sender = client.createSender(queue);
@@ -31,7 +23,7 @@ async function send(client, queue, count) {
       messages.push({
         messageId: `${queue}-${i}`,
         contentType: "application/json",
-        body: { msg: `Scale Test Message : COUNT ${i}`, srcStamp: stamp(new Date()) },
+        body: { msg: `Scale Test Message : COUNT ${i}`, srcStamp: formatStamp(new Date()) },
       });
     }
     await sender.sendMessages(messages);

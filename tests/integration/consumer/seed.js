@@ -9,15 +9,7 @@
 const fs = require("fs");
 const crypto = require("crypto");
 const { ServiceBusClient } = require("@azure/service-bus");
-
-function stamp(date) {
-  const pad = (n, width = 2) => String(n).padStart(width, "0");
-  return (
-    `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.` +
-    `${pad(date.getUTCMilliseconds(), 3)}000`
-  );
-}
+const { formatStamp } = require("../../lib/stamp");
 
 // Each poison message with the DeadLetterReason the consumer must give it.
 function poisonMessages() {
@@ -26,7 +18,7 @@ function poisonMessages() {
     { reason: "NotAnObject", body: [1, 2, 3] },
     { reason: "MissingField", body: { msg: "no stamp here" } },
     { reason: "InvalidStamp", body: { msg: "bad stamp", srcStamp: "2026-12-04T06:14:27Z" } },
-    { reason: "InvalidFieldType", body: { msg: 42, srcStamp: stamp(new Date()) } },
+    { reason: "InvalidFieldType", body: { msg: 42, srcStamp: formatStamp(new Date()) } },
     {
       reason: "InvalidUtf8",
       body: Buffer.concat([Buffer.from('{"msg": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "srcStamp": "2026-12-04 06:14:27.123456"}')]),
@@ -48,7 +40,7 @@ async function main() {
   const messages = [];
 
   for (let i = 0; i < count; i++) {
-    const body = { msg: `Scale Test Message : COUNT ${i}`, srcStamp: stamp(new Date()) };
+    const body = { msg: `Scale Test Message : COUNT ${i}`, srcStamp: formatStamp(new Date()) };
     const id = crypto.randomUUID();
     expected.good.push({ id, msg: body.msg, srcStamp: body.srcStamp });
     messages.push({ messageId: id, body, contentType: "application/json" });
