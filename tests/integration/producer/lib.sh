@@ -26,6 +26,10 @@ producer_test_cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    # A paused emulator (SIGSTOP) handles the SIGTERM of emulator_stop only once it runs again.
+    if [[ -n "${EMULATOR_PID:-}" ]]; then
+        kill -CONT "$EMULATOR_PID" 2>/dev/null || true
+    fi
     emulator_stop
     if declare -F rabbitmq_stop >/dev/null; then
         rabbitmq_stop
@@ -80,4 +84,24 @@ token_endpoint_start() {
     [[ -s "$port_file" ]] || fail "the token endpoint did not start: $(cat "$port_file.out")"
     TOKEN_ENDPOINT_PORT="$(cat "$port_file")"
     export TOKEN_ENDPOINT_PORT
+}
+
+# start_open_ended_producer LOG RATE [OPTION...]: starts the producer in the background on
+# test-queue of the emulator, with --count 0 (no end), RATE messages/s, JSON progress every
+# second and the extra OPTIONs, and returns once a progress line counts an accepted message.
+# Sets PRODUCER_PID, which the EXIT trap stops.
+start_open_ended_producer() {
+    local log="$1" rate="$2"
+    shift 2
+    local i
+    "$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue \
+        --count 0 --rate "$rate" --progress json --progress-interval 1s "$@" >"$log" \
+        2>"$log.stderr" &
+    PRODUCER_PID=$!
+    PRODUCER_TEST_PIDS+=("$PRODUCER_PID")
+    for ((i = 0; i < 300; i++)); do
+        grep -q '"event":"progress".*"accepted":[1-9]' "$log" && return 0
+        sleep 0.1
+    done
+    fail "no message was accepted"
 }

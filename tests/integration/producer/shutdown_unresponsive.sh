@@ -8,38 +8,19 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
-# A paused emulator handles the SIGTERM of the cleanup only once it runs again.
-resume_emulator_and_clean_up() {
-    if [[ -n "${EMULATOR_PID:-}" ]]; then
-        kill -CONT "$EMULATOR_PID" 2>/dev/null || true
-    fi
-    producer_test_cleanup
-}
-trap resume_emulator_and_clean_up EXIT
-
 log="$PRODUCER_TEST_DIR/producer.log"
-"$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 0 \
-    --rate 500 --shutdown-grace 2s --progress json --progress-interval 1s >"$log" \
-    2>"$log.stderr" &
-producer_pid=$!
-PRODUCER_TEST_PIDS+=("$producer_pid")
-
-for ((i = 0; i < 300; i++)); do
-    grep -q '"event":"progress".*"accepted":[1-9]' "$log" && break
-    sleep 0.1
-done
-grep -q '"event":"progress".*"accepted":[1-9]' "$log" || fail "no message was accepted"
+start_open_ended_producer "$log" 500 --shutdown-grace 2s
 
 kill -STOP "$EMULATOR_PID"
 # At 500 messages/s, messages sent after the pause stay unacknowledged.
 sleep 1
-kill -TERM "$producer_pid"
+kill -TERM "$PRODUCER_PID"
 
 # Grace (2 s) plus the close timeout (5 s) is 7 s. The 40 s bound is far above that and far
 # below the 60 s idle timeout, which ended the connection when nothing bounded the close.
 status=0
-timeout 40 tail --pid="$producer_pid" -f /dev/null || fail "the producer had not exited 40 s after SIGTERM"
-wait "$producer_pid" || status=$?
+timeout 40 tail --pid="$PRODUCER_PID" -f /dev/null || fail "the producer had not exited 40 s after SIGTERM"
+wait "$PRODUCER_PID" || status=$?
 [[ "$status" == 1 ]] || fail "the producer exited $status, expected 1: $(tail -3 "$log.stderr")"
 
 grep -q '"event":"shutdown-grace-over"' "$log" || fail "no shutdown-grace-over line"

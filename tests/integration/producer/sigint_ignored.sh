@@ -17,29 +17,20 @@ ignored_mask="$(awk '/^SigIgn:/ { print $2 }' /proc/self/status)"
 (((16#$ignored_mask & 2) != 0)) || fail "SIGINT is not ignored in a child (SigIgn $ignored_mask)"
 
 log="$PRODUCER_TEST_DIR/producer.log"
-"$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 0 \
-    --rate 200 --progress json --progress-interval 1s >"$log" 2>"$log.stderr" &
-producer_pid=$!
-PRODUCER_TEST_PIDS+=("$producer_pid")
+start_open_ended_producer "$log" 200
 
-for ((i = 0; i < 300; i++)); do
-    grep -q '"event":"progress".*"accepted":[1-9]' "$log" && break
-    sleep 0.1
-done
-grep -q '"event":"progress".*"accepted":[1-9]' "$log" || fail "no message was accepted"
-
-running_mask="$(awk '/^SigIgn:/ { print $2 }' "/proc/$producer_pid/status")"
+running_mask="$(awk '/^SigIgn:/ { print $2 }' "/proc/$PRODUCER_PID/status")"
 (((16#$running_mask & 2) == 0)) || fail "the running producer still ignores SIGINT (SigIgn $running_mask)"
 
-kill -INT "$producer_pid"
+kill -INT "$PRODUCER_PID"
 # The bound only keeps a producer that ignores SIGINT from hanging the test.
 for ((i = 0; i < 600; i++)); do
-    kill -0 "$producer_pid" 2>/dev/null || break
+    kill -0 "$PRODUCER_PID" 2>/dev/null || break
     sleep 0.1
 done
-kill -0 "$producer_pid" 2>/dev/null && fail "the producer still runs 60 s after SIGINT"
+kill -0 "$PRODUCER_PID" 2>/dev/null && fail "the producer still runs 60 s after SIGINT"
 status=0
-wait "$producer_pid" || status=$?
+wait "$PRODUCER_PID" || status=$?
 [[ "$status" == 0 ]] || fail "the producer exited $status after SIGINT: $(tail -3 "$log.stderr")"
 grep -q '"event":"stopping"' "$log" || fail "the producer did not log its graceful stop"
 [[ "$(summary_field "$log" unacknowledged)" == 0 ]] || fail "messages were left unacknowledged"

@@ -7,17 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 emulator_start "$PRODUCER_TEST_DIR/emulator"
 
 log="$PRODUCER_TEST_DIR/producer.log"
-"$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 0 \
-    --rate 500 --progress json --progress-interval 1s --health-port 0 --health-bind 127.0.0.1 \
-    >"$log" 2>"$log.stderr" &
-producer_pid=$!
-PRODUCER_TEST_PIDS+=("$producer_pid")
-
-for ((i = 0; i < 300; i++)); do
-    grep -q '"event":"progress".*"accepted":[1-9]' "$log" && break
-    sleep 0.1
-done
-grep -q '"event":"progress".*"accepted":[1-9]' "$log" || fail "no message was accepted"
+start_open_ended_producer "$log" 500 --health-port 0 --health-bind 127.0.0.1
 
 # The health server reports ready while the sender is attached, and --check finds it healthy.
 health_port="$(sed -n 's/.*health server on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
@@ -28,9 +18,9 @@ curl -sf "http://127.0.0.1:$health_port/readyz" >/dev/null || fail "/readyz is n
 metrics="$(curl -sf "http://127.0.0.1:$health_port/metrics")" || fail "/metrics failed"
 grep -q '^producer_messages_accepted_total [1-9]' <<<"$metrics" || fail "no accepted counter"
 
-kill -TERM "$producer_pid"
+kill -TERM "$PRODUCER_PID"
 status=0
-wait "$producer_pid" || status=$?
+wait "$PRODUCER_PID" || status=$?
 [[ "$status" == 0 ]] || fail "the producer exited $status after SIGTERM: $(tail -3 "$log.stderr")"
 grep -q '"event":"stopping"' "$log" || fail "the producer did not log its graceful stop"
 accepted="$(summary_field "$log" accepted)"

@@ -42,33 +42,16 @@ emulator_stop
 # Unacknowledged: SIGTERM while the emulator is paused (SIGSTOP), so the messages sent after
 # the pause are never acknowledged, and the 1 s grace period ends with them outstanding.
 emulator_start "$PRODUCER_TEST_DIR/paused"
-resume_emulator_and_clean_up() {
-    if [[ -n "${EMULATOR_PID:-}" ]]; then
-        kill -CONT "$EMULATOR_PID" 2>/dev/null || true
-    fi
-    producer_test_cleanup
-}
-trap resume_emulator_and_clean_up EXIT
-
 log="$PRODUCER_TEST_DIR/unacknowledged.log"
-"$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 0 \
-    --rate 500 --shutdown-grace 1s --progress json --progress-interval 1s >"$log" \
-    2>"$log.stderr" &
-producer_pid=$!
-PRODUCER_TEST_PIDS+=("$producer_pid")
-for ((i = 0; i < 300; i++)); do
-    grep -q '"event":"progress".*"accepted":[1-9]' "$log" && break
-    sleep 0.1
-done
-grep -q '"event":"progress".*"accepted":[1-9]' "$log" || fail "no message was accepted"
+start_open_ended_producer "$log" 500 --shutdown-grace 1s
 kill -STOP "$EMULATOR_PID"
 # At 500 messages/s, messages sent after the pause stay unacknowledged.
 sleep 1
-kill -TERM "$producer_pid"
+kill -TERM "$PRODUCER_PID"
 # The bound only stops a hung test: grace (1 s) plus the close timeout (5 s) is 6 s.
-timeout 60 tail --pid="$producer_pid" -f /dev/null || fail "the producer had not exited 60 s after SIGTERM"
+timeout 60 tail --pid="$PRODUCER_PID" -f /dev/null || fail "the producer had not exited 60 s after SIGTERM"
 status=0
-wait "$producer_pid" || status=$?
+wait "$PRODUCER_PID" || status=$?
 [[ "$status" == 1 ]] || fail "the unacknowledged run exited $status, expected 1"
 unacknowledged="$(summary_field "$log" unacknowledged)"
 [[ -n "$unacknowledged" ]] || fail "the summary has no unacknowledged count"
