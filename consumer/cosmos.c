@@ -98,11 +98,11 @@ typedef struct cosmos_request {
 /*
  * The epoll registration of one socket, indexed by descriptor. When curl puts a connection
  * back in its pool, the socket stays registered for input ("parked"), so the next request on
- * it needs no epoll_ctl calls. An event on a parked socket means the server closed it or sent
- * data unasked: the socket then leaves the set, and curl finds the connection dead when it
- * next tries to reuse it. Only sockets opened through on_open_socket are parked, because
- * on_close_socket reports their closing, and a closed descriptor leaves the epoll set by
- * itself while its number may come back for a new socket.
+ * it needs no epoll_ctl calls. An event on a parked socket means that the server closed it or
+ * sent data that no request asked for. cosmos_poll then shuts the socket down and takes it out
+ * of the set, so curl finds the connection dead when it next tries to reuse it. Only sockets opened
+ * through on_open_socket are parked, because on_close_socket reports their closing, and a closed
+ * descriptor leaves the epoll set by itself while its number may come back for a new socket.
  */
 typedef struct socket_watch {
     uint32_t events; /* registered EPOLLIN and EPOLLOUT bits; 0 when not in the epoll set */
@@ -1090,7 +1090,11 @@ wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
         }
         socket_watch *watch = watch_of(client, fd);
         if (watch->parked) {
-            unwatch(client, fd, watch); /* the server closed a pooled connection or wrote to it */
+            /* An idle connection has nothing to read unless the server closed it or sent bytes
+             * that no request asked for, and curl would parse those as the next response.
+             * After shutdown() curl finds the connection dead and opens a new one. */
+            shutdown(fd, SHUT_RDWR);
+            unwatch(client, fd, watch);
             continue;
         }
         int mask = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |

@@ -166,7 +166,8 @@ TEST_CASE(create_rejects_bad_options)
 /*
  * A one-connection-at-a-time HTTP/1.1 server on a loopback port: it answers each request with
  * the next canned response, records the request heads and counts accepted connections. After
- * response i it closes the connection when bit i of close_after is set.
+ * response i it closes the connection when bit i of close_after is set, and otherwise sends
+ * unsolicited[i] 100 ms later when that is set, as a broken server or proxy might.
  */
 typedef struct fake_server {
     int listener;
@@ -174,6 +175,7 @@ typedef struct fake_server {
     const char *const *responses;
     int response_count;
     unsigned close_after;
+    const char *const *unsolicited;
     atomic_int closed; /* connections the server has closed */
     int connections;
     char heads[8][2048];
@@ -233,6 +235,10 @@ static void *serve(void *arg)
             if (send(fd, response, strlen(response), 0) < 0 ||
                 (server->close_after & (1u << index)) != 0) {
                 break;
+            }
+            if (server->unsolicited != NULL && server->unsolicited[index] != NULL) {
+                usleep(100 * 1000);
+                send(fd, server->unsolicited[index], strlen(server->unsolicited[index]), 0);
             }
         }
         close(fd);
@@ -445,6 +451,47 @@ TEST_CASE(request_after_pooled_connection_closed)
     CHECK_INT_EQ(out.results[1].http_status, 201);
     CHECK_INT_EQ(server.connections, 2);
     CHECK_INT_EQ(cosmos_watched_sockets(client), 1);
+    cosmos_client_destroy(client);
+}
+
+/*
+ * Bytes that arrive on an idle pooled connection answer no request, and curl would take them
+ * as the response to the next request on it. The client closes such a connection, so the next
+ * request gets the response that the server sends for it on a new connection.
+ */
+TEST_CASE(unsolicited_response_not_reused)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nx-ms-activity-id: first\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nx-ms-activity-id: second\r\n\r\n{}",
+    };
+    static const char *const unsolicited[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nx-ms-activity-id: stale\r\n\r\n{}",
+        NULL,
+    };
+    fake_server server;
+    captured out = {0};
+    wl_error err = {0};
+
+    fake_server_start(&server, responses, 2, 0);
+    server.unsolicited = unsolicited;
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
+    run_until(client, &out, 1);
+    for (int i = 0; i < 100 && cosmos_watched_sockets(client) > 0; i++) {
+        CHECK_INT_EQ(cosmos_poll(client, 20, &err), WL_OK);
+    }
+    CHECK_INT_EQ(cosmos_watched_sockets(client), 0);
+
+    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
+    run_until(client, &out, 2);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 2);
+    CHECK_STR_EQ(out.results[0].activity_id, "first");
+    CHECK_INT_EQ(out.results[1].http_status, 201);
+    CHECK_STR_EQ(out.results[1].activity_id, "second");
+    CHECK_INT_EQ(server.connections, 2);
     cosmos_client_destroy(client);
 }
 
@@ -850,4 +897,5 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(upsert_escapes_partition_key), TEST_ENTRY(upsert_signature_per_second),
           TEST_ENTRY(upsert_after_other_requests), TEST_ENTRY(upserts_queued_together),
           TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
-          TEST_ENTRY(request_after_pooled_connection_closed))
+          TEST_ENTRY(request_after_pooled_connection_closed),
+          TEST_ENTRY(unsolicited_response_not_reused))
