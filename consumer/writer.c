@@ -384,7 +384,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
          * that an outage does not use up the delivery count of the whole backlog and
          * dead-letter good messages. This message keeps retrying until its deadline. */
         if (result->http_status == 0 && atomic_load(&w->ready)) {
-            set_not_ready(w, kind, "Cosmos DB unreachable: %.170s", detail);
+            set_not_ready(w, kind, "%.200s", detail); /* "Cosmos DB unreachable: ..." */
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);
         job->retry_at_ms = now + decision.delay_ms;
