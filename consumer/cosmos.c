@@ -1027,12 +1027,18 @@ static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
     cosmos_request *request = NULL;
     long http_status = 0;
 
+    long new_connections = 0;
+
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&request);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
     curl_multi_remove_handle(client->multi, easy);
     client->in_flight--;
 
     request->result.http_status = code == CURLE_OK ? (int)http_status : 0;
+    request->result.kept_alive_connection_lost =
+        new_connections == 0 &&
+        (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING);
     request->result.latency_us = wl_clock_realtime_us(client->clock) - request->started_us;
     if (code != CURLE_OK || http_status < 200 || http_status >= 300) {
         describe_failure(request, code);

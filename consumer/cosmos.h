@@ -54,6 +54,10 @@ typedef struct cosmos_result {
     int64_t latency_us;     /* from queueing the request to its completion */
     char activity_id[64];   /* x-ms-activity-id, empty when absent */
     wl_error error;         /* set unless the status is 2xx: status class, text, activity id */
+    /* True when no response arrived because a kept-alive connection failed (a send or receive
+     * error, or a close without a reply) and no new connection was tried. The server may
+     * have closed it while the request went out, so a new connection may well succeed. */
+    bool kept_alive_connection_lost;
 } cosmos_result;
 
 typedef void (*cosmos_done_fn)(void *user, const cosmos_result *result);

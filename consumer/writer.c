@@ -382,8 +382,12 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
         /* A request without an HTTP response means Cosmos DB is unreachable, not that this
          * message is bad. Stop taking new messages until the container check passes again, so
          * that an outage does not use up the delivery count of the whole backlog and
-         * dead-letter good messages. This message keeps retrying until its deadline. */
-        if (result->http_status == 0 && atomic_load(&w->ready)) {
+         * dead-letter good messages. This message keeps retrying until its deadline. A lost
+         * kept-alive connection is the exception: servers close idle connections, and one may
+         * close as a request goes out on it. The retry goes out on another connection, and in
+         * an outage a new connection fails and stops the intake. */
+        if (result->http_status == 0 && !result->kept_alive_connection_lost &&
+            atomic_load(&w->ready)) {
             set_not_ready(w, kind, "%.200s", detail); /* "Cosmos DB unreachable: ..." */
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);

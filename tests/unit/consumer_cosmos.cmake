@@ -12,7 +12,7 @@ wl_unit_test_cases(cosmos
   partition_key_json_escapes partition_key_json_worst_case_fits upsert_escapes_partition_key
   upsert_signature_per_second upsert_after_other_requests upserts_queued_together
   pooled_connection_watched_until_closed request_after_pooled_connection_closed
-  unsolicited_response_not_reused
+  unsolicited_response_not_reused kept_alive_connection_lost_reported
   create_checks_ca_file)
 
 wl_unit_test_cases(document

@@ -176,6 +176,7 @@ typedef struct fake_server {
     int response_count;
     unsigned close_after;
     const char *const *unsolicited;
+    int partial_reset; /* 1 + the index of the request answered in part and reset; 0 for none */
     atomic_int closed; /* connections the server has closed */
     int connections;
     char heads[8][2048];
@@ -232,6 +233,16 @@ static void *serve(void *arg)
                             server->bodies[server->served], sizeof server->bodies[0])) {
             int index = server->served++;
             const char *response = server->responses[index];
+            if (index + 1 == server->partial_reset) {
+                static const char partial[] =
+                    "HTTP/1.1 201 Created\r\nContent-Length: 100\r\n\r\n{";
+                struct linger linger = {.l_onoff = 1, .l_linger = 0};
+
+                send(fd, partial, sizeof partial - 1, 0);
+                usleep(50 * 1000); /* let the client read the part before the reset */
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+                break;
+            }
             if (send(fd, response, strlen(response), 0) < 0 ||
                 (server->close_after & (1u << index)) != 0) {
                 break;
@@ -495,6 +506,38 @@ TEST_CASE(unsolicited_response_not_reused)
     cosmos_client_destroy(client);
 }
 
+/*
+ * A kept-alive connection that fails during a response is reported as lost, so the writer
+ * retries without declaring Cosmos DB unreachable. A refused new connection is not.
+ */
+TEST_CASE(kept_alive_connection_lost_reported)
+{
+    static const char *const responses[] = {
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    fake_server server;
+    captured out = {0};
+
+    fake_server_start(&server, responses, 2, 0);
+    server.partial_reset = 2;
+    cosmos_client *client = client_for(&server, NULL);
+    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
+    run_until(client, &out, 1);
+    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
+    run_until(client, &out, 2);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 2);
+    CHECK_INT_EQ(out.results[0].http_status, 201);
+    CHECK(!out.results[0].kept_alive_connection_lost);
+    CHECK_INT_EQ(out.results[1].http_status, 0);
+    CHECK_INT_EQ(out.results[1].error.status, WL_ERR_IO);
+    CHECK(out.results[1].kept_alive_connection_lost);
+    CHECK_INT_EQ(server.connections, 1);
+    cosmos_client_destroy(client);
+}
+
 TEST_CASE(create_and_read_requests)
 {
     static const char *const responses[] = {
@@ -541,6 +584,7 @@ TEST_CASE(connection_refused_is_transport_error)
     CHECK_INT_EQ(out.results[0].http_status, 0);
     CHECK_INT_EQ(out.results[0].error.status, WL_ERR_IO);
     CHECK(out.results[0].error.message[0] != '\0');
+    CHECK(!out.results[0].kept_alive_connection_lost);
     cosmos_client_destroy(client);
 }
 
@@ -898,4 +942,5 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(upsert_after_other_requests), TEST_ENTRY(upserts_queued_together),
           TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
           TEST_ENTRY(request_after_pooled_connection_closed),
-          TEST_ENTRY(unsolicited_response_not_reused))
+          TEST_ENTRY(unsolicited_response_not_reused),
+          TEST_ENTRY(kept_alive_connection_lost_reported))

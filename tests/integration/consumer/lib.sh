@@ -60,12 +60,13 @@ consumer_test_setup() {
     export COSMOS_DATABASE="itest" COSMOS_CONTAINER="results"
 }
 
-# stalled_cosmos_start: starts stalled_cosmos.py in $test_dir, a Cosmos stand-in that passes the
-# start-up check and never responds to a document write. Sets STALLED_COSMOS_PORT, and the ids
-# of the writes it received are the lines of $test_dir/sink.requests. cleanup stops it.
+# stalled_cosmos_start [--mode MODE]: starts stalled_cosmos.py in $test_dir, a Cosmos stand-in
+# that passes the start-up check and by default never responds to a document write. Sets
+# STALLED_COSMOS_PORT, and the writes it received are the lines of $test_dir/sink.requests.
+# cleanup stops it.
 stalled_cosmos_start() {
     /usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
-        --requests-file "$test_dir/sink.requests" >"$test_dir/sink.log" 2>&1 &
+        --requests-file "$test_dir/sink.requests" "$@" >"$test_dir/sink.log" 2>&1 &
     STALLED_COSMOS_PID=$!
     sink_ready() { [[ -s "$test_dir/sink.ready" ]]; }
     wait_until 30 sink_ready ||

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
-"""A Cosmos DB stand-in whose document writes never get a response.
+"""A Cosmos DB stand-in whose document writes fail in one of two ways (--mode).
 
 It responds to the consumer's start-up check (create database, create container, read container)
-with success, so that the consumer grants credit, then accepts each document upsert, appends
-the document's id to --requests-file and keeps the request open until the server stops. A
-consumer with --concurrency 1 thus has exactly one write started and the rest of its
-deliveries waiting for the writer.
+with success, so that the consumer grants credit. Then, for each document upsert:
 
-    /usr/bin/python3 stalled_cosmos.py --ready-file FILE --requests-file FILE
+- stall (the default): it appends the document's id to --requests-file and keeps the request
+  open until the server stops. A consumer with --concurrency 1 thus has exactly one write
+  started and the rest of its deliveries waiting for the writer.
+- reset-reused: the first upsert on each connection gets 201, and the line "201 ID" goes to
+  --requests-file. The second gets the start of a 201 response and then a TCP reset, and the
+  line "reset ID", as when a server closes a kept-alive connection while a request is on it.
+
+    /usr/bin/python3 stalled_cosmos.py --ready-file FILE --requests-file FILE [--mode MODE]
 
 It listens on a free port of 127.0.0.1 and writes {"port": N} to --ready-file once listening.
 Signatures are not checked. SIGTERM stops it.
@@ -18,8 +22,11 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DOCS_PATH = re.compile(r"^/dbs/[^/]+/colls/[^/]+/docs/?$")
@@ -31,6 +38,8 @@ stopping = threading.Event()
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     requests_file = ""
+    mode = "stall"
+    upserts_on_connection = 0  # http.server keeps one handler per connection
 
     def log_message(self, format, *args):  # noqa: A002 (the base class names it format)
         sys.stdout.write("stalled_cosmos: " + (format % args) + "\n")
@@ -53,10 +62,27 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         path = self.path.split("?", 1)[0]
         body = self.read_body()
+        if DOCS_PATH.match(path) and self.mode == "reset-reused":
+            document = json.loads(body)
+            self.upserts_on_connection += 1
+            if self.upserts_on_connection == 1:
+                self.record(f"201 {document['id']}")
+                self.reply(201, document)
+                return
+            self.record(f"reset {document['id']}")
+            self.wfile.write(b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\n\r\n{")
+            self.wfile.flush()
+            time.sleep(0.05)  # the consumer reads the part, then the reset arrives
+            # With a zero linger time close() sends a reset. http.server's own close would
+            # first shut the socket down for writing, which sends a FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         if DOCS_PATH.match(path):
             document = json.loads(body)
-            with open(self.requests_file, "a", encoding="utf-8") as out:
-                out.write(document["id"] + "\n")
+            self.record(document["id"])
             # Never respond, so the consumer's write stays in progress until the consumer cancels it.
             stopping.wait()
             return
@@ -64,6 +90,10 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(201, json.loads(body) if body else {})
             return
         self.reply(404, {"code": "NotFound", "message": f"no route for POST {path}"})
+
+    def record(self, line):
+        with open(self.requests_file, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
     def do_GET(self):  # noqa: N802
         path = self.path.split("?", 1)[0]
@@ -74,12 +104,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Cosmos DB stand-in that never responds to writes")
+    parser = argparse.ArgumentParser(description="Cosmos DB stand-in whose writes fail")
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--requests-file", required=True)
+    parser.add_argument("--mode", choices=["stall", "reset-reused"], default="stall")
     args = parser.parse_args()
 
     Handler.requests_file = args.requests_file
+    Handler.mode = args.mode
     open(args.requests_file, "w", encoding="utf-8").close()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
