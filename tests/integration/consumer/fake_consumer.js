@@ -19,6 +19,7 @@
 const fs = require("fs");
 const { ServiceBusClient } = require("@azure/service-bus");
 const { cosmosContainer } = require("../../lib/azure_clients");
+const { formatStamp } = require("../../lib/stamp");
 
 const RECEIVE_WAIT_MS = 5000;
 
@@ -27,17 +28,13 @@ function usage(message) {
   process.exit(2);
 }
 
-function stamp(date) {
-  return date.toISOString().replace("T", " ").replace("Z", "000");
-}
-
 // The consumer's document for `message` (see consumer/document.c).
 function documentOf(message) {
   return {
     id: String(message.messageId),
     data: message.body.msg,
     srcStamp: message.body.srcStamp,
-    destStamp: stamp(new Date()),
+    destStamp: formatStamp(new Date()),
     messageProcessingTime: 0.001,
     sequenceNumber: Number(message.sequenceNumber),
     enqueuedTime: message.enqueuedTimeUtc.toISOString(),
@@ -103,7 +100,7 @@ async function rewrite(id) {
   const { resource } = await items.item(id, id).read();
   if (!resource) throw new Error(`document ${id} not found`);
   resource.deliveryCount += 1;
-  resource.destStamp = stamp(new Date(Date.now() + 1000));
+  resource.destStamp = formatStamp(new Date(Date.now() + 1000));
   await items.items.upsert(resource);
 }
 
