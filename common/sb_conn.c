@@ -288,6 +288,25 @@ static void become_ready(sb_conn *conn)
     }
 }
 
+/*
+ * Fails every pending request with `cause` and frees CBS. The results of CBS requests failed
+ * here are not reported as authorization failures.
+ */
+static void fail_pending_requests(sb_conn *conn, const wl_error *cause)
+{
+    conn->tearing_down = true;
+    while (conn->rpcs != NULL) {
+        rpc_node *node = conn->rpcs;
+        conn->rpcs = node->next;
+        sb_rpc_free(node->rpc, cause);
+        free(node);
+    }
+    conn->tearing_down = false;
+    cbs_destroy(conn->cbs);
+    conn->cbs = NULL;
+    conn->cbs_rpc = NULL;
+}
+
 /* Frees what lived on the lost connection and decides whether to reconnect. */
 static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
 {
@@ -307,20 +326,10 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     }
     pn_record_set(pn_connection_attachments(conn->connection), SB_CONN_CONNECTION, NULL);
 
-    /* Pending requests fail with the connection's cause; CBS results are not reported. */
+    /* Pending requests fail with the connection's cause. */
     closed = conn->cause;
     closed.status = WL_ERR_CLOSED;
-    conn->tearing_down = true;
-    while (conn->rpcs != NULL) {
-        rpc_node *node = conn->rpcs;
-        conn->rpcs = node->next;
-        sb_rpc_free(node->rpc, &closed);
-        free(node);
-    }
-    conn->tearing_down = false;
-    cbs_destroy(conn->cbs);
-    conn->cbs = NULL;
-    conn->cbs_rpc = NULL;
+    fail_pending_requests(conn, &closed);
 
     if (conn->state == CONN_READY) {
         conn->unready_since_ms = now_ms(conn);
@@ -655,16 +664,7 @@ static void release_live_connection(sb_conn *conn)
     wl_error_set(&closed, WL_ERR_CLOSED, "the connection to %s was destroyed before it closed",
                  conn->address);
     pn_record_set(pn_connection_attachments(conn->connection), SB_CONN_CONNECTION, NULL);
-    conn->tearing_down = true;
-    while (conn->rpcs != NULL) {
-        rpc_node *node = conn->rpcs;
-        conn->rpcs = node->next;
-        sb_rpc_free(node->rpc, &closed);
-        free(node);
-    }
-    cbs_destroy(conn->cbs);
-    conn->cbs = NULL;
-    conn->cbs_rpc = NULL;
+    fail_pending_requests(conn, &closed);
     pthread_mutex_lock(&conn->wake_lock);
     conn->wake_target = NULL;
     pthread_mutex_unlock(&conn->wake_lock);
