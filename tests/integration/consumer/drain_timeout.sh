@@ -35,12 +35,6 @@ start_consumer "$queue" "$test_dir/consumer.log" --cosmos-ca-file "$COSMOS_CA_FI
     --concurrency 1 --prefetch 50 --shutdown-grace "${grace_s}s"
 
 # Every message but the 5 waiting for their retry is settled: 25 completed, 6 dead-lettered.
-settled_count() {
-    local completed dead_lettered
-    completed="$(metric consumer_messages_completed_total 2>/dev/null)" || return 1
-    dead_lettered="$(metric consumer_messages_dead_lettered_total 2>/dev/null)" || return 1
-    echo $((completed + dead_lettered))
-}
 all_but_retries_settled() {
     local settled
     settled="$(settled_count)" || return 1

@@ -142,6 +142,14 @@ metric() {
         <<<"$body"
 }
 
+# settled_count: prints the messages the running consumer has completed or dead-lettered.
+settled_count() {
+    local completed dead_lettered
+    completed="$(metric consumer_messages_completed_total 2>/dev/null)" || return 1
+    dead_lettered="$(metric consumer_messages_dead_lettered_total 2>/dev/null)" || return 1
+    echo $((completed + dead_lettered))
+}
+
 # queue_count QUEUE FIELD: ActiveMessageCount or DeadLetterMessageCount from the admin API.
 queue_count() {
     http_get "http://127.0.0.1:$EMULATOR_HTTP_PORT/$1?api-version=2021-05" |
