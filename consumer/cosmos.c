@@ -112,7 +112,7 @@ typedef struct socket_watch {
 
 struct cosmos_client {
     CURLM *multi;
-    int epoll_fd;          /* sockets curl asked us to watch, plus wake_fd */
+    int epoll_fd;          /* the sockets that curl watches, plus wake_fd */
     socket_watch *watches; /* indexed by descriptor; watch_capacity entries */
     int watch_capacity;
     int wake_fd;              /* eventfd written by cosmos_wakeup */
@@ -1031,7 +1031,9 @@ static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
 
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&request);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
-    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+    if (code != CURLE_OK) {
+        curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+    }
     curl_multi_remove_handle(client->multi, easy);
     client->in_flight--;
 

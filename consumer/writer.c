@@ -388,7 +388,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
          * an outage a new connection fails and stops the intake. */
         if (result->http_status == 0 && !result->kept_alive_connection_lost &&
             atomic_load(&w->ready)) {
-            set_not_ready(w, kind, "%.200s", detail); /* "Cosmos DB unreachable: ..." */
+            set_not_ready(w, kind, "%.200s", detail); /* detail names Cosmos DB unreachable */
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);
         job->retry_at_ms = now + decision.delay_ms;
