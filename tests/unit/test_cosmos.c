@@ -176,7 +176,7 @@ typedef struct fake_server {
     int response_count;
     unsigned close_after;
     const char *const *unsolicited;
-    int partial_reset; /* 1 + the index of the request answered in part and reset; 0 for none */
+    int partial_reset; /* 1 + the index of the request that gets part of a response and a reset */
     atomic_int closed; /* connections the server has closed */
     int connections;
     char heads[8][2048];
@@ -304,6 +304,16 @@ static void run_until(cosmos_client *client, const captured *out, int calls)
     }
 }
 
+/* Upserts the document {"id": ID} and polls until its request finishes. */
+static void upsert_and_wait(cosmos_client *client, const char *id, captured *out)
+{
+    char document[64];
+    int length = snprintf(document, sizeof document, "{\"id\":\"%s\"}", id);
+
+    cosmos_upsert(client, id, strlen(id), document, (size_t)length, capture, out);
+    run_until(client, out, out->calls + 1);
+}
+
 /* Waits up to 5 s until the server has closed `count` connections. */
 static void wait_closed(fake_server *server, int count)
 {
@@ -408,20 +418,17 @@ TEST_CASE(pooled_connection_watched_until_closed)
 
     fake_server_start(&server, responses, 3, 1u << 1);
     cosmos_client *client = client_for(&server, NULL);
-    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
-    run_until(client, &out, 1);
+    upsert_and_wait(client, "a", &out);
     CHECK_INT_EQ(cosmos_watched_sockets(client), 1);
 
-    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
-    run_until(client, &out, 2);
+    upsert_and_wait(client, "b", &out);
     wait_closed(&server, 1);
     for (int i = 0; i < 100 && cosmos_watched_sockets(client) > 0; i++) {
         CHECK_INT_EQ(cosmos_poll(client, 20, &err), WL_OK);
     }
     CHECK_INT_EQ(cosmos_watched_sockets(client), 0);
 
-    cosmos_upsert(client, "c", 1, "{\"id\":\"c\"}", 10, capture, &out);
-    run_until(client, &out, 3);
+    upsert_and_wait(client, "c", &out);
     fake_server_stop(&server);
 
     CHECK_INT_EQ(out.calls, 3);
@@ -449,12 +456,10 @@ TEST_CASE(request_after_pooled_connection_closed)
 
     fake_server_start(&server, responses, 2, 1u << 0);
     cosmos_client *client = client_for(&server, NULL);
-    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
-    run_until(client, &out, 1);
+    upsert_and_wait(client, "a", &out);
     wait_closed(&server, 1);
 
-    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
-    run_until(client, &out, 2);
+    upsert_and_wait(client, "b", &out);
     fake_server_stop(&server);
 
     CHECK_INT_EQ(out.calls, 2);
@@ -466,7 +471,7 @@ TEST_CASE(request_after_pooled_connection_closed)
 }
 
 /*
- * Bytes that arrive on an idle pooled connection answer no request, and curl would take them
+ * Bytes that arrive on an idle pooled connection belong to no request, and curl would take them
  * as the response to the next request on it. The client closes such a connection, so the next
  * request gets the response that the server sends for it on a new connection.
  */
@@ -487,15 +492,13 @@ TEST_CASE(unsolicited_response_not_reused)
     fake_server_start(&server, responses, 2, 0);
     server.unsolicited = unsolicited;
     cosmos_client *client = client_for(&server, NULL);
-    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
-    run_until(client, &out, 1);
+    upsert_and_wait(client, "a", &out);
     for (int i = 0; i < 100 && cosmos_watched_sockets(client) > 0; i++) {
         CHECK_INT_EQ(cosmos_poll(client, 20, &err), WL_OK);
     }
     CHECK_INT_EQ(cosmos_watched_sockets(client), 0);
 
-    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
-    run_until(client, &out, 2);
+    upsert_and_wait(client, "b", &out);
     fake_server_stop(&server);
 
     CHECK_INT_EQ(out.calls, 2);
@@ -522,10 +525,8 @@ TEST_CASE(kept_alive_connection_lost_reported)
     fake_server_start(&server, responses, 2, 0);
     server.partial_reset = 2;
     cosmos_client *client = client_for(&server, NULL);
-    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
-    run_until(client, &out, 1);
-    cosmos_upsert(client, "b", 1, "{\"id\":\"b\"}", 10, capture, &out);
-    run_until(client, &out, 2);
+    upsert_and_wait(client, "a", &out);
+    upsert_and_wait(client, "b", &out);
     fake_server_stop(&server);
 
     CHECK_INT_EQ(out.calls, 2);
@@ -577,8 +578,7 @@ TEST_CASE(connection_refused_is_transport_error)
     pthread_join(server.thread, NULL);
     close(server.listener); /* nothing listens on the port now */
     cosmos_client *client = client_for(&server, NULL);
-    cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
-    run_until(client, &out, 1);
+    upsert_and_wait(client, "a", &out);
 
     CHECK_INT_EQ(out.calls, 1);
     CHECK_INT_EQ(out.results[0].http_status, 0);
