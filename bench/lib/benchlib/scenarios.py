@@ -162,7 +162,7 @@ RSS_SAMPLE_INTERVAL_S = 0.05
 
 def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
     """Waits until the sink contains `count` documents. Samples RSS every 50 ms and counts the
-    sink's documents every sink.poll_interval_s; returns the samples as (seconds since start,
+    sink's documents every sink.poll_interval_s. Returns the samples as (seconds since start,
     documents or None where the sink was not counted, [rss per process])."""
     samples = []
     start = processes[0].start_mono
@@ -188,8 +188,8 @@ def watch_consumers(processes, sink, count, timeout_s, on_sample=None):
 
 
 def counted_samples(samples):
-    """Returns the samples with documents filled in: a sample taken between two counts of the
-    sink gets the count interpolated linearly in time; samples after the last count are left
+    """Returns the samples with documents filled in. A sample taken between two counts of the
+    sink gets the count interpolated linearly in time, and samples outside the counts are left
     out."""
     known = [(t, documents) for t, documents, _ in samples if documents is not None]
     filled = []
