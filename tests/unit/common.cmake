@@ -29,6 +29,10 @@ wl_unit_test(cbs SOURCES test_cbs.c
         reply_matched_by_correlation refresh_puts_new_token retry_delay_schedule
         retry_delay_before_expiry rejected_token_retried timed_out_token_retried
         failed_refresh_retried)
+wl_unit_test(event_loop SOURCES test_event_loop.c
+  CASES connects_opens_and_closes peer_close_ends_connection connect_refused_reported
+        resolve_failure_reported wake_from_other_thread interrupt_ends_wait
+        watched_descriptor_called heartbeats_keep_idle_connection)
 wl_unit_test(sb_settings SOURCES test_sb_settings.c
   CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
         resolve_cbs_with_sas_key resolve_queue_matches_entity_path resolve_plain_and_none

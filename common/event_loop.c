@@ -1,0 +1,560 @@
+#include "event_loop.h"
+
+#include "clock.h"
+
+#include <proton/connection_driver.h>
+#include <proton/object.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Events taken from one epoll_wait call; more stay queued for the next call. */
+#define MAX_EVENTS 32
+/* Reads in a row from one socket whose data fills Proton's input buffer each time, before the
+ * other sources get their turn. */
+#define MAX_READS_PER_WAKE 8
+
+typedef enum source_kind {
+    SOURCE_WAKE,       /* the loop's eventfd */
+    SOURCE_CONNECTION, /* a connection's socket */
+    SOURCE_WATCH,      /* a descriptor watched for the application */
+} source_kind;
+
+/* What an epoll registration points at; the first member of each kind's struct. */
+typedef struct source {
+    source_kind kind;
+} source;
+
+typedef struct loop_connection {
+    source source;
+    event_loop *loop;
+    pn_connection_driver_t driver;
+    int fd;                        /* -1 until a socket exists and after it is closed */
+    bool connecting;               /* connect() is in progress on `fd` */
+    bool write_shut;               /* shutdown(SHUT_WR) was done */
+    bool wake_pending;             /* guarded by loop->lock */
+    uint32_t events;               /* the epoll interest registered for `fd`, 0 when none */
+    int64_t tick_at_ms;            /* the transport's next timer, 0 when none */
+    struct addrinfo *addresses;    /* resolved addresses, freed once connected */
+    struct addrinfo *next_address; /* the next address to try */
+    int connect_errno;             /* the last connect failure */
+    char address[300];             /* "host:port" for messages */
+    struct loop_connection *next;
+} loop_connection;
+
+typedef struct loop_watch {
+    source source;
+    int fd;
+    event_loop_ready_fn on_ready;
+    void *ctx;
+    struct loop_watch *next;
+} loop_watch;
+
+struct event_loop {
+    int epoll_fd;
+    int wake_fd;
+    source wake_source;
+    pthread_t owner; /* the thread that created the loop and runs it */
+    event_loop_event_fn on_event;
+    void *ctx;
+
+    pthread_mutex_t lock; /* guards `connections` and every wake_pending flag */
+    bool wakes_pending;   /* some connection has wake_pending set */
+    atomic_bool interrupted;
+    loop_connection *connections;
+    loop_watch *watches;
+};
+
+static int64_t now_ms(void)
+{
+    return wl_clock_monotonic_ms(wl_clock_system());
+}
+
+event_loop *event_loop_create(event_loop_event_fn on_event, void *ctx, wl_error *err)
+{
+    event_loop *loop = wl_xcalloc(1, sizeof *loop);
+
+    loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->epoll_fd < 0 || loop->wake_fd < 0) {
+        wl_error_set(err, WL_ERR_IO, "cannot create the event loop: %s", strerror(errno));
+        if (loop->epoll_fd >= 0) {
+            close(loop->epoll_fd);
+        }
+        if (loop->wake_fd >= 0) {
+            close(loop->wake_fd);
+        }
+        free(loop);
+        return NULL;
+    }
+    loop->wake_source.kind = SOURCE_WAKE;
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = &loop->wake_source};
+    epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &event);
+    loop->owner = pthread_self();
+    loop->on_event = on_event;
+    loop->ctx = ctx;
+    pthread_mutex_init(&loop->lock, NULL);
+    atomic_init(&loop->interrupted, false);
+    return loop;
+}
+
+static void close_socket(loop_connection *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd); /* the kernel drops it from the epoll set */
+        c->fd = -1;
+    }
+    c->events = 0;
+}
+
+static void free_connection(loop_connection *c)
+{
+    close_socket(c);
+    if (c->addresses != NULL) {
+        freeaddrinfo(c->addresses);
+    }
+    pn_connection_driver_destroy(&c->driver);
+    free(c);
+}
+
+void event_loop_destroy(event_loop *loop)
+{
+    if (loop == NULL) {
+        return;
+    }
+    while (loop->connections != NULL) {
+        loop_connection *c = loop->connections;
+        loop->connections = c->next;
+        free_connection(c);
+    }
+    while (loop->watches != NULL) {
+        loop_watch *watch = loop->watches;
+        loop->watches = watch->next;
+        free(watch);
+    }
+    close(loop->wake_fd);
+    close(loop->epoll_fd);
+    pthread_mutex_destroy(&loop->lock);
+    free(loop);
+}
+
+/* Registers the interest that the connection's state calls for, when it changed. */
+static void update_interest(loop_connection *c)
+{
+    uint32_t wanted = 0;
+
+    if (c->fd < 0) {
+        return;
+    }
+    if (c->connecting) {
+        wanted = EPOLLOUT;
+    } else {
+        if (pn_connection_driver_read_buffer(&c->driver).size > 0) {
+            wanted |= EPOLLIN;
+        }
+        if (pn_connection_driver_write_buffer(&c->driver).size > 0) {
+            wanted |= EPOLLOUT;
+        }
+    }
+    if (wanted == c->events) {
+        return;
+    }
+    /* With no interest the socket leaves the set, because epoll reports a hang-up even then
+     * and would wake the loop again and again. */
+    struct epoll_event event = {.events = wanted, .data.ptr = &c->source};
+    int op = c->events == 0 ? EPOLL_CTL_ADD : (wanted == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
+    epoll_ctl(c->loop->epoll_fd, op, c->fd, &event);
+    c->events = wanted;
+}
+
+/*
+ * Ends the connection with an I/O error, named as Proton's proactor names one. The transport
+ * may still be unbound when the address does not resolve or every connect fails at once, and
+ * an unbound transport drops its events, so bind it first.
+ */
+static void fail_io_text(loop_connection *c, const char *error, const char *what)
+{
+    pn_connection_driver_bind(&c->driver); /* PN_STATE_ERR when bound already */
+    pn_connection_driver_errorf(&c->driver, "proton:io", "%s - %s %s", error, what, c->address);
+    pn_connection_driver_close(&c->driver);
+    close_socket(c);
+}
+
+static void fail_io(loop_connection *c, int error, const char *what)
+{
+    fail_io_text(c, strerror(error), what);
+}
+
+static void connected(loop_connection *c)
+{
+    int one = 1;
+
+    c->connecting = false;
+    /* AMQP frames are small and each one matters now, so do not let Nagle delay them. */
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    freeaddrinfo(c->addresses);
+    c->addresses = NULL;
+    c->next_address = NULL;
+}
+
+/* Tries the remaining addresses until a connect starts or succeeds. */
+static void try_connect(loop_connection *c)
+{
+    while (c->next_address != NULL) {
+        struct addrinfo *address = c->next_address;
+        c->next_address = address->ai_next;
+
+        int fd = socket(address->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        address->ai_protocol);
+        if (fd < 0) {
+            c->connect_errno = errno;
+            continue;
+        }
+        int status = connect(fd, address->ai_addr, address->ai_addrlen);
+        if (status == 0 || errno == EINPROGRESS) {
+            c->fd = fd;
+            c->connecting = status != 0;
+            if (!c->connecting) {
+                connected(c);
+            }
+            update_interest(c);
+            return;
+        }
+        c->connect_errno = errno;
+        close(fd);
+    }
+    fail_io(c, c->connect_errno ? c->connect_errno : ECONNREFUSED, "on connect to");
+}
+
+static void finish_connect(loop_connection *c)
+{
+    int error = 0;
+    socklen_t length = sizeof error;
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+        error = errno;
+    }
+    if (error == 0) {
+        connected(c);
+        return;
+    }
+    c->connect_errno = error;
+    close_socket(c);
+    c->connecting = false;
+    try_connect(c);
+}
+
+void event_loop_connect(event_loop *loop, pn_connection_t *connection, pn_transport_t *transport,
+                        const char *host, const char *port)
+{
+    loop_connection *c = wl_xcalloc(1, sizeof *c);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+
+    c->source.kind = SOURCE_CONNECTION;
+    c->loop = loop;
+    c->fd = -1;
+    snprintf(c->address, sizeof c->address, "%s:%s", host, port);
+    if (pn_connection_driver_init(&c->driver, connection, transport) != 0) {
+        abort(); /* out of memory, as wl_xcalloc treats it */
+    }
+    pthread_mutex_lock(&loop->lock);
+    c->next = loop->connections;
+    loop->connections = c;
+    pthread_mutex_unlock(&loop->lock);
+
+    int status = getaddrinfo(host, port, &hints, &c->addresses);
+    if (status != 0) {
+        fail_io_text(c, gai_strerror(status), "on resolve of");
+        return;
+    }
+    c->next_address = c->addresses;
+    try_connect(c);
+}
+
+static loop_connection *find_connection(event_loop *loop, pn_connection_t *connection)
+{
+    for (loop_connection *c = loop->connections; c != NULL; c = c->next) {
+        if (c->driver.connection == connection) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+void event_loop_wake(event_loop *loop, pn_connection_t *connection)
+{
+    bool signal = false;
+
+    pthread_mutex_lock(&loop->lock);
+    loop_connection *c = find_connection(loop, connection);
+    if (c != NULL && !c->wake_pending) {
+        c->wake_pending = true;
+        signal = !loop->wakes_pending && !pthread_equal(pthread_self(), loop->owner);
+        loop->wakes_pending = true;
+    }
+    pthread_mutex_unlock(&loop->lock);
+    if (signal) {
+        uint64_t one = 1;
+        if (write(loop->wake_fd, &one, sizeof one) < 0) {
+            /* EAGAIN: the counter is full, so the loop wakes anyway */
+        }
+    }
+}
+
+void event_loop_interrupt(event_loop *loop)
+{
+    uint64_t one = 1;
+
+    atomic_store(&loop->interrupted, true);
+    if (write(loop->wake_fd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is full, so the loop wakes anyway */
+    }
+}
+
+wl_status event_loop_watch(event_loop *loop, int fd, event_loop_ready_fn on_ready, void *ctx,
+                           wl_error *err)
+{
+    loop_watch *watch = wl_xcalloc(1, sizeof *watch);
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = &watch->source};
+
+    watch->source.kind = SOURCE_WATCH;
+    watch->fd = fd;
+    watch->on_ready = on_ready;
+    watch->ctx = ctx;
+    if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
+        wl_error_set(err, WL_ERR_IO, "cannot watch descriptor %d: %s", fd, strerror(errno));
+        free(watch);
+        return WL_ERR_IO;
+    }
+    watch->next = loop->watches;
+    loop->watches = watch;
+    return WL_OK;
+}
+
+/* Queues the PN_CONNECTION_WAKE events requested since the last call. */
+static void deliver_wakes(event_loop *loop)
+{
+    pthread_mutex_lock(&loop->lock);
+    if (loop->wakes_pending) {
+        loop->wakes_pending = false;
+        for (loop_connection *c = loop->connections; c != NULL; c = c->next) {
+            if (c->wake_pending) {
+                c->wake_pending = false;
+                pn_collector_put(c->driver.collector, PN_OBJECT, c->driver.connection,
+                                 PN_CONNECTION_WAKE);
+            }
+        }
+    }
+    pthread_mutex_unlock(&loop->lock);
+}
+
+/* Hands every queued event to the application; returns true when there was one. */
+static bool deliver_events(loop_connection *c)
+{
+    bool any = false;
+    pn_event_t *event;
+
+    while ((event = pn_connection_driver_next_event(&c->driver)) != NULL) {
+        any = true;
+        c->loop->on_event(c->loop->ctx, event);
+    }
+    return any;
+}
+
+/* Writes pending output until it is all sent or the socket is full. */
+static void write_output(loop_connection *c)
+{
+    if (c->fd < 0 || c->connecting) {
+        return;
+    }
+    for (;;) {
+        pn_bytes_t output = pn_connection_driver_write_buffer(&c->driver);
+        if (output.size == 0) {
+            break;
+        }
+        ssize_t sent = send(c->fd, output.start, output.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return;
+        }
+        if (sent < 0) {
+            fail_io(c, errno, "on write to");
+            return;
+        }
+        pn_connection_driver_write_done(&c->driver, (size_t)sent);
+    }
+    if (pn_connection_driver_write_closed(&c->driver) && !c->write_shut) {
+        c->write_shut = true;
+        shutdown(c->fd, SHUT_WR);
+    }
+}
+
+static void read_input(loop_connection *c)
+{
+    for (int reads = 0; reads < MAX_READS_PER_WAKE && c->fd >= 0; reads++) {
+        pn_rwbytes_t input = pn_connection_driver_read_buffer(&c->driver);
+        if (input.size == 0) {
+            return;
+        }
+        ssize_t received = recv(c->fd, input.start, input.size, MSG_DONTWAIT);
+        if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return;
+        }
+        if (received < 0) {
+            fail_io(c, errno, "on read from");
+            return;
+        }
+        if (received == 0) {
+            pn_connection_driver_read_close(&c->driver);
+            return;
+        }
+        pn_connection_driver_read_done(&c->driver, (size_t)received);
+        if ((size_t)received < input.size) {
+            return;
+        }
+        deliver_events(c); /* the buffer was full: make room before reading on */
+    }
+}
+
+/* Delivers events and writes output until neither produces more, then runs the timers. */
+static void pump(loop_connection *c, int64_t now)
+{
+    do {
+        deliver_events(c);
+        write_output(c);
+    } while (pn_connection_driver_has_event(&c->driver));
+
+    if (c->fd >= 0 && !c->connecting && !pn_connection_driver_finished(&c->driver)) {
+        c->tick_at_ms = pn_transport_tick(c->driver.transport, now);
+        if (pn_connection_driver_has_event(&c->driver)) {
+            deliver_events(c);
+            write_output(c);
+        }
+    }
+    update_interest(c);
+}
+
+/* Frees the connections whose transport has closed and whose last event was delivered. */
+static void reap_finished(event_loop *loop)
+{
+    loop_connection **link = &loop->connections;
+
+    while (*link != NULL) {
+        loop_connection *c = *link;
+        if (!pn_connection_driver_finished(&c->driver)) {
+            link = &c->next;
+            continue;
+        }
+        pthread_mutex_lock(&loop->lock);
+        *link = c->next;
+        pthread_mutex_unlock(&loop->lock);
+        free_connection(c);
+    }
+}
+
+void event_loop_flush(event_loop *loop)
+{
+    int64_t now = now_ms();
+
+    deliver_wakes(loop);
+    /* A handler may start a new connection, which goes to the head of the list and is pumped
+     * by the next flush. */
+    for (loop_connection *c = loop->connections; c != NULL; c = c->next) {
+        pump(c, now);
+    }
+    reap_finished(loop);
+}
+
+static int64_t next_tick_ms(const event_loop *loop)
+{
+    int64_t next = INT64_MAX;
+
+    for (const loop_connection *c = loop->connections; c != NULL; c = c->next) {
+        if (c->tick_at_ms > 0 && c->tick_at_ms < next) {
+            next = c->tick_at_ms;
+        }
+    }
+    return next;
+}
+
+static void handle_connection_io(loop_connection *c, uint32_t events)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    if (c->connecting) {
+        finish_connect(c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        read_input(c);
+    }
+    /* Output, EPOLLOUT included, is written when the connection is pumped. */
+}
+
+bool event_loop_run(event_loop *loop, int64_t timeout_ms)
+{
+    struct epoll_event events[MAX_EVENTS];
+
+    event_loop_flush(loop);
+
+    int64_t now = now_ms();
+    int64_t tick = next_tick_ms(loop);
+    int64_t wait = timeout_ms < 0 ? 0 : timeout_ms;
+    if (tick != INT64_MAX && tick - now < wait) {
+        wait = tick > now ? tick - now : 0;
+    }
+    pthread_mutex_lock(&loop->lock);
+    if (loop->wakes_pending) {
+        wait = 0;
+    }
+    pthread_mutex_unlock(&loop->lock);
+    if (wait > INT32_MAX) {
+        wait = INT32_MAX;
+    }
+
+    int count = epoll_wait(loop->epoll_fd, events, MAX_EVENTS, (int)wait);
+    for (int i = 0; i < count; i++) {
+        source *from = events[i].data.ptr;
+        switch (from->kind) {
+        case SOURCE_WAKE: {
+            uint64_t value;
+            if (read(loop->wake_fd, &value, sizeof value) < 0) {
+                /* EAGAIN: another thread's wake was consumed already */
+            }
+            break;
+        }
+        case SOURCE_CONNECTION:
+            handle_connection_io((loop_connection *)from, events[i].events);
+            break;
+        case SOURCE_WATCH: {
+            loop_watch *watch = (loop_watch *)from;
+            watch->on_ready(watch->ctx);
+            break;
+        }
+        }
+    }
+
+    event_loop_flush(loop);
+    return atomic_exchange(&loop->interrupted, false);
+}
+
+int event_loop_connection_count(const event_loop *loop)
+{
+    int count = 0;
+
+    for (const loop_connection *c = loop->connections; c != NULL; c = c->next) {
+        count++;
+    }
+    return count;
+}

@@ -1,0 +1,449 @@
+/*
+ * The event loop against a real AMQP peer: a Proton proactor on a second thread listens on
+ * loopback, opens every connection it accepts and then behaves as each case specifies. The loop
+ * under test runs on the test's own thread and records the events it delivers.
+ */
+#include "check.h"
+#include "event_loop.h"
+
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/listener.h>
+#include <proton/netaddr.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/transport.h>
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Upper bound of every wait for an event; a correct loop needs milliseconds. */
+#define WAIT_LIMIT_MS 10000
+
+typedef enum peer_mode {
+    PEER_OPEN,             /* open and keep the connection open */
+    PEER_CLOSE_AFTER_OPEN, /* open, then close the connection at once */
+} peer_mode;
+
+/* The AMQP peer on its own proactor thread. */
+typedef struct peer {
+    pn_proactor_t *proactor;
+    pn_listener_t *listener;
+    pthread_t thread;
+    peer_mode mode;
+    pn_millis_t idle_timeout_ms; /* advertised by the peer; 0 for none */
+    atomic_int port;             /* set once the listener is open */
+    atomic_bool idle_timeout_hit;
+    atomic_int remote_opens;
+} peer;
+
+/* What the loop under test delivered. */
+typedef struct recorder {
+    int remote_opens;
+    int remote_closes;
+    int wakes;
+    int transport_errors;
+    int transport_closed;
+    pn_connection_t *wake_connection;
+    char error_name[64];
+    char error_description[256];
+    bool close_on_remote_close;
+} recorder;
+
+static void *peer_main(void *arg)
+{
+    peer *p = arg;
+    bool running = true;
+
+    while (running) {
+        pn_event_batch_t *batch = pn_proactor_wait(p->proactor);
+        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+            pn_connection_t *connection = pn_event_connection(event);
+            switch (pn_event_type(event)) {
+            case PN_LISTENER_OPEN: {
+                char host[64];
+                char port[16];
+                pn_netaddr_host_port(pn_listener_addr(p->listener), host, sizeof host, port,
+                                     sizeof port);
+                atomic_store(&p->port, atoi(port));
+                break;
+            }
+            case PN_LISTENER_ACCEPT: {
+                pn_transport_t *transport = pn_transport();
+                pn_transport_set_server(transport);
+                pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
+                if (p->idle_timeout_ms > 0) {
+                    pn_transport_set_idle_timeout(transport, p->idle_timeout_ms);
+                }
+                pn_listener_accept2(pn_event_listener(event), NULL, transport);
+                break;
+            }
+            case PN_CONNECTION_REMOTE_OPEN:
+                atomic_fetch_add(&p->remote_opens, 1);
+                pn_connection_open(connection);
+                if (p->mode == PEER_CLOSE_AFTER_OPEN) {
+                    pn_condition_set_name(pn_connection_condition(connection), "amqp:not-allowed");
+                    pn_connection_close(connection);
+                }
+                break;
+            case PN_CONNECTION_REMOTE_CLOSE:
+                pn_connection_close(connection);
+                break;
+            case PN_TRANSPORT_ERROR: {
+                const char *name =
+                    pn_condition_get_name(pn_transport_condition(pn_event_transport(event)));
+                if (name != NULL && strcmp(name, "amqp:resource-limit-exceeded") == 0) {
+                    atomic_store(&p->idle_timeout_hit, true);
+                }
+                break;
+            }
+            case PN_PROACTOR_INTERRUPT:
+                running = false;
+                break;
+            default:
+                break;
+            }
+        }
+        pn_proactor_done(p->proactor, batch);
+    }
+    return NULL;
+}
+
+static void peer_start(peer *p, peer_mode mode, pn_millis_t idle_timeout_ms)
+{
+    memset(p, 0, sizeof *p);
+    p->mode = mode;
+    p->idle_timeout_ms = idle_timeout_ms;
+    p->proactor = pn_proactor();
+    p->listener = pn_listener();
+    pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
+    pthread_create(&p->thread, NULL, peer_main, p);
+    for (int i = 0; i < WAIT_LIMIT_MS && atomic_load(&p->port) == 0; i++) {
+        usleep(1000);
+    }
+}
+
+static void peer_stop(peer *p)
+{
+    pn_proactor_interrupt(p->proactor);
+    pthread_join(p->thread, NULL);
+    pn_proactor_free(p->proactor); /* frees the listener and every connection */
+}
+
+static void record(void *ctx, pn_event_t *event)
+{
+    recorder *r = ctx;
+    pn_transport_t *transport = pn_event_transport(event);
+
+    switch (pn_event_type(event)) {
+    case PN_CONNECTION_REMOTE_OPEN:
+        r->remote_opens++;
+        break;
+    case PN_CONNECTION_REMOTE_CLOSE:
+        r->remote_closes++;
+        if (r->close_on_remote_close) {
+            pn_connection_close(pn_event_connection(event));
+        }
+        break;
+    case PN_CONNECTION_WAKE:
+        r->wakes++;
+        r->wake_connection = pn_event_connection(event);
+        break;
+    case PN_TRANSPORT_ERROR: {
+        pn_condition_t *condition = pn_transport_condition(transport);
+        r->transport_errors++;
+        snprintf(r->error_name, sizeof r->error_name, "%s",
+                 pn_condition_get_name(condition) ? pn_condition_get_name(condition) : "");
+        snprintf(r->error_description, sizeof r->error_description, "%s",
+                 pn_condition_get_description(condition) ? pn_condition_get_description(condition)
+                                                         : "");
+        break;
+    }
+    case PN_TRANSPORT_CLOSED:
+        r->transport_closed++;
+        break;
+    default:
+        break;
+    }
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Runs the loop until `*counter` reaches `target` or WAIT_LIMIT_MS pass. */
+static void run_until(event_loop *loop, const int *counter, int target)
+{
+    int64_t deadline = monotonic_ms() + WAIT_LIMIT_MS;
+
+    while (*counter < target && monotonic_ms() < deadline) {
+        event_loop_run(loop, 50);
+    }
+}
+
+/* Starts a client connection with SASL ANONYMOUS, as sb_conn configures one. */
+static pn_connection_t *connect_client(event_loop *loop, const char *host, const char *port)
+{
+    pn_connection_t *connection = pn_connection();
+    pn_transport_t *transport = pn_transport();
+
+    pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
+    pn_transport_set_idle_timeout(transport, 60000);
+    pn_connection_set_container(connection, "event-loop-test");
+    pn_connection_open(connection);
+    event_loop_connect(loop, connection, transport, host, port);
+    return connection;
+}
+
+static void port_text(const peer *p, char *out, size_t capacity)
+{
+    snprintf(out, capacity, "%d", atomic_load(&p->port));
+}
+
+TEST_CASE(connects_opens_and_closes)
+{
+    recorder r = {0};
+    peer p;
+    char port[16];
+
+    peer_start(&p, PEER_OPEN, 0);
+    port_text(&p, port, sizeof port);
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    pn_connection_t *connection = connect_client(loop, "127.0.0.1", port);
+
+    run_until(loop, &r.remote_opens, 1);
+    CHECK_INT_EQ(r.remote_opens, 1);
+    CHECK_INT_EQ(atomic_load(&p.remote_opens), 1);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 1);
+
+    pn_connection_close(connection);
+    event_loop_flush(loop);
+    run_until(loop, &r.transport_closed, 1);
+    CHECK_INT_EQ(r.remote_closes, 1);
+    CHECK_INT_EQ(r.transport_closed, 1);
+    CHECK_INT_EQ(r.transport_errors, 0);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 0); /* freed after its last event */
+
+    event_loop_destroy(loop);
+    peer_stop(&p);
+}
+
+TEST_CASE(peer_close_ends_connection)
+{
+    recorder r = {.close_on_remote_close = true};
+    peer p;
+    char port[16];
+
+    peer_start(&p, PEER_CLOSE_AFTER_OPEN, 0);
+    port_text(&p, port, sizeof port);
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    connect_client(loop, "127.0.0.1", port);
+
+    run_until(loop, &r.transport_closed, 1);
+    CHECK_INT_EQ(r.remote_opens, 1);
+    CHECK_INT_EQ(r.remote_closes, 1);
+    CHECK_INT_EQ(r.transport_closed, 1);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 0);
+
+    event_loop_destroy(loop);
+    peer_stop(&p);
+}
+
+/* A port that nothing listens on: bound, never listened, so connects are refused. */
+static int closed_port(int *holder)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t length = sizeof address;
+
+    *holder = socket(AF_INET, SOCK_STREAM, 0);
+    bind(*holder, (struct sockaddr *)&address, sizeof address);
+    getsockname(*holder, (struct sockaddr *)&address, &length);
+    return ntohs(address.sin_port);
+}
+
+TEST_CASE(connect_refused_reported)
+{
+    recorder r = {0};
+    int holder = -1;
+    char port[16];
+    char expected[64];
+
+    snprintf(port, sizeof port, "%d", closed_port(&holder));
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    connect_client(loop, "127.0.0.1", port);
+
+    run_until(loop, &r.transport_closed, 1);
+    CHECK_INT_EQ(r.transport_errors, 1);
+    CHECK_INT_EQ(r.transport_closed, 1);
+    CHECK_INT_EQ(r.remote_opens, 0);
+    CHECK_STR_EQ(r.error_name, "proton:io");
+    CHECK(strstr(r.error_description, "Connection refused") != NULL);
+    snprintf(expected, sizeof expected, "127.0.0.1:%s", port);
+    CHECK(strstr(r.error_description, expected) != NULL);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 0);
+
+    event_loop_destroy(loop);
+    close(holder);
+}
+
+TEST_CASE(resolve_failure_reported)
+{
+    recorder r = {0};
+    event_loop *loop = event_loop_create(record, &r, NULL);
+
+    /* A service name that does not exist fails in getaddrinfo without any DNS lookup. */
+    connect_client(loop, "127.0.0.1", "no-such-service");
+    run_until(loop, &r.transport_closed, 1);
+    CHECK_INT_EQ(r.transport_errors, 1);
+    CHECK_INT_EQ(r.transport_closed, 1);
+    CHECK_STR_EQ(r.error_name, "proton:io");
+    CHECK(strstr(r.error_description, "on resolve of 127.0.0.1:no-such-service") != NULL);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 0);
+
+    event_loop_destroy(loop);
+}
+
+typedef struct wake_request {
+    event_loop *loop;
+    pn_connection_t *connection;
+} wake_request;
+
+static void *wake_later(void *arg)
+{
+    wake_request *request = arg;
+
+    usleep(20000);
+    event_loop_wake(request->loop, request->connection);
+    return NULL;
+}
+
+static void *interrupt_later(void *arg)
+{
+    usleep(20000);
+    event_loop_interrupt(arg);
+    return NULL;
+}
+
+TEST_CASE(wake_from_other_thread)
+{
+    recorder r = {0};
+    peer p;
+    char port[16];
+    pthread_t thread;
+
+    peer_start(&p, PEER_OPEN, 0);
+    port_text(&p, port, sizeof port);
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    pn_connection_t *connection = connect_client(loop, "127.0.0.1", port);
+    run_until(loop, &r.remote_opens, 1);
+
+    /* One run with a long timeout: only the wake can end it in time. */
+    wake_request request = {.loop = loop, .connection = connection};
+    pthread_create(&thread, NULL, wake_later, &request);
+    int64_t started = monotonic_ms();
+    event_loop_run(loop, WAIT_LIMIT_MS);
+    pthread_join(thread, NULL);
+    CHECK(monotonic_ms() - started < WAIT_LIMIT_MS);
+    CHECK_INT_EQ(r.wakes, 1);
+    CHECK(r.wake_connection == connection);
+
+    /* A wake on the loop's own thread is delivered by the next flush, without the eventfd. */
+    event_loop_wake(loop, connection);
+    event_loop_wake(loop, connection); /* coalesced with the first */
+    event_loop_flush(loop);
+    CHECK_INT_EQ(r.wakes, 2);
+
+    event_loop_destroy(loop); /* with the connection still open */
+    peer_stop(&p);
+}
+
+TEST_CASE(interrupt_ends_wait)
+{
+    recorder r = {0};
+    pthread_t thread;
+    event_loop *loop = event_loop_create(record, &r, NULL);
+
+    pthread_create(&thread, NULL, interrupt_later, loop);
+    bool interrupted = event_loop_run(loop, WAIT_LIMIT_MS);
+    pthread_join(thread, NULL);
+    CHECK(interrupted);
+    CHECK(!event_loop_run(loop, 0)); /* reported once */
+
+    event_loop_destroy(loop);
+}
+
+typedef struct watch_state {
+    int fd;
+    int calls;
+} watch_state;
+
+static void on_watch_ready(void *ctx)
+{
+    watch_state *state = ctx;
+    uint64_t value;
+
+    state->calls++;
+    if (read(state->fd, &value, sizeof value) < 0) {
+        state->calls += 100; /* makes the count check fail */
+    }
+}
+
+TEST_CASE(watched_descriptor_called)
+{
+    recorder r = {0};
+    watch_state state = {.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    uint64_t one = 1;
+    event_loop *loop = event_loop_create(record, &r, NULL);
+
+    CHECK_INT_EQ(event_loop_watch(loop, state.fd, on_watch_ready, &state, NULL), WL_OK);
+    event_loop_run(loop, 0);
+    CHECK_INT_EQ(state.calls, 0);
+    CHECK(write(state.fd, &one, sizeof one) == sizeof one);
+    event_loop_run(loop, WAIT_LIMIT_MS);
+    CHECK_INT_EQ(state.calls, 1);
+
+    CHECK(event_loop_watch(loop, -1, on_watch_ready, &state, NULL) == WL_ERR_IO);
+    event_loop_destroy(loop);
+    close(state.fd);
+}
+
+TEST_CASE(heartbeats_keep_idle_connection)
+{
+    recorder r = {0};
+    peer p;
+    char port[16];
+
+    /* The peer closes a connection that sends nothing for 300 ms, so the loop must send
+     * empty frames on the transport's timer while nothing else happens. */
+    peer_start(&p, PEER_OPEN, 300);
+    port_text(&p, port, sizeof port);
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    connect_client(loop, "127.0.0.1", port);
+    run_until(loop, &r.remote_opens, 1);
+
+    int64_t end = monotonic_ms() + 1500;
+    while (monotonic_ms() < end) {
+        event_loop_run(loop, 1000); /* the transport's timer must end each wait early */
+    }
+    CHECK(!atomic_load(&p.idle_timeout_hit));
+    CHECK_INT_EQ(r.remote_closes, 0);
+    CHECK_INT_EQ(r.transport_errors, 0);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 1);
+
+    event_loop_destroy(loop);
+    peer_stop(&p);
+}
+
+TEST_MAIN(TEST_ENTRY(connects_opens_and_closes), TEST_ENTRY(peer_close_ends_connection),
+          TEST_ENTRY(connect_refused_reported), TEST_ENTRY(resolve_failure_reported),
+          TEST_ENTRY(wake_from_other_thread), TEST_ENTRY(interrupt_ends_wait),
+          TEST_ENTRY(watched_descriptor_called), TEST_ENTRY(heartbeats_keep_idle_connection))
