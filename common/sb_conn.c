@@ -35,7 +35,7 @@ typedef struct rpc_node {
 } rpc_node;
 
 struct sb_conn {
-    pn_proactor_t *proactor;
+    sb_io io;
     sb_conn_options options; /* its strings point at the owned copies below */
     char *host;
     char *ca_file;
@@ -95,10 +95,14 @@ static wl_status make_ssl_domain(sb_conn *conn, wl_error *err)
     return WL_OK;
 }
 
-sb_conn *sb_conn_create(pn_proactor_t *proactor, const sb_conn_options *options, wl_error *err)
+sb_conn *sb_conn_create(sb_io io, const sb_conn_options *options, wl_error *err)
 {
     sb_conn *conn;
 
+    if ((io.proactor == NULL) == (io.loop == NULL)) {
+        wl_error_set(err, WL_ERR_INVALID, "an AMQP connection needs a proactor or an event loop");
+        return NULL;
+    }
     if (options->host == NULL || *options->host == '\0' || options->port == 0) {
         wl_error_set(err, WL_ERR_INVALID, "an AMQP connection needs a host and a port");
         return NULL;
@@ -121,7 +125,7 @@ sb_conn *sb_conn_create(pn_proactor_t *proactor, const sb_conn_options *options,
     }
 
     conn = wl_xcalloc(1, sizeof *conn);
-    conn->proactor = proactor;
+    conn->io = io;
     pthread_mutex_init(&conn->wake_lock, NULL);
     conn->options = *options;
     conn->options.host = conn->host = wl_xstrdup(options->host);
@@ -214,8 +218,12 @@ static void start_attempt(sb_conn *conn)
     conn->attempt_started_ms = now_ms(conn);
 
     snprintf(port, sizeof port, "%u", (unsigned)conn->options.port);
+    if (conn->io.loop != NULL) {
+        event_loop_connect(conn->io.loop, connection, transport, conn->options.host, port);
+        return;
+    }
     pn_proactor_addr(address, sizeof address, conn->options.host, port);
-    pn_proactor_connect2(conn->proactor, connection, transport, address);
+    pn_proactor_connect2(conn->io.proactor, connection, transport, address);
 }
 
 wl_status sb_conn_start(sb_conn *conn, wl_error *err)
@@ -266,6 +274,16 @@ static void record_condition(sb_conn *conn, pn_condition_t *condition, const cha
     const char *description = pn_condition_get_description(condition);
     if (first && description != NULL && strstr(description, "certificate verify failed") != NULL) {
         conn->cause.status = WL_ERR_AUTH;
+    }
+}
+
+/* Schedules a PN_CONNECTION_WAKE for `connection` through whatever drives it. */
+static void wake_connection(const sb_conn *conn, pn_connection_t *connection)
+{
+    if (conn->io.loop != NULL) {
+        event_loop_wake(conn->io.loop, connection);
+    } else {
+        pn_connection_wake(connection);
     }
 }
 
@@ -336,7 +354,8 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     } else {
         conn->failures++;
     }
-    /* Proton frees the connection after this batch, so no thread may wake it from now on. */
+    /* The proactor or the event loop frees the connection after this batch, so no thread may
+     * wake it from now on. */
     pthread_mutex_lock(&conn->wake_lock);
     conn->wake_target = NULL;
     pthread_mutex_unlock(&conn->wake_lock);
@@ -493,7 +512,7 @@ void sb_conn_wake(sb_conn *conn)
 {
     pthread_mutex_lock(&conn->wake_lock);
     if (conn->wake_target != NULL) {
-        pn_connection_wake(conn->wake_target);
+        wake_connection(conn, conn->wake_target);
     }
     pthread_mutex_unlock(&conn->wake_lock);
 }
@@ -541,7 +560,7 @@ void sb_conn_tick(sb_conn *conn)
      * run on the wake that this requests. */
     if (conn->connection != NULL && own_deadline_ms(conn) <= now &&
         !atomic_exchange(&conn->woken, true)) {
-        pn_connection_wake(conn->connection);
+        wake_connection(conn, conn->connection);
     }
 }
 
@@ -638,7 +657,7 @@ void sb_conn_close(sb_conn *conn)
     case CONN_CONNECTING:
     case CONN_READY:
         /* The close itself happens in the connection's own batch. */
-        pn_connection_wake(conn->connection);
+        wake_connection(conn, conn->connection);
         break;
     case CONN_STOPPED:
         break;
@@ -653,8 +672,9 @@ void sb_conn_abort(sb_conn *conn)
 
 /*
  * Releases what a connection that never stopped keeps on its Proton objects: the record that
- * points back at it, its request links and CBS. Proton frees the objects themselves in
- * pn_proactor_free, which emits no events, so nothing reaches the freed sb_conn.
+ * points back at it, its request links and CBS. The objects themselves are freed by
+ * pn_proactor_free or event_loop_destroy, which emit no events, so nothing reaches the freed
+ * sb_conn.
  * NOTE: no test reaches this path, because the consumer's forced close stops its connection.
  */
 static void release_live_connection(sb_conn *conn)

@@ -1,12 +1,12 @@
 /*
- * An AMQP 1.0 connection to Service Bus (or a generic AMQP 1.0 broker) on a Proton proactor,
- * with its session, its CBS client and automatic reconnection.
+ * An AMQP 1.0 connection to Service Bus (or a generic AMQP 1.0 broker) on a Proton proactor or
+ * an event loop (see sb_io), with its session, its CBS client and automatic reconnection.
  *
- * The application owns the proactor and the thread that calls pn_proactor_wait(). For every
- * event it calls sb_conn_dispatch() on the connection the event belongs to (see
- * sb_conn_from_event). The connection consumes the events of its own session, CBS and
- * request/response links. It returns false for the rest (the application's links, deliveries
- * and PN_CONNECTION_WAKE), which the application then handles itself:
+ * The application owns the proactor or loop and the thread that drives it. For every event it
+ * calls sb_conn_dispatch() on the connection the event belongs to (see sb_conn_from_event).
+ * The connection consumes the events of its own session, CBS and request/response links. It
+ * returns false for the rest (the application's links, deliveries and PN_CONNECTION_WAKE),
+ * which the application then handles itself. On a proactor:
  *
  *   while (running) {
  *       pn_event_batch_t *batch = pn_proactor_wait(proactor);
@@ -19,8 +19,12 @@
  *       // the earliest sb_conn_next_deadline_ms() (and the application's own deadlines).
  *   }
  *
- * Threads: use one thread per proactor. Every function here, and every Proton object reached
- * through it, must be used only on that thread, except sb_conn_wake.
+ * On an event loop, the loop's on_event handler does the same dispatch for each event, and the
+ * thread calls sb_conn_tick() once sb_conn_next_deadline_ms() has passed, between
+ * event_loop_run() and event_loop_flush() (see event_loop.h).
+ *
+ * Threads: use one thread per proactor or event loop. Every function here, and every Proton
+ * object reached through it, must be used only on that thread, except sb_conn_wake.
  *
  * Lifecycle: sb_conn_start connects; on_ready runs when the peer has opened the connection and
  * the session. The application then calls sb_conn_authorize for each entity (its result arrives
@@ -39,6 +43,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "credential.h"
+#include "event_loop.h"
 #include "sb_rpc.h"
 #include "status.h"
 
@@ -99,8 +104,19 @@ typedef struct sb_conn_options {
     void *ctx; /* passed to every callback */
 } sb_conn_options;
 
+/*
+ * What drives a connection's I/O: a Proton proactor that the application's thread waits on, or
+ * an event loop (event_loop.h) that the application runs on one thread. Exactly one is set.
+ * With an event loop the application calls sb_conn_dispatch from the loop's event handler, and
+ * the wait loop shown above becomes event_loop_run.
+ */
+typedef struct sb_io {
+    pn_proactor_t *proactor;
+    event_loop *loop;
+} sb_io;
+
 /* Creates a connection object; copies every string. Nothing is sent until sb_conn_start. */
-sb_conn *sb_conn_create(pn_proactor_t *proactor, const sb_conn_options *options, wl_error *err);
+sb_conn *sb_conn_create(sb_io io, const sb_conn_options *options, wl_error *err);
 
 /* Starts the first connection attempt. */
 wl_status sb_conn_start(sb_conn *conn, wl_error *err);
@@ -149,9 +165,9 @@ void sb_conn_abort(sb_conn *conn);
 
 /*
  * Frees the object. A connection that has not stopped may be destroyed too, once no thread
- * waits on the proactor any more and before pn_proactor_free, which frees its Proton objects
- * and closes its socket. Its pending requests then fail with WL_ERR_CLOSED in this call, and
- * on_disconnected does not run.
+ * waits on the proactor any more and before pn_proactor_free or event_loop_destroy, which free
+ * its Proton objects and close its socket. Its pending requests then fail with WL_ERR_CLOSED in
+ * this call, and on_disconnected does not run.
  */
 void sb_conn_destroy(sb_conn *conn);
 

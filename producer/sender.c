@@ -734,7 +734,7 @@ producer_run *producer_run_create(pn_proactor_t *proactor, const producer_config
             .ctx = link,
         };
         sb_target_conn_options(target, &config->servicebus, &conn_options);
-        link->conn = sb_conn_create(proactor, &conn_options, err);
+        link->conn = sb_conn_create((sb_io){.proactor = proactor}, &conn_options, err);
         if (link->conn == NULL) {
             producer_run_destroy(run);
             return NULL;

@@ -357,7 +357,7 @@ static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
                       .on_disconnected = on_disconnected},
         .ctx = fixture,
     };
-    fixture->conn = sb_conn_create(fixture->proactor, &options, &err);
+    fixture->conn = sb_conn_create((sb_io){.proactor = fixture->proactor}, &options, &err);
     CHECK(fixture->conn != NULL);
     CHECK_INT_EQ(sb_conn_start(fixture->conn, &err), WL_OK);
 
