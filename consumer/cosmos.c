@@ -1022,6 +1022,9 @@ static void describe_failure(cosmos_request *request, CURLcode code)
              result->activity_id);
 }
 
+/* Socket events taken from the epoll set at a time; more stay queued for the next call. */
+#define MAX_SOCKET_EVENTS 64
+
 static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
 {
     cosmos_request *request = NULL;
@@ -1068,24 +1071,13 @@ static CURLMcode drive(cosmos_client *client, curl_socket_t fd, int mask)
     return curl_multi_socket_action(client->multi, fd, mask, &running);
 }
 
-wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
+/* Drives curl for the `count` socket events in `events`, then for its timer when due, and
+ * finishes the requests that completed. */
+static wl_status dispatch_events(cosmos_client *client, const struct epoll_event *events, int count,
+                                 wl_error *err)
 {
-    struct epoll_event events[64];
     CURLMcode code = CURLM_OK;
-    int wait = timeout_ms;
-
-    /* curl's timers run on the system clock, whatever clock the client stamps dates with. */
-    const wl_clock *system = wl_clock_system();
-    if (client->curl_timer_at_ms >= 0) {
-        int64_t remaining = client->curl_timer_at_ms - wl_clock_monotonic_ms(system);
-        if (remaining < wait) {
-            wait = remaining > 0 ? (int)remaining : 0;
-        }
-    }
-    int count = epoll_wait(client->epoll_fd, events, 64, wait);
-    if (count < 0 && errno != EINTR) {
-        return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
-    }
+    const wl_clock *system = wl_clock_system(); /* curl's timers run on the system clock */
 
     for (int i = 0; i < count && code == CURLM_OK; i++) {
         int fd = events[i].data.fd;
@@ -1130,6 +1122,48 @@ wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
         }
     }
     return WL_OK;
+}
+
+wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
+{
+    struct epoll_event events[MAX_SOCKET_EVENTS];
+    int wait = timeout_ms;
+
+    if (client->curl_timer_at_ms >= 0) {
+        int64_t remaining = client->curl_timer_at_ms - wl_clock_monotonic_ms(wl_clock_system());
+        if (remaining < wait) {
+            wait = remaining > 0 ? (int)remaining : 0;
+        }
+    }
+    int count = epoll_wait(client->epoll_fd, events, MAX_SOCKET_EVENTS, wait);
+    if (count < 0 && errno != EINTR) {
+        return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
+    }
+    return dispatch_events(client, events, count < 0 ? 0 : count, err);
+}
+
+wl_status cosmos_dispatch(cosmos_client *client, bool sockets_ready, wl_error *err)
+{
+    struct epoll_event events[MAX_SOCKET_EVENTS];
+    int count = 0;
+
+    if (sockets_ready) {
+        count = epoll_wait(client->epoll_fd, events, MAX_SOCKET_EVENTS, 0);
+        if (count < 0 && errno != EINTR) {
+            return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
+        }
+    }
+    return dispatch_events(client, events, count < 0 ? 0 : count, err);
+}
+
+int cosmos_fd(const cosmos_client *client)
+{
+    return client->epoll_fd;
+}
+
+int64_t cosmos_next_timer_ms(const cosmos_client *client)
+{
+    return client->curl_timer_at_ms >= 0 ? client->curl_timer_at_ms : INT64_MAX;
 }
 
 void cosmos_wakeup(cosmos_client *client)

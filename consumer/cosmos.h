@@ -11,7 +11,7 @@
  * pooled: an upsert on a warm slot sets only its date, authorization and partition key lines
  * and its body, and this module allocates nothing for it.
  *
- * Threads: a client belongs to the thread that created it (the consumer's writer thread).
+ * Threads: a client belongs to the thread that created it (the consumer's event loop thread).
  * Only cosmos_wakeup() may be called from other threads.
  *
  * Authorization (with x-ms-date as an RFC 1123 GMT date; upserts dated the same second share
@@ -96,6 +96,20 @@ void cosmos_read_container(cosmos_client *client, cosmos_done_fn done, void *use
  * itself fails.
  */
 wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err);
+
+/*
+ * The same without waiting, for a client embedded in another event loop: the loop watches
+ * cosmos_fd() and calls this with `sockets_ready` true when it is readable, and with false
+ * when cosmos_next_timer_ms() has passed. Each call also runs curl's timer when it is due.
+ */
+wl_status cosmos_dispatch(cosmos_client *client, bool sockets_ready, wl_error *err);
+
+/* Returns the descriptor that becomes readable when a socket of the client is ready: the
+ * client's epoll set, which can be watched by another epoll set or poll(). */
+int cosmos_fd(const cosmos_client *client);
+
+/* Returns the monotonic ms (system clock) of curl's next timer, or INT64_MAX when none. */
+int64_t cosmos_next_timer_ms(const cosmos_client *client);
 
 /* Makes a cosmos_poll() that is waiting return early. Safe from any thread. */
 void cosmos_wakeup(cosmos_client *client);
