@@ -1,13 +1,14 @@
 /*
  * State shared by consumer.c (start-up, the event loop, the connection and shutdown) and
  * deliveries.c (receiving, settlement, lock renewal, credit). Private to the daemon. Every
- * field is used only on the proactor thread unless its comment says otherwise.
+ * field is used only on the event loop thread unless its comment says otherwise.
  */
 #ifndef CONSUMER_APP_H
 #define CONSUMER_APP_H
 
 #include "amqp.h"
 #include "credential.h"
+#include "event_loop.h"
 #include "health.h"
 #include "job.h"
 #include "options.h"
@@ -17,7 +18,6 @@
 
 #include <proton/link.h>
 #include <proton/message.h>
-#include <proton/proactor.h>
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -57,7 +57,7 @@ typedef struct consumer_app {
     const consumer_options *options; /* &config->consumer */
     const sb_target *target;         /* &config->target */
     const wl_clock *clock;
-    pn_proactor_t *proactor;
+    event_loop *loop;
     sb_conn *conn;
     cred *cosmos_credential;
     char audience[512];
@@ -88,7 +88,6 @@ typedef struct consumer_app {
 
     writer *writer;
     job_queue outbox;
-    atomic_bool wake_pending; /* set by the writer thread, cleared by the proactor thread */
 
     metrics_registry *metrics;
     consumer_stats stats;

@@ -1,7 +1,7 @@
 /*
- * Start-up, the proactor event loop, the connection and receiver link, and shutdown. The
- * thread that calls consumer_run is the proactor thread (see consumer.h); a signal thread
- * turns SIGTERM and SIGINT into pn_proactor_interrupt().
+ * Start-up, the event loop, the connection and receiver link, and shutdown. The thread that
+ * calls consumer_run runs the event loop (see consumer.h); a signal thread turns SIGTERM and
+ * SIGINT into event_loop_interrupt().
  */
 #include "consumer.h"
 
@@ -435,8 +435,9 @@ static int64_t next_deadline(consumer_app *app, int64_t now)
 
 /*
  * The application's work between events: settle what the writer returned, renew locks, keep
- * the credit up and move the shutdown on. Proton objects may only change inside their
- * connection's event batch, so this runs there; with no connection open it touches none.
+ * the credit up and move the shutdown on. It runs on the loop thread after every wake-up, and
+ * the loop's next flush sends what it changed. With no connection open it touches no Proton
+ * object.
  */
 static void do_work(consumer_app *app)
 {
@@ -458,55 +459,52 @@ static void do_work(consumer_app *app)
     advance_shutdown(app, now);
 }
 
-/* Runs do_work in the connection's batch when a connection exists, else right here. */
-static void request_work(consumer_app *app)
+static void on_loop_event(void *ctx, pn_event_t *event)
 {
-    if (sb_conn_connection(app->conn) != NULL) {
-        sb_conn_wake(app->conn);
-    } else {
-        do_work(app);
+    consumer_app *app = ctx;
+    sb_conn *conn = sb_conn_from_event(event);
+
+    if (conn == NULL || !sb_conn_dispatch(conn, event)) {
+        handle_event(app, event);
     }
 }
 
+static void on_writer_ready(void *ctx)
+{
+    consumer_app *app = ctx;
+
+    writer_sockets_ready(app->writer);
+}
+
+/*
+ * One thread runs everything but the health server and the signal thread: AMQP I/O and events,
+ * the writer's Cosmos requests, and the work between them. A response from Cosmos DB is
+ * settled on the wake-up that reads it, with no hand-over between threads.
+ */
 static void run_loop(consumer_app *app)
 {
-    int64_t armed_ms = INT64_MAX;
+    int64_t writer_next_ms = 0;
 
     while (!app->stopped) {
-        pn_event_batch_t *batch = pn_proactor_wait(app->proactor);
-        bool in_connection = false; /* proactor batches carry no connection events */
-        bool timer = false;
-        bool interrupt = false;
-
-        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
-            pn_event_type_t type = pn_event_type(event);
-            if (type == PN_PROACTOR_TIMEOUT) {
-                timer = true;
-                continue;
-            }
-            if (type == PN_PROACTOR_INTERRUPT) {
-                interrupt = true;
-                continue;
-            }
-            in_connection = in_connection || pn_event_connection(event) != NULL;
-            sb_conn *conn = sb_conn_from_event(event);
-            if (conn == NULL || !sb_conn_dispatch(conn, event)) {
-                handle_event(app, event);
-            }
-        }
-        if (in_connection && !app->stopped) {
-            do_work(app);
-        }
-        pn_proactor_done(app->proactor, batch);
-
         int64_t now = wl_clock_monotonic_ms(app->clock);
-        if (timer) {
-            armed_ms = INT64_MAX;
+        int64_t next = next_deadline(app, now);
+        if (writer_next_ms < next) {
+            next = writer_next_ms;
+        }
+        event_loop_run(app->loop, next - now);
+        if (app->stopped) {
+            break;
+        }
+
+        now = wl_clock_monotonic_ms(app->clock);
+        if (now >= sb_conn_next_deadline_ms(app->conn)) {
             sb_conn_tick(app->conn);
         }
-        if ((timer || interrupt) && !app->stopped) {
-            request_work(app);
-        }
+        writer_next_ms = writer_run(app->writer);
+        do_work(app);
+        event_loop_flush(app->loop);
+
+        now = wl_clock_monotonic_ms(app->clock);
         if (app->draining && !app->aborting && now >= app->hard_deadline_ms - ABORT_TIMEOUT_MS) {
             abort_connection(app);
         }
@@ -517,26 +515,10 @@ static void run_loop(consumer_app *app)
                       ABORT_TIMEOUT_MS);
             break;
         }
-
-        int64_t next = next_deadline(app, now);
-        if (next < armed_ms) {
-            int64_t wait = next - now;
-            pn_proactor_set_timeout(app->proactor, (pn_millis_t)(wait > 0 ? wait : 0));
-            armed_ms = next;
-        }
     }
 }
 
 /* ---- Start-up ---- */
-
-static void notify_receiver(void *ctx)
-{
-    consumer_app *app = ctx;
-
-    if (!atomic_exchange(&app->wake_pending, true)) {
-        sb_conn_wake(app->conn);
-    }
-}
 
 static wl_status make_cosmos_credential(consumer_app *app, char *scope, size_t capacity,
                                         wl_error *err)
@@ -593,11 +575,12 @@ static wl_status start_writer(consumer_app *app, wl_error *err)
         .stats = &app->stats,
         .health = app->cosmos_health,
         .outbox = &app->outbox,
-        .notify = notify_receiver,
-        .notify_ctx = app,
     };
-    app->writer = writer_start(&writer_opts, err);
-    return app->writer ? WL_OK : WL_ERR_INVALID;
+    app->writer = writer_create(&writer_opts, err);
+    if (app->writer == NULL) {
+        return WL_ERR_INVALID;
+    }
+    return event_loop_watch(app->loop, writer_fd(app->writer), on_writer_ready, app, err);
 }
 
 static wl_status create_connection(consumer_app *app, wl_error *err)
@@ -611,7 +594,7 @@ static wl_status create_connection(consumer_app *app, wl_error *err)
     };
 
     sb_target_conn_options(app->target, &app->config->servicebus, &conn_options);
-    app->conn = sb_conn_create(app->proactor, &conn_options, err);
+    app->conn = sb_conn_create((sb_io){.loop = app->loop}, &conn_options, err);
     return app->conn ? WL_OK : WL_ERR_INVALID;
 }
 
@@ -620,7 +603,7 @@ static void interrupt_on_signal(void *ctx)
     consumer_app *app = ctx;
 
     atomic_fetch_add(&app->signals_received, 1);
-    pn_proactor_interrupt(app->proactor);
+    event_loop_interrupt(app->loop);
 }
 
 static void setup_names(consumer_app *app)
@@ -639,7 +622,7 @@ static void teardown(consumer_app *app)
 {
     consumer_job *job;
 
-    writer_stop(app->writer);
+    writer_destroy(app->writer);
     while ((job = job_queue_pop(&app->outbox)) != NULL) {
         delivery_slot *slot = &app->slots[job->slot];
         if (slot->job == job) {
@@ -647,12 +630,12 @@ static void teardown(consumer_app *app)
         }
         consumer_job_free(job);
     }
-    /* The run loop has returned and the writer and signal threads have stopped, so no thread
-     * uses the proactor any more. A connection that did not stop fails its pending $management
-     * requests here, whose callbacks still need the slots. */
+    /* The run loop has returned and the signal thread has stopped, so no thread uses the loop
+     * any more. A connection that did not stop fails its pending $management requests here,
+     * whose callbacks still need the slots. */
     sb_conn_destroy(app->conn);
     deliveries_free(app);
-    pn_proactor_free(app->proactor);
+    event_loop_destroy(app->loop); /* frees the Proton objects of a connection still open */
     pn_message_free(app->message);
     pn_message_free(app->request);
     amqp_buffer_free(&app->buffer);
@@ -680,10 +663,8 @@ int consumer_run(const consumer_config *config)
 
     setup_names(&app);
     app.reattach_at_ms = INT64_MAX;
-    app.proactor = pn_proactor();
     app.message = pn_message();
     app.request = pn_message();
-    atomic_init(&app.wake_pending, false);
     atomic_init(&app.signals_received, 0);
     deliveries_init(&app);
     job_queue_init(&app.outbox, app.slot_capacity);
@@ -704,12 +685,11 @@ int consumer_run(const consumer_config *config)
                  (unsigned)health_server_port(app.health));
     }
 
-    /* The connection object must exist before the writer thread starts, because the writer
-     * wakes it as soon as its first Cosmos request finishes. Creating it first also publishes
-     * app.conn to that thread through pthread_create. It connects only once the writer is
-     * running, so a bad Cosmos setting leaves a connection that was never started. */
-    if (create_connection(&app, &err) != WL_OK || start_writer(&app, &err) != WL_OK ||
-        sb_conn_start(app.conn, &err) != WL_OK) {
+    /* The connection starts only once the writer exists, so a bad Cosmos setting leaves a
+     * connection that was never started. */
+    app.loop = event_loop_create(on_loop_event, &app, &err);
+    if (app.loop == NULL || create_connection(&app, &err) != WL_OK ||
+        start_writer(&app, &err) != WL_OK || sb_conn_start(app.conn, &err) != WL_OK) {
         LOG_ERROR("start-failed", "%s", err.message);
         exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
         goto out;

@@ -1,12 +1,13 @@
 /*
- * The consumer daemon's runtime: a peek-lock receiver on a Proton proactor thread and the
- * writer thread (writer.h) that stores documents in Cosmos DB.
+ * The consumer daemon's runtime: a peek-lock receiver and the writer (writer.h) that stores
+ * documents in Cosmos DB, both on one event loop (event_loop.h) that drives the AMQP
+ * connection and the writer's curl multi handle.
  *
- * The proactor thread (the thread that calls consumer_run) owns every Proton object: the
+ * The thread that calls consumer_run runs the loop and owns every Proton object: the
  * connection, the receiver link, the $management link pair and every delivery. It receives
  * messages into jobs, hands them to the writer through the writer's inbox, and settles them
- * when the writer returns them through the outbox and wakes the connection
- * (pn_connection_wake), so settlement happens on the thread that owns the connection.
+ * when the writer returns them through the outbox, on the same wake-up that read the Cosmos
+ * response. Only the health server and the signal thread run elsewhere.
  *
  * No receiver is attached until a CBS put-token succeeds. CBS retries every failed put-token
  * with backoff (cbs.h), and /readyz reports the last failure until then.

@@ -1,5 +1,5 @@
 /*
- * Deliveries on the proactor thread: receipt into jobs, settlement of the jobs the writer
+ * Deliveries on the event loop thread: receipt into jobs, settlement of the jobs the writer
  * returns, lock renewal and late settlement through $management, and link credit.
  *
  * Counting: each received delivery ends in exactly one of the completed, abandoned,
@@ -303,7 +303,7 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     job->sequence_number = -1;
     job->enqueued_unix_ms = -1;
     job->deadline_ms = now + app->options->message_deadline_ms;
-    atomic_init(&job->write_started, false);
+    job->write_started = false;
 
     if (received != WL_OK) {
         job->message_id = wl_xstrdup("");
@@ -469,7 +469,6 @@ void deliveries_process_outbox(consumer_app *app)
 {
     consumer_job *job;
 
-    atomic_store(&app->wake_pending, false);
     while ((job = job_queue_pop(&app->outbox)) != NULL) {
         delivery_slot *slot = &app->slots[job->slot];
 
@@ -806,7 +805,7 @@ void deliveries_settle_undecided(consumer_app *app, shutdown_outcomes *out)
         /* A prefetched message whose write never started was never processed, so it goes
          * back released, like the deliveries that arrive after the signal. The writer may
          * start the write right after this check, and the upsert by id keeps that harmless. */
-        if (slot->job != NULL && !atomic_load(&slot->job->write_started)) {
+        if (slot->job != NULL && !slot->job->write_started) {
             decide(slot, SETTLE_ABANDON, "shutdown",
                    "the grace period ended before the write started");
             slot->release = true;

@@ -18,7 +18,6 @@ void consumer_job_free(consumer_job *job)
 
 void job_queue_init(job_queue *queue, size_t capacity)
 {
-    pthread_mutex_init(&queue->lock, NULL);
     queue->items = wl_xcalloc(capacity, sizeof *queue->items);
     queue->capacity = capacity;
     queue->head = 0;
@@ -27,35 +26,27 @@ void job_queue_init(job_queue *queue, size_t capacity)
 
 void job_queue_destroy(job_queue *queue)
 {
-    pthread_mutex_destroy(&queue->lock);
     free(queue->items);
     queue->items = NULL;
 }
 
 bool job_queue_push(job_queue *queue, consumer_job *job)
 {
-    bool pushed = false;
-
-    pthread_mutex_lock(&queue->lock);
-    if (queue->count < queue->capacity) {
-        queue->items[(queue->head + queue->count) % queue->capacity] = job;
-        queue->count++;
-        pushed = true;
+    if (queue->count == queue->capacity) {
+        return false;
     }
-    pthread_mutex_unlock(&queue->lock);
-    return pushed;
+    queue->items[(queue->head + queue->count) % queue->capacity] = job;
+    queue->count++;
+    return true;
 }
 
 consumer_job *job_queue_pop(job_queue *queue)
 {
-    consumer_job *job = NULL;
-
-    pthread_mutex_lock(&queue->lock);
-    if (queue->count > 0) {
-        job = queue->items[queue->head];
-        queue->head = (queue->head + 1) % queue->capacity;
-        queue->count--;
+    if (queue->count == 0) {
+        return NULL;
     }
-    pthread_mutex_unlock(&queue->lock);
+    consumer_job *job = queue->items[queue->head];
+    queue->head = (queue->head + 1) % queue->capacity;
+    queue->count--;
     return job;
 }

@@ -1,18 +1,17 @@
 /*
- * One received message on its way from the receiver (the proactor thread) to the writer
- * thread and back, and the bounded queue that carries jobs between the two threads.
+ * One received message on its way from the receiver to the writer and back, and the bounded
+ * queue that carries jobs between them. Both run on the consumer's one event-loop thread, so
+ * nothing here locks.
  *
  * Ownership: the receiver allocates a job and frees it after settlement. Between
  * writer_submit() and the job's return through the outbox the writer owns it, and the
- * receiver reads none of its fields except `slot`, `serial` and the atomic `write_started`.
+ * receiver reads none of its fields except `slot`, `serial` and `write_started`.
  */
 #ifndef CONSUMER_JOB_H
 #define CONSUMER_JOB_H
 
 #include "settle.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +36,7 @@ typedef struct consumer_job {
 
     /* Set by the writer when it starts the first upsert. The receiver reads it at the end of
      * the shutdown grace period, while the writer may still own the job. */
-    atomic_bool write_started;
+    bool write_started;
 
     /* Private to the writer. */
     char *document;
@@ -53,9 +52,8 @@ typedef struct consumer_job {
 
 void consumer_job_free(consumer_job *job);
 
-/* A bounded FIFO of job pointers, safe for one producer thread and one consumer thread. */
+/* A bounded FIFO of job pointers. */
 typedef struct job_queue {
-    pthread_mutex_t lock;
     consumer_job **items;
     size_t capacity;
     size_t head;

@@ -7,7 +7,6 @@
 #include "timefmt.h"
 
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,7 @@
 #include <malloc.h>
 #endif
 
-/* Maximum wait in cosmos_poll, so that deadlines and the stop flag are seen promptly. */
+/* Maximum time between two writer_run calls, so that deadlines are seen promptly. */
 #define POLL_MAX_MS 1000
 /* A cause of not being ready that repeats is logged at warn at most this often. */
 #define NOT_READY_LOG_INTERVAL_MS 60000
@@ -37,11 +36,8 @@ struct writer {
     consumer_job **jobs; /* every job the writer owns */
     size_t job_count;
     int active; /* upserts in progress */
-    atomic_bool ready;
-    atomic_bool stop;
-    atomic_bool wake_pending; /* a cosmos_wakeup is on its way; set by writer_submit */
-    bool notify_pending;      /* jobs were pushed to the outbox since the last notify */
-    pthread_t thread;
+    bool ready;
+    bool sockets_ready; /* the Cosmos client's descriptor was readable */
 
     check_step check;
     int check_attempt;
@@ -79,7 +75,8 @@ static void set_not_ready(writer *w, const char *kind, const char *fmt, ...)
     vsnprintf(reason, sizeof reason, fmt, args);
     va_end(args);
 
-    bool was_ready = atomic_exchange(&w->ready, false);
+    bool was_ready = w->ready;
+    w->ready = false;
     health_component_set(w->options.health, false, reason);
     bool new_kind = strncmp(kind, w->not_ready_kind, sizeof w->not_ready_kind - 1) != 0;
     if (was_ready || new_kind || now - w->not_ready_logged_ms >= NOT_READY_LOG_INTERVAL_MS) {
@@ -118,11 +115,11 @@ static void set_ready(writer *w)
     w->not_ready_kind[0] = '\0'; /* so the next failure is logged at warn */
     w->not_ready_repeats = 0;
     health_component_set(w->options.health, true, "");
-    if (!atomic_exchange(&w->ready, true)) {
+    if (!w->ready) {
+        w->ready = true;
         LOG_INFO("cosmos-ready", "Cosmos DB container %s/%s is reachable",
                  w->options.cosmos.database, w->options.cosmos.container);
     }
-    w->options.notify(w->options.notify_ctx);
 }
 
 static void remove_job(writer *w, consumer_job *job)
@@ -152,16 +149,6 @@ static void finish(writer *w, consumer_job *job, settle_action action, const cha
         /* The outbox has room for every delivery slot of the receiver, so this is a bug. */
         LOG_ERROR("outbox-full", "the writer's outbox is full; aborting");
         abort();
-    }
-    w->notify_pending = true;
-}
-
-/* Wakes the receiver once for every job finished in this loop iteration, not once per job. */
-static void flush_notify(writer *w)
-{
-    if (w->notify_pending) {
-        w->notify_pending = false;
-        w->options.notify(w->options.notify_ctx);
     }
 }
 
@@ -323,7 +310,7 @@ static void start_upsert(writer *w, consumer_job *job)
         return;
     }
     job->attempt++;
-    atomic_store(&job->write_started, true);
+    job->write_started = true;
     job->in_progress = true;
     w->active++;
     cosmos_upsert(w->cosmos, job->partition_key, job->partition_key_length, job->document,
@@ -386,8 +373,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
          * kept-alive connection is the exception: servers close idle connections, and one may
          * close as a request goes out on it. The retry goes out on another connection, and in
          * an outage a new connection fails and stops the intake. */
-        if (result->http_status == 0 && !result->kept_alive_connection_lost &&
-            atomic_load(&w->ready)) {
+        if (result->http_status == 0 && !result->kept_alive_connection_lost && w->ready) {
             set_not_ready(w, kind, "%.200s", detail); /* detail names Cosmos DB unreachable */
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);
@@ -421,7 +407,6 @@ static void take_inbox(writer *w, int64_t now)
 {
     consumer_job *job;
 
-    atomic_store(&w->wake_pending, false);
     while ((job = job_queue_pop(&w->inbox)) != NULL) {
         job->writer = w;
         job->retry_at_ms = now;
@@ -433,7 +418,7 @@ static void take_inbox(writer *w, int64_t now)
 static int64_t run_due_jobs(writer *w, int64_t now)
 {
     int64_t next = now + POLL_MAX_MS;
-    bool ready = atomic_load(&w->ready);
+    bool ready = w->ready;
 
     /* Iterate backwards: finish() moves the last job into the removed job's place. */
     for (size_t i = w->job_count; i-- > 0;) {
@@ -487,39 +472,64 @@ static void trim_heap(writer *w, int64_t now)
 #endif
 }
 
-static void *writer_main(void *arg)
+/* Drives the Cosmos client without waiting; it finishes jobs through their callbacks. */
+static void dispatch_cosmos(writer *w)
 {
-    writer *w = arg;
+    wl_error err = {0};
+    bool sockets_ready = w->sockets_ready;
 
-    while (!atomic_load(&w->stop)) {
-        int64_t now = wl_clock_monotonic_ms(w->clock);
-        wl_error err = {0};
-
-        refresh_token(w, now);
-        if (!atomic_load(&w->ready) && w->check == CHECK_IDLE && now >= w->next_check_ms) {
-            start_check(w);
-        }
-        take_inbox(w, now);
-        int64_t next = run_due_jobs(w, now);
-        flush_notify(w);
-        if (!atomic_load(&w->ready) && w->check == CHECK_IDLE && w->next_check_ms < next) {
-            next = w->next_check_ms;
-        }
-
-        trim_heap(w, now);
-
-        int64_t wait = next - wl_clock_monotonic_ms(w->clock);
-        wait = wait < 0 ? 0 : (wait > POLL_MAX_MS ? POLL_MAX_MS : wait);
-        if (cosmos_poll(w->cosmos, (int)wait, &err) != WL_OK) {
-            LOG_ERROR("cosmos-poll-failed", "%s", err.message);
-            wl_clock_system()->sleep_ms(NULL, 100);
-        }
-        flush_notify(w);
+    w->sockets_ready = false;
+    if (cosmos_dispatch(w->cosmos, sockets_ready, &err) != WL_OK) {
+        LOG_ERROR("cosmos-poll-failed", "%s", err.message);
     }
-    return NULL;
 }
 
-writer *writer_start(const writer_options *options, wl_error *err)
+int64_t writer_run(writer *w)
+{
+    int64_t now = wl_clock_monotonic_ms(w->clock);
+    int64_t next = now + POLL_MAX_MS;
+
+    refresh_token(w, now);
+    if (!w->ready && w->check == CHECK_IDLE && now >= w->next_check_ms) {
+        start_check(w);
+    }
+    take_inbox(w, now);
+
+    /* The first round starts due jobs and sends them (a new request is due on curl's timer at
+     * once), and reads the responses that arrived. Finished requests free places for jobs
+     * that waited for one, which the second round starts and sends. */
+    int64_t system_now = wl_clock_monotonic_ms(wl_clock_system());
+    for (int round = 0; round < 2; round++) {
+        next = run_due_jobs(w, now);
+        if (!w->sockets_ready && cosmos_next_timer_ms(w->cosmos) > system_now) {
+            break;
+        }
+        dispatch_cosmos(w);
+    }
+
+    if (!w->ready && w->check == CHECK_IDLE && w->next_check_ms < next) {
+        next = w->next_check_ms;
+    }
+    /* curl's timer runs on the system clock, which may differ from the writer's. */
+    int64_t timer = cosmos_next_timer_ms(w->cosmos);
+    if (timer != INT64_MAX && now + (timer - system_now) < next) {
+        next = now + (timer - system_now);
+    }
+    trim_heap(w, now);
+    return next;
+}
+
+int writer_fd(const writer *w)
+{
+    return cosmos_fd(w->cosmos);
+}
+
+void writer_sockets_ready(writer *w)
+{
+    w->sockets_ready = true;
+}
+
+writer *writer_create(const writer_options *options, wl_error *err)
 {
     writer *w = wl_xcalloc(1, sizeof *w);
 
@@ -537,46 +547,25 @@ writer *writer_start(const writer_options *options, wl_error *err)
     job_queue_init(&w->inbox, options->queue_capacity);
     w->jobs = wl_xcalloc(options->queue_capacity, sizeof *w->jobs);
     w->check_backoff = (backoff_policy){.initial_ms = 500, .max_ms = 15000, .multiplier = 2};
-    atomic_init(&w->ready, false);
-    atomic_init(&w->stop, false);
-    atomic_init(&w->wake_pending, false);
     health_component_set(options->health, false, "checking the Cosmos DB container");
-
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        wl_error_set(err, WL_ERR_IO, "cannot start the writer thread");
-        cosmos_client_destroy(w->cosmos);
-        job_queue_destroy(&w->inbox);
-        free(w->jobs);
-        free(w);
-        return NULL;
-    }
     return w;
 }
 
 bool writer_submit(writer *w, consumer_job *job)
 {
-    if (!job_queue_push(&w->inbox, job)) {
-        return false;
-    }
-    if (!atomic_exchange(&w->wake_pending, true)) {
-        cosmos_wakeup(w->cosmos);
-    }
-    return true;
+    return job_queue_push(&w->inbox, job);
 }
 
 bool writer_ready(const writer *w)
 {
-    return atomic_load(&w->ready);
+    return w->ready;
 }
 
-void writer_stop(writer *w)
+void writer_destroy(writer *w)
 {
     if (w == NULL) {
         return;
     }
-    atomic_store(&w->stop, true);
-    cosmos_wakeup(w->cosmos);
-    pthread_join(w->thread, NULL);
 
     /* Destroying the client cancels transfers without callbacks; the jobs are still ours. */
     cosmos_client_destroy(w->cosmos);
@@ -586,7 +575,6 @@ void writer_stop(writer *w)
         job->in_progress = false;
         finish(w, job, SETTLE_ABANDON, "shutdown", "the consumer stopped before the write ended");
     }
-    w->notify_pending = false; /* the receiver drains the outbox itself after writer_stop */
     cred_token_free(&w->token);
     job_queue_destroy(&w->inbox);
     free(w->jobs);

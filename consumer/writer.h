@@ -1,9 +1,9 @@
 /*
- * The writer thread: it owns the Cosmos client (one curl multi handle), validates each
- * submitted message, builds its document, upserts it with up to `concurrency` requests at a
- * time, applies the settlement policy (settle.h) to every outcome, and hands each finished
- * job back through the outbox with the action to take. Retries wait on the writer's own
- * timers, so the receiver only ever sees final outcomes.
+ * The writer: it owns the Cosmos client (one curl multi handle). It validates each submitted
+ * message, builds its document and upserts it, with up to `concurrency` requests at a time. It
+ * applies the settlement policy (settle.h) to every outcome and hands each finished job back
+ * through the outbox with the action to take. Retries wait on the writer's own timers, so the
+ * receiver only ever sees final outcomes.
  *
  * At start and whenever Cosmos rejects our configuration (401, 403, 404), the writer checks
  * Cosmos on its own with backoff: with the master key it creates the database and container
@@ -11,8 +11,12 @@
  * them, it reads the container. Until a check passes, writer_ready() is false, the "cosmos"
  * health component says why, and submitted jobs wait (and are abandoned at their deadline).
  *
- * Threads: writer_submit, writer_ready and writer_stop are called by the receiver thread;
- * everything else runs on the writer thread.
+ * The writer runs on the receiver's event loop and does not block, except while it fetches an
+ * Entra token for Cosmos DB. That takes at most the credential's request timeout (10 s by
+ * default), about once an hour, as in the CBS client for Service Bus. The loop watches
+ * writer_fd() and calls writer_sockets_ready() when it is readable. It calls writer_run() after
+ * every wake-up and by the deadline writer_run() returned. Every function must be called on
+ * that thread.
  */
 #ifndef CONSUMER_WRITER_H
 #define CONSUMER_WRITER_H
@@ -40,23 +44,37 @@ typedef struct writer_options {
     const consumer_stats *stats;     /* borrowed */
     health_component *health;        /* the "cosmos" component; borrowed */
     job_queue *outbox;               /* finished jobs go here; borrowed */
-    void (*notify)(void *ctx);       /* called on the writer thread after each outbox push */
-    void *notify_ctx;
 } writer_options;
 
-/* Creates the Cosmos client and starts the thread. Returns NULL with `err` set on bad options. */
-writer *writer_start(const writer_options *options, wl_error *err);
+/* Creates the Cosmos client. Returns NULL with `err` set on bad options. */
+writer *writer_create(const writer_options *options, wl_error *err);
 
-/* Hands `job` to the writer; returns false when the inbox is full (a credit accounting bug). */
+/*
+ * Hands `job` to the writer, which starts it in the next writer_run. Returns false when the
+ * inbox is full (a credit accounting bug).
+ */
 bool writer_submit(writer *w, consumer_job *job);
+
+/*
+ * Does the writer's work without waiting: takes submitted jobs, starts due requests, handles
+ * the responses that arrived and pushes finished jobs to the outbox. Returns the monotonic ms
+ * (the writer's clock) by which it must run again, at most 1 s ahead.
+ */
+int64_t writer_run(writer *w);
+
+/* Returns the descriptor that becomes readable when a Cosmos connection is ready. */
+int writer_fd(const writer *w);
+
+/* Records that writer_fd() was readable, so that the next writer_run reads the sockets. */
+void writer_sockets_ready(writer *w);
 
 /* Returns true while Cosmos accepts our requests, so the receiver may grant credit. */
 bool writer_ready(const writer *w);
 
 /*
- * Stops the thread at once (requests in progress are cancelled), pushes every job it still
- * owns to the outbox with SETTLE_ABANDON, and frees the writer.
+ * Cancels the requests in progress, pushes every job the writer still owns to the outbox with
+ * SETTLE_ABANDON, and frees the writer.
  */
-void writer_stop(writer *w);
+void writer_destroy(writer *w);
 
 #endif
