@@ -65,7 +65,6 @@ struct event_loop {
     int epoll_fd;
     int wake_fd;
     source wake_source;
-    pthread_t owner; /* the thread that created the loop and runs it */
     event_loop_event_fn on_event;
     void *ctx;
 
@@ -101,7 +100,6 @@ event_loop *event_loop_create(event_loop_event_fn on_event, void *ctx, wl_error 
     loop->wake_source.kind = SOURCE_WAKE;
     struct epoll_event event = {.events = EPOLLIN, .data.ptr = &loop->wake_source};
     epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &event);
-    loop->owner = pthread_self();
     loop->on_event = on_event;
     loop->ctx = ctx;
     pthread_mutex_init(&loop->lock, NULL);
@@ -300,7 +298,7 @@ void event_loop_wake(event_loop *loop, pn_connection_t *connection)
     loop_connection *c = find_connection(loop, connection);
     if (c != NULL && !c->wake_pending) {
         c->wake_pending = true;
-        signal = !loop->wakes_pending && !pthread_equal(pthread_self(), loop->owner);
+        signal = !loop->wakes_pending;
         loop->wakes_pending = true;
     }
     pthread_mutex_unlock(&loop->lock);
@@ -426,22 +424,31 @@ static void read_input(loop_connection *c)
     }
 }
 
-/* Delivers events and writes output until neither produces more, then runs the timers. */
-static void pump(loop_connection *c, int64_t now)
+/* Delivers events and writes output until neither produces more. Returns true when it
+ * delivered an event. */
+static bool drain(loop_connection *c)
 {
+    bool delivered = false;
+
     do {
-        deliver_events(c);
+        delivered = deliver_events(c) || delivered;
         write_output(c);
     } while (pn_connection_driver_has_event(&c->driver));
+    return delivered;
+}
+
+/* Drains the connection, runs its timers and drains what they caused, such as an idle-timeout
+ * error and the close that follows it. Returns true when it delivered an event. */
+static bool pump(loop_connection *c, int64_t now)
+{
+    bool delivered = drain(c);
 
     if (c->fd >= 0 && !c->connecting && !pn_connection_driver_finished(&c->driver)) {
         c->tick_at_ms = pn_transport_tick(c->driver.transport, now);
-        if (pn_connection_driver_has_event(&c->driver)) {
-            deliver_events(c);
-            write_output(c);
-        }
+        delivered = drain(c) || delivered;
     }
     update_interest(c);
+    return delivered;
 }
 
 /* Frees the connections whose transport has closed and whose last event was delivered. */
@@ -462,17 +469,25 @@ static void reap_finished(event_loop *loop)
     }
 }
 
-void event_loop_flush(event_loop *loop)
+/* Does event_loop_flush; returns true when it delivered an event. */
+static bool flush_connections(event_loop *loop)
 {
     int64_t now = now_ms();
+    bool delivered = false;
 
     deliver_wakes(loop);
     /* A handler may start a new connection, which goes to the head of the list and is pumped
      * by the next flush. */
     for (loop_connection *c = loop->connections; c != NULL; c = c->next) {
-        pump(c, now);
+        delivered = pump(c, now) || delivered;
     }
     reap_finished(loop);
+    return delivered;
+}
+
+void event_loop_flush(event_loop *loop)
+{
+    flush_connections(loop);
 }
 
 static int64_t next_tick_ms(const event_loop *loop)
@@ -506,11 +521,13 @@ bool event_loop_run(event_loop *loop, int64_t timeout_ms)
 {
     struct epoll_event events[MAX_EVENTS];
 
-    event_loop_flush(loop);
+    /* Events delivered here may have given the application work, and the timeout it passed
+     * was computed before them, so only poll. */
+    bool delivered = flush_connections(loop);
 
     int64_t now = now_ms();
     int64_t tick = next_tick_ms(loop);
-    int64_t wait = timeout_ms < 0 ? 0 : timeout_ms;
+    int64_t wait = timeout_ms < 0 || delivered ? 0 : timeout_ms;
     if (tick != INT64_MAX && tick - now < wait) {
         wait = tick > now ? tick - now : 0;
     }

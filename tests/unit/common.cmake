@@ -13,7 +13,8 @@ wl_unit_test(config SOURCES test_config.c
 wl_unit_test(credential SOURCES test_credential.c
   CASES sas_token_matches_openssl sas_static_expiry refresh_schedule cbs_refresh_window
         wi_exchange_sends_form wi_cache_and_rotation wi_aadsts_error wi_transient_retried
-        wi_missing_token_file wi_environment_named)
+        wi_missing_token_file wi_environment_named wi_background_serves_cache
+        wi_background_failure_reported wi_background_none_for_sas)
 wl_unit_test(amqp SOURCES test_amqp.c
   CASES condition_status_table condition_to_error_text map_reads_any_integer encode_grows_buffer
         put_token_request receive_without_bytes_fails)
@@ -30,7 +31,8 @@ wl_unit_test(cbs SOURCES test_cbs.c
         retry_delay_before_expiry rejected_token_retried timed_out_token_retried
         failed_refresh_retried)
 wl_unit_test(event_loop SOURCES test_event_loop.c
-  CASES connects_opens_and_closes peer_close_ends_connection connect_refused_reported
+  CASES connects_opens_and_closes peer_close_ends_connection idle_timeout_closes_at_once
+        connect_refused_reported
         resolve_failure_reported wake_from_other_thread interrupt_ends_wait
         watched_descriptor_called heartbeats_keep_idle_connection)
 wl_unit_test(sb_settings SOURCES test_sb_settings.c

@@ -191,17 +191,23 @@ static void run_until(event_loop *loop, const int *counter, int target)
 }
 
 /* Starts a client connection with SASL ANONYMOUS, as sb_conn configures one. */
-static pn_connection_t *connect_client(event_loop *loop, const char *host, const char *port)
+static pn_connection_t *connect_client_idle(event_loop *loop, const char *host, const char *port,
+                                            pn_millis_t idle_timeout_ms)
 {
     pn_connection_t *connection = pn_connection();
     pn_transport_t *transport = pn_transport();
 
     pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
-    pn_transport_set_idle_timeout(transport, 60000);
+    pn_transport_set_idle_timeout(transport, idle_timeout_ms);
     pn_connection_set_container(connection, "event-loop-test");
     pn_connection_open(connection);
     event_loop_connect(loop, connection, transport, host, port);
     return connection;
+}
+
+static pn_connection_t *connect_client(event_loop *loop, const char *host, const char *port)
+{
+    return connect_client_idle(loop, host, port, 60000);
 }
 
 static void port_text(const peer *p, char *out, size_t capacity)
@@ -268,6 +274,29 @@ static int closed_port(int *holder)
     bind(*holder, (struct sockaddr *)&address, sizeof address);
     getsockname(*holder, (struct sockaddr *)&address, &length);
     return ntohs(address.sin_port);
+}
+
+TEST_CASE(idle_timeout_closes_at_once)
+{
+    recorder r = {0};
+    int holder = -1;
+    char port[16];
+
+    /* The kernel accepts the connection into the backlog, and nothing ever answers on it. */
+    snprintf(port, sizeof port, "%d", closed_port(&holder));
+    CHECK_INT_EQ(listen(holder, 1), 0);
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    connect_client_idle(loop, "127.0.0.1", port, 300);
+
+    run_until(loop, &r.transport_errors, 1);
+    CHECK_INT_EQ(r.transport_errors, 1);
+    CHECK_STR_EQ(r.error_name, "amqp:resource-limit-exceeded");
+    /* The close that the timer's error causes comes in the same run, not after another wait. */
+    CHECK_INT_EQ(r.transport_closed, 1);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 0);
+
+    event_loop_destroy(loop);
+    close(holder);
 }
 
 TEST_CASE(connect_refused_reported)
@@ -356,7 +385,7 @@ TEST_CASE(wake_from_other_thread)
     CHECK_INT_EQ(r.wakes, 1);
     CHECK(r.wake_connection == connection);
 
-    /* A wake on the loop's own thread is delivered by the next flush, without the eventfd. */
+    /* A wake on the loop's own thread is delivered by the next flush. */
     event_loop_wake(loop, connection);
     event_loop_wake(loop, connection); /* coalesced with the first */
     event_loop_flush(loop);
@@ -444,6 +473,7 @@ TEST_CASE(heartbeats_keep_idle_connection)
 }
 
 TEST_MAIN(TEST_ENTRY(connects_opens_and_closes), TEST_ENTRY(peer_close_ends_connection),
-          TEST_ENTRY(connect_refused_reported), TEST_ENTRY(resolve_failure_reported),
-          TEST_ENTRY(wake_from_other_thread), TEST_ENTRY(interrupt_ends_wait),
-          TEST_ENTRY(watched_descriptor_called), TEST_ENTRY(heartbeats_keep_idle_connection))
+          TEST_ENTRY(idle_timeout_closes_at_once), TEST_ENTRY(connect_refused_reported),
+          TEST_ENTRY(resolve_failure_reported), TEST_ENTRY(wake_from_other_thread),
+          TEST_ENTRY(interrupt_ends_wait), TEST_ENTRY(watched_descriptor_called),
+          TEST_ENTRY(heartbeats_keep_idle_connection))
