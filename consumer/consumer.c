@@ -507,6 +507,7 @@ static void run_loop(consumer_app *app)
         now = wl_clock_monotonic_ms(app->clock);
         if (app->draining && !app->aborting && now >= app->hard_deadline_ms - ABORT_TIMEOUT_MS) {
             abort_connection(app);
+            event_loop_flush(app->loop);
         }
         if (app->draining && now >= app->hard_deadline_ms) {
             LOG_ERROR("shutdown-abort-timeout",

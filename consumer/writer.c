@@ -38,6 +38,7 @@ struct writer {
     int active; /* upserts in progress */
     bool ready;
     bool sockets_ready; /* the Cosmos client's descriptor was readable */
+    uint64_t finished;  /* requests finished so far, checks included */
 
     check_step check;
     int check_attempt;
@@ -184,6 +185,8 @@ static void on_check_done(void *ctx, const cosmos_result *result)
     char detail[400];
     char kind[96];
     check_step step = w->check;
+
+    w->finished++;
 
     w->check = CHECK_IDLE;
     bool exists = http == 201 || http == 409;
@@ -337,6 +340,8 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     int64_t now = wl_clock_monotonic_ms(w->clock);
     char detail[300];
     char kind[96];
+
+    w->finished++;
 
     job->in_progress = false;
     w->active--;
@@ -498,19 +503,31 @@ int64_t writer_run(writer *w)
     /* The first round starts due jobs and sends them (a new request is due on curl's timer at
      * once), and reads the responses that arrived. Finished requests free places for jobs
      * that waited for one, which the second round starts and sends. */
-    int64_t system_now = wl_clock_monotonic_ms(wl_clock_system());
+    bool finished_last = false;
     for (int round = 0; round < 2; round++) {
         next = run_due_jobs(w, now);
+        /* Read the clock after starting requests: curl sets a new request's timer to the
+         * current millisecond, and an older reading would leave it for the next wake-up. */
+        int64_t system_now = wl_clock_monotonic_ms(wl_clock_system());
         if (!w->sockets_ready && cosmos_next_timer_ms(w->cosmos) > system_now) {
+            finished_last = false;
             break;
         }
+        uint64_t finished = w->finished;
         dispatch_cosmos(w);
+        finished_last = w->finished != finished;
+    }
+    /* Requests that the second round finished (curl's timer can end them too) may have
+     * scheduled a retry or freed a place for a waiting job, which `next` does not cover. */
+    if (finished_last) {
+        next = now;
     }
 
     if (!w->ready && w->check == CHECK_IDLE && w->next_check_ms < next) {
         next = w->next_check_ms;
     }
     /* curl's timer runs on the system clock, which may differ from the writer's. */
+    int64_t system_now = wl_clock_monotonic_ms(wl_clock_system());
     int64_t timer = cosmos_next_timer_ms(w->cosmos);
     if (timer != INT64_MAX && now + (timer - system_now) < next) {
         next = now + (timer - system_now);
