@@ -17,8 +17,9 @@
  * of its remaining lifetime later, so a failed refresh is retried before the old token expires.
  *
  * Threads: a cbs client is owned by its sb_conn and runs on the thread handling that
- * connection's events. Token fetches call cred_get_token on that thread; a workload-identity
- * exchange that has to go to the network therefore blocks the connection for its duration.
+ * connection's events. Token fetches call cred_get_token on that thread, so a workload-identity
+ * exchange that has to go to the network blocks the connection for its duration, unless the
+ * credential refreshes in the background (cred_start_background_refresh), as in both programs.
  */
 #ifndef WL_CBS_H
 #define WL_CBS_H

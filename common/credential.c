@@ -1,6 +1,7 @@
 #include "credential.h"
 
 #include "encoding.h"
+#include "log.h"
 #include "sas.h"
 #include "timefmt.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum cred_kind_id {
     CRED_SAS,
@@ -46,6 +48,14 @@ struct cred {
     pthread_mutex_t lock;
     cred_token cached;
     atomic_uint_fast64_t exchanges;
+
+    /* Background refresh (cred_start_background_refresh), guarded by `lock`. */
+    bool background;
+    pthread_t refresher;
+    pthread_cond_t wake;   /* broadcast after each exchange and to stop the refresher */
+    bool exchanged;        /* the first exchange has finished */
+    atomic_bool stopping;  /* read by curl's progress callback without the lock */
+    wl_error last_failure; /* the last failed exchange, until one succeeds */
 };
 
 void cred_token_free(cred_token *token)
@@ -308,6 +318,19 @@ out:
     return status;
 }
 
+/* Ends an exchange in progress once cred_destroy stops the background refresh. */
+static int abort_when_stopping(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                               curl_off_t ulnow)
+{
+    cred *credential = ctx;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&credential->stopping) ? 1 : 0;
+}
+
 /* One POST to the token endpoint. */
 static wl_status exchange_once(cred *credential, cred_token *out, wl_error *err)
 {
@@ -338,6 +361,9 @@ static wl_status exchange_once(cred *credential, cred_token *out, wl_error *err)
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)credential->request_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, abort_when_stopping);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, credential);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     if (credential->ca_file != NULL) {
         curl_easy_setopt(curl, CURLOPT_CAINFO, credential->ca_file);
     }
@@ -403,11 +429,36 @@ static wl_status exchange(cred *credential, wl_error *err)
     return status;
 }
 
+/* Returns the cached token while it is valid, without an exchange; called with `lock` held. */
+static wl_status get_cached(cred *credential, cred_token *out, wl_error *err)
+{
+    if (credential->cached.token != NULL &&
+        now_unix(credential) < credential->cached.expires_at_unix) {
+        *out = credential->cached;
+        out->token = wl_xstrdup(credential->cached.token);
+        return WL_OK;
+    }
+    if (credential->last_failure.status != WL_OK) {
+        if (err != NULL) {
+            *err = credential->last_failure;
+        }
+        return credential->last_failure.status;
+    }
+    return wl_error_set(err, WL_ERR_UNAVAILABLE,
+                        "no Entra token yet: the first exchange with %s is in progress",
+                        credential->token_url);
+}
+
 static wl_status get_workload_identity(cred *credential, cred_token *out, wl_error *err)
 {
     wl_status status = WL_OK;
 
     pthread_mutex_lock(&credential->lock);
+    if (credential->background) {
+        status = get_cached(credential, out, err);
+        pthread_mutex_unlock(&credential->lock);
+        return status;
+    }
     if (credential->cached.token == NULL ||
         now_unix(credential) >= credential->cached.refresh_at_unix) {
         status = exchange(credential, err);
@@ -426,6 +477,106 @@ static wl_status get_workload_identity(cred *credential, cred_token *out, wl_err
     }
     pthread_mutex_unlock(&credential->lock);
     return status;
+}
+
+/*
+ * Waits until `deadline_unix` on the credential's clock, or until cred_destroy stops the
+ * refresher; called with `lock` held. Returns false when stopping. Each wait lasts at most a
+ * minute of real time, so a clock that jumps is noticed.
+ */
+static bool wait_until(cred *credential, int64_t deadline_unix)
+{
+    while (!atomic_load(&credential->stopping)) {
+        int64_t left_s = deadline_unix - now_unix(credential);
+        if (left_s <= 0) {
+            return true;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += left_s < 60 ? left_s : 60;
+        pthread_cond_timedwait(&credential->wake, &credential->lock, &until);
+    }
+    return false;
+}
+
+/*
+ * The refresher: exchanges the token at its refresh time, and after a failure again with
+ * backoff, until cred_destroy stops it. The lock is released during each exchange, so
+ * cred_get_token keeps returning the cached token meanwhile.
+ */
+static void *refresh_in_background(void *arg)
+{
+    cred *credential = arg;
+    unsigned failures = 0;
+
+    pthread_mutex_lock(&credential->lock);
+    for (;;) {
+        int64_t due = credential->cached.token != NULL ? credential->cached.refresh_at_unix : 0;
+        if (!wait_until(credential, due)) {
+            break;
+        }
+
+        cred_token fresh = {0};
+        wl_error failure = {0};
+        pthread_mutex_unlock(&credential->lock);
+        wl_status status = exchange_once(credential, &fresh, &failure);
+        pthread_mutex_lock(&credential->lock);
+        credential->exchanged = true;
+        pthread_cond_broadcast(&credential->wake);
+        if (atomic_load(&credential->stopping)) {
+            cred_token_free(&fresh);
+            break;
+        }
+
+        if (status == WL_OK) {
+            cred_token_free(&credential->cached);
+            credential->cached = fresh;
+            wl_error_clear(&credential->last_failure);
+            failures = 0;
+            continue;
+        }
+        credential->last_failure = failure;
+        int64_t delay_ms = backoff_delay_ms(&credential->backoff, failures, credential->random);
+        failures++;
+        LOG_WARN("token-refresh-failed", "%s; next attempt in %lld ms", failure.message,
+                 (long long)delay_ms);
+        /* Whole seconds on the credential's clock: at least one, so a failure cannot spin. */
+        if (!wait_until(credential, now_unix(credential) + (delay_ms + 999) / 1000)) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&credential->lock);
+    return NULL;
+}
+
+wl_status cred_start_background_refresh(cred *credential, wl_error *err)
+{
+    if (credential->kind != CRED_WORKLOAD_IDENTITY || credential->background) {
+        return WL_OK;
+    }
+
+    pthread_condattr_t attributes;
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&credential->wake, &attributes);
+    pthread_condattr_destroy(&attributes);
+
+    pthread_mutex_lock(&credential->lock);
+    credential->background = true;
+    int error = pthread_create(&credential->refresher, NULL, refresh_in_background, credential);
+    if (error != 0) {
+        credential->background = false;
+    }
+    while (error == 0 && !credential->exchanged) {
+        pthread_cond_wait(&credential->wake, &credential->lock);
+    }
+    pthread_mutex_unlock(&credential->lock);
+    if (error != 0) {
+        pthread_cond_destroy(&credential->wake);
+        return wl_error_set(err, WL_ERR_IO, "starting the token refresh thread failed: %s",
+                            strerror(error));
+    }
+    return WL_OK;
 }
 
 wl_status cred_wi_options_from_env(cred_wi_options *options, const char *(*getenv_fn)(const char *),
@@ -534,6 +685,14 @@ void cred_destroy(cred *credential)
 {
     if (credential == NULL) {
         return;
+    }
+    if (credential->background) {
+        pthread_mutex_lock(&credential->lock);
+        atomic_store(&credential->stopping, true);
+        pthread_cond_broadcast(&credential->wake);
+        pthread_mutex_unlock(&credential->lock);
+        pthread_join(credential->refresher, NULL);
+        pthread_cond_destroy(&credential->wake);
     }
     free(credential->key_name);
     wl_free_secret(credential->key);

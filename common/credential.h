@@ -13,7 +13,8 @@
  *   cred_refresh_at_unix); failed exchanges are retried with backoff and jitter.
  *
  * Every function may be called from any thread. A workload-identity exchange blocks the caller
- * for at most the request timeout times the attempts, plus the backoff between them.
+ * for at most the request timeout times the attempts, plus the backoff between them, unless
+ * the credential refreshes in the background (cred_start_background_refresh).
  */
 #ifndef WL_CREDENTIAL_H
 #define WL_CREDENTIAL_H
@@ -101,6 +102,17 @@ wl_status cred_wi_options_from_env(cred_wi_options *options, const char *(*geten
 
 /* Creates a workload-identity credential; copies every string in `options`. */
 cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *err);
+
+/*
+ * Starts a thread that exchanges the workload-identity token at its refresh time, and after a
+ * failure again with backoff. cred_get_token then never waits on the network. It returns the
+ * cached token while that is valid, else at once the last exchange's error. This is for event
+ * loops that must not block. The call returns once the first exchange has finished, so that a
+ * token is ready when it succeeded; a failed first exchange is not an error here. Does nothing
+ * for SAS credentials, which need no network. cred_destroy stops the thread and ends an
+ * exchange in progress.
+ */
+wl_status cred_start_background_refresh(cred *credential, wl_error *err);
 
 /* Number of token exchanges that reached the authority (for tests and metrics). */
 uint64_t cred_exchange_count(cred *credential);

@@ -543,7 +543,11 @@ static wl_status make_cosmos_credential(consumer_app *app, char *scope, size_t c
                             err->message);
     }
     app->cosmos_credential = cred_workload_identity_create(&wi, err);
-    return app->cosmos_credential ? WL_OK : WL_ERR_INVALID;
+    if (app->cosmos_credential == NULL) {
+        return WL_ERR_INVALID;
+    }
+    /* The writer runs on the event loop, which must not wait for Entra. */
+    return cred_start_background_refresh(app->cosmos_credential, err);
 }
 
 static wl_status start_writer(consumer_app *app, wl_error *err)
@@ -594,6 +598,11 @@ static wl_status create_connection(consumer_app *app, wl_error *err)
         .ctx = app,
     };
 
+    /* CBS fetches its tokens on the event loop, which must not wait for Entra. */
+    if (app->target->credential != NULL &&
+        cred_start_background_refresh(app->target->credential, err) != WL_OK) {
+        return err->status;
+    }
     sb_target_conn_options(app->target, &app->config->servicebus, &conn_options);
     app->conn = sb_conn_create((sb_io){.loop = app->loop}, &conn_options, err);
     return app->conn ? WL_OK : WL_ERR_INVALID;

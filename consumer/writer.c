@@ -231,9 +231,18 @@ static void refresh_token(writer *w, int64_t now_ms)
     wl_status status =
         cred_get_token(w->options.cosmos_credential, w->options.cosmos_scope, &fresh, &err);
     if (status != WL_OK) {
-        LOG_WARN("cosmos-token-failed", "Entra token for Cosmos DB failed: %s", err.message);
         set_not_ready(w, "token", "Entra token for Cosmos DB failed: %.150s", err.message);
         w->next_token_ms = w->next_check_ms;
+        return;
+    }
+
+    /* The credential refreshes in the background and hands out its cached token meanwhile,
+     * so past the refresh time the same token comes back until the new one arrives. */
+    int64_t now_unix = wl_clock_realtime_us(w->clock) / 1000000;
+    int64_t wait_s = fresh.refresh_at_unix - now_unix;
+    w->next_token_ms = now_ms + (wait_s > 1 ? wait_s : 1) * 1000;
+    if (w->token.token != NULL && strcmp(fresh.token, w->token.token) == 0) {
+        cred_token_free(&fresh);
         return;
     }
 
@@ -241,9 +250,6 @@ static void refresh_token(writer *w, int64_t now_ms)
     w->token = fresh;
     cosmos_client_set_aad_token(w->cosmos, w->token.token);
     metrics_counter_inc(w->options.stats->token_refreshes, 1);
-    int64_t now_unix = wl_clock_realtime_us(w->clock) / 1000000;
-    int64_t wait_s = w->token.refresh_at_unix - now_unix;
-    w->next_token_ms = now_ms + (wait_s > 1 ? wait_s : 1) * 1000;
     LOG_INFO("cosmos-token", "Entra token for Cosmos DB fetched; refresh in %lld s",
              (long long)wait_s);
 }

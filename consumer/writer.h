@@ -11,12 +11,11 @@
  * them, it reads the container. Until a check passes, writer_ready() is false, the "cosmos"
  * health component says why, and submitted jobs wait (and are abandoned at their deadline).
  *
- * The writer runs on the receiver's event loop and does not block, except while it fetches an
- * Entra token for Cosmos DB. That takes at most the credential's request timeout (10 s by
- * default), about once an hour, as in the CBS client for Service Bus. The loop watches
- * writer_fd() and calls writer_sockets_ready() when it is readable. It calls writer_run() after
- * every wake-up and by the deadline writer_run() returned. Every function must be called on
- * that thread.
+ * The writer runs on the receiver's event loop and never blocks: an Entra credential must
+ * refresh in the background (cred_start_background_refresh), so that the writer only takes its
+ * cached token. The loop watches writer_fd() and calls writer_sockets_ready() when it is
+ * readable. It calls writer_run() after every wake-up and by the deadline writer_run()
+ * returned. Every function must be called on that thread.
  */
 #ifndef CONSUMER_WRITER_H
 #define CONSUMER_WRITER_H

@@ -257,6 +257,11 @@ static int run_producer(const producer_config *config, progress_mode mode)
         LOG_INFO("token-acquired", "workload identity token valid for %" PRId64 " s",
                  token.expires_at_unix - (int64_t)time(NULL));
         cred_token_free(&token);
+        /* From here on CBS takes tokens on the sender's thread, which must not wait for Entra. */
+        if (cred_start_background_refresh(target.credential, &err) != WL_OK) {
+            LOG_ERROR("token-refresh-failed", "%s", err.message);
+            goto out;
+        }
     }
 
     metrics = metrics_registry_create();

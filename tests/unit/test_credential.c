@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -142,6 +143,10 @@ typedef struct endpoint {
     int requests;
     int fail_first; /* reply 503 to this many requests first */
     bool aadsts;    /* reply with a 400 AADSTS error */
+    int hold_from;  /* from this request on (0: never), reply only once `release` is set */
+    atomic_int started;
+    atomic_bool holding; /* a reply is being held back */
+    atomic_bool release;
     int expires_in;
     char last_body[8192];
     char last_path[256];
@@ -177,6 +182,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
         return MHD_YES;
     }
     server->requests++;
+    atomic_fetch_add(&server->started, 1);
+    if (server->hold_from > 0 && server->requests >= server->hold_from) {
+        atomic_store(&server->holding, true);
+        /* Released by the test; after 20 s anyway, so that a failing case cannot hang. */
+        for (int waited = 0; !atomic_load(&server->release) && waited < 2000; waited++) {
+            usleep(10 * 1000);
+        }
+        atomic_store(&server->holding, false);
+    }
     snprintf(server->last_body, sizeof server->last_body, "%s", body->data);
     snprintf(server->last_path, sizeof server->last_path, "%s", url);
     free(body);
@@ -234,7 +248,8 @@ typedef struct wi_fixture {
     cred *credential;
 } wi_fixture;
 
-static void wi_setup(wi_fixture *fixture)
+/* Sets up the fixture on the fake clock, or on the system clock when `real_clock` is set. */
+static void wi_setup_with(wi_fixture *fixture, bool real_clock)
 {
     cred_wi_options options = {0};
     wl_error err = {0};
@@ -252,9 +267,14 @@ static void wi_setup(wi_fixture *fixture)
     options.client_id = "client-1";
     options.token_file = fixture->token_file;
     options.scope = "https://servicebus.azure.net/.default";
-    options.clock = &fixture->fake.clock;
+    options.clock = real_clock ? NULL : &fixture->fake.clock;
     fixture->credential = cred_workload_identity_create(&options, &err);
     CHECK(fixture->credential != NULL);
+}
+
+static void wi_setup(wi_fixture *fixture)
+{
+    wi_setup_with(fixture, false);
 }
 
 static void wi_teardown(wi_fixture *fixture)
@@ -404,8 +424,98 @@ TEST_CASE(wi_environment_named)
     CHECK(strncmp(err.message, "AZURE_TENANT_ID is not set", 26) == 0);
 }
 
+/* Polls `done` every 10 ms for up to 10 s; returns whether it became true. */
+static bool wait_for(bool (*done)(wi_fixture *), wi_fixture *fixture)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (done(fixture)) {
+            return true;
+        }
+        usleep(10 * 1000);
+    }
+    return done(fixture);
+}
+
+static bool second_exchange_held(wi_fixture *fixture)
+{
+    return atomic_load(&fixture->server.holding) && atomic_load(&fixture->server.started) >= 2;
+}
+
+static bool newer_token_cached(wi_fixture *fixture)
+{
+    cred_token token = {0};
+    wl_error err = {0};
+    bool fresh = cred_get_token(fixture->credential, NULL, &token, &err) == WL_OK &&
+                 strcmp(token.token, "jwt-1") != 0;
+
+    cred_token_free(&token);
+    return fresh;
+}
+
+TEST_CASE(wi_background_serves_cache)
+{
+    wi_fixture fixture = {0};
+    cred_token token = {0};
+    wl_error err = {0};
+
+    /* Tokens live 2 s, so the refresher exchanges again after 1 s, and that reply is held. */
+    fixture.server.expires_in = 2;
+    fixture.server.hold_from = 2;
+    wi_setup_with(&fixture, true);
+    CHECK_INT_EQ(cred_start_background_refresh(fixture.credential, &err), WL_OK);
+    CHECK_INT_EQ(fixture.server.requests, 1); /* the first exchange ran before the return */
+    CHECK_INT_EQ(cred_get_token(fixture.credential, NULL, &token, &err), WL_OK);
+    CHECK_STR_EQ(token.token, "jwt-1");
+    cred_token_free(&token);
+
+    /* While the refresh hangs, the cached token comes back without waiting for it. */
+    CHECK(wait_for(second_exchange_held, &fixture));
+    CHECK_INT_EQ(cred_get_token(fixture.credential, NULL, &token, &err), WL_OK);
+    CHECK_STR_EQ(token.token, "jwt-1");
+    CHECK(atomic_load(&fixture.server.holding)); /* the call did not wait for the reply */
+    CHECK_INT_EQ(cred_exchange_count(fixture.credential), 2);
+    cred_token_free(&token);
+
+    /* Once the reply arrives, the new token replaces the cached one. */
+    atomic_store(&fixture.server.release, true);
+    CHECK(wait_for(newer_token_cached, &fixture));
+    wi_teardown(&fixture);
+}
+
+TEST_CASE(wi_background_failure_reported)
+{
+    wi_fixture fixture = {0};
+    cred_token token = {0};
+    wl_error err = {0};
+
+    fixture.server.aadsts = true;
+    wi_setup_with(&fixture, true);
+    /* A failed first exchange does not fail the start: the refresher tries again later. */
+    CHECK_INT_EQ(cred_start_background_refresh(fixture.credential, &err), WL_OK);
+    CHECK_INT_EQ(cred_get_token(fixture.credential, NULL, &token, &err), WL_ERR_AUTH);
+    CHECK_STR_EQ(err.condition, "invalid_client");
+    CHECK(strstr(err.message, "AADSTS700016") != NULL);
+    CHECK(token.token == NULL);
+    wi_teardown(&fixture);
+}
+
+TEST_CASE(wi_background_none_for_sas)
+{
+    cred *credential = cred_sas_create("send", "key", 60, NULL);
+    cred_token token = {0};
+    wl_error err = {0};
+
+    CHECK_INT_EQ(cred_start_background_refresh(credential, &err), WL_OK);
+    CHECK_INT_EQ(cred_get_token(credential, "sb://ns/q", &token, &err), WL_OK);
+    CHECK(strncmp(token.token, "SharedAccessSignature ", 22) == 0);
+    cred_token_free(&token);
+    cred_destroy(credential);
+}
+
 TEST_MAIN(TEST_ENTRY(sas_token_matches_openssl), TEST_ENTRY(sas_static_expiry),
           TEST_ENTRY(refresh_schedule), TEST_ENTRY(cbs_refresh_window),
           TEST_ENTRY(wi_exchange_sends_form), TEST_ENTRY(wi_cache_and_rotation),
           TEST_ENTRY(wi_aadsts_error), TEST_ENTRY(wi_transient_retried),
-          TEST_ENTRY(wi_missing_token_file), TEST_ENTRY(wi_environment_named))
+          TEST_ENTRY(wi_missing_token_file), TEST_ENTRY(wi_environment_named),
+          TEST_ENTRY(wi_background_serves_cache), TEST_ENTRY(wi_background_failure_reported),
+          TEST_ENTRY(wi_background_none_for_sas))
