@@ -445,7 +445,7 @@ static wl_status get_cached(cred *credential, cred_token *out, wl_error *err)
         return credential->last_failure.status;
     }
     return wl_error_set(err, WL_ERR_UNAVAILABLE,
-                        "no Entra token yet: the first exchange with %s is in progress",
+                        "no valid Entra token: the exchange with %s is still in progress",
                         credential->token_url);
 }
 
@@ -508,11 +508,12 @@ static void *refresh_in_background(void *arg)
 {
     cred *credential = arg;
     unsigned failures = 0;
+    int64_t not_before = 0; /* the second after the last success, so short lifetimes cannot spin */
 
     pthread_mutex_lock(&credential->lock);
     for (;;) {
         int64_t due = credential->cached.token != NULL ? credential->cached.refresh_at_unix : 0;
-        if (!wait_until(credential, due)) {
+        if (!wait_until(credential, due > not_before ? due : not_before)) {
             break;
         }
 
@@ -533,6 +534,7 @@ static void *refresh_in_background(void *arg)
             credential->cached = fresh;
             wl_error_clear(&credential->last_failure);
             failures = 0;
+            not_before = now_unix(credential) + 1;
             continue;
         }
         credential->last_failure = failure;
@@ -541,7 +543,8 @@ static void *refresh_in_background(void *arg)
         LOG_WARN("token-refresh-failed", "%s; next attempt in %lld ms", failure.message,
                  (long long)delay_ms);
         /* Whole seconds on the credential's clock: at least one, so a failure cannot spin. */
-        if (!wait_until(credential, now_unix(credential) + (delay_ms + 999) / 1000)) {
+        int64_t wait_s = (delay_ms + 999) / 1000;
+        if (!wait_until(credential, now_unix(credential) + (wait_s > 0 ? wait_s : 1))) {
             break;
         }
     }
@@ -551,28 +554,25 @@ static void *refresh_in_background(void *arg)
 
 wl_status cred_start_background_refresh(cred *credential, wl_error *err)
 {
-    if (credential->kind != CRED_WORKLOAD_IDENTITY || credential->background) {
+    if (credential->kind != CRED_WORKLOAD_IDENTITY) {
         return WL_OK;
     }
 
-    pthread_condattr_t attributes;
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&credential->wake, &attributes);
-    pthread_condattr_destroy(&attributes);
-
     pthread_mutex_lock(&credential->lock);
-    credential->background = true;
-    int error = pthread_create(&credential->refresher, NULL, refresh_in_background, credential);
-    if (error != 0) {
-        credential->background = false;
+    if (credential->background) {
+        pthread_mutex_unlock(&credential->lock);
+        return WL_OK;
     }
+    /* A token fetched before counts as the first exchange: the refresher then first waits for
+     * its refresh time. */
+    credential->exchanged = credential->cached.token != NULL;
+    int error = pthread_create(&credential->refresher, NULL, refresh_in_background, credential);
+    credential->background = error == 0;
     while (error == 0 && !credential->exchanged) {
         pthread_cond_wait(&credential->wake, &credential->lock);
     }
     pthread_mutex_unlock(&credential->lock);
     if (error != 0) {
-        pthread_cond_destroy(&credential->wake);
         return wl_error_set(err, WL_ERR_IO, "starting the token refresh thread failed: %s",
                             strerror(error));
     }
@@ -626,6 +626,11 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
     }
 
     credential = cred_new(CRED_WORKLOAD_IDENTITY, options->clock);
+    pthread_condattr_t attributes;
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&credential->wake, &attributes);
+    pthread_condattr_destroy(&attributes);
     size_t host_length = strlen(host);
     /* The webhook sets the host with a trailing slash; accept it without one too. */
     credential->token_url = wl_xasprintf("%s%s%s/oauth2/v2.0/token", host,
@@ -692,6 +697,8 @@ void cred_destroy(cred *credential)
         pthread_cond_broadcast(&credential->wake);
         pthread_mutex_unlock(&credential->lock);
         pthread_join(credential->refresher, NULL);
+    }
+    if (credential->kind == CRED_WORKLOAD_IDENTITY) {
         pthread_cond_destroy(&credential->wake);
     }
     free(credential->key_name);

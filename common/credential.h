@@ -107,10 +107,11 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
  * Starts a thread that exchanges the workload-identity token at its refresh time, and after a
  * failure again with backoff. cred_get_token then never waits on the network. It returns the
  * cached token while that is valid, else at once the last exchange's error. This is for event
- * loops that must not block. The call returns once the first exchange has finished, so that a
- * token is ready when it succeeded; a failed first exchange is not an error here. Does nothing
- * for SAS credentials, which need no network. cred_destroy stops the thread and ends an
- * exchange in progress.
+ * loops that must not block. With no token cached yet the call returns once the first exchange
+ * has finished, so that a token is ready when it succeeded; a failed first exchange is not an
+ * error here. After a success the next exchange waits at least for the clock's next whole second,
+ * whatever the token's lifetime. Does nothing for SAS credentials, which need no network.
+ * cred_destroy stops the thread and ends an exchange in progress.
  */
 wl_status cred_start_background_refresh(cred *credential, wl_error *err);
 

@@ -14,7 +14,8 @@ wl_unit_test(credential SOURCES test_credential.c
   CASES sas_token_matches_openssl sas_static_expiry refresh_schedule cbs_refresh_window
         wi_exchange_sends_form wi_cache_and_rotation wi_aadsts_error wi_transient_retried
         wi_missing_token_file wi_environment_named wi_background_serves_cache
-        wi_background_failure_reported wi_background_none_for_sas)
+        wi_background_after_fetch wi_background_short_lifetime wi_background_failure_reported
+        wi_background_none_for_sas)
 wl_unit_test(amqp SOURCES test_amqp.c
   CASES condition_status_table condition_to_error_text map_reads_any_integer encode_grows_buffer
         put_token_request receive_without_bytes_fails)

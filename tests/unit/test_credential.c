@@ -140,11 +140,10 @@ TEST_CASE(cbs_refresh_window)
 typedef struct endpoint {
     struct MHD_Daemon *daemon;
     uint16_t port;
-    int requests;
-    int fail_first; /* reply 503 to this many requests first */
-    bool aadsts;    /* reply with a 400 AADSTS error */
-    int hold_from;  /* from this request on (0: never), reply only once `release` is set */
-    atomic_int started;
+    atomic_int requests; /* written by the server's thread, read by the test */
+    int fail_first;      /* reply 503 to this many requests first */
+    bool aadsts;         /* reply with a 400 AADSTS error */
+    int hold_from;       /* from this request on (0: never), reply only once `release` is set */
     atomic_bool holding; /* a reply is being held back */
     atomic_bool release;
     int expires_in;
@@ -182,7 +181,6 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
         return MHD_YES;
     }
     server->requests++;
-    atomic_fetch_add(&server->started, 1);
     if (server->hold_from > 0 && server->requests >= server->hold_from) {
         atomic_store(&server->holding, true);
         /* Released by the test; after 20 s anyway, so that a failing case cannot hang. */
@@ -438,7 +436,7 @@ static bool wait_for(bool (*done)(wi_fixture *), wi_fixture *fixture)
 
 static bool second_exchange_held(wi_fixture *fixture)
 {
-    return atomic_load(&fixture->server.holding) && atomic_load(&fixture->server.started) >= 2;
+    return atomic_load(&fixture->server.holding) && fixture->server.requests >= 2;
 }
 
 static bool newer_token_cached(wi_fixture *fixture)
@@ -458,8 +456,9 @@ TEST_CASE(wi_background_serves_cache)
     cred_token token = {0};
     wl_error err = {0};
 
-    /* Tokens live 2 s, so the refresher exchanges again after 1 s, and that reply is held. */
-    fixture.server.expires_in = 2;
+    /* Tokens live 4 s, so the refresher exchanges again after 2 s, and that reply is held while
+     * the first token is still valid. */
+    fixture.server.expires_in = 4;
     fixture.server.hold_from = 2;
     wi_setup_with(&fixture, true);
     CHECK_INT_EQ(cred_start_background_refresh(fixture.credential, &err), WL_OK);
@@ -479,6 +478,40 @@ TEST_CASE(wi_background_serves_cache)
     /* Once the reply arrives, the new token replaces the cached one. */
     atomic_store(&fixture.server.release, true);
     CHECK(wait_for(newer_token_cached, &fixture));
+    wi_teardown(&fixture);
+}
+
+TEST_CASE(wi_background_after_fetch)
+{
+    wi_fixture fixture = {0};
+    cred_token token = {0};
+    wl_error err = {0};
+
+    /* A program that fetched its first token itself, then hands refreshing to the thread. */
+    wi_setup_with(&fixture, true);
+    CHECK_INT_EQ(cred_get_token(fixture.credential, NULL, &token, &err), WL_OK);
+    cred_token_free(&token);
+    CHECK_INT_EQ(cred_start_background_refresh(fixture.credential, &err), WL_OK);
+    CHECK_INT_EQ(fixture.server.requests, 1); /* no exchange before the refresh time */
+    CHECK_INT_EQ(cred_get_token(fixture.credential, NULL, &token, &err), WL_OK);
+    CHECK_STR_EQ(token.token, "jwt-1");
+    cred_token_free(&token);
+    wi_teardown(&fixture);
+}
+
+TEST_CASE(wi_background_short_lifetime)
+{
+    wi_fixture fixture = {0};
+    wl_error err = {0};
+
+    /* A token that lives one second is due for refresh at once. */
+    fixture.server.expires_in = 1;
+    wi_setup_with(&fixture, true);
+    CHECK_INT_EQ(cred_start_background_refresh(fixture.credential, &err), WL_OK);
+    usleep(2500 * 1000);
+    /* One exchange a second at most: the first, then up to three in 2.5 s. */
+    CHECK(cred_exchange_count(fixture.credential) >= 2);
+    CHECK(cred_exchange_count(fixture.credential) <= 4);
     wi_teardown(&fixture);
 }
 
@@ -517,5 +550,6 @@ TEST_MAIN(TEST_ENTRY(sas_token_matches_openssl), TEST_ENTRY(sas_static_expiry),
           TEST_ENTRY(wi_exchange_sends_form), TEST_ENTRY(wi_cache_and_rotation),
           TEST_ENTRY(wi_aadsts_error), TEST_ENTRY(wi_transient_retried),
           TEST_ENTRY(wi_missing_token_file), TEST_ENTRY(wi_environment_named),
-          TEST_ENTRY(wi_background_serves_cache), TEST_ENTRY(wi_background_failure_reported),
+          TEST_ENTRY(wi_background_serves_cache), TEST_ENTRY(wi_background_after_fetch),
+          TEST_ENTRY(wi_background_short_lifetime), TEST_ENTRY(wi_background_failure_reported),
           TEST_ENTRY(wi_background_none_for_sas))
