@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,10 +111,9 @@ typedef struct socket_watch {
 
 struct cosmos_client {
     CURLM *multi;
-    int epoll_fd;          /* the sockets that curl watches, plus wake_fd */
+    int epoll_fd;          /* the sockets that curl watches */
     socket_watch *watches; /* indexed by descriptor; watch_capacity entries */
     int watch_capacity;
-    int wake_fd;              /* eventfd written by cosmos_wakeup */
     int64_t curl_timer_at_ms; /* system monotonic time curl's timer fires; -1 when unset */
     char *endpoint;
     char *database;
@@ -507,7 +505,6 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
 
     client = wl_xcalloc(1, sizeof *client);
     client->epoll_fd = -1;
-    client->wake_fd = -1;
     client->endpoint = wl_xstrdup(options->endpoint);
     size_t length = strlen(client->endpoint);
     while (length > 0 && client->endpoint[length - 1] == '/') {
@@ -546,10 +543,7 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
         return NULL;
     }
     client->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    client->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct epoll_event wake_event = {.events = EPOLLIN, .data.fd = client->wake_fd};
-    if (client->epoll_fd < 0 || client->wake_fd < 0 ||
-        epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, client->wake_fd, &wake_event) != 0) {
+    if (client->epoll_fd < 0) {
         wl_error_set(err, WL_ERR_IO, "cannot create the Cosmos client's epoll set");
         cosmos_client_destroy(client);
         return NULL;
@@ -605,9 +599,6 @@ void cosmos_client_destroy(cosmos_client *client)
     }
     if (client->epoll_fd >= 0) {
         close(client->epoll_fd);
-    }
-    if (client->wake_fd >= 0) {
-        close(client->wake_fd);
     }
     if (client->key) {
         explicit_bzero(client->key, client->key_length);
@@ -1081,13 +1072,6 @@ static wl_status dispatch_events(cosmos_client *client, const struct epoll_event
 
     for (int i = 0; i < count && code == CURLM_OK; i++) {
         int fd = events[i].data.fd;
-        if (fd == client->wake_fd) {
-            uint64_t value;
-            if (read(client->wake_fd, &value, sizeof value) < 0) {
-                /* EAGAIN: another wakeup was already consumed; nothing to do */
-            }
-            continue;
-        }
         socket_watch *watch = watch_of(client, fd);
         if (watch->parked) {
             /* An idle connection has nothing to read unless the server closed it or sent bytes
@@ -1164,15 +1148,6 @@ int cosmos_fd(const cosmos_client *client)
 int64_t cosmos_next_timer_ms(const cosmos_client *client)
 {
     return client->curl_timer_at_ms >= 0 ? client->curl_timer_at_ms : INT64_MAX;
-}
-
-void cosmos_wakeup(cosmos_client *client)
-{
-    uint64_t one = 1;
-
-    if (write(client->wake_fd, &one, sizeof one) < 0) {
-        /* EAGAIN: the counter is saturated, so a wakeup is pending anyway */
-    }
 }
 
 int cosmos_in_flight(const cosmos_client *client)

@@ -12,7 +12,6 @@
  * and its body, and this module allocates nothing for it.
  *
  * Threads: a client belongs to the thread that created it (the consumer's event loop thread).
- * Only cosmos_wakeup() may be called from other threads.
  *
  * Authorization (with x-ms-date as an RFC 1123 GMT date; upserts dated the same second share
  * one master-key signature):
@@ -91,9 +90,9 @@ void cosmos_create_container(cosmos_client *client, cosmos_done_fn done, void *u
 void cosmos_read_container(cosmos_client *client, cosmos_done_fn done, void *user);
 
 /*
- * Waits up to `timeout_ms` for socket activity or cosmos_wakeup(), advances every transfer and
- * calls the callbacks of finished requests. Returns WL_ERR_IO only when curl's multi interface
- * itself fails.
+ * Waits up to `timeout_ms` for socket activity, advances every transfer and calls the
+ * callbacks of finished requests. Returns WL_ERR_IO only when curl's multi interface itself
+ * fails.
  */
 wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err);
 
@@ -110,9 +109,6 @@ int cosmos_fd(const cosmos_client *client);
 
 /* Returns the monotonic ms (system clock) of curl's next timer, or INT64_MAX when none. */
 int64_t cosmos_next_timer_ms(const cosmos_client *client);
-
-/* Makes a cosmos_poll() that is waiting return early. Safe from any thread. */
-void cosmos_wakeup(cosmos_client *client);
 
 /* Returns the number of requests queued or in progress. */
 int cosmos_in_flight(const cosmos_client *client);
