@@ -259,7 +259,8 @@ static int run_producer(const producer_config *config, progress_mode mode)
         cred_token_free(&token);
         /* From here on CBS takes tokens on the sender's thread, which must not wait for Entra. */
         if (cred_start_background_refresh(target.credential, &err) != WL_OK) {
-            LOG_ERROR("token-refresh-failed", "%s", err.message);
+            LOG_ERROR("token-failed", "%s", err.message);
+            fprintf(stderr, "producer: %s\n", err.message);
             goto out;
         }
     }
