@@ -123,11 +123,13 @@ static void set_ready(writer *w)
     }
 }
 
+/* Removes `job` and keeps the others in arrival order, which decides who starts first. */
 static void remove_job(writer *w, consumer_job *job)
 {
     for (size_t i = 0; i < w->job_count; i++) {
         if (w->jobs[i] == job) {
-            w->jobs[i] = w->jobs[--w->job_count];
+            memmove(&w->jobs[i], &w->jobs[i + 1], (w->job_count - i - 1) * sizeof w->jobs[0]);
+            w->job_count--;
             return;
         }
     }
@@ -425,14 +427,17 @@ static void take_inbox(writer *w, int64_t now)
     }
 }
 
-/* Starts due attempts, abandons jobs past their deadline; returns the next due time. */
+/*
+ * Starts due attempts, oldest job first, and abandons jobs past their deadline; returns the
+ * next due time. The order matters when every request slot is busy. A job that arrived earlier
+ * must not wait while later ones take each slot that frees, until its deadline abandons it.
+ */
 static int64_t run_due_jobs(writer *w, int64_t now)
 {
     int64_t next = now + POLL_MAX_MS;
     bool ready = w->ready;
 
-    /* Iterate backwards: finish() moves the last job into the removed job's place. */
-    for (size_t i = w->job_count; i-- > 0;) {
+    for (size_t i = 0; i < w->job_count; i++) {
         consumer_job *job = w->jobs[i];
 
         if (job->in_progress) {
@@ -443,6 +448,7 @@ static int64_t run_due_jobs(writer *w, int64_t now)
                    ready ? "retry deadline passed"
                          : "retry deadline passed while Cosmos DB was "
                            "not ready");
+            i--; /* finish() moved the later jobs down by one */
             continue;
         }
         if (job->deadline_ms < next) {
@@ -455,6 +461,9 @@ static int64_t run_due_jobs(writer *w, int64_t now)
             /* Due: start it now, or when a request finishes (which ends the poll early). */
             if (w->active < w->options.concurrency) {
                 start_upsert(w, job);
+                if (i < w->job_count && w->jobs[i] != job) {
+                    i--; /* dead-lettered by start_upsert, and so removed */
+                }
             }
         } else if (job->retry_at_ms < next) {
             next = job->retry_at_ms;

@@ -3,6 +3,7 @@
 #include "cosmos.h"
 #include "encoding.h"
 #include "timefmt.h"
+#include "writer.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -12,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -932,6 +934,91 @@ TEST_CASE(create_checks_ca_file)
     rmdir(dir);
 }
 
+/* A job for the writer: message `id` with a valid body, due within a minute. */
+static consumer_job *writer_job(const char *id)
+{
+    static const char body[] = "{\"msg\": \"m\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}";
+    consumer_job *job = wl_xcalloc(1, sizeof *job);
+
+    job->message_id = wl_xstrdup(id);
+    job->message_id_length = strlen(id);
+    job->body = wl_xmalloc(sizeof body - 1);
+    memcpy(job->body, body, sizeof body - 1);
+    job->body_length = sizeof body - 1;
+    job->sequence_number = -1;
+    job->enqueued_unix_ms = -1;
+    job->delivery_count = 1;
+    job->deadline_ms = wl_clock_monotonic_ms(wl_clock_system()) + 60000;
+    return job;
+}
+
+TEST_CASE(writer_starts_oldest_first)
+{
+    static const char *const created = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
+    /* The database and the container, then one upsert per job. */
+    static const char *const responses[] = {created, created, created, created,
+                                            created, created, created};
+    fake_server server;
+    char endpoint[64];
+    job_queue outbox;
+    consumer_stats stats;
+    wl_error err = {0};
+
+    fake_server_start(&server, responses, 7, 0);
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/", server.port);
+    metrics_registry *metrics = metrics_registry_create();
+    consumer_stats_register(&stats, metrics);
+    health_server *health = health_server_create(metrics);
+    job_queue_init(&outbox, 8);
+    writer_options options = {
+        .cosmos = {.endpoint = endpoint,
+                   .database = "Orders",
+                   .container = "Results",
+                   .master_key = EMULATOR_KEY,
+                   .max_connections = 1,
+                   .request_timeout_ms = 10000},
+        .partition_key_field = "id",
+        .concurrency = 1,
+        .queue_capacity = 8,
+        .stats = &stats,
+        .health = health_component_add(health, "cosmos", "starting"),
+        .outbox = &outbox,
+    };
+    writer *w = writer_create(&options, &err);
+    CHECK(w != NULL);
+
+    /* Five jobs wait for the one request slot; they must start in the order they came. */
+    const char *ids[] = {"m0", "m1", "m2", "m3", "m4"};
+    for (size_t i = 0; i < 5; i++) {
+        CHECK(writer_submit(w, writer_job(ids[i])));
+    }
+    int finished = 0;
+    for (int round = 0; round < 2000 && finished < 5; round++) {
+        struct pollfd ready = {.fd = writer_fd(w), .events = POLLIN};
+        if (poll(&ready, 1, 5) > 0) {
+            writer_sockets_ready(w);
+        }
+        writer_run(w);
+        for (consumer_job *job; (job = job_queue_pop(&outbox)) != NULL; finished++) {
+            CHECK_INT_EQ(job->action, SETTLE_COMPLETE);
+            CHECK_STR_EQ(job->message_id, ids[finished]);
+            consumer_job_free(job);
+        }
+    }
+    CHECK_INT_EQ(finished, 5);
+    for (int i = 0; i < 5; i++) {
+        char expected[32];
+        snprintf(expected, sizeof expected, "\"id\":\"%s\"", ids[i]);
+        CHECK(strstr(server.bodies[2 + i], expected) != NULL);
+    }
+
+    writer_destroy(w);
+    fake_server_stop(&server);
+    job_queue_destroy(&outbox);
+    health_server_destroy(health);
+    metrics_registry_destroy(metrics);
+}
+
 TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_auth_keeps_link_case),
           TEST_ENTRY(master_auth_documented_example), TEST_ENTRY(aad_auth_format),
           TEST_ENTRY(status_classes), TEST_ENTRY(rfc1123_date_for_x_ms_date),
@@ -943,4 +1030,4 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
           TEST_ENTRY(request_after_pooled_connection_closed),
           TEST_ENTRY(unsolicited_response_not_reused),
-          TEST_ENTRY(kept_alive_connection_lost_reported))
+          TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first))
