@@ -1108,9 +1108,20 @@ static wl_status dispatch_events(cosmos_client *client, const struct epoll_event
     return WL_OK;
 }
 
-wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
+/* Takes the ready socket events, waiting up to `timeout_ms` for one, and dispatches them. */
+static wl_status wait_and_dispatch(cosmos_client *client, int timeout_ms, wl_error *err)
 {
     struct epoll_event events[MAX_SOCKET_EVENTS];
+
+    int count = epoll_wait(client->epoll_fd, events, MAX_SOCKET_EVENTS, timeout_ms);
+    if (count < 0 && errno != EINTR) {
+        return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
+    }
+    return dispatch_events(client, events, count < 0 ? 0 : count, err);
+}
+
+wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
+{
     int wait = timeout_ms;
 
     if (client->curl_timer_at_ms >= 0) {
@@ -1119,25 +1130,15 @@ wl_status cosmos_poll(cosmos_client *client, int timeout_ms, wl_error *err)
             wait = remaining > 0 ? (int)remaining : 0;
         }
     }
-    int count = epoll_wait(client->epoll_fd, events, MAX_SOCKET_EVENTS, wait);
-    if (count < 0 && errno != EINTR) {
-        return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
-    }
-    return dispatch_events(client, events, count < 0 ? 0 : count, err);
+    return wait_and_dispatch(client, wait, err);
 }
 
 wl_status cosmos_dispatch(cosmos_client *client, bool sockets_ready, wl_error *err)
 {
-    struct epoll_event events[MAX_SOCKET_EVENTS];
-    int count = 0;
-
-    if (sockets_ready) {
-        count = epoll_wait(client->epoll_fd, events, MAX_SOCKET_EVENTS, 0);
-        if (count < 0 && errno != EINTR) {
-            return wl_error_set(err, WL_ERR_IO, "epoll_wait failed: %s", strerror(errno));
-        }
+    if (!sockets_ready) {
+        return dispatch_events(client, NULL, 0, err);
     }
-    return dispatch_events(client, events, count < 0 ? 0 : count, err);
+    return wait_and_dispatch(client, 0, err);
 }
 
 int cosmos_fd(const cosmos_client *client)
