@@ -31,7 +31,7 @@ typedef enum source_kind {
     SOURCE_WATCH,      /* a descriptor watched for the application */
 } source_kind;
 
-/* What an epoll registration points at; the first member of each kind's struct. */
+/* The target of an epoll registration, and the first member of each kind's struct. */
 typedef struct source {
     source_kind kind;
 } source;
@@ -150,30 +150,30 @@ void event_loop_destroy(event_loop *loop)
 /* Registers the interest that the connection's state calls for, when it changed. */
 static void update_interest(loop_connection *c)
 {
-    uint32_t wanted = 0;
+    uint32_t interest = 0;
 
     if (c->fd < 0) {
         return;
     }
     if (c->connecting) {
-        wanted = EPOLLOUT;
+        interest = EPOLLOUT;
     } else {
         if (pn_connection_driver_read_buffer(&c->driver).size > 0) {
-            wanted |= EPOLLIN;
+            interest |= EPOLLIN;
         }
         if (pn_connection_driver_write_buffer(&c->driver).size > 0) {
-            wanted |= EPOLLOUT;
+            interest |= EPOLLOUT;
         }
     }
-    if (wanted == c->events) {
+    if (interest == c->events) {
         return;
     }
     /* With no interest the socket leaves the set, because epoll reports a hang-up even then
      * and would wake the loop again and again. */
-    struct epoll_event event = {.events = wanted, .data.ptr = &c->source};
-    int op = c->events == 0 ? EPOLL_CTL_ADD : (wanted == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
+    struct epoll_event event = {.events = interest, .data.ptr = &c->source};
+    int op = c->events == 0 ? EPOLL_CTL_ADD : (interest == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
     epoll_ctl(c->loop->epoll_fd, op, c->fd, &event);
-    c->events = wanted;
+    c->events = interest;
 }
 
 /*
@@ -181,26 +181,26 @@ static void update_interest(loop_connection *c)
  * may still be unbound when the address does not resolve or every connect fails at once, and
  * an unbound transport drops its events, so bind it first.
  */
-static void fail_io_text(loop_connection *c, const char *error, const char *what)
+static void fail_io_text(loop_connection *c, const char *error, const char *action)
 {
     pn_connection_driver_bind(&c->driver); /* PN_STATE_ERR when bound already */
-    pn_connection_driver_errorf(&c->driver, "proton:io", "%s - %s %s", error, what, c->address);
+    pn_connection_driver_errorf(&c->driver, "proton:io", "%s - %s %s", error, action, c->address);
     pn_connection_driver_close(&c->driver);
     close_socket(c);
 }
 
-static void fail_io(loop_connection *c, int error, const char *what)
+static void fail_io(loop_connection *c, int error, const char *action)
 {
-    fail_io_text(c, strerror(error), what);
+    fail_io_text(c, strerror(error), action);
 }
 
 static void connected(loop_connection *c)
 {
-    int one = 1;
+    int enable = 1;
 
     c->connecting = false;
     /* AMQP frames are small and each one matters now, so do not let Nagle delay them. */
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &enable, sizeof enable);
     freeaddrinfo(c->addresses);
     c->addresses = NULL;
     c->next_address = NULL;
@@ -290,6 +290,16 @@ static loop_connection *find_connection(event_loop *loop, pn_connection_t *conne
     return NULL;
 }
 
+/* Makes the loop's eventfd readable, so that a waiting event_loop_run returns. */
+static void signal_wake_fd(event_loop *loop)
+{
+    uint64_t increment = 1;
+
+    if (write(loop->wake_fd, &increment, sizeof increment) < 0) {
+        /* EAGAIN: the counter is full, so the loop wakes anyway */
+    }
+}
+
 void event_loop_wake(event_loop *loop, pn_connection_t *connection)
 {
     bool signal = false;
@@ -303,21 +313,14 @@ void event_loop_wake(event_loop *loop, pn_connection_t *connection)
     }
     pthread_mutex_unlock(&loop->lock);
     if (signal) {
-        uint64_t one = 1;
-        if (write(loop->wake_fd, &one, sizeof one) < 0) {
-            /* EAGAIN: the counter is full, so the loop wakes anyway */
-        }
+        signal_wake_fd(loop);
     }
 }
 
 void event_loop_interrupt(event_loop *loop)
 {
-    uint64_t one = 1;
-
     atomic_store(&loop->interrupted, true);
-    if (write(loop->wake_fd, &one, sizeof one) < 0) {
-        /* EAGAIN: the counter is full, so the loop wakes anyway */
-    }
+    signal_wake_fd(loop);
 }
 
 wl_status event_loop_watch(event_loop *loop, int fd, event_loop_ready_fn on_ready, void *ctx,
@@ -360,14 +363,14 @@ static void deliver_wakes(event_loop *loop)
 /* Hands every queued event to the application; returns true when there was one. */
 static bool deliver_events(loop_connection *c)
 {
-    bool any = false;
+    bool delivered = false;
     pn_event_t *event;
 
     while ((event = pn_connection_driver_next_event(&c->driver)) != NULL) {
-        any = true;
+        delivered = true;
         c->loop->on_event(c->loop->ctx, event);
     }
-    return any;
+    return delivered;
 }
 
 /* Writes pending output until it is all sent or the socket is full. */
@@ -531,11 +534,7 @@ bool event_loop_run(event_loop *loop, int64_t timeout_ms)
     if (tick != INT64_MAX && tick - now < wait) {
         wait = tick > now ? tick - now : 0;
     }
-    pthread_mutex_lock(&loop->lock);
-    if (loop->wakes_pending) {
-        wait = 0;
-    }
-    pthread_mutex_unlock(&loop->lock);
+    /* A wake requested since the flush needs no check here: it made the eventfd readable. */
     if (wait > INT32_MAX) {
         wait = INT32_MAX;
     }
