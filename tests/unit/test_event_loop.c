@@ -38,6 +38,7 @@ typedef struct peer {
     peer_mode mode;
     pn_millis_t idle_timeout_ms; /* advertised by the peer; 0 for none */
     atomic_int port;             /* set once the listener is open */
+    char port_text[16];          /* the same port, for event_loop_connect */
     atomic_bool idle_timeout_hit;
     atomic_int remote_opens;
 } peer;
@@ -126,6 +127,7 @@ static void peer_start(peer *p, peer_mode mode, pn_millis_t idle_timeout_ms)
     for (int i = 0; i < WAIT_LIMIT_MS && atomic_load(&p->port) == 0; i++) {
         usleep(1000);
     }
+    snprintf(p->port_text, sizeof p->port_text, "%d", atomic_load(&p->port));
 }
 
 static void peer_stop(peer *p)
@@ -210,21 +212,14 @@ static pn_connection_t *connect_client(event_loop *loop, const char *host, const
     return connect_client_idle(loop, host, port, 60000);
 }
 
-static void port_text(const peer *p, char *out, size_t capacity)
-{
-    snprintf(out, capacity, "%d", atomic_load(&p->port));
-}
-
 TEST_CASE(connects_opens_and_closes)
 {
     recorder r = {0};
     peer p;
-    char port[16];
 
     peer_start(&p, PEER_OPEN, 0);
-    port_text(&p, port, sizeof port);
     event_loop *loop = event_loop_create(record, &r, NULL);
-    pn_connection_t *connection = connect_client(loop, "127.0.0.1", port);
+    pn_connection_t *connection = connect_client(loop, "127.0.0.1", p.port_text);
 
     run_until(loop, &r.remote_opens, 1);
     CHECK_INT_EQ(r.remote_opens, 1);
@@ -247,12 +242,10 @@ TEST_CASE(peer_close_ends_connection)
 {
     recorder r = {.close_on_remote_close = true};
     peer p;
-    char port[16];
 
     peer_start(&p, PEER_CLOSE_AFTER_OPEN, 0);
-    port_text(&p, port, sizeof port);
     event_loop *loop = event_loop_create(record, &r, NULL);
-    connect_client(loop, "127.0.0.1", port);
+    connect_client(loop, "127.0.0.1", p.port_text);
 
     run_until(loop, &r.transport_closed, 1);
     CHECK_INT_EQ(r.remote_opens, 1);
@@ -282,7 +275,7 @@ TEST_CASE(idle_timeout_closes_at_once)
     int holder = -1;
     char port[16];
 
-    /* The kernel accepts the connection into the backlog, and nothing ever answers on it. */
+    /* The kernel accepts the connection into the backlog, and nothing ever replies on it. */
     snprintf(port, sizeof port, "%d", closed_port(&holder));
     CHECK_INT_EQ(listen(holder, 1), 0);
     event_loop *loop = event_loop_create(record, &r, NULL);
@@ -366,13 +359,11 @@ TEST_CASE(wake_from_other_thread)
 {
     recorder r = {0};
     peer p;
-    char port[16];
     pthread_t thread;
 
     peer_start(&p, PEER_OPEN, 0);
-    port_text(&p, port, sizeof port);
     event_loop *loop = event_loop_create(record, &r, NULL);
-    pn_connection_t *connection = connect_client(loop, "127.0.0.1", port);
+    pn_connection_t *connection = connect_client(loop, "127.0.0.1", p.port_text);
     run_until(loop, &r.remote_opens, 1);
 
     /* One run with a long timeout: only the wake can end it in time. */
@@ -449,14 +440,12 @@ TEST_CASE(heartbeats_keep_idle_connection)
 {
     recorder r = {0};
     peer p;
-    char port[16];
 
     /* The peer closes a connection that sends nothing for 300 ms, so the loop must send
      * empty frames on the transport's timer while nothing else happens. */
     peer_start(&p, PEER_OPEN, 300);
-    port_text(&p, port, sizeof port);
     event_loop *loop = event_loop_create(record, &r, NULL);
-    connect_client(loop, "127.0.0.1", port);
+    connect_client(loop, "127.0.0.1", p.port_text);
     run_until(loop, &r.remote_opens, 1);
 
     int64_t end = monotonic_ms() + 1500;
