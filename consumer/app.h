@@ -1,7 +1,7 @@
 /*
  * State shared by consumer.c (start-up, the event loop, the connection and shutdown) and
  * deliveries.c (receiving, settlement, lock renewal, credit). Private to the daemon. Every
- * field is used only on the event loop thread unless its comment says otherwise.
+ * field is used only on the event loop thread unless its comment states otherwise.
  */
 #ifndef CONSUMER_APP_H
 #define CONSUMER_APP_H

@@ -3,7 +3,7 @@
  * message, builds its document and upserts it, with up to `concurrency` requests at a time. It
  * applies the settlement policy (settle.h) to every outcome and hands each finished job back
  * through the outbox with the action to take. Retries wait on the writer's own timers, so the
- * receiver only ever sees final outcomes.
+ * receiver only ever gets final outcomes.
  *
  * At start and whenever Cosmos rejects our configuration (401, 403, 404), the writer checks
  * Cosmos on its own with backoff: with the master key it creates the database and container
@@ -11,11 +11,12 @@
  * them, it reads the container. Until a check passes, writer_ready() is false, the "cosmos"
  * health component says why, and submitted jobs wait (and are abandoned at their deadline).
  *
- * The writer runs on the receiver's event loop and never blocks: an Entra credential must
- * refresh in the background (cred_start_background_refresh), so that the writer only takes its
- * cached token. The loop watches writer_fd() and calls writer_sockets_ready() when it is
- * readable. It calls writer_run() after every wake-up and by the deadline writer_run()
- * returned. Every function must be called on that thread.
+ * The writer runs on the receiver's event loop and does not block. It only takes the cached
+ * token of an Entra credential, which the caller must have set to refresh in the background
+ * (cred_start_background_refresh). Otherwise a token exchange blocks the loop. The loop watches
+ * writer_fd() and calls writer_sockets_ready() when it is readable. It calls writer_run() after
+ * every wake-up and by the deadline writer_run() returned. Every function must be called on that
+ * thread.
  */
 #ifndef CONSUMER_WRITER_H
 #define CONSUMER_WRITER_H
