@@ -1,7 +1,7 @@
 /*
  * One received message on its way from the receiver to the writer and back, and the bounded
- * queue that carries jobs between them. Both run on the consumer's one event-loop thread, so
- * nothing here locks.
+ * queue (the outbox) that returns finished jobs to the receiver. Both run on the consumer's one
+ * event-loop thread, so nothing here locks.
  *
  * Ownership: the receiver allocates a job and frees it after settlement. Between
  * writer_submit() and the job's return through the outbox the writer owns it, and the

@@ -32,7 +32,6 @@ struct writer {
     writer_options options;
     const wl_clock *clock;
     cosmos_client *cosmos;
-    job_queue inbox;
     consumer_job **jobs; /* every job the writer owns */
     size_t job_count;
     int active; /* upserts in progress */
@@ -414,18 +413,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     }
 }
 
-/* ---- The thread ---- */
-
-static void take_inbox(writer *w, int64_t now)
-{
-    consumer_job *job;
-
-    while ((job = job_queue_pop(&w->inbox)) != NULL) {
-        job->writer = w;
-        job->retry_at_ms = now;
-        w->jobs[w->job_count++] = job;
-    }
-}
+/* ---- The work between wake-ups ---- */
 
 /*
  * Starts due attempts, oldest job first, and abandons jobs past their deadline; returns the
@@ -513,7 +501,6 @@ int64_t writer_run(writer *w)
     if (!w->ready && w->check == CHECK_IDLE && now >= w->next_check_ms) {
         start_check(w);
     }
-    take_inbox(w, now);
 
     /* The first round starts due jobs and sends them (a new request is due on curl's timer at
      * once), and reads the responses that arrived. Finished requests free places for jobs
@@ -576,7 +563,6 @@ writer *writer_create(const writer_options *options, wl_error *err)
     if (!wl_random_bytes(&w->jitter_state, sizeof w->jitter_state) || w->jitter_state == 0) {
         w->jitter_state = (uint64_t)wl_clock_realtime_us(w->clock) | 1u;
     }
-    job_queue_init(&w->inbox, options->queue_capacity);
     w->jobs = wl_xcalloc(options->queue_capacity, sizeof *w->jobs);
     w->check_backoff = (backoff_policy){.initial_ms = 500, .max_ms = 15000, .multiplier = 2};
     health_component_set(options->health, false, "checking the Cosmos DB container");
@@ -585,7 +571,13 @@ writer *writer_create(const writer_options *options, wl_error *err)
 
 bool writer_submit(writer *w, consumer_job *job)
 {
-    return job_queue_push(&w->inbox, job);
+    if (w->job_count == w->options.queue_capacity) {
+        return false;
+    }
+    job->writer = w;
+    job->retry_at_ms = wl_clock_monotonic_ms(w->clock);
+    w->jobs[w->job_count++] = job;
+    return true;
 }
 
 bool writer_ready(const writer *w)
@@ -601,14 +593,12 @@ void writer_destroy(writer *w)
 
     /* Destroying the client cancels transfers without callbacks; the jobs are still ours. */
     cosmos_client_destroy(w->cosmos);
-    take_inbox(w, 0);
     while (w->job_count > 0) {
         consumer_job *job = w->jobs[w->job_count - 1];
         job->in_progress = false;
         finish(w, job, SETTLE_ABANDON, "shutdown", "the consumer stopped before the write ended");
     }
     cred_token_free(&w->token);
-    job_queue_destroy(&w->inbox);
     free(w->jobs);
     free(w);
 }
