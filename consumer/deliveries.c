@@ -341,7 +341,7 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     }
     slot->with_writer = true;
     if (!writer_submit(app->writer, job)) {
-        LOG_ERROR("writer-inbox-full", "the writer already holds as many jobs as it can; aborting");
+        LOG_ERROR("writer-full", "the writer already holds as many jobs as it can; aborting");
         abort();
     }
 }
