@@ -37,7 +37,7 @@ typedef struct writer_options {
     cosmos_options cosmos;           /* strings are copied by the Cosmos client */
     const char *partition_key_field; /* document field whose value is the partition key */
     int concurrency;                 /* concurrent upserts */
-    size_t queue_capacity;           /* jobs the writer holds at most, and the outbox size */
+    size_t queue_capacity;           /* max jobs the writer owns at once, and the outbox size */
     cred *cosmos_credential;         /* Entra credential when cosmos.master_key is NULL; borrowed */
     const char *cosmos_scope;        /* "https://ACCOUNT.documents.azure.com/.default" */
     const wl_clock *clock;           /* NULL for the system clock */
@@ -51,7 +51,7 @@ writer *writer_create(const writer_options *options, wl_error *err);
 
 /*
  * Hands `job` to the writer, which starts it in the next writer_run. Returns false when the
- * writer already holds `queue_capacity` jobs (a credit accounting bug).
+ * writer already owns `queue_capacity` jobs (a credit accounting bug).
  */
 bool writer_submit(writer *w, consumer_job *job);
 
