@@ -57,6 +57,8 @@ typedef struct cosmos_result {
      * error, or a close without a reply) and no new connection was tried. The server may
      * have closed it while the request went out, so a new connection may well succeed. */
     bool kept_alive_connection_lost;
+    bool opened_connection;   /* the request opened a new connection */
+    bool resumed_tls_session; /* that connection resumed an earlier TLS session */
 } cosmos_result;
 
 typedef void (*cosmos_done_fn)(void *user, const cosmos_result *result);

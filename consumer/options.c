@@ -33,7 +33,8 @@ static const config_option options_table[] = {
      "same when a message is redelivered.",
      FIELD(partition_key_path)},
     {"cosmos-ca-file", "COSMOS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
-     "PEM file of CAs trusted for Cosmos DB HTTPS (default: system store).", FIELD(cosmos_ca_file)},
+     "PEM file of CAs trusted for Cosmos DB HTTPS instead of the system store.",
+     FIELD(cosmos_ca_file)},
     {"cosmos-timeout", "COSMOS_REQUEST_TIMEOUT", CONFIG_DURATION, "10s", NULL, 100, 300000, false,
      "Timeout of one Cosmos DB request, connect included; a bare number is seconds, no longer "
      "milliseconds.",

@@ -17,6 +17,8 @@ typedef struct consumer_stats {
     metrics_counter *reconnects;
     metrics_counter *token_refreshes;
     metrics_counter *late_settlements;
+    metrics_counter *cosmos_connections;
+    metrics_counter *cosmos_tls_resumptions;
     /* Retries by cause: 408, 429, 449, 500, 502, 503, 504, other HTTP statuses, transport. */
     metrics_counter *retries_408;
     metrics_counter *retries_429;

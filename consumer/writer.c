@@ -168,6 +168,18 @@ static void describe_result(const cosmos_result *result, char *out, size_t capac
 
 static void on_check_done(void *ctx, const cosmos_result *result);
 
+/* Counts a finished request of either kind, and the connection it opened, if any. */
+static void count_request(writer *w, const cosmos_result *result)
+{
+    w->finished++;
+    if (result->opened_connection) {
+        metrics_counter_inc(w->options.stats->cosmos_connections, 1);
+    }
+    if (result->resumed_tls_session) {
+        metrics_counter_inc(w->options.stats->cosmos_tls_resumptions, 1);
+    }
+}
+
 static void start_check(writer *w)
 {
     if (!w->uses_key) {
@@ -187,7 +199,7 @@ static void on_check_done(void *ctx, const cosmos_result *result)
     char kind[96];
     check_step step = w->check;
 
-    w->finished++;
+    count_request(w, result);
 
     w->check = CHECK_IDLE;
     bool exists = http == 201 || http == 409;
@@ -348,7 +360,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     char detail[300];
     char kind[96];
 
-    w->finished++;
+    count_request(w, result);
 
     job->in_progress = false;
     w->active--;

@@ -382,6 +382,10 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     CHECK_STR_EQ(out.results[1].error.condition, "TooManyRequests");
     CHECK(strstr(out.results[1].error.message, "slow") != NULL);
     CHECK_INT_EQ(out.results[2].http_status, 200);
+    CHECK(out.results[0].opened_connection);
+    CHECK(!out.results[1].opened_connection);
+    CHECK(!out.results[2].opened_connection);
+    CHECK(!out.results[0].resumed_tls_session); /* plain HTTP */
 
     const char *head = server.heads[0];
     CHECK(strncmp(head, "POST /dbs/Orders/colls/Results/docs HTTP/1.1\r\n", 46) == 0);
