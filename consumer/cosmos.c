@@ -114,6 +114,7 @@ typedef struct socket_watch {
 struct cosmos_client {
     CURLM *multi;
     CURLSH *share;         /* the TLS session cache of every request slot */
+    bool pin_no_proxy;     /* no proxy variable is set, so requests need not look them up */
     int epoll_fd;          /* the sockets that curl watches */
     socket_watch *watches; /* indexed by descriptor; watch_capacity entries */
     int watch_capacity;
@@ -495,6 +496,29 @@ static wl_status check_ca_file(const char *path, wl_error *err)
     return WL_OK;
 }
 
+/*
+ * Returns true when the environment names a proxy that curl would use for `endpoint`: curl
+ * reads http_proxy (lower case only) for http URLs, https_proxy or HTTPS_PROXY for https, and
+ * all_proxy or ALL_PROXY for both. An empty value means no proxy, as it does for curl. When
+ * none is set the client pins "no proxy" on its requests, because curl otherwise reads six
+ * variables through getenv for every request, and a pod's environment contains a variable
+ * for every service in its namespace.
+ */
+static bool proxy_configured(const char *endpoint)
+{
+    bool https = strncasecmp(endpoint, "https:", 6) == 0;
+    const char *names[] = {https ? "https_proxy" : "http_proxy", https ? "HTTPS_PROXY" : NULL,
+                           "all_proxy", "ALL_PROXY"};
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *value = names[i] ? getenv(names[i]) : NULL;
+        if (value != NULL && value[0] != '\0') {
+            return true;
+        }
+    }
+    return false;
+}
+
 cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err)
 {
     cosmos_client *client;
@@ -559,6 +583,7 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
         cosmos_client_destroy(client);
         return NULL;
     }
+    client->pin_no_proxy = !proxy_configured(client->endpoint);
     client->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (client->epoll_fd < 0) {
         wl_error_set(err, WL_ERR_IO, "cannot create the Cosmos client's epoll set");
@@ -813,6 +838,10 @@ static void configure_common(cosmos_request *request, const char *url)
      * instead of parsing every certificate again for each one. */
     curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
     curl_easy_setopt(easy, CURLOPT_SHARE, client->share);
+    if (client->pin_no_proxy) {
+        curl_easy_setopt(easy, CURLOPT_PROXY, "");
+        curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+    }
     if (strncasecmp(client->endpoint, "https:", 6) == 0) {
         curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_connected);
         curl_easy_setopt(easy, CURLOPT_PREREQDATA, request);

@@ -408,6 +408,45 @@ TEST_CASE(upsert_headers_and_connection_reuse)
 }
 
 /*
+ * A proxy named in the environment is used: the client pins "no proxy" on its requests only
+ * when no proxy variable is set. Nothing listens at the endpoint, so the request can only
+ * succeed through the proxy, which gets the absolute URL.
+ */
+TEST_CASE(proxy_from_environment_used)
+{
+    static const char *const responses[] = {"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"};
+    fake_server proxy;
+    captured out = {0};
+    char proxy_url[64];
+    wl_error err = {0};
+
+    fake_server_start(&proxy, responses, 1, 0);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    CHECK(setenv("http_proxy", proxy_url, 1) == 0); /* curl reads it for every request */
+    cosmos_options options = {
+        .endpoint = "http://127.0.0.2:1/",
+        .database = "Orders",
+        .container = "Results",
+        .master_key = EMULATOR_KEY,
+        .max_connections = 1,
+        .request_timeout_ms = 10000,
+    };
+    cosmos_client *client = cosmos_client_create(&options, &err);
+    CHECK(client != NULL);
+    upsert_and_wait(client, "a", &out);
+    unsetenv("http_proxy");
+    cosmos_client_destroy(client);
+
+    CHECK_INT_EQ(out.results[0].http_status, 201);
+    if (out.results[0].http_status != 201) {
+        return; /* the proxy got no request, and its thread still waits for one */
+    }
+    fake_server_stop(&proxy);
+    const char expected[] = "POST http://127.0.0.2:1/dbs/Orders/colls/Results/docs HTTP/1.1\r\n";
+    CHECK(strncmp(proxy.heads[0], expected, sizeof expected - 1) == 0);
+}
+
+/*
  * A pooled connection stays in the epoll set between requests and leaves it when the server
  * closes it. The next request then opens a new connection.
  */
@@ -1034,4 +1073,5 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
           TEST_ENTRY(request_after_pooled_connection_closed),
           TEST_ENTRY(unsolicited_response_not_reused),
-          TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first))
+          TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first),
+          TEST_ENTRY(proxy_from_environment_used))
