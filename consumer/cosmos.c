@@ -115,6 +115,7 @@ struct cosmos_client {
     CURLM *multi;
     CURLSH *share;         /* the TLS session cache of every request slot */
     bool pin_no_proxy;     /* no proxy variable is set, so requests need not look them up */
+    bool trust_one_file;   /* the trusted CAs come from one file, not also from a directory */
     int epoll_fd;          /* the sockets that curl watches */
     socket_watch *watches; /* indexed by descriptor; watch_capacity entries */
     int watch_capacity;
@@ -521,6 +522,25 @@ static bool proxy_configured(const char *endpoint)
     return false;
 }
 
+/*
+ * Returns true when the CA bundle file that curl was built with is readable. curl also trusts
+ * the CA directory it was built with (Debian: /etc/ssl/certs, the same certificates as the
+ * bundle), and with a directory in use it parses the CA file again for every connection
+ * instead of keeping the parsed store in the multi handle. So the client drops the directory
+ * when one file contains the trusted CAs: COSMOS_CA_FILE, or else this bundle.
+ */
+static bool default_ca_bundle_readable(void)
+{
+    const char *bundle = NULL;
+    CURL *probe = curl_easy_init();
+    bool readable = probe != NULL &&
+                    curl_easy_getinfo(probe, CURLINFO_CAINFO, &bundle) == CURLE_OK &&
+                    bundle != NULL && access(bundle, R_OK) == 0;
+
+    curl_easy_cleanup(probe);
+    return readable;
+}
+
 cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err)
 {
     cosmos_client *client;
@@ -587,6 +607,7 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
         return NULL;
     }
     client->pin_no_proxy = !proxy_configured(client->endpoint);
+    client->trust_one_file = client->ca_file != NULL || default_ca_bundle_readable();
     client->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (client->epoll_fd < 0) {
         wl_error_set(err, WL_ERR_IO, "cannot create the Cosmos client's epoll set");
@@ -835,11 +856,9 @@ static void configure_common(cosmos_request *request, const char *url)
     if (client->ca_file) {
         curl_easy_setopt(easy, CURLOPT_CAINFO, client->ca_file);
     }
-    /* Trust only the CA file: without this, curl also trusts the directory it was built with
-     * (Debian: /etc/ssl/certs, the same certificates as the default bundle file). With a file
-     * alone, curl also keeps the parsed store in the multi handle for the next connections,
-     * instead of parsing every certificate again for each one. */
-    curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+    if (client->trust_one_file) {
+        curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(easy, CURLOPT_SHARE, client->share);
     if (client->pin_no_proxy) {
         curl_easy_setopt(easy, CURLOPT_PROXY, "");
