@@ -525,7 +525,7 @@ static bool proxy_configured(const char *endpoint)
 /*
  * Returns true when the CA bundle file that curl was built with is readable. curl also trusts
  * the CA directory it was built with (Debian: /etc/ssl/certs, the same certificates as the
- * bundle), and with a directory in use it parses the CA file again for every connection
+ * bundle). While a directory is in use, curl parses the CA file again for every connection
  * instead of keeping the parsed store in the multi handle. So the client drops the directory
  * when one file contains the trusted CAs: COSMOS_CA_FILE, or else this bundle.
  */
