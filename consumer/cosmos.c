@@ -596,9 +596,9 @@ cosmos_client *cosmos_client_create(const cosmos_options *options, wl_error *err
      * Sharing one lets a new connection resume the session of an earlier one instead of
      * verifying the server's certificate chain again, which costs about as much CPU as 30
      * requests on a kept-alive connection (counted with callgrind). OpenSSL offers a TLS 1.3
-     * session only once, so of connections opened together, those that start before an earlier one
-     * has its own session make a full handshake. The client has one thread, so the share needs no
-     * lock functions. */
+     * session only once, so a connection that starts before an earlier one has received a
+     * session of its own still makes a full handshake. The client has one thread, so the share
+     * needs no lock functions. */
     client->share = curl_share_init();
     if (client->share == NULL || curl_share_setopt(client->share, CURLSHOPT_SHARE,
                                                    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
