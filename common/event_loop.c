@@ -36,6 +36,24 @@ typedef struct source {
     source_kind kind;
 } source;
 
+/*
+ * A host-name lookup that runs on a thread of its own, so that a slow DNS server does not hold
+ * up the loop's other connections and descriptors. The loop and the lookup thread both hold it
+ * and the last to release it frees it. `loop` is cleared under `lock` when the connection or the
+ * loop goes away first, so that the thread never signals a freed loop.
+ */
+typedef struct lookup {
+    pthread_mutex_t lock;
+    event_loop *loop; /* guarded by lock; NULL once the loop side released it */
+    event_loop_resolve_fn resolve;
+    char *host;
+    char *port;
+    bool done;                  /* guarded by lock */
+    int status;                 /* the resolver's result, once done */
+    struct addrinfo *addresses; /* owned here until the loop takes them */
+    int holders;                /* guarded by lock */
+} lookup;
+
 typedef struct loop_connection {
     source source;
     event_loop *loop;
@@ -46,6 +64,7 @@ typedef struct loop_connection {
     bool wake_pending;             /* guarded by loop->lock */
     uint32_t events;               /* the epoll interest registered for `fd`, 0 when none */
     int64_t tick_at_ms;            /* the transport's next timer, 0 when none */
+    lookup *pending_lookup;        /* the host-name lookup in progress, or NULL */
     struct addrinfo *addresses;    /* resolved addresses, freed once connected */
     struct addrinfo *next_address; /* the next address to try */
     int connect_errno;             /* the last connect failure */
@@ -73,11 +92,22 @@ struct event_loop {
     atomic_bool interrupted;
     loop_connection *connections;
     loop_watch *watches;
+    event_loop_resolve_fn resolve;
 };
 
 static int64_t now_ms(void)
 {
     return wl_clock_monotonic_ms(wl_clock_system());
+}
+
+/* Makes the loop's eventfd readable, so that a waiting event_loop_run returns. */
+static void signal_wake_fd(event_loop *loop)
+{
+    uint64_t increment = 1;
+
+    if (write(loop->wake_fd, &increment, sizeof increment) < 0) {
+        /* EAGAIN: the counter is full, so the loop wakes anyway */
+    }
 }
 
 event_loop *event_loop_create(event_loop_event_fn on_event, void *ctx, wl_error *err)
@@ -102,6 +132,7 @@ event_loop *event_loop_create(event_loop_event_fn on_event, void *ctx, wl_error 
     epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &event);
     loop->on_event = on_event;
     loop->ctx = ctx;
+    loop->resolve = getaddrinfo;
     pthread_mutex_init(&loop->lock, NULL);
     atomic_init(&loop->interrupted, false);
     return loop;
@@ -116,8 +147,38 @@ static void close_socket(loop_connection *c)
     c->events = 0;
 }
 
+static void lookup_free(lookup *job)
+{
+    if (job->addresses != NULL) {
+        freeaddrinfo(job->addresses);
+    }
+    pthread_mutex_destroy(&job->lock);
+    free(job->host);
+    free(job->port);
+    free(job);
+}
+
+/* Gives up the loop's hold on the connection's lookup, which may still be running. */
+static void release_lookup(loop_connection *c)
+{
+    lookup *job = c->pending_lookup;
+
+    if (job == NULL) {
+        return;
+    }
+    c->pending_lookup = NULL;
+    pthread_mutex_lock(&job->lock);
+    job->loop = NULL;
+    bool last = --job->holders == 0;
+    pthread_mutex_unlock(&job->lock);
+    if (last) {
+        lookup_free(job);
+    }
+}
+
 static void free_connection(loop_connection *c)
 {
+    release_lookup(c);
     close_socket(c);
     if (c->addresses != NULL) {
         freeaddrinfo(c->addresses);
@@ -253,11 +314,89 @@ static void finish_connect(loop_connection *c)
     try_connect(c);
 }
 
+static const struct addrinfo lookup_hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+
+/* Connects to the looked-up addresses, or ends the connection with the lookup's error. */
+static void connect_resolved(loop_connection *c, int status, struct addrinfo *addresses)
+{
+    if (status != 0) {
+        fail_io_text(c, gai_strerror(status), "on resolve of");
+        return;
+    }
+    c->addresses = addresses;
+    c->next_address = addresses;
+    try_connect(c);
+}
+
+static void *run_lookup(void *arg)
+{
+    lookup *job = arg;
+    struct addrinfo *addresses = NULL;
+    int status = job->resolve(job->host, job->port, &lookup_hints, &addresses);
+
+    pthread_mutex_lock(&job->lock);
+    job->status = status;
+    job->addresses = status == 0 ? addresses : NULL;
+    job->done = true;
+    if (job->loop != NULL) {
+        signal_wake_fd(job->loop);
+    }
+    bool last = --job->holders == 0;
+    pthread_mutex_unlock(&job->lock);
+    if (last) {
+        lookup_free(job);
+    }
+    return NULL;
+}
+
+/* Starts looking up the connection's host name on a detached thread. */
+static void start_lookup(loop_connection *c, const char *host, const char *port)
+{
+    lookup *job = wl_xcalloc(1, sizeof *job);
+    pthread_attr_t attributes;
+    pthread_t thread;
+
+    pthread_mutex_init(&job->lock, NULL);
+    job->loop = c->loop;
+    job->resolve = c->loop->resolve;
+    job->host = wl_xstrdup(host);
+    job->port = wl_xstrdup(port);
+    job->holders = 2;
+    c->pending_lookup = job;
+
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    int error = pthread_create(&thread, &attributes, run_lookup, job);
+    pthread_attr_destroy(&attributes);
+    if (error != 0) {
+        job->holders = 1; /* no thread was started to release it */
+        release_lookup(c);
+        fail_io(c, error, "on resolve of");
+    }
+}
+
+/* Takes the result of the connection's lookup when it has finished. */
+static void finish_lookup(loop_connection *c)
+{
+    lookup *job = c->pending_lookup;
+
+    pthread_mutex_lock(&job->lock);
+    bool done = job->done;
+    int status = job->status;
+    struct addrinfo *addresses = job->addresses;
+    job->addresses = NULL;
+    pthread_mutex_unlock(&job->lock);
+    if (!done) {
+        return;
+    }
+    release_lookup(c);
+    connect_resolved(c, status, addresses);
+}
+
 void event_loop_connect(event_loop *loop, pn_connection_t *connection, pn_transport_t *transport,
                         const char *host, const char *port)
 {
     loop_connection *c = wl_xcalloc(1, sizeof *c);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 
     c->source.kind = SOURCE_CONNECTION;
     c->loop = loop;
@@ -271,13 +410,21 @@ void event_loop_connect(event_loop *loop, pn_connection_t *connection, pn_transp
     loop->connections = c;
     pthread_mutex_unlock(&loop->lock);
 
-    int status = getaddrinfo(host, port, &hints, &c->addresses);
-    if (status != 0) {
-        fail_io_text(c, gai_strerror(status), "on resolve of");
+    /* An address literal needs no DNS, so it is resolved at once. */
+    struct addrinfo numeric_hints = lookup_hints;
+    struct addrinfo *addresses = NULL;
+    numeric_hints.ai_flags = AI_NUMERICHOST;
+    int status = getaddrinfo(host, port, &numeric_hints, &addresses);
+    if (status == EAI_NONAME) {
+        start_lookup(c, host, port);
         return;
     }
-    c->next_address = c->addresses;
-    try_connect(c);
+    connect_resolved(c, status, addresses);
+}
+
+void event_loop_set_resolver(event_loop *loop, event_loop_resolve_fn resolve)
+{
+    loop->resolve = resolve;
 }
 
 static loop_connection *find_connection(event_loop *loop, pn_connection_t *connection)
@@ -288,16 +435,6 @@ static loop_connection *find_connection(event_loop *loop, pn_connection_t *conne
         }
     }
     return NULL;
-}
-
-/* Makes the loop's eventfd readable, so that a waiting event_loop_run returns. */
-static void signal_wake_fd(event_loop *loop)
-{
-    uint64_t increment = 1;
-
-    if (write(loop->wake_fd, &increment, sizeof increment) < 0) {
-        /* EAGAIN: the counter is full, so the loop wakes anyway */
-    }
 }
 
 void event_loop_wake(event_loop *loop, pn_connection_t *connection)
@@ -444,6 +581,9 @@ static bool drain(loop_connection *c)
  * error and the close that follows it. Returns true when it delivered an event. */
 static bool pump(loop_connection *c, int64_t now)
 {
+    if (c->pending_lookup != NULL) {
+        finish_lookup(c);
+    }
     bool delivered = drain(c);
 
     if (c->fd >= 0 && !c->connecting && !pn_connection_driver_finished(&c->driver)) {

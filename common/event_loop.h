@@ -28,6 +28,7 @@
 #include <proton/event.h>
 #include <proton/transport.h>
 
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,13 +48,22 @@ void event_loop_destroy(event_loop *loop);
 
 /*
  * Connects to `host`:`port` over TCP and drives `connection` and `transport`, which the loop
- * takes over (configure both first, as for pn_proactor_connect2). The host is resolved here,
- * blocking, as Proton's proactor does. A failure to resolve or connect sets the transport
- * condition "proton:io" and closes the transport, so PN_TRANSPORT_ERROR and
- * PN_TRANSPORT_CLOSED follow as for any lost connection.
+ * takes over (configure both first, as for pn_proactor_connect2). An address literal is used
+ * at once. A host name is looked up on a thread of its own, so that a slow DNS server does not
+ * hold up the loop, whereas Proton's proactor looks it up blocking. A failure to resolve or
+ * connect sets the transport condition "proton:io" and closes the transport, so
+ * PN_TRANSPORT_ERROR and PN_TRANSPORT_CLOSED follow as for any lost connection.
  */
 void event_loop_connect(event_loop *loop, pn_connection_t *connection, pn_transport_t *transport,
                         const char *host, const char *port);
+
+/* A host-name lookup with getaddrinfo's contract. */
+typedef int (*event_loop_resolve_fn)(const char *host, const char *port,
+                                     const struct addrinfo *hints, struct addrinfo **result);
+
+/* Sets the lookup that event_loop_connect runs for host names: getaddrinfo unless a test sets
+ * one that it can hold up. It runs on the lookup's own thread. */
+void event_loop_set_resolver(event_loop *loop, event_loop_resolve_fn resolve);
 
 /*
  * Queues a PN_CONNECTION_WAKE event for `connection`, which must be driven by this loop and

@@ -14,6 +14,7 @@
 #include <proton/sasl.h>
 #include <proton/transport.h>
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -334,6 +335,121 @@ TEST_CASE(resolve_failure_reported)
     event_loop_destroy(loop);
 }
 
+/* A resolver that waits until the test lets it go, then resolves any host to 127.0.0.1. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    bool released;
+    atomic_int started;
+    atomic_int returned;
+} held = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0};
+
+static int held_resolve(const char *host, const char *port, const struct addrinfo *hints,
+                        struct addrinfo **result)
+{
+    struct addrinfo numeric = *hints;
+
+    (void)host;
+    atomic_fetch_add(&held.started, 1);
+    pthread_mutex_lock(&held.lock);
+    while (!held.released) {
+        pthread_cond_wait(&held.changed, &held.lock);
+    }
+    pthread_mutex_unlock(&held.lock);
+    numeric.ai_flags |= AI_NUMERICHOST;
+    int status = getaddrinfo("127.0.0.1", port, &numeric, result);
+    atomic_fetch_add(&held.returned, 1);
+    return status;
+}
+
+static void held_reset(void)
+{
+    held.released = false;
+    atomic_store(&held.started, 0);
+    atomic_store(&held.returned, 0);
+}
+
+static void held_release(void)
+{
+    pthread_mutex_lock(&held.lock);
+    held.released = true;
+    pthread_cond_broadcast(&held.changed);
+    pthread_mutex_unlock(&held.lock);
+}
+
+/* Waits up to WAIT_LIMIT_MS until `*counter` reaches `target`. */
+static void wait_for(atomic_int *counter, int target)
+{
+    for (int i = 0; i < WAIT_LIMIT_MS && atomic_load(counter) < target; i++) {
+        usleep(1000);
+    }
+}
+
+static void on_watch_ready(void *ctx);
+
+typedef struct watch_state {
+    int fd;
+    int calls;
+} watch_state;
+
+/* While a host name is being looked up, the loop goes on serving its other descriptors, and
+ * the connection opens once the lookup returns. */
+TEST_CASE(lookup_runs_beside_loop)
+{
+    recorder r = {0};
+    peer p;
+    watch_state state = {.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    uint64_t one = 1;
+
+    held_reset();
+    peer_start(&p, PEER_OPEN, 0);
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    event_loop_set_resolver(loop, held_resolve);
+    CHECK_INT_EQ(event_loop_watch(loop, state.fd, on_watch_ready, &state, NULL), WL_OK);
+    pn_connection_t *connection = connect_client(loop, "servicebus-peer.test", p.port_text);
+    wait_for(&held.started, 1);
+    CHECK_INT_EQ(atomic_load(&held.started), 1);
+
+    CHECK(write(state.fd, &one, sizeof one) == sizeof one);
+    event_loop_run(loop, WAIT_LIMIT_MS);
+    CHECK_INT_EQ(state.calls, 1);
+    CHECK_INT_EQ(r.remote_opens, 0);
+    CHECK_INT_EQ(event_loop_connection_count(loop), 1);
+
+    held_release();
+    run_until(loop, &r.remote_opens, 1);
+    CHECK_INT_EQ(r.remote_opens, 1);
+    CHECK_INT_EQ(atomic_load(&p.remote_opens), 1);
+
+    pn_connection_close(connection);
+    event_loop_flush(loop);
+    run_until(loop, &r.transport_closed, 1);
+    CHECK_INT_EQ(r.transport_errors, 0);
+    event_loop_destroy(loop);
+    peer_stop(&p);
+    close(state.fd);
+}
+
+/* A loop destroyed while a lookup runs is not touched by the lookup's thread afterwards (the
+ * sanitizer build reports a use after free otherwise). */
+TEST_CASE(loop_destroyed_during_lookup)
+{
+    recorder r = {0};
+
+    held_reset();
+    event_loop *loop = event_loop_create(record, &r, NULL);
+    event_loop_set_resolver(loop, held_resolve);
+    connect_client(loop, "servicebus-peer.test", "5672");
+    wait_for(&held.started, 1);
+    event_loop_destroy(loop);
+
+    held_release();
+    wait_for(&held.returned, 1);
+    CHECK_INT_EQ(atomic_load(&held.returned), 1);
+    usleep(50 * 1000); /* lets the detached thread free the lookup before the process exits */
+    CHECK_INT_EQ(r.transport_closed, 0); /* no event after destroy */
+}
+
 typedef struct wake_request {
     event_loop *loop;
     pn_connection_t *connection;
@@ -401,11 +517,6 @@ TEST_CASE(interrupt_ends_wait)
     event_loop_destroy(loop);
 }
 
-typedef struct watch_state {
-    int fd;
-    int calls;
-} watch_state;
-
 static void on_watch_ready(void *ctx)
 {
     watch_state *state = ctx;
@@ -465,4 +576,5 @@ TEST_MAIN(TEST_ENTRY(connects_opens_and_closes), TEST_ENTRY(peer_close_ends_conn
           TEST_ENTRY(idle_timeout_closes_at_once), TEST_ENTRY(connect_refused_reported),
           TEST_ENTRY(resolve_failure_reported), TEST_ENTRY(wake_from_other_thread),
           TEST_ENTRY(interrupt_ends_wait), TEST_ENTRY(watched_descriptor_called),
-          TEST_ENTRY(heartbeats_keep_idle_connection))
+          TEST_ENTRY(heartbeats_keep_idle_connection), TEST_ENTRY(lookup_runs_beside_loop),
+          TEST_ENTRY(loop_destroyed_during_lookup))
