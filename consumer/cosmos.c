@@ -94,6 +94,7 @@ typedef struct cosmos_request {
     size_t response_length;
     char curl_error[CURL_ERROR_SIZE];
     bool resumed_tls_session; /* the connection of the current transfer resumed a session */
+    long connected_port;      /* local port of that connection, to match it at the end */
 } cosmos_request;
 
 /*
@@ -789,7 +790,7 @@ static int on_connected(void *user, char *remote_ip, char *local_ip, int remote_
     (void)remote_ip;
     (void)local_ip;
     (void)remote_port;
-    (void)local_port;
+    request->connected_port = local_port;
     request->resumed_tls_session =
         curl_easy_getinfo(request->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info != NULL &&
         info->backend == CURLSSLBACKEND_OPENSSL && info->internals != NULL &&
@@ -1133,7 +1134,12 @@ static void finish_request(cosmos_client *client, CURL *easy, CURLcode code)
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
     request->result.opened_connection = new_connections > 0;
-    request->result.resumed_tls_session = new_connections > 0 && request->resumed_tls_session;
+    /* curl may retry on a new connection after a kept-alive one failed, and the new one may
+     * fail before the callback runs for it. The flag counts only when the ports match. */
+    long local_port = 0;
+    curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &local_port);
+    request->result.resumed_tls_session = new_connections > 0 && request->resumed_tls_session &&
+                                          local_port == request->connected_port;
     curl_multi_remove_handle(client->multi, easy);
     client->in_flight--;
 
