@@ -406,11 +406,6 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     cosmos_client_destroy(client);
 }
 
-/*
- * A proxy named in the environment is used: the client pins "no proxy" on its requests only
- * when no proxy variable is set. Nothing listens at the endpoint, so the request can only
- * succeed through the proxy, which gets the absolute URL.
- */
 /* Environment variables that would change which proxy curl uses, cleared around a test. */
 static const char *const proxy_variables[] = {"http_proxy", "all_proxy", "ALL_PROXY", "no_proxy",
                                               "NO_PROXY"};
@@ -437,6 +432,11 @@ static void restore_proxy_variables(char *saved[PROXY_VARIABLE_COUNT])
     }
 }
 
+/*
+ * A proxy named in the environment is used: the client pins "no proxy" on its requests only
+ * when no proxy variable is set. Nothing listens at the endpoint, so the request can only
+ * succeed through the proxy, which gets the absolute URL.
+ */
 TEST_CASE(proxy_from_environment_used)
 {
     char *saved[PROXY_VARIABLE_COUNT];

@@ -399,7 +399,7 @@ TEST_CASE(lookup_runs_beside_loop)
     recorder r = {0};
     peer p;
     watch_state state = {.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-    uint64_t one = 1;
+    uint64_t increment = 1;
 
     held_reset();
     peer_start(&p, PEER_OPEN, 0);
@@ -410,7 +410,7 @@ TEST_CASE(lookup_runs_beside_loop)
     wait_for(&held.started, 1);
     CHECK_INT_EQ(atomic_load(&held.started), 1);
 
-    CHECK(write(state.fd, &one, sizeof one) == sizeof one);
+    CHECK(write(state.fd, &increment, sizeof increment) == sizeof increment);
     event_loop_run(loop, WAIT_LIMIT_MS);
     CHECK_INT_EQ(state.calls, 1);
     CHECK_INT_EQ(r.remote_opens, 0);
