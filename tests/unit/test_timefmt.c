@@ -98,6 +98,28 @@ TEST_CASE(stamp_cache_seconds)
     CHECK_STR_EQ(stamp, "1969-12-31 23:59:59.999999");
 }
 
+TEST_CASE(iso8601_cached_seconds)
+{
+    char iso[WL_ISO8601_SIZE];
+    char stamp[WL_STAMP_SIZE];
+
+    /* Each format caches its own second: interleave them in one second, then change seconds. */
+    wl_format_iso8601(INT64_C(1796364867001), iso);
+    CHECK_STR_EQ(iso, "2026-12-04T06:14:27.001Z");
+    wl_format_stamp(INT64_C(1796364867000002), stamp);
+    CHECK_STR_EQ(stamp, "2026-12-04 06:14:27.000002");
+    wl_format_iso8601(INT64_C(1796364867999), iso);
+    CHECK_STR_EQ(iso, "2026-12-04T06:14:27.999Z");
+    wl_format_iso8601(INT64_C(1796364868000), iso);
+    CHECK_STR_EQ(iso, "2026-12-04T06:14:28.000Z");
+    wl_format_iso8601(INT64_C(1796364867500), iso);
+    CHECK_STR_EQ(iso, "2026-12-04T06:14:27.500Z");
+    wl_format_iso8601(INT64_C(951782400000), iso); /* a leap day */
+    CHECK_STR_EQ(iso, "2000-02-29T00:00:00.000Z");
+    wl_format_iso8601(INT64_C(-1), iso);
+    CHECK_STR_EQ(iso, "1969-12-31T23:59:59.999Z");
+}
+
 TEST_CASE(uuid_v4_unique_many)
 {
     enum { COUNT = 2000 };
@@ -147,6 +169,7 @@ TEST_CASE(uuid_v4_fork_refills)
     CHECK(strcmp(parent_next, child_next) != 0);
 }
 
-TEST_MAIN(TEST_ENTRY(stamp_format), TEST_ENTRY(stamp_parse_rejects), TEST_ENTRY(rfc1123_roundtrip),
-          TEST_ENTRY(uuid_v4_shape), TEST_ENTRY(guid_order), TEST_ENTRY(stamp_cache_seconds),
-          TEST_ENTRY(uuid_v4_unique_many), TEST_ENTRY(uuid_v4_fork_refills))
+TEST_MAIN(TEST_ENTRY(stamp_format), TEST_ENTRY(iso8601_cached_seconds),
+          TEST_ENTRY(stamp_parse_rejects), TEST_ENTRY(rfc1123_roundtrip), TEST_ENTRY(uuid_v4_shape),
+          TEST_ENTRY(guid_order), TEST_ENTRY(stamp_cache_seconds), TEST_ENTRY(uuid_v4_unique_many),
+          TEST_ENTRY(uuid_v4_fork_refills))
