@@ -19,6 +19,10 @@ bool document_utf8_valid(const uint8_t *data, size_t length, size_t *out_offset)
     size_t offset = 0;
 
     while (offset < length) {
+        if (data[offset] < 0x80) {
+            offset++; /* ASCII needs no decoding, and most bodies are ASCII */
+            continue;
+        }
         size_t step = utf8_sequence_length(data + offset, length - offset);
 
         if (step == 0) {
