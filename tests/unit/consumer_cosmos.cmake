@@ -1,12 +1,6 @@
 # More cases of the consumer's Cosmos DB client (test_cosmos) and message validation
 # (test_document). Their binaries are defined by wl_unit_test in consumer.cmake, which this
 # file follows in the sorted include order; each case is one ctest entry, as there.
-function(wl_unit_test_cases name)
-  foreach(case IN LISTS ARGN)
-    add_test(NAME ${name}.${case} COMMAND test_${name} ${case})
-    set_tests_properties(${name}.${case} PROPERTIES LABELS unit TIMEOUT 60)
-  endforeach()
-endfunction()
 
 wl_unit_test_cases(cosmos
   partition_key_json_escapes partition_key_json_worst_case_fits upsert_escapes_partition_key
