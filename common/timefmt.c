@@ -59,6 +59,27 @@ static const char *cached_prefix(second_prefix *cache, int64_t seconds, char sep
     return cache->text;
 }
 
+/* The first and the last second with a four-digit year: 0000-01-01 00:00:00 and
+ * 9999-12-31 23:59:59 UTC. */
+#define FIRST_FORMATTED_SECOND INT64_C(-62167219200)
+#define LAST_FORMATTED_SECOND  INT64_C(253402300799)
+
+/*
+ * Clamps a time of `*seconds` and `*fraction` (in units of one over `per_second`) to the years
+ * 0000 to 9999. NOTE: the fixed-width formats have no room for other years, so such a time
+ * (from a broker's bad timestamp, say) is written as the nearest time that fits.
+ */
+static void clamp_to_four_digit_years(int64_t *seconds, int64_t *fraction, int64_t per_second)
+{
+    if (*seconds > LAST_FORMATTED_SECOND) {
+        *seconds = LAST_FORMATTED_SECOND;
+        *fraction = per_second - 1;
+    } else if (*seconds < FIRST_FORMATTED_SECOND) {
+        *seconds = FIRST_FORMATTED_SECOND;
+        *fraction = 0;
+    }
+}
+
 /* Writes `value` as `count` decimal digits, with leading zeros. */
 static void put_digits(char *out, int64_t value, int count)
 {
@@ -80,6 +101,7 @@ void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE])
         micros += 1000000;
         seconds -= 1;
     }
+    clamp_to_four_digit_years(&seconds, &micros, 1000000);
     /* "YYYY-MM-DD HH:MM:SS." is 20 characters; the six digits and the terminator follow. */
     memcpy(out, cached_prefix(&stamp_prefix, seconds, ' '), 20);
     put_digits(out + 20, micros, 6);
@@ -180,6 +202,7 @@ void wl_format_iso8601(int64_t unix_ms, char out[WL_ISO8601_SIZE])
         millis += 1000;
         seconds -= 1;
     }
+    clamp_to_four_digit_years(&seconds, &millis, 1000);
     /* "YYYY-MM-DDTHH:MM:SS." is 20 characters. Three digits, 'Z' and the terminator follow. */
     memcpy(out, cached_prefix(&iso8601_prefix, seconds, 'T'), 20);
     put_digits(out + 20, millis, 3);

@@ -120,6 +120,28 @@ TEST_CASE(iso8601_cached_seconds)
     CHECK_STR_EQ(iso, "1969-12-31T23:59:59.999Z");
 }
 
+TEST_CASE(times_beyond_four_digit_years)
+{
+    char iso[WL_ISO8601_SIZE];
+    char stamp[WL_STAMP_SIZE];
+
+    /* Years after 9999 and before 0000 do not fit the fixed widths, so they are clamped. */
+    wl_format_iso8601(INT64_C(253402300799999), iso);
+    CHECK_STR_EQ(iso, "9999-12-31T23:59:59.999Z");
+    wl_format_iso8601(INT64_C(253402300800000), iso);
+    CHECK_STR_EQ(iso, "9999-12-31T23:59:59.999Z");
+    wl_format_iso8601(INT64_MAX, iso);
+    CHECK_STR_EQ(iso, "9999-12-31T23:59:59.999Z");
+    wl_format_iso8601(INT64_C(-62167219200000), iso);
+    CHECK_STR_EQ(iso, "0000-01-01T00:00:00.000Z");
+    wl_format_iso8601(INT64_C(-62167219200001), iso);
+    CHECK_STR_EQ(iso, "0000-01-01T00:00:00.000Z");
+    wl_format_stamp(INT64_C(253402300800000000), stamp);
+    CHECK_STR_EQ(stamp, "9999-12-31 23:59:59.999999");
+    wl_format_stamp(INT64_MIN, stamp);
+    CHECK_STR_EQ(stamp, "0000-01-01 00:00:00.000000");
+}
+
 TEST_CASE(uuid_v4_unique_many)
 {
     enum { COUNT = 2000 };
@@ -170,6 +192,7 @@ TEST_CASE(uuid_v4_fork_refills)
 }
 
 TEST_MAIN(TEST_ENTRY(stamp_format), TEST_ENTRY(iso8601_cached_seconds),
-          TEST_ENTRY(stamp_parse_rejects), TEST_ENTRY(rfc1123_roundtrip), TEST_ENTRY(uuid_v4_shape),
-          TEST_ENTRY(guid_order), TEST_ENTRY(stamp_cache_seconds), TEST_ENTRY(uuid_v4_unique_many),
+          TEST_ENTRY(times_beyond_four_digit_years), TEST_ENTRY(stamp_parse_rejects),
+          TEST_ENTRY(rfc1123_roundtrip), TEST_ENTRY(uuid_v4_shape), TEST_ENTRY(guid_order),
+          TEST_ENTRY(stamp_cache_seconds), TEST_ENTRY(uuid_v4_unique_many),
           TEST_ENTRY(uuid_v4_fork_refills))
