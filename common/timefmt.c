@@ -64,22 +64,6 @@ static const char *cached_prefix(second_prefix *cache, int64_t seconds, char sep
 #define FIRST_FORMATTED_SECOND INT64_C(-62167219200)
 #define LAST_FORMATTED_SECOND  INT64_C(253402300799)
 
-/*
- * Clamps a time of `*seconds` and `*fraction` (in units of one over `per_second`) to the years
- * 0000 to 9999. NOTE: the fixed-width formats have no room for other years, so such a time
- * (from a broker's bad timestamp, say) is written as the nearest time that fits.
- */
-static void clamp_to_four_digit_years(int64_t *seconds, int64_t *fraction, int64_t per_second)
-{
-    if (*seconds > LAST_FORMATTED_SECOND) {
-        *seconds = LAST_FORMATTED_SECOND;
-        *fraction = per_second - 1;
-    } else if (*seconds < FIRST_FORMATTED_SECOND) {
-        *seconds = FIRST_FORMATTED_SECOND;
-        *fraction = 0;
-    }
-}
-
 /* Writes `value` as `count` decimal digits, with leading zeros. */
 static void put_digits(char *out, int64_t value, int count)
 {
@@ -92,20 +76,40 @@ static void put_digits(char *out, int64_t value, int count)
 static _Thread_local second_prefix stamp_prefix = {.second = INT64_MIN};
 static _Thread_local second_prefix iso8601_prefix = {.second = INT64_MIN};
 
-void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE])
+/*
+ * Writes `value`, a time in units of one over `per_second`, as "YYYY-MM-DD" `separator`
+ * "HH:MM:SS." and `digits` fractional digits, and returns the position after them. NOTE: the
+ * fixed-width formats have no room for years outside 0000 to 9999, so such a time (from a
+ * broker's bad timestamp, say) is written as the nearest time that fits.
+ */
+static char *format_time(int64_t value, int64_t per_second, int digits, second_prefix *cache,
+                         char separator, char *out)
 {
-    int64_t seconds = unix_us / 1000000;
-    int64_t micros = unix_us % 1000000;
+    int64_t seconds = value / per_second;
+    int64_t fraction = value % per_second;
 
-    if (micros < 0) {
-        micros += 1000000;
+    if (fraction < 0) {
+        fraction += per_second;
         seconds -= 1;
     }
-    clamp_to_four_digit_years(&seconds, &micros, 1000000);
-    /* "YYYY-MM-DD HH:MM:SS." is 20 characters; the six digits and the terminator follow. */
-    memcpy(out, cached_prefix(&stamp_prefix, seconds, ' '), 20);
-    put_digits(out + 20, micros, 6);
-    out[26] = '\0';
+    if (seconds > LAST_FORMATTED_SECOND) {
+        seconds = LAST_FORMATTED_SECOND;
+        fraction = per_second - 1;
+    } else if (seconds < FIRST_FORMATTED_SECOND) {
+        seconds = FIRST_FORMATTED_SECOND;
+        fraction = 0;
+    }
+    /* The prefix is 20 characters, the same for every year of four digits. */
+    memcpy(out, cached_prefix(cache, seconds, separator), 20);
+    put_digits(out + 20, fraction, digits);
+    return out + 20 + digits;
+}
+
+void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE])
+{
+    char *end = format_time(unix_us, 1000000, 6, &stamp_prefix, ' ', out);
+
+    *end = '\0';
 }
 
 static bool read_digits(const char *text, int count, int *out)
@@ -195,19 +199,10 @@ bool wl_parse_rfc1123(const char *text, int64_t *out_unix_seconds)
 
 void wl_format_iso8601(int64_t unix_ms, char out[WL_ISO8601_SIZE])
 {
-    int64_t seconds = unix_ms / 1000;
-    int64_t millis = unix_ms % 1000;
+    char *end = format_time(unix_ms, 1000, 3, &iso8601_prefix, 'T', out);
 
-    if (millis < 0) {
-        millis += 1000;
-        seconds -= 1;
-    }
-    clamp_to_four_digit_years(&seconds, &millis, 1000);
-    /* "YYYY-MM-DDTHH:MM:SS." is 20 characters. Three digits, 'Z' and the terminator follow. */
-    memcpy(out, cached_prefix(&iso8601_prefix, seconds, 'T'), 20);
-    put_digits(out + 20, millis, 3);
-    out[23] = 'Z';
-    out[24] = '\0';
+    end[0] = 'Z';
+    end[1] = '\0';
 }
 
 /*
