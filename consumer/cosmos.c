@@ -134,7 +134,7 @@ struct cosmos_client {
     char *docs_url;  /* endpoint + "/" + docs_link + "/docs" */
     /* docs_url parsed once, so curl skips parsing and rebuilding the URL on every upsert (about
      * 13,000 instructions each, measured with callgrind). NULL when curl_url or curl_url_set
-     * failed, in which case upserts pass docs_url as a string, as before. */
+     * failed, in which case upserts pass docs_url as a string. */
     CURLU *docs_location;
     uint8_t *key;
     size_t key_length;

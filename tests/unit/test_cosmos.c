@@ -393,7 +393,7 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     CHECK(strstr(head, "x-ms-documentdb-partitionkey: [\"id-\\\"1\\\"\"]\r\n") != NULL);
     CHECK(strstr(head, "x-ms-documentdb-is-upsert: true\r\n") != NULL);
     CHECK(strstr(head, "Content-Type: application/json\r\n") != NULL);
-    CHECK(strstr(head, "\r\nAccept:") == NULL); /* neither ours nor curl's default */
+    CHECK(strstr(head, "\r\nAccept:") == NULL); /* no Accept line, ours or curl's default */
 
     size_t key_length = 0;
     uint8_t *key = wl_base64_decode(EMULATOR_KEY, &key_length);
