@@ -514,7 +514,8 @@ SCENARIOS = [
     Scenario("consumer-strict",
              "Consumer into the strict Cosmos test server over HTTPS (signatures checked)",
              run_consumer, CONSUMERS,
-             lambda ctx: [{"concurrency": 32, "count": 5000, "sink": "strict"}],
+             lambda ctx: [{"concurrency": 32, "count": n, "sink": "strict"}
+                          for n in (5000, 20000)],
              lambda ctx: [{"concurrency": 8, "count": 100, "sink": "strict"}], None),
     Scenario("coldstart", "Cold start to /readyz 200 and to the first document; idle RSS",
              run_coldstart, CONSUMERS, lambda ctx: [{"concurrency": 32, "count": 100}],
