@@ -17,3 +17,8 @@ set_tests_properties(bench.smoke PROPERTIES LABELS integration TIMEOUT 600)
 add_test(NAME bench.samples COMMAND /usr/bin/python3 -m unittest test_samples
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/bench/lib)
 set_tests_properties(bench.samples PROPERTIES LABELS unit TIMEOUT 60)
+
+# How --only and --count pick the cases of a scenario (bench/lib/test_cases.py).
+add_test(NAME bench.cases COMMAND /usr/bin/python3 -m unittest test_cases
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/bench/lib)
+set_tests_properties(bench.cases PROPERTIES LABELS unit TIMEOUT 60)

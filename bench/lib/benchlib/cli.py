@@ -127,6 +127,10 @@ def parse_args(argv, root):
     parser.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
                         help="run only the cases whose parameter KEY equals VALUE, e.g. "
                              "--only concurrency=32 (repeatable)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="messages per run in every case that has a count, in place of the "
+                             "scenario's own (for example to amortise start-up over more "
+                             "messages)")
     parser.add_argument("--wrap-ours", default=None,
                         help="command prefix for our binaries, for profiling, e.g. "
                              "'perf record -g -o {dir}/perf.data --' ({dir}: the run's log "
@@ -148,6 +152,8 @@ def parse_args(argv, root):
         args.runs = 1
     if args.runs < 1:
         parser.error(f"invalid --runs {args.runs}: expected 1 or more")
+    if args.count is not None and args.count < 1:
+        parser.error(f"invalid --count {args.count}: expected 1 or more")
     if args.wrap_ours:
         args.keep_logs = True
     args.case_filter = {}
@@ -222,10 +228,23 @@ def write_meta(root, args, out_dir):
         json.dump(meta, out, indent=2)
 
 
+def select_cases(cases, case_filter, count=None):
+    """Returns the cases whose parameters match `case_filter` (key to value as text), with the
+    message count set to `count` where a case has one. Cases that become equal run once."""
+    selected = []
+    for case in cases:
+        if not all(str(case.get(key)) == value for key, value in case_filter.items()):
+            continue
+        if count is not None and "count" in case:
+            case = dict(case, count=count)
+        if case not in selected:
+            selected.append(case)
+    return selected
+
+
 def run_scenario(ctx, args, scenario, out_dir, raw, failures):
-    cases = scenario.smoke_cases(ctx) if args.smoke else scenario.cases(ctx)
-    cases = [case for case in cases
-             if all(str(case.get(key)) == value for key, value in args.case_filter.items())]
+    cases = select_cases(scenario.smoke_cases(ctx) if args.smoke else scenario.cases(ctx),
+                         args.case_filter, args.count)
     contenders = [c for c in scenario.contenders
                   if args.contender_filter is None or c.name in args.contender_filter]
     skipped = {}
