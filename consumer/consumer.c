@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Maximum gap between timer runs, so deadlines and the outbox are checked without events. */
 #define TICK_MAX_MS 1000
@@ -491,7 +492,16 @@ static void run_loop(consumer_app *app)
         if (writer_next_ms < next) {
             next = writer_next_ms;
         }
-        event_loop_run(app->loop, next - now);
+        /* A pause lets responses that trickle in be handled in one pass (coalesce.h). It is
+         * skipped when a deadline falls within it. */
+        int64_t pause_us = writer_pause_us(app->writer);
+        if (pause_us > 0 && (next - now) * 1000 > pause_us) {
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)(pause_us * 1000)};
+            nanosleep(&pause, NULL); /* an early end only shortens the pause */
+            metrics_counter_inc(app->stats.coalesce_pauses, 1);
+            now = wl_clock_monotonic_ms(app->clock);
+        }
+        event_loop_run(app->loop, next > now ? next - now : 0);
         if (app->stopped) {
             break;
         }
@@ -573,6 +583,7 @@ static wl_status start_writer(consumer_app *app, wl_error *err)
             },
         .partition_key_field = consumer_partition_key_field(options),
         .concurrency = (int)options->concurrency,
+        .coalesce_max_us = options->coalesce_max_ms * 1000,
         .queue_capacity = app->slot_capacity,
         .cosmos_credential = app->cosmos_credential,
         .cosmos_scope = scope,

@@ -1,6 +1,7 @@
 #include "writer.h"
 
 #include "backoff.h"
+#include "coalesce.h"
 #include "document.h"
 #include "encoding.h"
 #include "log.h"
@@ -36,8 +37,10 @@ struct writer {
     size_t job_count;
     int active; /* upserts in progress */
     bool ready;
-    bool sockets_ready; /* the Cosmos client's descriptor was readable */
-    uint64_t finished;  /* requests finished so far, checks included */
+    bool sockets_ready;  /* the Cosmos client's descriptor was readable */
+    uint64_t finished;   /* requests finished so far, checks included */
+    int finished_in_run; /* requests that the last writer_run finished */
+    coalesce coalesce;
 
     check_step check;
     int check_attempt;
@@ -365,6 +368,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     job->in_progress = false;
     w->active--;
     metrics_histogram_observe(w->options.stats->cosmos_latency, (double)result->latency_us / 1e6);
+    coalesce_observe(&w->coalesce, result->latency_us);
 
     settle_input input = {
         .event = result->http_status == 0 ? SETTLE_EVENT_TRANSPORT : SETTLE_EVENT_HTTP,
@@ -508,6 +512,7 @@ int64_t writer_run(writer *w)
 {
     int64_t now = wl_clock_monotonic_ms(w->clock);
     int64_t next = now + POLL_MAX_MS;
+    uint64_t finished_before = w->finished;
 
     refresh_token(w, now);
     if (!w->ready && w->check == CHECK_IDLE && now >= w->next_check_ms) {
@@ -547,7 +552,13 @@ int64_t writer_run(writer *w)
         next = now + (timer - system_now);
     }
     trim_heap(w, now);
+    w->finished_in_run = (int)(w->finished - finished_before);
     return next;
+}
+
+int64_t writer_pause_us(const writer *w)
+{
+    return coalesce_pause_us(&w->coalesce, w->finished_in_run, w->active);
 }
 
 int writer_fd(const writer *w)
@@ -566,6 +577,7 @@ writer *writer_create(const writer_options *options, wl_error *err)
 
     w->options = *options;
     w->clock = options->clock ? options->clock : wl_clock_system();
+    coalesce_init(&w->coalesce, options->coalesce_max_us);
     w->cosmos = cosmos_client_create(&options->cosmos, err);
     if (w->cosmos == NULL) {
         free(w);

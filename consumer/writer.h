@@ -37,6 +37,7 @@ typedef struct writer_options {
     cosmos_options cosmos;           /* strings are copied by the Cosmos client */
     const char *partition_key_field; /* document field whose value is the partition key */
     int concurrency;                 /* concurrent upserts */
+    int64_t coalesce_max_us;         /* longest pause of wake-up coalescing (coalesce.h); 0 off */
     size_t queue_capacity;           /* max jobs the writer owns at once, and the outbox size */
     cred *cosmos_credential;         /* Entra credential when cosmos.master_key is NULL; borrowed */
     const char *cosmos_scope;        /* "https://ACCOUNT.documents.azure.com/.default" */
@@ -64,6 +65,13 @@ int64_t writer_run(writer *w);
 
 /* Returns the descriptor that becomes readable when a Cosmos connection is ready. */
 int writer_fd(const writer *w);
+
+/*
+ * Returns how long the loop should pause before it waits for events again, in microseconds, so
+ * that responses arriving one by one are handled together (coalesce.h); 0 for no pause. It
+ * describes the last writer_run.
+ */
+int64_t writer_pause_us(const writer *w);
 
 /* Records that writer_fd() was readable, so that the next writer_run reads the sockets. */
 void writer_sockets_ready(writer *w);

@@ -16,4 +16,4 @@ wl_unit_test_cases(document
   check_id_accepts_text check_id_rejects_each_cause check_id_reads_whole_length)
 
 wl_unit_test_cases(consumer_options
-  partition_key_path_stable cosmos_endpoint_validated)
+  partition_key_path_stable cosmos_endpoint_validated coalesce_max_accepts_range)

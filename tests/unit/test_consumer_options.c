@@ -20,6 +20,7 @@ static const char *const variables[] = {
     "COSMOS_PARTITION_KEY_PATH",
     "CONSUMER_CONCURRENCY",
     "CONSUMER_PREFETCH",
+    "CONSUMER_COALESCE_MAX",
     "SHUTDOWN_GRACE_SECONDS",
     "CONSUMER_SHUTDOWN_GRACE",
     "COSMOS_REQUEST_TIMEOUT",
@@ -73,6 +74,7 @@ TEST_CASE(defaults)
     CHECK(config.consumer.management);
     CHECK_INT_EQ(config.consumer.concurrency, 32);
     CHECK_INT_EQ(config.consumer.prefetch, 8);
+    CHECK_INT_EQ(config.consumer.coalesce_max_ms, 1);
     CHECK_INT_EQ(config.consumer.message_deadline_ms, 60000);
     CHECK_INT_EQ(config.consumer.shutdown_grace_ms, 25000);
     CHECK_INT_EQ(config.service.health_port, 8080);
@@ -128,6 +130,27 @@ TEST_CASE(invalid_values_name_the_setting)
     check_rejected("COSMOS_PARTITION_KEY_PATH", "/a/b", "COSMOS_PARTITION_KEY_PATH");
     check_rejected("LOG_LEVEL", "loud", "LOG_LEVEL");
     check_rejected("SHUTDOWN_GRACE_SECONDS", "soon", "SHUTDOWN_GRACE_SECONDS");
+    check_rejected("CONSUMER_COALESCE_MAX", "101ms", "CONSUMER_COALESCE_MAX");
+    check_rejected("CONSUMER_COALESCE_MAX", "250us", "250us");
+}
+
+TEST_CASE(coalesce_max_accepts_range)
+{
+    static struct {
+        char value[8]; /* writable, because argv is */
+        int64_t expected_ms;
+    } cases[] = {{"0", 0}, {"0ms", 0}, {"5ms", 5}, {"100ms", 100}};
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        consumer_config config;
+        wl_error err = {0};
+        char *argv[] = {"consumer", "--coalesce-max", cases[i].value};
+
+        base_environment();
+        CHECK_INT_EQ(load(&config, 3, argv, &err), WL_OK);
+        CHECK_INT_EQ(config.consumer.coalesce_max_ms, cases[i].expected_ms);
+        consumer_config_free(&config);
+    }
 }
 
 /* Loads the base environment plus `variable`=`value` and returns the status. Sets *out_ms to
@@ -378,4 +401,4 @@ TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(check_mode_skips_service_settings), TEST_ENTRY(durations_follow_one_rule),
           TEST_ENTRY(shutdown_grace_new_name_wins), TEST_ENTRY(late_failures_rejected_at_start),
           TEST_ENTRY(cosmos_token_file_checked), TEST_ENTRY(partition_key_path_stable),
-          TEST_ENTRY(cosmos_endpoint_validated))
+          TEST_ENTRY(cosmos_endpoint_validated), TEST_ENTRY(coalesce_max_accepts_range))
