@@ -27,6 +27,7 @@ wl_cosmos_contract(sdk_observes_503 --fault-503-first 1)
 wl_cosmos_contract(fault_seed_repeats)
 wl_cosmos_contract(sdk_aad_token --aad-token contract-token)
 wl_cosmos_contract(sdk_aad_rejected_401)
+wl_cosmos_contract(raw_response_delay --response-delay-ms 200)
 
 # The same round trip over plain HTTP, which the SDK reaches only without endpoint discovery.
 add_test(NAME contract.cosmos.sdk_roundtrip_http

@@ -29,6 +29,8 @@ expect_usage_error "'1.5'" --http --fault-429-rate 1.5
 expect_usage_error "sum must be at most 1" --http --fault-429-rate 0.6 --fault-503-rate 0.6
 expect_usage_error "'often'" --http --fault-scope often
 expect_usage_error "'loud'" --http --log-level loud
+expect_usage_error "'-5'" --http --response-delay-ms -5
+expect_usage_error "'0.5'" --http --response-delay-ms 0.5
 expect_usage_error "--key" --http --key 'not base64!'
 expect_usage_error "'--colour'" --http --colour
 expect_usage_error "/nonexistent/server.crt" --tls-cert /nonexistent/server.crt --tls-key /nonexistent/server.key

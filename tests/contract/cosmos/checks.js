@@ -590,6 +590,28 @@ const cases = {
     assert.notDeepEqual(runs[2], runs[0], "another seed injects other faults");
   },
 
+  // Run with --response-delay-ms 200: every response comes at least that late, and the
+  // delayed requests are still checked and stored.
+  async raw_response_delay() {
+    const DELAY_MS = 200;
+    await createContainer();
+    const started = process.hrtime.bigint();
+    const responses = await Promise.all(
+      [0, 1, 2, 3].map((index) => rawUpsert({ id: `delayed-${index}`, pk: "delayed" })),
+    );
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    for (const response of responses) {
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+    }
+    // Node may fire a timer up to 1 ms early, since it rounds the time it keeps.
+    assert.ok(elapsedMs >= DELAY_MS - 1, `four upserts took ${elapsedMs} ms, under the delay`);
+    const wrongKey = await rawUpsert(
+      { id: "delayed-wrong-key" },
+      { overrides: { authorization: "type%3Dmaster%26ver%3D1.0%26sig%3DAAAA" } },
+    );
+    assert.equal(wrongKey.status, 401, "a delayed request is still checked");
+  },
+
   // The server keeps connections open, so a client's second request reuses the first socket.
   async raw_keep_alive() {
     await createContainer();

@@ -364,6 +364,10 @@ function createGate({ storeListener, options, log, keepAlive }) {
       return;
     }
 
+    if (options.responseDelayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, options.responseDelayMs));
+    }
+
     let checked;
     try {
       checked = await checkRequest(req, pathname);

@@ -28,6 +28,8 @@ Strict Cosmos DB test server over @vercel/cosmosdb-server.
   --fault-429-first N    answer the first N eligible requests with 429 (default 0)
   --fault-503-first N    answer the N eligible requests after those with 503 (default 0)
   --retry-after-ms MS    x-ms-retry-after-ms sent with each 429 (default 100)
+  --response-delay-ms MS hold every request this long before handling it, as a network round
+                         trip to a remote account would; requests wait side by side (default 0)
   --fault-scope SCOPE    eligible requests: writes (document create, upsert, replace, patch,
                          delete), docs (every document request, queries too) or all
                          (default writes)
@@ -65,6 +67,7 @@ function defaults() {
     fault429First: 0,
     fault503First: 0,
     retryAfterMs: 100,
+    responseDelayMs: 0,
     faultScope: "writes",
     seed: 1,
     readyFile: null,
@@ -153,6 +156,13 @@ function parseOptions(argv) {
         options.retryAfterMs = parseNumber(name, value(name), {
           min: 0,
           max: 600000,
+          integer: true,
+        });
+        break;
+      case "--response-delay-ms":
+        options.responseDelayMs = parseNumber(name, value(name), {
+          min: 0,
+          max: 60000,
           integer: true,
         });
         break;

@@ -99,6 +99,7 @@ function main() {
       fault503First: options.fault503First,
       faultScope: options.faultScope,
       retryAfterMs: options.retryAfterMs,
+      responseDelayMs: options.responseDelayMs,
       seed: options.seed,
     });
   });
