@@ -68,12 +68,13 @@ class Context:
             return None if shutil.which("wrk") else "wrk missing (run scripts/setup)"
         return f"unknown contender binary {key}"
 
-    def start_services(self, run_dir, sink="nginx", emulator=True):
-        """Starts a fresh emulator and sink ("nginx", "strict" or False for none)."""
+    def start_services(self, run_dir, sink="nginx", emulator=True, sink_options=()):
+        """Starts a fresh emulator and sink ("nginx", "strict" or False for none).
+        `sink_options` go to the strict Cosmos test server's command line."""
         started_emulator = services.Emulator(self, run_dir) if emulator else None
         try:
             if sink == "strict":
-                started_sink = services.StrictCosmos(self, run_dir)
+                started_sink = services.StrictCosmos(self, run_dir, sink_options)
             elif sink:
                 started_sink = services.NginxSink(self, run_dir)
             else:

@@ -34,6 +34,7 @@ COLUMNS = {
 }
 COLUMNS["producer-size"] = COLUMNS["producer-window"]
 COLUMNS["consumer-strict"] = COLUMNS["consumer"]
+COLUMNS["consumer-remote"] = COLUMNS["consumer"]
 
 
 def fmt(value, scale, decimals):

@@ -104,6 +104,12 @@ def our_consumer(ctx, case, svc, health_port=0):
              "--queue", svc.emulator.queue, "--log-level", "warn"], {})
 
 
+def our_consumer_uncoalesced(ctx, case, svc, health_port=0):
+    """Ours with wake-up coalescing turned off, to measure what the pause saves and costs."""
+    argv, extra = our_consumer(ctx, case, svc, health_port)
+    return argv + ["--coalesce-max", "0"], extra
+
+
 def node_consumer(ctx, case, svc, health_port=0):
     return (node(ctx, "consumer.js") + ["--concurrency", case["concurrency"],
                                         "--health-port", health_port], {})
@@ -113,6 +119,11 @@ CONSUMERS = [
     Contender("ours", "ours", "consumer", our_consumer),
     Contender("node-sdk", "peer", "node", node_consumer),
 ]
+# The throughput scenarios also run ours without wake-up coalescing, alternating with the rest.
+CONSUMERS_COALESCING = [CONSUMERS[0],
+                        Contender("ours-uncoalesced", "ours", "consumer",
+                                  our_consumer_uncoalesced),
+                        CONSUMERS[1]]
 
 # The consumer's limit is the lower of two rates, each measured alone: the emulator's dispatch
 # rate (a receiver that does no work) and the sink's request rate (wrk).
@@ -258,7 +269,8 @@ def run_consumer(ctx, case, contender, run_dir):
     if contender.role == "limit":
         return run_consumer_limit(ctx, case, contender, run_dir)
     count = case["count"]
-    svc = ctx.start_services(run_dir, sink=case.get("sink", "nginx"))
+    sink_options = ["--response-delay-ms", case["delay_ms"]] if case.get("delay_ms") else []
+    svc = ctx.start_services(run_dir, sink=case.get("sink", "nginx"), sink_options=sink_options)
     try:
         services.seed(ctx, svc.emulator, count, run_dir)
         argv, extra = command_line(ctx, contender, case, svc, run_dir)
@@ -509,14 +521,21 @@ SCENARIOS = [
              run_producer, PRODUCERS, producer_size_cases,
              lambda ctx: [{"window": 100, "size": 4096, "count": 100}], "size"),
     Scenario("consumer", "Consumer throughput and CPU per 10,000 messages into the nginx sink",
-             run_consumer, CONSUMERS + CONSUMER_LIMITS, consumer_cases,
+             run_consumer, CONSUMERS_COALESCING + CONSUMER_LIMITS, consumer_cases,
              lambda ctx: [{"concurrency": 8, "count": 200}], "concurrency"),
     Scenario("consumer-strict",
              "Consumer into the strict Cosmos test server over HTTPS (signatures checked)",
-             run_consumer, CONSUMERS,
+             run_consumer, CONSUMERS_COALESCING,
              lambda ctx: [{"concurrency": 32, "count": n, "sink": "strict"}
                           for n in (5000, 20000)],
              lambda ctx: [{"concurrency": 8, "count": 100, "sink": "strict"}], None),
+    Scenario("consumer-remote",
+             "Consumer into the strict Cosmos test server with each response delayed 5 ms, "
+             "as from a remote account",
+             run_consumer, CONSUMERS_COALESCING,
+             lambda ctx: [{"concurrency": 32, "count": 20000, "sink": "strict", "delay_ms": 5}],
+             lambda ctx: [{"concurrency": 8, "count": 100, "sink": "strict", "delay_ms": 5}],
+             None),
     Scenario("coldstart", "Cold start to /readyz 200 and to the first document; idle RSS",
              run_coldstart, CONSUMERS, lambda ctx: [{"concurrency": 32, "count": 100}],
              lambda ctx: [{"concurrency": 32, "count": 20}], None),

@@ -264,10 +264,11 @@ class StrictCosmos:
 
     poll_interval_s = 1.0
 
-    def __init__(self, ctx, work_dir):
-        self.service = ShellService("cosmos", ctx.root, work_dir, "tests/lib/cosmos.sh",
-                                    f"cosmos_start {shlex.quote(work_dir)}/cosmos", "cosmos_stop",
-                                    "COSMOS_")
+    def __init__(self, ctx, work_dir, server_options=()):
+        start = " ".join(["cosmos_start", shlex.quote(f"{work_dir}/cosmos")]
+                         + [shlex.quote(str(option)) for option in server_options])
+        self.service = ShellService("cosmos", ctx.root, work_dir, "tests/lib/cosmos.sh", start,
+                                    "cosmos_stop", "COSMOS_")
         self.endpoint = self.service.vars["COSMOS_ENDPOINT"]
         self.key = self.service.vars["COSMOS_KEY"]
         self.ca_file = self.service.vars.get("COSMOS_CA_FILE")
