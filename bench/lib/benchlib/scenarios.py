@@ -533,7 +533,8 @@ SCENARIOS = [
              "Consumer into the strict Cosmos test server with each response delayed 5 ms, "
              "as from a remote account",
              run_consumer, CONSUMERS_COALESCING,
-             lambda ctx: [{"concurrency": 32, "count": 20000, "sink": "strict", "delay_ms": 5}],
+             lambda ctx: [{"concurrency": c, "count": 20000, "sink": "strict", "delay_ms": 5}
+                          for c in (8, 32)],
              lambda ctx: [{"concurrency": 8, "count": 100, "sink": "strict", "delay_ms": 5}],
              None),
     Scenario("coldstart", "Cold start to /readyz 200 and to the first document; idle RSS",
