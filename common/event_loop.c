@@ -705,6 +705,13 @@ bool event_loop_run(event_loop *loop, int64_t timeout_ms)
     return atomic_exchange(&loop->interrupted, false);
 }
 
+bool event_loop_has_ready(const event_loop *loop)
+{
+    struct epoll_event event;
+
+    return epoll_wait(loop->epoll_fd, &event, 1, 0) > 0;
+}
+
 int event_loop_connection_count(const event_loop *loop)
 {
     int count = 0;

@@ -92,6 +92,13 @@ bool event_loop_run(event_loop *loop, int64_t timeout_ms);
  */
 void event_loop_flush(event_loop *loop);
 
+/*
+ * Returns true when a socket, a watched descriptor or a wake is ready now, without handling
+ * it, so that the next event_loop_run will not wait. Every descriptor is registered
+ * level-triggered, so the check consumes nothing.
+ */
+bool event_loop_has_ready(const event_loop *loop);
+
 /* Returns the number of connections the loop drives, closing ones included. */
 int event_loop_connection_count(const event_loop *loop);
 

@@ -493,9 +493,10 @@ static void run_loop(consumer_app *app)
             next = writer_next_ms;
         }
         /* A pause lets responses that trickle in be handled in one pass (coalesce.h). It is
-         * skipped when a deadline falls within it. */
+         * skipped when a deadline falls within it, and when events are waiting already: a busy
+         * consumer would only delay them. */
         int64_t pause_us = writer_pause_us(app->writer);
-        if (pause_us > 0 && (next - now) * 1000 > pause_us) {
+        if (pause_us > 0 && (next - now) * 1000 > pause_us && !event_loop_has_ready(app->loop)) {
             struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)(pause_us * 1000)};
             nanosleep(&pause, NULL); /* an early end only shortens the pause */
             metrics_counter_inc(app->stats.coalesce_pauses, 1);

@@ -599,6 +599,32 @@ TEST_CASE(watched_descriptor_called)
     close(state.fd);
 }
 
+TEST_CASE(has_ready_consumes_nothing)
+{
+    recorder r = {0};
+    watch_state state = {.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    uint64_t one = 1;
+    event_loop *loop = event_loop_create(record, &r, NULL);
+
+    CHECK_INT_EQ(event_loop_watch(loop, state.fd, on_watch_ready, &state, NULL), WL_OK);
+    CHECK(!event_loop_has_ready(loop));
+    CHECK(write(state.fd, &one, sizeof one) == sizeof one);
+    CHECK(event_loop_has_ready(loop));
+    CHECK(event_loop_has_ready(loop)); /* the first check left the event in place */
+    CHECK_INT_EQ(state.calls, 0);
+    event_loop_run(loop, 0);
+    CHECK_INT_EQ(state.calls, 1);
+    CHECK(!event_loop_has_ready(loop));
+
+    event_loop_interrupt(loop);
+    CHECK(event_loop_has_ready(loop)); /* an interrupt makes the loop's own eventfd readable */
+    CHECK(event_loop_run(loop, 0));
+    CHECK(!event_loop_has_ready(loop));
+
+    event_loop_destroy(loop);
+    close(state.fd);
+}
+
 TEST_CASE(heartbeats_keep_idle_connection)
 {
     recorder r = {0};
@@ -630,4 +656,4 @@ TEST_MAIN(TEST_ENTRY(connects_opens_and_closes), TEST_ENTRY(peer_close_ends_conn
           TEST_ENTRY(interrupt_ends_wait), TEST_ENTRY(watched_descriptor_called),
           TEST_ENTRY(heartbeats_keep_idle_connection), TEST_ENTRY(lookup_runs_beside_loop),
           TEST_ENTRY(loop_destroyed_during_lookup), TEST_ENTRY(lookup_failure_reported),
-          TEST_ENTRY(close_during_lookup))
+          TEST_ENTRY(close_during_lookup), TEST_ENTRY(has_ready_consumes_nothing))
