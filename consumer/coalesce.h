@@ -9,11 +9,12 @@
  *
  * The pause is the smaller of the configured maximum and 1/COALESCE_LATENCY_DIVISOR of the mean
  * request latency, and none is taken when that comes to less than COALESCE_MIN_PAUSE_US. A sink
- * that responds within a few hundred microseconds therefore sees no pause, and neither does a
- * consumer that is busy, because its passes finish several requests each. A message waits at
- * most one pause longer. Where requests wait on the round trip rather than on a busy server, a
- * fixed concurrency loses up to about half a pause per round trip in throughput, which is at
- * most 1/16 with the divisor of 8.
+ * that responds within a few hundred microseconds therefore sees no pause. The loop also skips
+ * the pause when events are already waiting, as they are for a consumer bound by its own CPU,
+ * whose requests take long for that reason alone. A message waits at most one pause longer.
+ * Where requests wait on the round trip rather than on a busy server, a fixed concurrency loses
+ * up to about half a pause per round trip in throughput, which is at most 1/16 with the divisor
+ * of 8.
  *
  * The struct is plain state with no resources; the writer owns one.
  */
