@@ -3,9 +3,9 @@
  *
  * When Cosmos DB responds more slowly than the consumer handles a response, nearly every
  * response arrives alone and costs the loop a sleep and a wake-up of its own: a context switch
- * each way and an epoll_wait call. After a pass that finished at most one request while at
+ * each way and an epoll_wait call. So after a pass that finished at most one request while at
  * least COALESCE_MIN_IN_FLIGHT others were still in flight, the loop pauses for a short time
- * before it waits again, so that it handles the responses that arrive meanwhile in one pass.
+ * before it waits again. It then handles the responses that arrived meanwhile in one pass.
  *
  * The pause is the smaller of the configured maximum and 1/COALESCE_LATENCY_DIVISOR of the mean
  * request latency, and none is taken when that comes to less than COALESCE_MIN_PAUSE_US. A sink

@@ -37,7 +37,7 @@ typedef struct writer_options {
     cosmos_options cosmos;           /* strings are copied by the Cosmos client */
     const char *partition_key_field; /* document field whose value is the partition key */
     int concurrency;                 /* concurrent upserts */
-    int64_t coalesce_max_us;         /* longest pause of wake-up coalescing (coalesce.h); 0 off */
+    int64_t coalesce_max_us;         /* maximum coalescing pause (coalesce.h); 0 turns it off */
     size_t queue_capacity;           /* max jobs the writer owns at once, and the outbox size */
     cred *cosmos_credential;         /* Entra credential when cosmos.master_key is NULL; borrowed */
     const char *cosmos_scope;        /* "https://ACCOUNT.documents.azure.com/.default" */

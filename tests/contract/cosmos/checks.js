@@ -603,7 +603,7 @@ const cases = {
     for (const response of responses) {
       assert.equal(response.status, 201, JSON.stringify(response.body));
     }
-    // Node may fire a timer up to 1 ms early, since it rounds the time it keeps.
+    // Node keeps timer time in whole milliseconds, so allow 1 ms.
     assert.ok(elapsedMs >= DELAY_MS - 1, `four upserts took ${elapsedMs} ms, under the delay`);
     const wrongKey = await rawUpsert(
       { id: "delayed-wrong-key" },
