@@ -2,6 +2,9 @@
 
 void coalesce_init(coalesce *c, int64_t max_pause_us)
 {
+    if (max_pause_us > COALESCE_MAX_PAUSE_US) {
+        max_pause_us = COALESCE_MAX_PAUSE_US;
+    }
     c->max_pause_us = max_pause_us > 0 ? max_pause_us : 0;
     c->mean_latency_us = 0;
 }

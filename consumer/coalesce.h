@@ -13,8 +13,8 @@
  * the pause when events are already waiting, as they are for a consumer bound by its own CPU,
  * whose requests take long for that reason alone. A message waits at most one pause longer.
  * Where requests wait on the round trip rather than on a busy server, a fixed concurrency loses
- * up to about half a pause per round trip in throughput, which is at most 1/16 with the divisor
- * of 8.
+ * up to about half a pause per round trip in throughput, by estimate at most 1/16 with the
+ * divisor of 8.
  *
  * The struct is plain state with no resources; the writer owns one.
  */
@@ -29,6 +29,8 @@
 #define COALESCE_LATENCY_DIVISOR 8
 /* Shorter pauses are not taken, because the sleep is a wake-up of its own and gathers little. */
 #define COALESCE_MIN_PAUSE_US 100
+/* The longest pause coalesce_init accepts; a larger maximum is cut to it. */
+#define COALESCE_MAX_PAUSE_US 100000
 /* Weight (1/N) of each new latency sample in the moving average. */
 #define COALESCE_LATENCY_WEIGHT 8
 

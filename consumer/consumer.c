@@ -493,11 +493,12 @@ static void run_loop(consumer_app *app)
             next = writer_next_ms;
         }
         /* A pause lets responses that trickle in be handled in one pass (coalesce.h). It is
-         * skipped when a deadline falls within it, and when events are waiting already: a busy
-         * consumer would only delay them. */
+         * skipped when a deadline falls within it (to the millisecond), and when events are
+         * waiting already: a busy consumer would only delay them. */
         int64_t pause_us = writer_pause_us(app->writer);
         if (pause_us > 0 && (next - now) * 1000 > pause_us && !event_loop_has_ready(app->loop)) {
-            struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)(pause_us * 1000)};
+            struct timespec pause = {.tv_sec = (time_t)(pause_us / 1000000),
+                                     .tv_nsec = (long)(pause_us % 1000000 * 1000)};
             nanosleep(&pause, NULL); /* an early end only shortens the pause */
             metrics_counter_inc(app->stats.coalesce_pauses, 1);
             now = wl_clock_monotonic_ms(app->clock);

@@ -45,10 +45,10 @@ static const config_option options_table[] = {
      "Messages locked ahead of the writers; link credit is concurrency plus prefetch.",
      FIELD(prefetch)},
     {"coalesce-max", "CONSUMER_COALESCE_MAX", CONFIG_DURATION, "1ms", NULL, 0, 100, false,
-     "Longest pause after a Cosmos DB response that arrived alone while 4 or more requests are "
-     "in flight, so that the next responses are handled in the same wake-up; the pause is also "
-     "at most 1/8 of the mean request latency and is skipped below 100 microseconds. 0 turns it "
-     "off.",
+     "Longest pause after a pass that finished at most one Cosmos DB request while 4 or more "
+     "are in flight, so that responses arriving one by one are handled together; the pause is "
+     "also at most 1/8 of the mean request latency, and none is taken below 100 microseconds or "
+     "while events are waiting. 0 turns it off.",
      FIELD(coalesce_max_ms)},
     {"message-deadline", "CONSUMER_MESSAGE_DEADLINE", CONFIG_DURATION, "60s", NULL, 1000, 3600000,
      false, "How long one delivery of a message may retry its write before it is abandoned.",

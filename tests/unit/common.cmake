@@ -37,7 +37,7 @@ wl_unit_test(event_loop SOURCES test_event_loop.c
         resolve_failure_reported wake_from_other_thread interrupt_ends_wait
         watched_descriptor_called heartbeats_keep_idle_connection lookup_runs_beside_loop
         loop_destroyed_during_lookup lookup_failure_reported close_during_lookup
-        has_ready_consumes_nothing)
+        has_ready_consumes_nothing has_ready_sees_nested_epoll)
 wl_unit_test(sb_settings SOURCES test_sb_settings.c
   CASES sections_load_together sections_help_has_titles unknown_flag_in_no_section
         resolve_cbs_with_sas_key resolve_queue_matches_entity_path resolve_plain_and_none

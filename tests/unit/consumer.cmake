@@ -8,7 +8,7 @@ wl_unit_test(settle SOURCES test_settle.c LIBS consumer_core
         backoff_schedule_doubles_to_cap retries_with_fake_clock_end_at_deadline
         lock_renewal_schedule lock_renewals_cover_long_retry action_names)
 wl_unit_test(coalesce SOURCES test_coalesce.c LIBS consumer_core
-  CASES off_when_max_is_zero negative_max_turns_it_off no_pause_before_first_latency
+  CASES off_when_max_is_zero negative_max_turns_it_off max_cut_to_limit no_pause_before_first_latency
         pause_is_fraction_of_latency pause_capped_at_max short_pause_skipped
         needs_requests_in_flight no_pause_after_several_finished mean_moves_toward_samples
         negative_latency_counts_as_zero)

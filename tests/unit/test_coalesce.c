@@ -26,6 +26,14 @@ TEST_CASE(negative_max_turns_it_off)
     CHECK_INT_EQ(coalesce_pause_us(&c, 1, 32), 0);
 }
 
+TEST_CASE(max_cut_to_limit)
+{
+    coalesce c = with_mean(10 * COALESCE_MAX_PAUSE_US, 1000000000);
+
+    CHECK_INT_EQ(c.max_pause_us, COALESCE_MAX_PAUSE_US);
+    CHECK_INT_EQ(coalesce_pause_us(&c, 1, 32), COALESCE_MAX_PAUSE_US);
+}
+
 TEST_CASE(no_pause_before_first_latency)
 {
     coalesce c;
@@ -109,7 +117,8 @@ TEST_CASE(negative_latency_counts_as_zero)
 }
 
 TEST_MAIN(TEST_ENTRY(off_when_max_is_zero), TEST_ENTRY(negative_max_turns_it_off),
-          TEST_ENTRY(no_pause_before_first_latency), TEST_ENTRY(pause_is_fraction_of_latency),
-          TEST_ENTRY(pause_capped_at_max), TEST_ENTRY(short_pause_skipped),
-          TEST_ENTRY(needs_requests_in_flight), TEST_ENTRY(no_pause_after_several_finished),
-          TEST_ENTRY(mean_moves_toward_samples), TEST_ENTRY(negative_latency_counts_as_zero))
+          TEST_ENTRY(max_cut_to_limit), TEST_ENTRY(no_pause_before_first_latency),
+          TEST_ENTRY(pause_is_fraction_of_latency), TEST_ENTRY(pause_capped_at_max),
+          TEST_ENTRY(short_pause_skipped), TEST_ENTRY(needs_requests_in_flight),
+          TEST_ENTRY(no_pause_after_several_finished), TEST_ENTRY(mean_moves_toward_samples),
+          TEST_ENTRY(negative_latency_counts_as_zero))

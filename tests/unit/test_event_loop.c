@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -625,6 +626,31 @@ TEST_CASE(has_ready_consumes_nothing)
     close(state.fd);
 }
 
+/* The writer's descriptor is an epoll set of its own, watched by the loop's set. */
+TEST_CASE(has_ready_sees_nested_epoll)
+{
+    recorder r = {0};
+    watch_state inner = {.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    int nested = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = inner.fd};
+    uint64_t one = 1;
+    event_loop *loop = event_loop_create(record, &r, NULL);
+
+    CHECK_INT_EQ(epoll_ctl(nested, EPOLL_CTL_ADD, inner.fd, &event), 0);
+    CHECK_INT_EQ(event_loop_watch(loop, nested, on_watch_ready, &inner, NULL), WL_OK);
+    CHECK(!event_loop_has_ready(loop));
+    CHECK(write(inner.fd, &one, sizeof one) == sizeof one);
+    CHECK(event_loop_has_ready(loop));
+    CHECK(event_loop_has_ready(loop));
+    event_loop_run(loop, 0);
+    CHECK_INT_EQ(inner.calls, 1); /* on_watch_ready read the eventfd inside the nested set */
+    CHECK(!event_loop_has_ready(loop));
+
+    event_loop_destroy(loop);
+    close(nested);
+    close(inner.fd);
+}
+
 TEST_CASE(heartbeats_keep_idle_connection)
 {
     recorder r = {0};
@@ -656,4 +682,5 @@ TEST_MAIN(TEST_ENTRY(connects_opens_and_closes), TEST_ENTRY(peer_close_ends_conn
           TEST_ENTRY(interrupt_ends_wait), TEST_ENTRY(watched_descriptor_called),
           TEST_ENTRY(heartbeats_keep_idle_connection), TEST_ENTRY(lookup_runs_beside_loop),
           TEST_ENTRY(loop_destroyed_during_lookup), TEST_ENTRY(lookup_failure_reported),
-          TEST_ENTRY(close_during_lookup), TEST_ENTRY(has_ready_consumes_nothing))
+          TEST_ENTRY(close_during_lookup), TEST_ENTRY(has_ready_consumes_nothing),
+          TEST_ENTRY(has_ready_sees_nested_epoll))
