@@ -9,7 +9,7 @@
  *
  * The pause is the smaller of the configured maximum and 1/COALESCE_LATENCY_DIVISOR of the mean
  * request latency, and none is taken when that comes to less than COALESCE_MIN_PAUSE_US. A sink
- * that responds within a few hundred microseconds therefore sees no pause. The loop also skips
+ * that responds within a few hundred microseconds therefore gets no pause. The loop also skips
  * the pause when events are already waiting, as they are for a consumer bound by its own CPU,
  * whose requests take long for that reason alone. A message waits at most one pause longer.
  * Where requests wait on the round trip rather than on a busy server, a fixed concurrency loses
@@ -29,7 +29,7 @@
 #define COALESCE_LATENCY_DIVISOR 8
 /* Shorter pauses are not taken, because the sleep is a wake-up of its own and gathers little. */
 #define COALESCE_MIN_PAUSE_US 100
-/* The longest pause coalesce_init accepts; a larger maximum is cut to it. */
+/* The maximum pause that coalesce_init accepts. A larger value is cut to it. */
 #define COALESCE_MAX_PAUSE_US 100000
 /* Weight (1/N) of each new latency sample in the moving average. */
 #define COALESCE_LATENCY_WEIGHT 8

@@ -28,7 +28,7 @@ typedef struct consumer_options {
     int64_t cosmos_timeout_ms;
     int64_t concurrency;
     int64_t prefetch;
-    int64_t coalesce_max_ms; /* longest wake-up coalescing pause (coalesce.h); 0 turns it off */
+    int64_t coalesce_max_ms; /* maximum wake-up coalescing pause (coalesce.h); 0 turns it off */
     int64_t message_deadline_ms;
     int64_t shutdown_grace_ms;
 } consumer_options;
