@@ -22,3 +22,8 @@ set_tests_properties(bench.samples PROPERTIES LABELS unit TIMEOUT 60)
 add_test(NAME bench.cases COMMAND /usr/bin/python3 -m unittest test_cases
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/bench/lib)
 set_tests_properties(bench.cases PROPERTIES LABELS unit TIMEOUT 60)
+
+# How the harness stops what it started when it is interrupted (bench/lib/test_procs.py).
+add_test(NAME bench.procs COMMAND /usr/bin/python3 -m unittest test_procs
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/bench/lib)
+set_tests_properties(bench.procs PROPERTIES LABELS unit TIMEOUT 60)

@@ -5,6 +5,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -168,7 +169,14 @@ def parse_args(argv, root):
     return args
 
 
+def _terminate(signum, frame):
+    """Turns SIGTERM into an exit through the `finally` blocks, which stop what was started."""
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+    raise SystemExit(128 + signum)
+
+
 def main(argv):
+    signal.signal(signal.SIGTERM, _terminate)
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
     args = parse_args(argv, root)
     if not args.no_build:
@@ -198,6 +206,7 @@ def main(argv):
                     for png in report.plot(scenario, results, args.plots_dir, out_dir):
                         sections.append(f"Plot: {os.path.relpath(png, root)}\n")
     finally:
+        procs.stop_all()
         shutil.rmtree(work_dir, ignore_errors=True)
 
     summary = "\n".join(sections)

@@ -20,6 +20,10 @@ class ProcessTimeout(Exception):
 # Path of the built bench_measure binary; cli.main sets it before any run.
 MEASURE = None
 
+# Every started process that has not been reaped yet, so that stop_all can end them when the
+# harness itself is interrupted.
+_live = set()
+
 
 class Process:
     def __init__(self, name, argv, log_dir, env=None, cwd=None, measured=False):
@@ -40,6 +44,7 @@ class Process:
             self.popen = subprocess.Popen(self.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                           stdout=out, stderr=err, start_new_session=True)
         self.pid = self.popen.pid
+        _live.add(self)
 
     def poll(self):
         """Reaps the process if it has exited; returns its exit code or None."""
@@ -48,6 +53,7 @@ class Process:
         pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
         if pid == 0:
             return None
+        _live.discard(self)
         self.end_mono = time.monotonic()
         self.rusage = rusage
         self.exit_code = os.waitstatus_to_exitcode(status)
@@ -73,11 +79,14 @@ class Process:
         try:
             return self.wait(grace_s)
         except ProcessTimeout:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.signal_group(signal.SIGKILL)
             return self.wait(10)
+
+    def signal_group(self, sig):
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
 
     @property
     def wall_s(self):
@@ -162,6 +171,22 @@ def status_field(pid, field):
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return None
+
+
+def stop_all(grace_s=30.0):
+    """Stops every process the harness started and has not reaped. Each process group (a
+    service's helper and what it started, or a measured process and its contender) gets
+    SIGTERM, and the groups still there after `grace_s` get SIGKILL."""
+    live = list(_live)
+    for process in live:
+        process.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while any(process.poll() is None for process in live) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for process in live:
+        if process.poll() is None:
+            process.signal_group(signal.SIGKILL)
+            process.wait(10)
 
 
 def descendants(pid):

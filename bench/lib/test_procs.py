@@ -1,0 +1,105 @@
+"""Unit tests of how the harness stops the processes it started when it is interrupted."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+from benchlib import procs
+from benchlib.procs import Process
+
+
+def group_exists(pgid):
+    """Return whether a process of group `pgid` is still running. A child that was ended but not yet reaped
+    by init is a zombie, which kill() would still find, so /proc is read instead."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The fields after the command, which is in parentheses: state, ppid, pgrp.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def wait_for_file(path, timeout_s=10):
+    deadline = time.monotonic() + timeout_s
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.path.exists(path)
+
+
+class StopAllTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def start(self, name, script):
+        ready = os.path.join(self.dir.name, f"{name}.ready")
+        # The child that the shell starts shares its process group, as a service's does.
+        process = Process(name, ["bash", "-c", f"{script}; sleep 300 & touch {ready}; wait"],
+                          self.dir.name)
+        self.addCleanup(process.signal_group, signal.SIGKILL)
+        self.assertTrue(wait_for_file(ready))
+        return process
+
+    def test_ends_each_process_and_its_group(self):
+        first = self.start("first", "true")
+        second = self.start("second", "true")
+        procs.stop_all(grace_s=10)
+        self.assertEqual(first.exit_code, -signal.SIGTERM)
+        self.assertEqual(second.exit_code, -signal.SIGTERM)
+        self.assertFalse(group_exists(first.pid))
+        self.assertFalse(group_exists(second.pid))
+
+    def test_kills_a_group_that_ignores_sigterm(self):
+        stubborn = self.start("stubborn", "trap '' TERM")
+        started = time.monotonic()
+        procs.stop_all(grace_s=0.5)
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        self.assertEqual(stubborn.exit_code, -signal.SIGKILL)
+        self.assertFalse(group_exists(stubborn.pid))
+
+    def test_leaves_reaped_processes_alone(self):
+        done = Process("done", ["true"], self.dir.name)
+        self.assertEqual(done.wait(10), 0)
+        procs.stop_all(grace_s=0.5)
+        self.assertEqual(done.exit_code, 0)
+
+    def test_sigterm_to_the_harness_stops_what_it_started(self):
+        # The harness's own pattern: the SIGTERM handler of cli, and stop_all in `finally`.
+        ready = os.path.join(self.dir.name, "service.ready")
+        script = textwrap.dedent(f"""
+            import signal, sys, time
+            sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+            from benchlib import cli, procs
+            signal.signal(signal.SIGTERM, cli._terminate)
+            try:
+                service = procs.Process("service", ["bash", "-c",
+                                        "sleep 300 & touch {ready}; wait"], {self.dir.name!r})
+                print(service.pid, flush=True)
+                time.sleep(60)
+            finally:
+                procs.stop_all(grace_s=10)
+            """)
+        harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                   text=True)
+        self.addCleanup(harness.kill)
+        service_pid = int(harness.stdout.readline())
+        self.addCleanup(lambda: group_exists(service_pid) and os.killpg(service_pid,
+                                                                        signal.SIGKILL))
+        self.assertTrue(wait_for_file(ready))
+        harness.send_signal(signal.SIGTERM)
+        self.assertEqual(harness.wait(20), 128 + signal.SIGTERM)
+        self.assertFalse(group_exists(service_pid))
+
+
+if __name__ == "__main__":
+    unittest.main()
