@@ -69,15 +69,15 @@ class Context:
             return None if shutil.which("wrk") else "wrk missing (run scripts/setup)"
         return f"unknown contender binary {key}"
 
-    def start_services(self, run_dir, sink="nginx", emulator=True, sink_options=()):
-        """Starts a fresh emulator and sink ("nginx", "strict" or False for none).
-        `sink_options` go to the strict Cosmos test server's command line."""
+    def start_services(self, run_dir, sink="nginx", emulator=True, delay_ms=0):
+        """Starts a fresh emulator and sink ("nginx", "strict" or False for none). The sink
+        delays every document response by `delay_ms`."""
         started_emulator = services.Emulator(self, run_dir) if emulator else None
         try:
             if sink == "strict":
-                started_sink = services.StrictCosmos(self, run_dir, sink_options)
+                started_sink = services.StrictCosmos(self, run_dir, delay_ms)
             elif sink:
-                started_sink = services.NginxSink(self, run_dir)
+                started_sink = services.NginxSink(self, run_dir, delay_ms)
             else:
                 started_sink = None
         except Exception:

@@ -180,18 +180,20 @@ def drain_count(ctx, emulator, log_dir, idle_ms=500):
 
 class NginxSink:
     """nginx serving the Cosmos DB calls on loopback (bench/sinks/nginx.conf.in). Documents are
-    logged, one line each, with the time nginx read them."""
+    logged, one line each, with the time nginx answered them. With `delay_ms`, every upsert
+    response waits that long on a timer, which costs nginx no work while it waits."""
 
-    def __init__(self, ctx, work_dir):
+    def __init__(self, ctx, work_dir, delay_ms=0):
         self.dir = os.path.join(work_dir, "nginx")
         for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         with open(os.path.join(ctx.root, "bench/sinks/nginx.conf.in")) as template:
             text = template.read()
+        delay = f"echo_sleep {delay_ms / 1000:.3f};" if delay_ms else ""
         for attempt in range(5):
             self.port = free_port()
             conf = (text.replace("@DIR@", self.dir).replace("@PORT@", str(self.port))
-                    .replace("@ECHO_MODULE@", ECHO_MODULE))
+                    .replace("@ECHO_MODULE@", ECHO_MODULE).replace("@DELAY@", delay))
             conf_path = os.path.join(self.dir, "nginx.conf")
             with open(conf_path, "w") as out:
                 out.write(conf)
@@ -260,13 +262,15 @@ class NginxSink:
 
 
 class StrictCosmos:
-    """The strict Cosmos DB test server over HTTPS, started by tests/lib/cosmos.sh."""
+    """The strict Cosmos DB test server over HTTPS, started by tests/lib/cosmos.sh. With
+    `delay_ms`, it delays every response that long (its --response-delay-ms)."""
 
     poll_interval_s = 1.0
 
-    def __init__(self, ctx, work_dir, server_options=()):
+    def __init__(self, ctx, work_dir, delay_ms=0):
+        options = ["--response-delay-ms", str(delay_ms)] if delay_ms else []
         start = " ".join(["cosmos_start", shlex.quote(f"{work_dir}/cosmos")]
-                         + [shlex.quote(str(option)) for option in server_options])
+                         + [shlex.quote(option) for option in options])
         self.service = ShellService("cosmos", ctx.root, work_dir, "tests/lib/cosmos.sh", start,
                                     "cosmos_stop", "COSMOS_")
         self.endpoint = self.service.vars["COSMOS_ENDPOINT"]
