@@ -35,34 +35,73 @@ static void describe_names(const config_option *option, char *out, size_t capaci
     }
 }
 
+/*
+ * Returns the length of the decimal number that `text` starts with: an optional '-' when
+ * `negative` is set, digits, then when `fraction` is set an optional '.' and digits. strtod and
+ * strtoll also take leading blanks, '+', hexadecimal, exponents, "inf" and "nan". Checking the
+ * text first keeps a value such as "0x10" or " 5" from meaning something the user did not write.
+ */
+static size_t decimal_length(const char *text, bool negative, bool fraction)
+{
+    size_t i = 0;
+
+    if (negative && text[i] == '-') {
+        i++;
+    }
+    size_t digits = i;
+    while (isdigit((unsigned char)text[i])) {
+        i++;
+    }
+    if (i == digits) {
+        return 0;
+    }
+    if (fraction && text[i] == '.') {
+        size_t decimals = i + 1;
+        while (isdigit((unsigned char)text[decimals])) {
+            decimals++;
+        }
+        if (decimals == i + 1) {
+            return 0; /* "1." has no digit after the point */
+        }
+        i = decimals;
+    }
+    return i;
+}
+
 bool config_parse_duration(const char *text, int64_t *out_ms)
 {
-    char *end = NULL;
-    double value;
+    size_t length = decimal_length(text, false, true);
+    const char *unit = text + length;
     double scale;
 
-    errno = 0;
-    value = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(value) || value < 0) {
+    if (length == 0) {
         return false;
     }
-    if (*end == '\0') {
+    if (*unit == '\0') {
         scale = 1000.0;
-    } else if (strcmp(end, "ms") == 0) {
+    } else if (strcmp(unit, "ms") == 0) {
         scale = 1.0;
-    } else if (strcmp(end, "s") == 0) {
+    } else if (strcmp(unit, "s") == 0) {
         scale = 1000.0;
-    } else if (strcmp(end, "m") == 0) {
+    } else if (strcmp(unit, "m") == 0) {
         scale = 60000.0;
-    } else if (strcmp(end, "h") == 0) {
+    } else if (strcmp(unit, "h") == 0) {
         scale = 3600000.0;
     } else {
         return false;
     }
-    if (value * scale > 9.0e15) {
+    double ms = strtod(text, NULL) * scale;
+    if (ms > 9.0e15) {
         return false;
     }
-    *out_ms = (int64_t)llround(value * scale);
+    /* Durations are whole milliseconds. Rounding "0.4ms" would turn it into 0, which for some
+     * options means off, so a finer value is rejected. The tolerance absorbs binary fractions
+     * such as 0.1 * 1000. */
+    double whole = round(ms);
+    if (fabs(ms - whole) > 1e-6) {
+        return false;
+    }
+    *out_ms = (int64_t)whole;
     return true;
 }
 
@@ -84,10 +123,27 @@ static bool parse_bool(const char *text, bool *out)
     return false;
 }
 
+/* Writes `ms` in the largest unit that it is a whole number of ("250ms", "30s", "5m", "1h"). */
+static void format_duration(int64_t ms, char *out, size_t capacity)
+{
+    static const struct {
+        int64_t ms;
+        const char *suffix;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (ms != 0 && ms % units[i].ms == 0) {
+            snprintf(out, capacity, "%" PRId64 "%s", ms / units[i].ms, units[i].suffix);
+            return;
+        }
+    }
+    snprintf(out, capacity, "%" PRId64 "ms", ms);
+}
+
 static wl_status invalid_value(const config_option *option, const char *value, wl_error *err)
 {
     char names[160];
-    char expected[160];
+    char expected[192];
 
     describe_names(option, names, sizeof names);
     switch (option->type) {
@@ -109,17 +165,21 @@ static wl_status invalid_value(const config_option *option, const char *value, w
     case CONFIG_BOOL:
         snprintf(expected, sizeof expected, "true or false");
         break;
-    case CONFIG_DURATION:
+    case CONFIG_DURATION: {
+        static const char duration_syntax[] =
+            "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds) in whole "
+            "milliseconds";
         if (has_bounds(option)) {
-            snprintf(expected, sizeof expected,
-                     "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds), from "
-                     "%gs to %gs",
-                     option->min / 1000.0, option->max / 1000.0);
+            char low[32];
+            char high[32];
+            format_duration((int64_t)option->min, low, sizeof low);
+            format_duration((int64_t)option->max, high, sizeof high);
+            snprintf(expected, sizeof expected, "%s, from %s to %s", duration_syntax, low, high);
         } else {
-            snprintf(expected, sizeof expected,
-                     "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds)");
+            snprintf(expected, sizeof expected, "%s", duration_syntax);
         }
         break;
+    }
     case CONFIG_STRING:
         snprintf(expected, sizeof expected, "a non-empty value");
         break;
@@ -141,7 +201,6 @@ static wl_status apply_value(const config_option *option, void *target, const ch
                              wl_error *err)
 {
     void *field = field_of(target, option);
-    char *end = NULL;
 
     switch (option->type) {
     case CONFIG_STRING: {
@@ -157,8 +216,9 @@ static wl_status apply_value(const config_option *option, void *target, const ch
     }
     case CONFIG_INT: {
         errno = 0;
-        long long parsed = strtoll(value, &end, 10);
-        if (end == value || *end != '\0' || errno != 0 || !within_bounds(option, (double)parsed)) {
+        long long parsed = strtoll(value, NULL, 10);
+        if (decimal_length(value, true, false) != strlen(value) || errno != 0 ||
+            !within_bounds(option, (double)parsed)) {
             return invalid_value(option, value, err);
         }
         *(int64_t *)field = (int64_t)parsed;
@@ -166,8 +226,8 @@ static wl_status apply_value(const config_option *option, void *target, const ch
     }
     case CONFIG_DOUBLE: {
         errno = 0;
-        double parsed = strtod(value, &end);
-        if (end == value || *end != '\0' || errno != 0 || !isfinite(parsed) ||
+        double parsed = strtod(value, NULL);
+        if (decimal_length(value, true, true) != strlen(value) || errno != 0 || !isfinite(parsed) ||
             !within_bounds(option, parsed)) {
             return invalid_value(option, value, err);
         }

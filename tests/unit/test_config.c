@@ -107,6 +107,76 @@ TEST_CASE(durations_parse)
     CHECK(!config_parse_duration("1e300h", &ms));
 }
 
+/* Only plain decimal text is a duration, and only whole milliseconds, because rounding "0.4ms"
+ * to 0 would turn off an option for which 0 means off. */
+TEST_CASE(durations_reject_other_syntax)
+{
+    static const char *const rejected[] = {" 1ms", "1ms ", "+1s",  "0x10ms", "1e3ms",   ".5s",
+                                           "1.s",  "inf",  "nan",  "0.4ms",  "0.0015s", "1.5ms",
+                                           "1 ms", "-0s",  "1msx", "ms"};
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } accepted[] = {{"0", 0},      {"0.1s", 100}, {"0.5s", 500}, {"1.25s", 1250},
+                    {"0.001s", 1}, {"1.0ms", 1},  {"007ms", 7},  {"0.25m", 15000}};
+
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        int64_t ms = -1;
+        if (config_parse_duration(rejected[i], &ms)) {
+            fprintf(stderr, "accepted \"%s\" as %lld ms\n", rejected[i], (long long)ms);
+        }
+        CHECK(!config_parse_duration(rejected[i], &ms));
+    }
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        int64_t ms = -1;
+        CHECK(config_parse_duration(accepted[i].text, &ms));
+        CHECK_INT_EQ(ms, accepted[i].ms);
+    }
+}
+
+/* Integers and numbers are plain decimal text too. Blanks, a sign '+', hexadecimal and exponents,
+ * which strtoll and strtod accept, are rejected. */
+TEST_CASE(numbers_reject_other_syntax)
+{
+    static const char *const rejected[] = {
+        "--count= 8",  "--count=8 ", "--count=+8", "--count=0x8", "--count=1e1",
+        "--count=8.0", "--rate= 2",  "--rate=+2",  "--rate=0x2",  "--rate=1e2",
+        "--rate=.5",   "--rate=2.",  "--rate=inf", "--rate=nan",  "--rate=2.5x"};
+    sample s;
+
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        char *argv[] = {"prog", (char *)(uintptr_t)rejected[i]};
+        wl_error err = {0};
+        wl_status status = load(&s, NULL, 2, argv, &err);
+        if (status != WL_ERR_INVALID) {
+            fprintf(stderr, "accepted %s\n", rejected[i]);
+        }
+        CHECK_INT_EQ(status, WL_ERR_INVALID);
+        config_free(&sample_table, &s);
+    }
+
+    char *argv[] = {"prog", "--count=-0", "--rate=0.25"};
+    wl_error err = {0};
+    CHECK_INT_EQ(load(&s, NULL, 3, argv, &err), WL_OK);
+    CHECK_INT_EQ(s.count, 0);
+    CHECK(s.rate == 0.25);
+    config_free(&sample_table, &s);
+}
+
+/* A duration's range is written in the unit that states each bound exactly. */
+TEST_CASE(duration_range_in_units)
+{
+    char *argv[] = {"prog", "--timeout=2m"};
+    sample s;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(load(&s, NULL, 2, argv, &err), WL_ERR_INVALID);
+    CHECK_STR_EQ(err.message, "invalid value \"2m\" for --timeout (SAMPLE_TIMEOUT): expected a "
+                              "duration such as 500ms, 30s, 5m or 1h (a bare number is seconds) "
+                              "in whole milliseconds, from 100ms to 1m");
+    config_free(&sample_table, &s);
+}
+
 /* One rule for every duration option: a bare number is seconds, whatever the table's unit. */
 TEST_CASE(bare_duration_is_seconds)
 {
@@ -374,4 +444,5 @@ TEST_MAIN(TEST_ENTRY(defaults_apply), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(alias_takes_whole_seconds), TEST_ENTRY(choice_lists_expected),
           TEST_ENTRY(file_checks_name_setting), TEST_ENTRY(errors_name_option),
           TEST_ENTRY(bool_value_forms), TEST_ENTRY(secret_never_echoed),
-          TEST_ENTRY(help_lists_units))
+          TEST_ENTRY(help_lists_units), TEST_ENTRY(durations_reject_other_syntax),
+          TEST_ENTRY(numbers_reject_other_syntax), TEST_ENTRY(duration_range_in_units))

@@ -77,7 +77,7 @@ expired="Endpoint=sb://localhost;SharedAccessSignature=SharedAccessSignature sr=
 check_invalid 'SharedAccessSignature in --connection-string (SERVICEBUS_CONNECTION_STRING) expired at 2023-11-14T22:13:20.000Z' \
     --connection-string "$expired" --queue q
 # One rule for durations: a bare number is seconds, so 5000 is outside 0.1 s to 3600 s.
-check_invalid 'invalid value "5000" for --send-timeout (PRODUCER_SEND_TIMEOUT): expected a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds), from 0.1s to 3600s' \
+check_invalid 'invalid value "5000" for --send-timeout (PRODUCER_SEND_TIMEOUT): expected a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds) in whole milliseconds, from 100ms to 1h' \
     --connection-string "$emulator" --queue q --send-timeout 5000
 
 check_invalid 'invalid value "" for --queue (SERVICEBUS_QUEUE): expected a non-empty value' \
