@@ -22,6 +22,31 @@ static char *trimmed_copy(const char *text, size_t length)
     return wl_xstrndup(text, length);
 }
 
+bool connstr_host_valid(const char *host, size_t length)
+{
+    size_t label_start = 0;
+
+    if (length > 0 && host[length - 1] == '.') {
+        length--; /* a fully qualified name may end with the root's dot */
+    }
+    if (length == 0 || length > 253) {
+        return false;
+    }
+    for (size_t i = 0; i <= length; i++) {
+        if (i == length || host[i] == '.') {
+            size_t label_length = i - label_start;
+            if (label_length == 0 || label_length > 63 || host[label_start] == '-' ||
+                host[i - 1] == '-') {
+                return false;
+            }
+            label_start = i + 1;
+        } else if (!isalnum((unsigned char)host[i]) && host[i] != '-' && host[i] != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Splits "sb://host:port/path" into host, port and transport. */
 static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *err)
 {
@@ -54,13 +79,20 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
                             "invalid Endpoint \"%s\" in the connection string: the host is empty",
                             endpoint);
     }
+    if (!connstr_host_valid(rest, host_length)) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid host \"%.*s\" in Endpoint \"%s\": expected a DNS name such "
+                            "as NAMESPACE.servicebus.windows.net or an IPv4 address",
+                            (int)host_length, rest, endpoint);
+    }
     out->host = wl_xstrndup(rest, host_length);
     rest += host_length;
 
     if (*rest == ':') {
         char *end = NULL;
         long port = strtol(rest + 1, &end, 10);
-        if (end == rest + 1 || (*end != '\0' && *end != '/') || port < 1 || port > 65535) {
+        if (!isdigit((unsigned char)rest[1]) || (*end != '\0' && *end != '/') || port < 1 ||
+            port > 65535) {
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid port in Endpoint \"%s\": expected 1 to 65535", endpoint);
         }

@@ -17,6 +17,7 @@
 #include "status.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct connstr {
@@ -40,5 +41,12 @@ typedef struct connstr {
 wl_status connstr_parse(const char *text, connstr *out, wl_error *err);
 
 void connstr_free(connstr *cs);
+
+/*
+ * Returns whether the first `length` bytes of `host` form a DNS name or an IPv4 address. Labels
+ * have 1 to 63 letters, digits, '-' or '_' and neither start nor end with '-'. Dots separate
+ * them, a final dot is allowed, and the name has at most 253 bytes. IPv6 literals are rejected.
+ */
+bool connstr_host_valid(const char *host, size_t length);
 
 #endif

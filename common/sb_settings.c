@@ -4,6 +4,7 @@
 #include "sas.h"
 #include "timefmt.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,13 +159,21 @@ static wl_status resolve_connection_string(const sb_settings *settings, const wl
 static wl_status resolve_namespace_host(const char *name, sb_target *out, wl_error *err)
 {
     const char *colon = strchr(name, ':');
+    size_t host_length = colon != NULL ? (size_t)(colon - name) : strlen(name);
 
     out->port = 5671;
     out->tls = true;
+    if (!connstr_host_valid(name, host_length)) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): "
+                            "expected NAME, HOST or HOST:PORT, where HOST is a DNS name or an "
+                            "IPv4 address",
+                            name);
+    }
     if (colon != NULL) {
         char *end = NULL;
         long port = strtol(colon + 1, &end, 10);
-        if (colon == name || end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
+        if (!isdigit((unsigned char)colon[1]) || *end != '\0' || port < 1 || port > 65535) {
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): "
                                 "expected NAME, HOST or HOST:PORT",

@@ -115,6 +115,13 @@ TEST_CASE(invalid_strings)
         {"Endpoint=sb://h:0;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
         {"Endpoint=sb://h:70000;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
         {"Endpoint=sb://h:12ab;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
+        {"Endpoint=sb://h:+5671;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
+        {"Endpoint=sb://h: 5671;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
+        {"Endpoint=sb://bad host;SharedAccessKeyName=k;SharedAccessKey=v",
+         "invalid host \"bad host\""},
+        {"Endpoint=sb://user@h;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
+        {"Endpoint=sb://h?x=1;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
+        {"Endpoint=sb://[::1]:5672;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
         {"Endpoint=sb://h;SharedAccessKey=topsecret", "no SharedAccessKeyName"},
         {"Endpoint=sb://h;SharedAccessKeyName=k", "no SharedAccessKey"},
         {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=", "empty SharedAccessKey"},
@@ -145,6 +152,47 @@ TEST_CASE(invalid_strings)
     }
 }
 
+/* Host names as DNS and getaddrinfo take them, and nothing that would only fail at resolve. */
+TEST_CASE(host_names_checked)
+{
+    static const char *const valid[] = {
+        "localhost", "ns1.servicebus.windows.net", "127.0.0.1", "a-b.c_d", "fqdn.example.", "x"};
+    static const char *const invalid[] = {"",      ".",      "bad host", "a..b",  "-a.b",
+                                          "a-.b",  "a/b",    "user@h",   "h?x=1", "::1",
+                                          "[::1]", "h\tost", "é.com",    "a b."};
+    char long_label[80];
+    char long_name[300];
+
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        if (!connstr_host_valid(valid[i], strlen(valid[i]))) {
+            fprintf(stderr, "rejected \"%s\"\n", valid[i]);
+        }
+        CHECK(connstr_host_valid(valid[i], strlen(valid[i])));
+    }
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        if (connstr_host_valid(invalid[i], strlen(invalid[i]))) {
+            fprintf(stderr, "accepted \"%s\"\n", invalid[i]);
+        }
+        CHECK(!connstr_host_valid(invalid[i], strlen(invalid[i])));
+    }
+
+    /* Only the first `length` bytes count: "host" of "host:5671". */
+    CHECK(connstr_host_valid("host:5671", 4));
+
+    /* A label has at most 63 bytes and a name at most 253. */
+    memset(long_label, 'a', 63);
+    long_label[63] = '\0';
+    CHECK(connstr_host_valid(long_label, 63));
+    long_label[63] = 'a';
+    CHECK(!connstr_host_valid(long_label, 64));
+    for (size_t i = 0; i < sizeof long_name; i++) {
+        long_name[i] = i % 4 == 3 ? '.' : 'a';
+    }
+    CHECK(connstr_host_valid(long_name, 251));
+    CHECK(!connstr_host_valid(long_name, 255));
+}
+
 TEST_MAIN(TEST_ENTRY(cloud_sas_key), TEST_ENTRY(emulator_plain_tcp),
           TEST_ENTRY(port_overrides_default), TEST_ENTRY(shared_access_signature),
-          TEST_ENTRY(unknown_keys_ignored), TEST_ENTRY(invalid_strings))
+          TEST_ENTRY(unknown_keys_ignored), TEST_ENTRY(invalid_strings),
+          TEST_ENTRY(host_names_checked))

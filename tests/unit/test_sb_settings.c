@@ -224,6 +224,9 @@ TEST_CASE(resolve_errors_name_setting)
          "SERVICEBUS_CONNECTION_STRING"},
         {5, {"prog", "--namespace", "ns", "--auth", "plain"}, "needs cbs"},
         {5, {"prog", "--namespace", "host:port", "--queue", "q"}, "HOST:PORT"},
+        {5, {"prog", "--namespace", "host:+5671", "--queue", "q"}, "HOST:PORT"},
+        {5, {"prog", "--namespace", "bad host", "--queue", "q"}, "a DNS name or an IPv4"},
+        {5, {"prog", "--namespace", ":5671", "--queue", "q"}, "HOST:PORT"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
