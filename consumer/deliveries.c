@@ -79,7 +79,7 @@ static void slot_release_if_done(consumer_app *app, delivery_slot *slot)
 
 static const char *job_id(const delivery_slot *slot)
 {
-    return slot->job && slot->job->message_id ? slot->job->message_id : "";
+    return slot->job != NULL ? consumer_job_log_id(slot->job) : "";
 }
 
 static void count_outcome(consumer_app *app, const delivery_slot *slot);
@@ -306,14 +306,15 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     job->write_started = false;
 
     if (received != WL_OK) {
-        job->message_id = wl_xstrdup("");
+        consumer_job_set_message_id(job, wl_xstrdup(""), 0);
     } else {
         pn_data_t *annotations = pn_message_annotations(app->message);
         amqp_map_get_int(annotations, "x-opt-sequence-number", &job->sequence_number);
         annotation_timestamp(annotations, "x-opt-enqueued-time", &job->enqueued_unix_ms);
         job->delivery_count = pn_message_get_delivery_count(app->message) + 1;
-        job->message_id =
-            message_id_text(app->message, job->sequence_number, &job->message_id_length);
+        size_t id_length = 0;
+        char *id = message_id_text(app->message, job->sequence_number, &id_length);
+        consumer_job_set_message_id(job, id, id_length);
         fill_lock(app, slot, delivery, annotations, now);
     }
 

@@ -3,6 +3,7 @@
 #include "status.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void consumer_job_free(consumer_job *job)
 {
@@ -10,10 +11,41 @@ void consumer_job_free(consumer_job *job)
         return;
     }
     free(job->message_id);
+    free(job->log_id);
     free(job->body);
     free(job->document);
     free(job->partition_key);
     free(job);
+}
+
+void consumer_job_set_message_id(consumer_job *job, char *id, size_t length)
+{
+    job->message_id = id;
+    job->message_id_length = length;
+    job->log_id = NULL;
+    if (memchr(id, '\0', length) == NULL) {
+        return;
+    }
+    char *log_text = wl_xmalloc(2 * length + 1);
+    size_t used = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (id[i] == '\0') {
+            log_text[used++] = '\\';
+            log_text[used++] = '0';
+        } else {
+            log_text[used++] = id[i];
+        }
+    }
+    log_text[used] = '\0';
+    job->log_id = log_text;
+}
+
+const char *consumer_job_log_id(const consumer_job *job)
+{
+    if (job->log_id != NULL) {
+        return job->log_id;
+    }
+    return job->message_id != NULL ? job->message_id : "";
 }
 
 void job_queue_init(job_queue *queue, size_t capacity)

@@ -406,8 +406,8 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);
         job->retry_at_ms = now + decision.delay_ms;
-        LOG_DEBUG("cosmos-retry", "message %s attempt %d: %s; retrying in %lld ms", job->message_id,
-                  job->attempt, detail, (long long)decision.delay_ms);
+        LOG_DEBUG("cosmos-retry", "message %s attempt %d: %s; retrying in %lld ms",
+                  consumer_job_log_id(job), job->attempt, detail, (long long)decision.delay_ms);
         break;
     case SETTLE_ABANDON: {
         char description[320];

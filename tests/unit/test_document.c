@@ -1,5 +1,6 @@
 #include "check.h"
 #include "document.h"
+#include "job.h"
 #include "timefmt.h"
 
 #include <cjson/cJSON.h>
@@ -480,6 +481,28 @@ TEST_CASE(check_id_reads_whole_length)
     CHECK(strstr(err.message, "NUL at byte offset 3") != NULL);
 }
 
+/* A message-id with NUL is logged whole, so that the log names the message it is about. */
+TEST_CASE(log_id_shows_nul)
+{
+    static const char with_nul[] = "a\0b\0";
+    consumer_job job = {0};
+
+    CHECK_STR_EQ(consumer_job_log_id(&job), "");
+
+    consumer_job_set_message_id(&job, wl_xstrdup("order-1"), 7);
+    CHECK_STR_EQ(consumer_job_log_id(&job), "order-1");
+    CHECK(job.log_id == NULL);
+    free(job.message_id);
+
+    char *id = wl_xmalloc(sizeof with_nul);
+    memcpy(id, with_nul, sizeof with_nul);
+    consumer_job_set_message_id(&job, id, sizeof with_nul - 1);
+    CHECK_INT_EQ(job.message_id_length, 4);
+    CHECK_STR_EQ(consumer_job_log_id(&job), "a\\0b\\0");
+    free(job.message_id);
+    free(job.log_id);
+}
+
 TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),
           TEST_ENTRY(parse_valid_message), TEST_ENTRY(parse_rejects_each_poison_kind),
           TEST_ENTRY(parse_reason_names_field), TEST_ENTRY(parse_ignores_bytes_past_length),
@@ -489,4 +512,5 @@ TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),
           TEST_ENTRY(parse_ignores_other_members_exactly), TEST_ENTRY(parse_accepts_deep_nesting),
           TEST_ENTRY(parse_rejects_invalid_json_kinds), TEST_ENTRY(parse_rejects_nul_in_stamp),
           TEST_ENTRY(build_escapes_strings), TEST_ENTRY(check_id_accepts_text),
-          TEST_ENTRY(check_id_rejects_each_cause), TEST_ENTRY(check_id_reads_whole_length))
+          TEST_ENTRY(log_id_shows_nul), TEST_ENTRY(check_id_rejects_each_cause),
+          TEST_ENTRY(check_id_reads_whole_length))

@@ -28,4 +28,27 @@ stop_consumer TERM
 node "$here/message_ids.js" check "$queue" "$expected" ||
     fail "the documents or dead letters are wrong"
 [[ "$dead_lettered" == 6 ]] || fail "the consumer dead-lettered $dead_lettered messages, expected 6"
+
+# The log names each dead-lettered message by its whole id, with NUL written as \0, never by
+# the text before the NUL, which is another message's id.
+node - "$expected" "$test_dir/consumer.log" <<'JS' || fail "the log does not name every id whole"
+const fs = require("fs");
+const expected = JSON.parse(fs.readFileSync(process.argv[2]));
+const logged = [];
+for (const line of fs.readFileSync(process.argv[3], "utf8").split("\n")) {
+  const entry = line.startsWith("{") ? JSON.parse(line) : {};
+  if (entry.event === "message-dead-lettered") {
+    logged.push(entry.msg);
+  }
+}
+let missing = 0;
+for (const dead of expected.dead) {
+  const prefix = `message ${dead.id.replaceAll("\u0000", "\\0")} dead-lettered:`;
+  if (!logged.some((msg) => msg.startsWith(prefix))) {
+    console.error(`no log line starts with ${JSON.stringify(prefix)}`);
+    missing++;
+  }
+}
+process.exit(missing ? 1 : 0);
+JS
 echo "message_ids: ok"
