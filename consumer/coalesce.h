@@ -13,8 +13,9 @@
  * the pause when events are already waiting, as they are for a consumer bound by its own CPU,
  * whose requests take long for that reason alone. A message waits at most one pause longer.
  * Where requests wait on the round trip rather than on a busy server, a fixed concurrency loses
- * up to about half a pause per round trip in throughput, by estimate at most 1/16 with the
- * divisor of 8.
+ * up to about half a pause per round trip in throughput, by estimate about 1/16 with the divisor
+ * of 8. Against a sink that delays each response by 5 ms, 7 % was lost at concurrency 128
+ * (bench/run --scenario consumer-remote).
  *
  * The struct is plain state with no resources; the writer owns one.
  */
