@@ -7,7 +7,8 @@ wl_unit_test_cases(cosmos
   upsert_signature_per_second upsert_after_other_requests upserts_queued_together
   pooled_connection_watched_until_closed request_after_pooled_connection_closed
   unsolicited_response_not_reused kept_alive_connection_lost_reported
-  create_checks_ca_file writer_starts_oldest_first proxy_from_environment_used)
+  create_checks_ca_file writer_starts_oldest_first proxy_from_environment_used
+  writer_pause_follows_last_run)
 
 wl_unit_test_cases(document
   parse_keeps_escaped_nul parse_decodes_escapes parse_rejects_duplicate_fields

@@ -1090,6 +1090,180 @@ TEST_CASE(writer_starts_oldest_first)
     metrics_registry_destroy(metrics);
 }
 
+/*
+ * A server that responds to the database and container calls at once and holds back the
+ * responses to document upserts, so that a test decides when each goes out. Once HELD_UPSERTS
+ * upserts wait, it responds to the first after 30 ms, then to up to two together at each step
+ * of `release`.
+ */
+#define HELD_UPSERTS 8
+
+typedef struct held_server {
+    int listener;
+    int port;
+    atomic_int release; /* steps the test has allowed */
+    atomic_bool stop;
+    int held[HELD_UPSERTS]; /* connections of the upserts held, in arrival order */
+    int held_count;
+    pthread_t thread;
+} held_server;
+
+static void *serve_held(void *arg)
+{
+    static const char created[] = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
+    held_server *server = arg;
+    struct pollfd fds[1 + HELD_UPSERTS + 2] = {{.fd = server->listener, .events = POLLIN}};
+    int count = 1;
+    int answered = 0;
+    int step = -1;
+
+    while (!atomic_load(&server->stop)) {
+        if (poll(fds, (nfds_t)count, 10) > 0) {
+            if ((fds[0].revents & POLLIN) != 0 && count < (int)(sizeof fds / sizeof fds[0])) {
+                fds[count++] =
+                    (struct pollfd){.fd = accept(server->listener, NULL, NULL), .events = POLLIN};
+            }
+            for (int i = 1; i < count; i++) {
+                char head[2048];
+                char body[512];
+                if ((fds[i].revents & POLLIN) == 0 ||
+                    !read_request(fds[i].fd, head, sizeof head, body, sizeof body)) {
+                    continue;
+                }
+                if (strstr(head, "/docs ") != NULL && server->held_count < HELD_UPSERTS) {
+                    server->held[server->held_count++] = fds[i].fd;
+                } else {
+                    send(fds[i].fd, created, sizeof created - 1, 0);
+                }
+            }
+        }
+        if (server->held_count < HELD_UPSERTS) {
+            continue;
+        }
+        if (step < 0) {
+            usleep(30 * 1000); /* a latency far above the shortest pause */
+            send(server->held[answered++], created, sizeof created - 1, 0);
+            step = 0;
+        }
+        for (; step < atomic_load(&server->release) && answered < HELD_UPSERTS; step++) {
+            /* Two responses in one burst, so that one pass of the writer reads both. */
+            for (int i = 0; i < 2 && answered < HELD_UPSERTS; i++) {
+                send(server->held[answered++], created, sizeof created - 1, 0);
+            }
+        }
+    }
+    for (int i = 1; i < count; i++) {
+        close(fds[i].fd);
+    }
+    return NULL;
+}
+
+/* Runs the writer until `count` finished jobs are in the outbox or 5 s pass, and returns how
+ * many arrived. Every job must be a completion. */
+static int run_writer_until(writer *w, job_queue *outbox, int count)
+{
+    int finished = 0;
+
+    for (int round = 0; round < 1000 && finished < count; round++) {
+        struct pollfd ready = {.fd = writer_fd(w), .events = POLLIN};
+        if (poll(&ready, 1, 5) > 0) {
+            writer_sockets_ready(w);
+        }
+        writer_run(w);
+        for (consumer_job *job; (job = job_queue_pop(outbox)) != NULL; finished++) {
+            CHECK_INT_EQ(job->action, SETTLE_COMPLETE);
+            consumer_job_free(job);
+        }
+    }
+    return finished;
+}
+
+/* The pause that writer_pause_us offers describes the last writer_run: one response with four or
+ * more requests still out gives a pause, two responses in one run or fewer than four out give
+ * none. */
+TEST_CASE(writer_pause_follows_last_run)
+{
+    held_server server = {.listener = -1};
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t length = sizeof address;
+    char endpoint[64];
+    job_queue outbox;
+    consumer_stats stats;
+    wl_error err = {0};
+
+    atomic_init(&server.release, 0);
+    atomic_init(&server.stop, false);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    server.listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(bind(server.listener, (struct sockaddr *)&address, sizeof address) == 0);
+    CHECK(listen(server.listener, 8) == 0);
+    getsockname(server.listener, (struct sockaddr *)&address, &length);
+    server.port = ntohs(address.sin_port);
+    pthread_create(&server.thread, NULL, serve_held, &server);
+
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/", server.port);
+    metrics_registry *metrics = metrics_registry_create();
+    consumer_stats_register(&stats, metrics);
+    health_server *health = health_server_create(metrics);
+    job_queue_init(&outbox, 8);
+    writer_options options = {
+        .cosmos = {.endpoint = endpoint,
+                   .database = "Orders",
+                   .container = "Results",
+                   .master_key = EMULATOR_KEY,
+                   .max_connections = HELD_UPSERTS,
+                   .request_timeout_ms = 10000},
+        .partition_key_field = "id",
+        .concurrency = HELD_UPSERTS,
+        .coalesce_max_us = 1000,
+        .queue_capacity = 8,
+        .stats = &stats,
+        .health = health_component_add(health, "cosmos", "starting"),
+        .outbox = &outbox,
+    };
+    writer *w = writer_create(&options, &err);
+    CHECK(w != NULL);
+    for (int i = 0; i < HELD_UPSERTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "m%d", i);
+        CHECK(writer_submit(w, writer_job(id)));
+    }
+
+    /* The first response comes alone after 30 ms while seven requests are out: the pause is the
+     * maximum, because an eighth of the latency is longer. */
+    CHECK_INT_EQ(run_writer_until(w, &outbox, 1), 1);
+    CHECK_INT_EQ(writer_pause_us(w), 1000);
+
+    /* Two responses read in one run: no pause, although five requests are still out. */
+    atomic_store(&server.release, 1);
+    usleep(50 * 1000); /* both responses reach the socket buffers before the writer reads */
+    CHECK_INT_EQ(run_writer_until(w, &outbox, 2), 2);
+    CHECK_INT_EQ(writer_pause_us(w), 0);
+
+    /* A run that finishes nothing while five are out may pause again. */
+    writer_run(w);
+    CHECK_INT_EQ(writer_pause_us(w), 1000);
+
+    /* Two more, then a run that finishes nothing with three out, fewer than four: no pause. */
+    atomic_store(&server.release, 2);
+    usleep(50 * 1000);
+    CHECK_INT_EQ(run_writer_until(w, &outbox, 2), 2);
+    CHECK_INT_EQ(writer_pause_us(w), 0);
+    writer_run(w);
+    CHECK_INT_EQ(writer_pause_us(w), 0);
+
+    atomic_store(&server.release, 4);
+    CHECK_INT_EQ(run_writer_until(w, &outbox, 3), 3);
+
+    writer_destroy(w);
+    atomic_store(&server.stop, true);
+    pthread_join(server.thread, NULL);
+    close(server.listener);
+    job_queue_destroy(&outbox);
+    health_server_destroy(health);
+    metrics_registry_destroy(metrics);
+}
+
 TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_auth_keeps_link_case),
           TEST_ENTRY(master_auth_documented_example), TEST_ENTRY(aad_auth_format),
           TEST_ENTRY(status_classes), TEST_ENTRY(rfc1123_date_for_x_ms_date),
@@ -1102,4 +1276,4 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(request_after_pooled_connection_closed),
           TEST_ENTRY(unsolicited_response_not_reused),
           TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first),
-          TEST_ENTRY(proxy_from_environment_used))
+          TEST_ENTRY(proxy_from_environment_used), TEST_ENTRY(writer_pause_follows_last_run))
