@@ -260,23 +260,30 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void fake_server_start(fake_server *server, const char *const *responses, int count,
-                              unsigned close_after)
+/* Returns a socket listening on a free loopback port, and the port in `out_port`. */
+static int listen_loopback(int *out_port)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     socklen_t length = sizeof address;
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
 
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(listener, (struct sockaddr *)&address, sizeof address) == 0);
+    CHECK(listen(listener, 8) == 0);
+    getsockname(listener, (struct sockaddr *)&address, &length);
+    *out_port = ntohs(address.sin_port);
+    return listener;
+}
+
+static void fake_server_start(fake_server *server, const char *const *responses, int count,
+                              unsigned close_after)
+{
     memset(server, 0, sizeof *server);
     atomic_init(&server->closed, 0);
     server->close_after = close_after;
     server->responses = responses;
     server->response_count = count;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    server->listener = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(bind(server->listener, (struct sockaddr *)&address, sizeof address) == 0);
-    CHECK(listen(server->listener, 4) == 0);
-    getsockname(server->listener, (struct sockaddr *)&address, &length);
-    server->port = ntohs(address.sin_port);
+    server->listener = listen_loopback(&server->port);
     pthread_create(&server->thread, NULL, serve, server);
 }
 
@@ -1023,6 +1030,53 @@ static consumer_job *writer_job(const char *id)
     return job;
 }
 
+/* A writer with its metrics, health server and outbox, against the server on `port`. */
+typedef struct writer_fixture {
+    metrics_registry *metrics;
+    consumer_stats stats;
+    health_server *health;
+    job_queue outbox;
+    writer *writer;
+} writer_fixture;
+
+static void writer_fixture_start(writer_fixture *f, int port, int concurrency,
+                                 int64_t coalesce_max_us)
+{
+    char endpoint[64];
+    wl_error err = {0};
+
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/", port);
+    f->metrics = metrics_registry_create();
+    consumer_stats_register(&f->stats, f->metrics);
+    f->health = health_server_create(f->metrics);
+    job_queue_init(&f->outbox, 8);
+    writer_options options = {
+        .cosmos = {.endpoint = endpoint,
+                   .database = "Orders",
+                   .container = "Results",
+                   .master_key = EMULATOR_KEY,
+                   .max_connections = concurrency,
+                   .request_timeout_ms = 10000},
+        .partition_key_field = "id",
+        .concurrency = concurrency,
+        .coalesce_max_us = coalesce_max_us,
+        .queue_capacity = 8,
+        .stats = &f->stats,
+        .health = health_component_add(f->health, "cosmos", "starting"),
+        .outbox = &f->outbox,
+    };
+    f->writer = writer_create(&options, &err);
+    CHECK(f->writer != NULL);
+}
+
+static void writer_fixture_stop(writer_fixture *f)
+{
+    writer_destroy(f->writer);
+    job_queue_destroy(&f->outbox);
+    health_server_destroy(f->health);
+    metrics_registry_destroy(f->metrics);
+}
+
 TEST_CASE(writer_starts_oldest_first)
 {
     static const char *const created = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
@@ -1030,33 +1084,11 @@ TEST_CASE(writer_starts_oldest_first)
     static const char *const responses[] = {created, created, created, created,
                                             created, created, created};
     fake_server server;
-    char endpoint[64];
-    job_queue outbox;
-    consumer_stats stats;
-    wl_error err = {0};
+    writer_fixture fixture;
 
     fake_server_start(&server, responses, 7, 0);
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/", server.port);
-    metrics_registry *metrics = metrics_registry_create();
-    consumer_stats_register(&stats, metrics);
-    health_server *health = health_server_create(metrics);
-    job_queue_init(&outbox, 8);
-    writer_options options = {
-        .cosmos = {.endpoint = endpoint,
-                   .database = "Orders",
-                   .container = "Results",
-                   .master_key = EMULATOR_KEY,
-                   .max_connections = 1,
-                   .request_timeout_ms = 10000},
-        .partition_key_field = "id",
-        .concurrency = 1,
-        .queue_capacity = 8,
-        .stats = &stats,
-        .health = health_component_add(health, "cosmos", "starting"),
-        .outbox = &outbox,
-    };
-    writer *w = writer_create(&options, &err);
-    CHECK(w != NULL);
+    writer_fixture_start(&fixture, server.port, 1, 0);
+    writer *w = fixture.writer;
 
     /* Five jobs wait for the one request slot; they must start in the order they came. */
     const char *ids[] = {"m0", "m1", "m2", "m3", "m4"};
@@ -1070,7 +1102,7 @@ TEST_CASE(writer_starts_oldest_first)
             writer_sockets_ready(w);
         }
         writer_run(w);
-        for (consumer_job *job; (job = job_queue_pop(&outbox)) != NULL; finished++) {
+        for (consumer_job *job; (job = job_queue_pop(&fixture.outbox)) != NULL; finished++) {
             CHECK_INT_EQ(job->action, SETTLE_COMPLETE);
             CHECK_STR_EQ(job->message_id, ids[finished]);
             consumer_job_free(job);
@@ -1083,11 +1115,8 @@ TEST_CASE(writer_starts_oldest_first)
         CHECK(strstr(server.bodies[2 + i], expected) != NULL);
     }
 
-    writer_destroy(w);
+    writer_fixture_stop(&fixture);
     fake_server_stop(&server);
-    job_queue_destroy(&outbox);
-    health_server_destroy(health);
-    metrics_registry_destroy(metrics);
 }
 
 /*
@@ -1183,46 +1212,16 @@ static int run_writer_until(writer *w, job_queue *outbox, int count)
  * none. */
 TEST_CASE(writer_pause_follows_last_run)
 {
-    held_server server = {.listener = -1};
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    socklen_t length = sizeof address;
-    char endpoint[64];
-    job_queue outbox;
-    consumer_stats stats;
-    wl_error err = {0};
+    held_server server = {0};
+    writer_fixture fixture;
 
     atomic_init(&server.release, 0);
     atomic_init(&server.stop, false);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    server.listener = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(bind(server.listener, (struct sockaddr *)&address, sizeof address) == 0);
-    CHECK(listen(server.listener, 8) == 0);
-    getsockname(server.listener, (struct sockaddr *)&address, &length);
-    server.port = ntohs(address.sin_port);
+    server.listener = listen_loopback(&server.port);
     pthread_create(&server.thread, NULL, serve_held, &server);
-
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d/", server.port);
-    metrics_registry *metrics = metrics_registry_create();
-    consumer_stats_register(&stats, metrics);
-    health_server *health = health_server_create(metrics);
-    job_queue_init(&outbox, 8);
-    writer_options options = {
-        .cosmos = {.endpoint = endpoint,
-                   .database = "Orders",
-                   .container = "Results",
-                   .master_key = EMULATOR_KEY,
-                   .max_connections = HELD_UPSERTS,
-                   .request_timeout_ms = 10000},
-        .partition_key_field = "id",
-        .concurrency = HELD_UPSERTS,
-        .coalesce_max_us = 1000,
-        .queue_capacity = 8,
-        .stats = &stats,
-        .health = health_component_add(health, "cosmos", "starting"),
-        .outbox = &outbox,
-    };
-    writer *w = writer_create(&options, &err);
-    CHECK(w != NULL);
+    writer_fixture_start(&fixture, server.port, HELD_UPSERTS, 1000);
+    writer *w = fixture.writer;
+    job_queue *outbox = &fixture.outbox;
     for (int i = 0; i < HELD_UPSERTS; i++) {
         char id[16];
         snprintf(id, sizeof id, "m%d", i);
@@ -1231,13 +1230,13 @@ TEST_CASE(writer_pause_follows_last_run)
 
     /* The first response comes alone after 30 ms while seven requests are out: the pause is the
      * maximum, because an eighth of the latency is longer. */
-    CHECK_INT_EQ(run_writer_until(w, &outbox, 1), 1);
+    CHECK_INT_EQ(run_writer_until(w, outbox, 1), 1);
     CHECK_INT_EQ(writer_pause_us(w), 1000);
 
     /* Two responses read in one run: no pause, although five requests are still out. */
     atomic_store(&server.release, 1);
     usleep(50 * 1000); /* both responses reach the socket buffers before the writer reads */
-    CHECK_INT_EQ(run_writer_until(w, &outbox, 2), 2);
+    CHECK_INT_EQ(run_writer_until(w, outbox, 2), 2);
     CHECK_INT_EQ(writer_pause_us(w), 0);
 
     /* A run that finishes nothing while five are out may pause again. */
@@ -1247,21 +1246,18 @@ TEST_CASE(writer_pause_follows_last_run)
     /* Two more, then a run that finishes nothing with three out, fewer than four: no pause. */
     atomic_store(&server.release, 2);
     usleep(50 * 1000);
-    CHECK_INT_EQ(run_writer_until(w, &outbox, 2), 2);
+    CHECK_INT_EQ(run_writer_until(w, outbox, 2), 2);
     CHECK_INT_EQ(writer_pause_us(w), 0);
     writer_run(w);
     CHECK_INT_EQ(writer_pause_us(w), 0);
 
     atomic_store(&server.release, 4);
-    CHECK_INT_EQ(run_writer_until(w, &outbox, 3), 3);
+    CHECK_INT_EQ(run_writer_until(w, outbox, 3), 3);
 
-    writer_destroy(w);
+    writer_fixture_stop(&fixture);
     atomic_store(&server.stop, true);
     pthread_join(server.thread, NULL);
     close(server.listener);
-    job_queue_destroy(&outbox);
-    health_server_destroy(health);
-    metrics_registry_destroy(metrics);
 }
 
 TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_auth_keeps_link_case),
