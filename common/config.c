@@ -68,40 +68,70 @@ static size_t decimal_length(const char *text, bool negative, bool fraction)
     return i;
 }
 
+/* Returns whether all of `text` is one decimal number as decimal_length reads it. */
+static bool is_decimal(const char *text, bool negative, bool fraction)
+{
+    size_t length = decimal_length(text, negative, fraction);
+    return length > 0 && text[length] == '\0';
+}
+
 bool config_parse_duration(const char *text, int64_t *out_ms)
 {
+    static const uint64_t max_ms = 9000000000000000; /* far beyond any timer, within int64 */
     size_t length = decimal_length(text, false, true);
     const char *unit = text + length;
-    double scale;
+    uint64_t scale;
 
     if (length == 0) {
         return false;
     }
     if (*unit == '\0') {
-        scale = 1000.0;
+        scale = 1000;
     } else if (strcmp(unit, "ms") == 0) {
-        scale = 1.0;
+        scale = 1;
     } else if (strcmp(unit, "s") == 0) {
-        scale = 1000.0;
+        scale = 1000;
     } else if (strcmp(unit, "m") == 0) {
-        scale = 60000.0;
+        scale = 60000;
     } else if (strcmp(unit, "h") == 0) {
-        scale = 3600000.0;
+        scale = 3600000;
     } else {
         return false;
     }
-    double ms = strtod(text, NULL) * scale;
-    if (ms > 9.0e15) {
+
+    /* Whole milliseconds only, checked in integers: rounding "0.4ms" would turn it into 0,
+     * which for some options means off. */
+    const char *p = text;
+    uint64_t whole = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        whole = whole * 10 + (uint64_t)(*p - '0');
+        if (whole > max_ms) {
+            return false;
+        }
+    }
+    uint64_t fraction = 0;
+    uint64_t denominator = 1;
+    if (*p == '.') {
+        const char *last = unit - 1; /* trailing zeros change nothing */
+        while (last > p && *last == '0') {
+            last--;
+        }
+        if (last - p > 9) {
+            return false; /* finer than a nanosecond of an hour: not whole milliseconds */
+        }
+        for (p++; p <= last; p++) {
+            fraction = fraction * 10 + (uint64_t)(*p - '0');
+            denominator *= 10;
+        }
+    }
+    if (whole > max_ms / scale || fraction * scale % denominator != 0) {
         return false;
     }
-    /* Durations are whole milliseconds. Rounding "0.4ms" would turn it into 0, which for some
-     * options means off, so a finer value is rejected. The tolerance absorbs binary fractions
-     * such as 0.1 * 1000. */
-    double whole = round(ms);
-    if (fabs(ms - whole) > 1e-6) {
+    uint64_t ms = whole * scale + fraction * scale / denominator;
+    if (ms > max_ms) {
         return false;
     }
-    *out_ms = (int64_t)whole;
+    *out_ms = (int64_t)ms;
     return true;
 }
 
@@ -217,7 +247,7 @@ static wl_status apply_value(const config_option *option, void *target, const ch
     case CONFIG_INT: {
         errno = 0;
         long long parsed = strtoll(value, NULL, 10);
-        if (decimal_length(value, true, false) != strlen(value) || errno != 0 ||
+        if (!is_decimal(value, true, false) || errno != 0 ||
             !within_bounds(option, (double)parsed)) {
             return invalid_value(option, value, err);
         }
@@ -227,7 +257,7 @@ static wl_status apply_value(const config_option *option, void *target, const ch
     case CONFIG_DOUBLE: {
         errno = 0;
         double parsed = strtod(value, NULL);
-        if (decimal_length(value, true, true) != strlen(value) || errno != 0 || !isfinite(parsed) ||
+        if (!is_decimal(value, true, true) || errno != 0 || !isfinite(parsed) ||
             !within_bounds(option, parsed)) {
             return invalid_value(option, value, err);
         }
