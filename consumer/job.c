@@ -23,15 +23,16 @@ void consumer_job_set_message_id(consumer_job *job, char *id, size_t length)
     job->message_id = id;
     job->message_id_length = length;
     job->log_id = NULL;
-    if (memchr(id, '\0', length) == NULL) {
+    if (memchr(id, '\0', length) == NULL && memchr(id, '\\', length) == NULL) {
         return;
     }
+    /* A backslash is doubled, so that "a\0" as text and "a" with a NUL log differently. */
     char *log_text = wl_xmalloc(2 * length + 1);
     size_t used = 0;
     for (size_t i = 0; i < length; i++) {
-        if (id[i] == '\0') {
+        if (id[i] == '\0' || id[i] == '\\') {
             log_text[used++] = '\\';
-            log_text[used++] = '0';
+            log_text[used++] = id[i] == '\0' ? '0' : '\\';
         } else {
             log_text[used++] = id[i];
         }

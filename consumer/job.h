@@ -22,7 +22,7 @@ typedef struct consumer_job {
     uint64_t serial;  /* distinguishes reuses of the slot */
     char *message_id; /* owned; message_id_length bytes and a NUL, may contain NUL */
     size_t message_id_length;
-    char *log_id;  /* owned; the message-id with each NUL written as \0, or NULL without NUL */
+    char *log_id;  /* owned; the message-id with NUL as \0 and '\' as \\, or NULL without either */
     uint8_t *body; /* owned; the message's data section */
     size_t body_length;
     int64_t sequence_number;  /* -1 when absent */
@@ -55,8 +55,9 @@ void consumer_job_free(consumer_job *job);
 
 /*
  * Takes ownership of `id`, `length` bytes and a NUL, as the job's message-id. An id that
- * contains NUL also gets a copy for logs with each NUL written as \0, because a log line
- * would otherwise end the id at the first NUL and name a different message.
+ * contains NUL or a backslash also gets a copy for logs with NUL written as \0 and a backslash
+ * as \\, because a log line would otherwise end the id at the first NUL and name a different
+ * message.
  */
 void consumer_job_set_message_id(consumer_job *job, char *id, size_t length);
 

@@ -501,6 +501,12 @@ TEST_CASE(log_id_shows_nul)
     CHECK_STR_EQ(consumer_job_log_id(&job), "a\\0b\\0");
     free(job.message_id);
     free(job.log_id);
+
+    /* A backslash followed by '0' as text must not read like a NUL. */
+    consumer_job_set_message_id(&job, wl_xstrdup("a\\0"), 3);
+    CHECK_STR_EQ(consumer_job_log_id(&job), "a\\\\0");
+    free(job.message_id);
+    free(job.log_id);
 }
 
 TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),

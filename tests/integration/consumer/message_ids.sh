@@ -29,8 +29,8 @@ node "$here/message_ids.js" check "$queue" "$expected" ||
     fail "the documents or dead letters are wrong"
 [[ "$dead_lettered" == 6 ]] || fail "the consumer dead-lettered $dead_lettered messages, expected 6"
 
-# The log names each dead-lettered message by its whole id, with NUL written as \0, never by
-# the text before the NUL, which is another message's id.
+# The log names each dead-lettered message by its whole id, with NUL written as \0 and a
+# backslash as \\, never by the text before the NUL, which is another message's id.
 node - "$expected" "$test_dir/consumer.log" <<'JS' || fail "the log does not name every id whole"
 const fs = require("fs");
 const expected = JSON.parse(fs.readFileSync(process.argv[2]));
@@ -43,7 +43,8 @@ for (const line of fs.readFileSync(process.argv[3], "utf8").split("\n")) {
 }
 let missing = 0;
 for (const dead of expected.dead) {
-  const prefix = `message ${dead.id.replaceAll("\u0000", "\\0")} dead-lettered:`;
+  const escaped = dead.id.replaceAll("\\", "\\\\").replaceAll("\u0000", "\\0");
+  const prefix = `message ${escaped} dead-lettered:`;
   if (!logged.some((msg) => msg.startsWith(prefix))) {
     console.error(`no log line starts with ${JSON.stringify(prefix)}`);
     missing++;
