@@ -9,24 +9,16 @@ import time
 import unittest
 
 from benchlib import procs
-from benchlib.procs import Process
+from benchlib.procs import Process, group_running
 
 
-def group_exists(pgid):
-    """Return whether a process of group `pgid` is still running. A child that was ended but not yet reaped
-    by init is a zombie, which kill() would still find, so /proc is read instead."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # The fields after the command, which is in parentheses: state, ppid, pgrp.
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+def still_running(pgid, timeout_s=5):
+    """Return whether group `pgid` still runs after waiting up to `timeout_s` for it to end. A
+    child that was sent a signal may exit a moment after its group leader was reaped."""
+    deadline = time.monotonic() + timeout_s
+    while group_running(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return group_running(pgid)
 
 
 def wait_for_file(path, timeout_s=10):
@@ -56,8 +48,21 @@ class StopAllTest(unittest.TestCase):
         procs.stop_all(grace_s=10)
         self.assertEqual(first.exit_code, -signal.SIGTERM)
         self.assertEqual(second.exit_code, -signal.SIGTERM)
-        self.assertFalse(group_exists(first.pid))
-        self.assertFalse(group_exists(second.pid))
+        self.assertFalse(still_running(first.pid))
+        self.assertFalse(still_running(second.pid))
+
+    def test_kills_group_after_its_leader_exits(self):
+        # The shell exits on SIGTERM, but its child ignores it and keeps the group alive.
+        ready = os.path.join(self.dir.name, "orphan.ready")
+        leader = Process("leader", ["bash", "-c", f"(trap '' TERM; exec sleep 300) & "
+                                    f"touch {ready}; wait"], self.dir.name)
+        self.addCleanup(leader.signal_group, signal.SIGKILL)
+        self.assertTrue(wait_for_file(ready))
+        started = time.monotonic()
+        procs.stop_all(grace_s=0.5)
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        self.assertEqual(leader.exit_code, -signal.SIGTERM)
+        self.assertFalse(still_running(leader.pid))
 
     def test_kills_a_group_that_ignores_sigterm(self):
         stubborn = self.start("stubborn", "trap '' TERM")
@@ -65,7 +70,7 @@ class StopAllTest(unittest.TestCase):
         procs.stop_all(grace_s=0.5)
         self.assertGreaterEqual(time.monotonic() - started, 0.5)
         self.assertEqual(stubborn.exit_code, -signal.SIGKILL)
-        self.assertFalse(group_exists(stubborn.pid))
+        self.assertFalse(still_running(stubborn.pid))
 
     def test_leaves_reaped_processes_alone(self):
         done = Process("done", ["true"], self.dir.name)
@@ -92,13 +97,14 @@ class StopAllTest(unittest.TestCase):
         harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                    text=True)
         self.addCleanup(harness.kill)
+        self.addCleanup(harness.stdout.close)
         service_pid = int(harness.stdout.readline())
-        self.addCleanup(lambda: group_exists(service_pid) and os.killpg(service_pid,
+        self.addCleanup(lambda: group_running(service_pid) and os.killpg(service_pid,
                                                                         signal.SIGKILL))
         self.assertTrue(wait_for_file(ready))
         harness.send_signal(signal.SIGTERM)
         self.assertEqual(harness.wait(20), 128 + signal.SIGTERM)
-        self.assertFalse(group_exists(service_pid))
+        self.assertFalse(still_running(service_pid))
 
 
 if __name__ == "__main__":

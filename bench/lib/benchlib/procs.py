@@ -173,20 +173,47 @@ def status_field(pid, field):
     return None
 
 
+def group_running(pgid):
+    """Return whether a process of group `pgid` is still running. A member that has exited but
+    has not been reaped yet is a zombie, which kill() would still find, so /proc is read
+    instead."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The fields after the command, which is in parentheses: state, ppid, pgrp.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def stop_all(grace_s=30.0):
-    """Stops every process the harness started and has not reaped. Each process group (a
-    service's helper and what it started, or a measured process and its contender) gets
-    SIGTERM, and the groups still there after `grace_s` get SIGKILL."""
+    """Stops every process the harness started and has not reaped, with all of its process
+    group (a service's helper and what it started, or a measured process and its contender).
+    Each group gets SIGTERM, and the groups with a member still running after `grace_s` get
+    SIGKILL, even when their first process has exited."""
     live = list(_live)
     for process in live:
         process.signal_group(signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while any(process.poll() is None for process in live) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        for process in live:
+            process.poll()
+        if not any(group_running(process.pid) for process in live):
+            break
         time.sleep(0.05)
     for process in live:
-        if process.poll() is None:
+        if group_running(process.pid):
             process.signal_group(signal.SIGKILL)
+    for process in live:
+        try:
             process.wait(10)
+        except ProcessTimeout:
+            pass  # not reapable in time; the kernel has the SIGKILL, so it ends anyway
 
 
 def descendants(pid):
