@@ -1130,7 +1130,8 @@ TEST_CASE(writer_starts_oldest_first)
 typedef struct held_server {
     int listener;
     int port;
-    atomic_int release; /* steps the test has allowed */
+    atomic_int release;  /* steps the test has allowed */
+    atomic_int answered; /* upsert responses sent */
     atomic_bool stop;
     int held[HELD_UPSERTS]; /* connections of the upserts held, in arrival order */
     int held_count;
@@ -1143,7 +1144,6 @@ static void *serve_held(void *arg)
     held_server *server = arg;
     struct pollfd fds[1 + HELD_UPSERTS + 2] = {{.fd = server->listener, .events = POLLIN}};
     int count = 1;
-    int answered = 0;
     int step = -1;
 
     while (!atomic_load(&server->stop)) {
@@ -1171,20 +1171,34 @@ static void *serve_held(void *arg)
         }
         if (step < 0) {
             usleep(30 * 1000); /* a latency far above the shortest pause */
-            send(server->held[answered++], created, sizeof created - 1, 0);
+            send(server->held[0], created, sizeof created - 1, 0);
+            atomic_store(&server->answered, 1);
             step = 0;
         }
-        for (; step < atomic_load(&server->release) && answered < HELD_UPSERTS; step++) {
+        for (; step < atomic_load(&server->release); step++) {
             /* Two responses in one burst, so that one pass of the writer reads both. */
+            int answered = atomic_load(&server->answered);
             for (int i = 0; i < 2 && answered < HELD_UPSERTS; i++) {
                 send(server->held[answered++], created, sizeof created - 1, 0);
             }
+            atomic_store(&server->answered, answered);
         }
     }
     for (int i = 1; i < count; i++) {
         close(fds[i].fd);
     }
     return NULL;
+}
+
+/* Allows the next step of `server` and waits until its responses are sent, which on loopback
+ * puts them in the writer's socket buffers. */
+static void release_step(held_server *server, int answered)
+{
+    atomic_fetch_add(&server->release, 1);
+    for (int i = 0; i < 5000 && atomic_load(&server->answered) < answered; i++) {
+        usleep(1000);
+    }
+    CHECK_INT_EQ(atomic_load(&server->answered), answered);
 }
 
 /* Runs the writer until `count` finished jobs are in the outbox or 5 s pass, and returns how
@@ -1216,6 +1230,7 @@ TEST_CASE(writer_pause_follows_last_run)
     writer_fixture fixture;
 
     atomic_init(&server.release, 0);
+    atomic_init(&server.answered, 0);
     atomic_init(&server.stop, false);
     server.listener = listen_loopback(&server.port);
     pthread_create(&server.thread, NULL, serve_held, &server);
@@ -1234,8 +1249,7 @@ TEST_CASE(writer_pause_follows_last_run)
     CHECK_INT_EQ(writer_pause_us(w), 1000);
 
     /* Two responses read in one run: no pause, although five requests are still out. */
-    atomic_store(&server.release, 1);
-    usleep(50 * 1000); /* both responses reach the socket buffers before the writer reads */
+    release_step(&server, 3);
     CHECK_INT_EQ(run_writer_until(w, outbox, 2), 2);
     CHECK_INT_EQ(writer_pause_us(w), 0);
 
@@ -1244,14 +1258,14 @@ TEST_CASE(writer_pause_follows_last_run)
     CHECK_INT_EQ(writer_pause_us(w), 1000);
 
     /* Two more, then a run that finishes nothing with three out, fewer than four: no pause. */
-    atomic_store(&server.release, 2);
-    usleep(50 * 1000);
+    release_step(&server, 5);
     CHECK_INT_EQ(run_writer_until(w, outbox, 2), 2);
     CHECK_INT_EQ(writer_pause_us(w), 0);
     writer_run(w);
     CHECK_INT_EQ(writer_pause_us(w), 0);
 
-    atomic_store(&server.release, 4);
+    release_step(&server, 7);
+    release_step(&server, 8);
     CHECK_INT_EQ(run_writer_until(w, outbox, 3), 3);
 
     writer_fixture_stop(&fixture);
