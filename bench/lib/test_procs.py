@@ -1,4 +1,4 @@
-"""Unit tests of how the harness stops the processes it started when it is interrupted."""
+"""Unit tests of how the harness stops the processes it started, with their process groups."""
 import os
 import signal
 import subprocess
@@ -63,6 +63,19 @@ class StopAllTest(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - started, 0.5)
         self.assertEqual(leader.exit_code, -signal.SIGTERM)
         self.assertFalse(still_running(leader.pid))
+
+    def test_stop_ends_what_outlives_the_process(self):
+        # As a profiler that exits on SIGTERM and leaves the program it profiles running.
+        ready = os.path.join(self.dir.name, "profiled.ready")
+        wrapper = Process("wrapper", ["bash", "-c", f"(exec sleep 300) & touch {ready}; wait"],
+                          self.dir.name)
+        self.addCleanup(wrapper.signal_group, signal.SIGKILL)
+        self.assertTrue(wait_for_file(ready))
+        os.kill(wrapper.pid, signal.SIGTERM)  # only the wrapper, as the harness sends it
+        self.assertEqual(wrapper.wait(10), -signal.SIGTERM)
+        self.assertTrue(still_running(wrapper.pid, timeout_s=0))
+        wrapper.stop(grace_s=5)
+        self.assertFalse(still_running(wrapper.pid))
 
     def test_kills_a_group_that_ignores_sigterm(self):
         stubborn = self.start("stubborn", "trap '' TERM")

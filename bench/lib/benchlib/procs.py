@@ -72,15 +72,30 @@ class Process:
         return self.exit_code
 
     def stop(self, grace_s=10.0, sig=signal.SIGTERM):
-        """Sends `sig`, then SIGKILL to the process and its group after `grace_s`."""
-        if self.poll() is not None:
-            return self.exit_code
-        os.kill(self.pid, sig)
-        try:
-            return self.wait(grace_s)
-        except ProcessTimeout:
+        """Sends `sig`, then SIGKILL to the process and its group after `grace_s`. Members of
+        the group that outlive the process, such as a profiled program whose profiler exited on
+        the signal, are stopped as well."""
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.wait(grace_s)
+            except ProcessTimeout:
+                self.signal_group(signal.SIGKILL)
+                self.wait(10)
+        self.stop_group(grace_s)
+        return self.exit_code
+
+    def stop_group(self, grace_s):
+        """Sends SIGTERM to the members of the process group that still run, and SIGKILL to
+        those left after `grace_s`."""
+        if not group_running(self.pid):
+            return
+        self.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while group_running(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if group_running(self.pid):
             self.signal_group(signal.SIGKILL)
-            return self.wait(10)
 
     def signal_group(self, sig):
         try:
