@@ -1,7 +1,8 @@
-"""Unit tests of how the harness picks the cases of a scenario from --only and --count."""
+"""Unit tests of how the harness picks the cases of a scenario from --only and --count, and the
+order in which the contenders run."""
 import unittest
 
-from benchlib.cli import select_cases
+from benchlib.cli import round_order, select_cases
 
 STRICT = [{"concurrency": 32, "count": 5000, "sink": "strict"},
           {"concurrency": 32, "count": 20000, "sink": "strict"}]
@@ -39,6 +40,22 @@ class SelectCasesTest(unittest.TestCase):
         cases = [dict(case) for case in STRICT]
         select_cases(cases, {}, 7)
         self.assertEqual(cases, STRICT)
+
+
+class RoundOrderTest(unittest.TestCase):
+    def test_rotates_by_one_each_round(self):
+        self.assertEqual([round_order(["a", "b", "c"], r) for r in range(4)],
+                         [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]])
+
+    def test_every_position_equally_often(self):
+        contenders = ["ours", "ours-uncoalesced", "node-sdk", "limit-dispatch"]
+        for name in contenders:
+            positions = [round_order(contenders, r).index(name) for r in range(8)]
+            self.assertEqual(sorted(positions), [0, 0, 1, 1, 2, 2, 3, 3])
+
+    def test_single_and_no_contender(self):
+        self.assertEqual(round_order(["ours"], 3), ["ours"])
+        self.assertEqual(round_order([], 2), [])
 
 
 if __name__ == "__main__":

@@ -252,6 +252,17 @@ def select_cases(cases, case_filter, count=None):
     return selected
 
 
+def round_order(contenders, run_index):
+    """Returns the contenders in the order of round `run_index`, the list rotated by one place
+    each round. Over a multiple of len(contenders) rounds every contender runs in every position
+    equally often, so a slow drift of the machine, or a cost of running right after another
+    contender, does not fall on one of them."""
+    if not contenders:
+        return []
+    shift = run_index % len(contenders)
+    return contenders[shift:] + contenders[:shift]
+
+
 def run_scenario(ctx, args, scenario, out_dir, raw, failures):
     cases = select_cases(scenario.smoke_cases(ctx) if args.smoke else scenario.cases(ctx),
                          args.case_filter, args.count)
@@ -278,7 +289,7 @@ def run_scenario(ctx, args, scenario, out_dir, raw, failures):
     for case_index, case in enumerate(cases):
         runs = {c.name: [] for c in runnable}
         for run_index in range(args.runs):
-            for contender in runnable:
+            for position, contender in enumerate(round_order(runnable, run_index)):
                 run_dir = os.path.join(out_dir, "logs", scenario.name, f"case{case_index}",
                                        f"{contender.name}-{run_index}")
                 os.makedirs(run_dir, exist_ok=True)
@@ -290,7 +301,8 @@ def run_scenario(ctx, args, scenario, out_dir, raw, failures):
                     metrics = {"ok": False, "error": f"{type(failure).__name__}: {failure}"}
                 runs[contender.name].append(metrics)
                 line = {"scenario": scenario.name, "case": case, "contender": contender.name,
-                        "role": contender.role, "run": run_index, **metrics}
+                        "role": contender.role, "run": run_index, "position": position,
+                        **metrics}
                 raw.write(json.dumps(line) + "\n")
                 raw.flush()
                 if not metrics.get("ok"):
