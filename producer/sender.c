@@ -92,6 +92,7 @@ struct producer_run {
     wl_error fatal;
     uint64_t failure_logs;
     uint64_t ready_links;
+    bool ever_attached; /* a sender link was attached at some time during the run */
 
     /*
      * Clock readings taken once at the start of each event batch, because reading the clocks for
@@ -251,6 +252,16 @@ static void run_check_done(producer_run *run)
         run_may_issue(run, run_now_ms(run), &ignored);
     }
     if (run->fatal.status != WL_OK || (run->issuing_done && run_outstanding(run) == 0)) {
+        if (!run->ever_attached && run->fatal.status == WL_OK) {
+            /* A --duration or a signal can end a run that never reached the queue; that run
+             * did nothing and must not exit 0. */
+            wl_error err = {0};
+            wl_error_set(&err, WL_ERR_UNAVAILABLE,
+                         "no sender link to %s was attached before the run ended; check that the "
+                         "endpoint is reachable and the queue exists",
+                         run->target->queue);
+            run_fail(run, &err);
+        }
         run->end_ms = run->end_ms != 0 ? run->end_ms : run_now_ms(run);
         run_close_all(run);
     }
@@ -588,6 +599,7 @@ static void handle_link_opened(producer_link *link, pn_link_t *sender)
     }
     link->attached = true;
     link->detach_failures = 0;
+    run->ever_attached = true;
     run->ready_links++;
     health_component_set(run->ready, true, "");
     uint64_t max_size = pn_link_remote_max_message_size(sender);
@@ -950,7 +962,10 @@ int producer_run_exit_code(const producer_run *run)
 {
     bool complete = run->stats.accepted == run->stats.issued && run_outstanding(run) == 0;
 
-    return run->fatal.status == WL_OK && run->stats.rejected == 0 && complete ? 0 : 1;
+    /* A run that never had a sender attached did nothing, even with nothing outstanding. */
+    return run->fatal.status == WL_OK && run->stats.rejected == 0 && complete && run->ever_attached
+               ? 0
+               : 1;
 }
 
 void producer_run_destroy(producer_run *run)

@@ -50,6 +50,8 @@ consumer_name="$run_id-consumer"
 source "$root/tests/lib/emulator.sh"
 # shellcheck source=tests/lib/cosmos.sh
 source "$root/tests/lib/cosmos.sh"
+# shellcheck source=tests/lib/port_holder.sh
+source "$root/tests/lib/port_holder.sh"
 
 cleanup() {
     local name
@@ -62,9 +64,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Prints the effective uid and gid (the second field of the Uid: and Gid: lines) of a
 # running container's main process, read from the host's /proc.

@@ -4,8 +4,14 @@
 #
 #   port_holder_start DIR   listen on a free port of 127.0.0.1; exports PORT_HOLDER_PORT
 #   port_holder_stop        stop the listener that port_holder_start started
+#   free_port               print a port of 127.0.0.1 that was free a moment ago (another
+#                           process may take it before the caller binds it)
 #
 # Callers stop the listener in a trap: trap port_holder_stop EXIT.
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 port_holder_start() {
     local dir="${1:?usage: port_holder_start DIR}"

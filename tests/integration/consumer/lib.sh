@@ -14,6 +14,8 @@ here="$root/tests/integration/consumer"
 source "$root/tests/lib/cosmos.sh"
 # shellcheck source=../../lib/emulator.sh
 source "$root/tests/lib/emulator.sh"
+# shellcheck source=../../lib/port_holder.sh
+source "$root/tests/lib/port_holder.sh"
 export NODE_PATH="$root/node_modules"
 
 CONSUMER_PID=""
@@ -74,9 +76,6 @@ stalled_cosmos_start() {
     STALLED_COSMOS_PORT="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
 }
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # http_get URL: prints the body; fails on connection errors only (any status is printed).
 http_get() {

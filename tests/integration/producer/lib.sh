@@ -17,6 +17,8 @@ declare -a PRODUCER_TEST_PIDS=()
 
 # shellcheck source=../../lib/emulator.sh
 source "$WORKLOAD_ROOT/tests/lib/emulator.sh"
+# shellcheck source=../../lib/port_holder.sh
+source "$WORKLOAD_ROOT/tests/lib/port_holder.sh"
 
 producer_test_cleanup() {
     local pid

@@ -26,3 +26,18 @@ grep -q '"msg":"0 of 5 requested messages accepted in [0-9.]* s: ' <<<"$summary"
 grep -qi '"error":"[^"]*certificate' <<<"$summary" ||
     fail "the summary's error does not name the certificate: $summary"
 echo "summary: $(sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' <<<"$summary")"
+
+# A run that --duration ends before any connection opened did nothing, so it fails too, with an
+# error that says no sender was attached. Nothing listens on the port of this run.
+closed_port="$(free_port)"
+log="$PRODUCER_TEST_DIR/never-connected.log"
+status=0
+run_producer "$log" --connection-string \
+    "Endpoint=sb://127.0.0.1:$closed_port;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
+    --queue test-queue --count 100 --duration 2s || status=$?
+[[ "$status" == 1 ]] || fail "the run that never connected exited $status, expected 1"
+summary="$(grep '"event":"summary"' "$log" | tail -1)"
+grep -q '"level":"error"' <<<"$summary" || fail "its summary is not an error: $summary"
+grep -q '"error":"no sender link to test-queue was attached' <<<"$summary" ||
+    fail "its summary's error does not say that no sender was attached: $summary"
+echo "never connected: exit $status"
