@@ -92,7 +92,8 @@ struct producer_run {
     wl_error fatal;
     uint64_t failure_logs;
     uint64_t ready_links;
-    bool ever_attached; /* a sender link was attached at some time during the run */
+    bool ever_attached;      /* a sender link was attached at some time during the run */
+    int64_t expiry_check_ms; /* when send timeouts are next checked, or 0 with none due */
 
     /*
      * Clock readings taken once at the start of each event batch, because reading the clocks for
@@ -253,7 +254,7 @@ static void run_check_done(producer_run *run)
     }
     if (run->fatal.status != WL_OK || (run->issuing_done && run_outstanding(run) == 0)) {
         if (!run->ever_attached && run->fatal.status == WL_OK) {
-            /* A --duration or a signal can end a run that never reached the queue; that run
+            /* A --duration or a signal can end a run that never reached the queue. Such a run
              * did nothing and must not exit 0. */
             wl_error err = {0};
             wl_error_set(&err, WL_ERR_UNAVAILABLE,
@@ -811,6 +812,9 @@ static void handle_timeout(producer_run *run)
         run_close_all(run);
     }
     abort_stuck_connections(run, now_ms);
+    if (run->expiry_check_ms != 0 && now_ms >= run->expiry_check_ms) {
+        run->expiry_check_ms = 0; /* the wakes below check every link with messages in flight */
+    }
     for (size_t i = 0; i < run->link_count; i++) {
         producer_link *link = &run->links[i];
         sb_conn_tick(link->conn);
@@ -879,6 +883,14 @@ void producer_run_handle(producer_run *run, pn_event_batch_t *batch)
     for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
         handle_event(run, event);
     }
+    /* The next send-timeout check is a fixed time, not "a second from now". The loop sets the
+     * proactor's timeout after every batch, so a moving deadline would never pass while
+     * outcomes keep arriving, and an overdue message would wait until the flow stopped. */
+    if (run->expiry_check_ms == 0 && run_outstanding(run) > 0) {
+        int64_t interval =
+            run->options->send_timeout_ms < 1000 ? run->options->send_timeout_ms : 1000;
+        run->expiry_check_ms = run_now_ms(run) + interval;
+    }
 }
 
 int64_t producer_run_next_deadline_ms(const producer_run *run)
@@ -904,10 +916,8 @@ int64_t producer_run_next_deadline_ms(const producer_run *run)
         int64_t end = run->start_ms + run->options->duration_ms;
         next = end < next ? end : next;
     }
-    /* Send timeouts are checked at least once a second while messages are in flight. */
-    if (run_outstanding(run) > 0) {
-        int64_t check = run_now_ms(run) + 1000;
-        next = check < next ? check : next;
+    if (run->expiry_check_ms != 0 && run->expiry_check_ms < next) {
+        next = run->expiry_check_ms;
     }
     return next;
 }

@@ -7,13 +7,15 @@ resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
   - on the second connection, after --detach-after transfers, leaves --hold more unsettled and
     then detaches the link with amqp:link:detach-forced, as Service Bus does to idle links;
   - on later connections rejects the first transfer of each message whose COUNT is a multiple
-    of --busy-every with com.microsoft:server-busy, and accepts everything else.
+    of --busy-every with com.microsoft:server-busy, and accepts everything else;
+  - on any connection, never settles the first transfer of the message whose COUNT is
+    --withhold-count, so that only the producer's send timeout can resend it.
 
 After each connection closes it writes --report: every transfer with its connection number,
 message-id, COUNT and outcome. Stop it with SIGTERM.
 
   flaky_broker.py --port-file F --report F [--accept-first 300] [--hold 200] [--busy-every 97]
-                  [--detach-after 300]
+                  [--detach-after 300] [--withhold-count N]
 """
 import argparse
 import os
@@ -42,6 +44,7 @@ class Broker(MessagingHandler):
         self.detached = False
         self.current_connection = None
         self.first_seen = 0
+        self.withheld = False
 
     def on_start(self, event):
         event.container.listen(f"127.0.0.1:{self.port}")
@@ -62,6 +65,11 @@ class Broker(MessagingHandler):
         count = int(match.group(1))
         entry = [self.connections, message.id, count, None]
         self.transfers.append(entry)
+
+        if count == self.options.withhold_count and not self.withheld:
+            self.withheld = True
+            entry[3] = "withheld"
+            return
 
         if event.connection == self.first_connection:
             self.first_seen += 1
@@ -130,6 +138,7 @@ def main():
     parser.add_argument("--hold", type=int, default=200)
     parser.add_argument("--busy-every", type=int, default=97)
     parser.add_argument("--detach-after", type=int, default=300)
+    parser.add_argument("--withhold-count", type=int, default=-1)
     options = parser.parse_args()
     Container(Broker(options, free_port())).run()
     return 0
