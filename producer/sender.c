@@ -200,7 +200,9 @@ static bool run_may_issue(producer_run *run, int64_t now_ms, int64_t *out_next_m
         return false;
     }
     if (options->rate > 0) {
-        /* Message k (from 0) is due at start + k / rate. */
+        /* Message k (from 0) is due at start + k / rate. NOTE: nothing limits how far the
+         * schedule may fall behind, so the time spent connecting, or an outage, is made up
+         * with a burst at full speed once a sender is attached. */
         double due_ms = (double)run->start_ms + (double)run->stats.issued * 1000.0 / options->rate;
         if ((double)now_ms < due_ms) {
             *out_next_ms = (int64_t)due_ms + 1;
