@@ -28,6 +28,10 @@
  * Then they are closed without waiting for the peer, so a stopped peer cannot hold the exit
  * until the 60 s idle timeout. */
 #define CLOSE_TIMEOUT_MS 5000
+/* How far --rate's schedule may fall behind before it moves forward. Lateness up to this much,
+ * from timers and event batches, is made up. More, from connecting or an outage, is not, so
+ * that the missed messages do not go out in one burst. */
+#define RATE_MAX_LAG_MS 100
 
 typedef enum slot_state {
     SLOT_FREE,
@@ -93,6 +97,7 @@ struct producer_run {
     uint64_t failure_logs;
     uint64_t ready_links;
     bool ever_attached;      /* a sender link was attached at some time during the run */
+    int64_t rate_base_ms;    /* when message 0 was due under --rate (RATE_MAX_LAG_MS) */
     int64_t expiry_check_ms; /* when send timeouts are next checked, or 0 with none due */
 
     /*
@@ -200,10 +205,13 @@ static bool run_may_issue(producer_run *run, int64_t now_ms, int64_t *out_next_m
         return false;
     }
     if (options->rate > 0) {
-        /* Message k (from 0) is due at start + k / rate. NOTE: nothing limits how far the
-         * schedule may fall behind, so the time spent connecting, or an outage, is made up
-         * with a burst at full speed once a sender is attached. */
-        double due_ms = (double)run->start_ms + (double)run->stats.issued * 1000.0 / options->rate;
+        /* Message k (from 0) is due at rate_base + k / rate. */
+        double due_ms =
+            (double)run->rate_base_ms + (double)run->stats.issued * 1000.0 / options->rate;
+        double lag_ms = (double)now_ms - due_ms;
+        if (lag_ms > RATE_MAX_LAG_MS) {
+            run->rate_base_ms += (int64_t)(lag_ms - RATE_MAX_LAG_MS);
+        }
         if ((double)now_ms < due_ms) {
             *out_next_ms = (int64_t)due_ms + 1;
             return false;
@@ -768,6 +776,7 @@ wl_status producer_run_start(producer_run *run, wl_error *err)
 {
     read_clocks(run);
     run->start_ms = run_now_ms(run);
+    run->rate_base_ms = run->start_ms;
     for (size_t i = 0; i < run->link_count; i++) {
         wl_status status = sb_conn_start(run->links[i].conn, err);
         if (status != WL_OK) {
