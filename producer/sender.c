@@ -94,7 +94,9 @@ struct producer_run {
     atomic_int stop_requests;
     int stop_requests_seen;
     wl_error fatal;
-    uint64_t failure_logs;
+    uint64_t retry_logs;   /* send-retry events so far, for log_failure's rate limit */
+    uint64_t failure_logs; /* send-failed events so far, counted apart so that retries do not
+                            * use up the log lines of final failures */
     uint64_t ready_links;
     bool ever_attached;      /* a sender link was attached at some time during the run */
     int64_t rate_base_ms;    /* when message 0 was due under --rate (RATE_MAX_LAG_MS) */
@@ -278,12 +280,13 @@ static void run_check_done(producer_run *run)
     }
 }
 
-static void log_failure(producer_run *run, const char *event, const slot *s, const char *what)
+/* Logs the first LOG_FIRST_FAILURES events counted by `*so_far`, then every 1000th. */
+static void log_failure(uint64_t *so_far, const char *event, const slot *s, const char *what)
 {
-    run->failure_logs++;
-    if (run->failure_logs <= LOG_FIRST_FAILURES || run->failure_logs % 1000 == 0) {
+    (*so_far)++;
+    if (*so_far <= LOG_FIRST_FAILURES || *so_far % 1000 == 0) {
         LOG_WARN(event, "message %s (COUNT %" PRIu64 "): %s [%" PRIu64 " such events so far]",
-                 s->message.message_id, s->message.count, what, run->failure_logs);
+                 s->message.message_id, s->message.count, what, *so_far);
     }
 }
 
@@ -405,7 +408,7 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
     }
     if (amqp_status_is_retryable(status) && s->retries < (unsigned)run->options->max_retries) {
         s->retries++;
-        log_failure(run, "send-retry", s, what);
+        log_failure(&run->retry_logs, "send-retry", s, what);
         waiting_push(link, s, run_now_ms(run) + backoff_delay_ms(&policy, s->retries - 1, NULL));
         return;
     }
@@ -413,7 +416,7 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
     if (run->rejected_metric != NULL) {
         metrics_counter_inc(run->rejected_metric, 1);
     }
-    log_failure(run, "send-failed", s, what);
+    log_failure(&run->failure_logs, "send-failed", s, what);
     slot_release(link, s);
 }
 
@@ -802,9 +805,9 @@ static void abort_stuck_connections(producer_run *run, int64_t now_ms)
         return;
     }
     LOG_WARN("shutdown-timeout",
-             "%u connections did not close within %d ms; closing them without waiting for the "
-             "peer, with %" PRIu64 " messages unacknowledged",
-             open, CLOSE_TIMEOUT_MS, run_outstanding(run));
+             "%u connection%s did not close within %d ms; closing without waiting for the peer, "
+             "with %" PRIu64 " messages unacknowledged",
+             open, open == 1 ? "" : "s", CLOSE_TIMEOUT_MS, run_outstanding(run));
     for (size_t i = 0; i < run->link_count; i++) {
         if (!sb_conn_is_stopped(run->links[i].conn)) {
             sb_conn_abort(run->links[i].conn);

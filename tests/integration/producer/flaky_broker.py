@@ -9,13 +9,15 @@ resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
   - on later connections rejects the first transfer of each message whose COUNT is a multiple
     of --busy-every with com.microsoft:server-busy, and accepts everything else;
   - on any connection, never settles the first transfer of the message whose COUNT is
-    --withhold-count, so that only the producer's send timeout can resend it.
+    --withhold-count, so that only the producer's send timeout can resend it;
+  - on any connection, rejects every transfer of each message whose COUNT is a multiple of
+    --always-busy-every with com.microsoft:server-busy, so that it runs out of retries.
 
 After each connection closes it writes --report: every transfer with its connection number,
 message-id, COUNT and outcome. Stop it with SIGTERM.
 
   flaky_broker.py --port-file F --report F [--accept-first 300] [--hold 200] [--busy-every 97]
-                  [--detach-after 300] [--withhold-count N]
+                  [--detach-after 300] [--withhold-count N] [--always-busy-every N]
 """
 import argparse
 import os
@@ -70,6 +72,10 @@ class Broker(MessagingHandler):
             self.withheld = True
             entry[3] = "withheld"
             return
+        if self.options.always_busy_every > 0 and count % self.options.always_busy_every == 0:
+            entry[3] = "busy"
+            self.reject_busy(event.delivery, "the test rejects this every time")
+            return
 
         if event.connection == self.first_connection:
             self.first_seen += 1
@@ -98,13 +104,16 @@ class Broker(MessagingHandler):
         if count % self.options.busy_every == 0 and message.id not in self.busy_done:
             self.busy_done.add(message.id)
             entry[3] = "busy"
-            event.delivery.local.condition = Condition("com.microsoft:server-busy",
-                                                       "the test rejects this once")
-            event.delivery.update(Delivery.REJECTED)
-            event.delivery.settle()
+            self.reject_busy(event.delivery, "the test rejects this once")
             return
         entry[3] = "accepted"
         self.accept(event.delivery)
+
+    @staticmethod
+    def reject_busy(delivery, description):
+        delivery.local.condition = Condition("com.microsoft:server-busy", description)
+        delivery.update(Delivery.REJECTED)
+        delivery.settle()
 
     def write_report(self):
         with open(self.options.report + ".tmp", "w", encoding="utf-8") as report:
@@ -139,6 +148,7 @@ def main():
     parser.add_argument("--busy-every", type=int, default=97)
     parser.add_argument("--detach-after", type=int, default=300)
     parser.add_argument("--withhold-count", type=int, default=-1)
+    parser.add_argument("--always-busy-every", type=int, default=0)
     options = parser.parse_args()
     Container(Broker(options, free_port())).run()
     return 0
