@@ -5,21 +5,12 @@
 # and then fails. The first retries must not use up the log lines of the failures.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port_file="$PRODUCER_TEST_DIR/broker.port"
-report="$PRODUCER_TEST_DIR/broker-report.json"
-/usr/bin/python3 "$PRODUCER_TEST_LIB/flaky_broker.py" --port-file "$port_file" --report "$report" \
-    --accept-first 1000000 --always-busy-every 10 >"$PRODUCER_TEST_DIR/broker.log" 2>&1 &
-PRODUCER_TEST_PIDS+=("$!")
-for ((i = 0; i < 100; i++)); do
-    [[ -s "$port_file" ]] && break
-    sleep 0.1
-done
-[[ -s "$port_file" ]] || fail "the broker did not start: $(cat "$PRODUCER_TEST_DIR/broker.log")"
+flaky_broker_start --accept-first 1000000 --always-busy-every 10
 
 log="$PRODUCER_TEST_DIR/producer.log"
 status=0
 run_producer "$log" \
-    --connection-string "Endpoint=amqp://127.0.0.1:$(cat "$port_file");SharedAccessKeyName=unused;SharedAccessKey=unused" \
+    --connection-string "$BROKER_CONNECTION_STRING" \
     --auth none --queue busy --count 300 --max-retries 1 || status=$?
 [[ "$status" == 1 ]] || fail "the producer exited $status, expected 1 with 30 messages failed"
 [[ "$(summary_field "$log" rejected)" == 30 ]] ||

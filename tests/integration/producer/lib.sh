@@ -107,3 +107,22 @@ start_open_ended_producer() {
     done
     fail "no message was accepted"
 }
+
+# flaky_broker_start OPTION...: starts flaky_broker.py with OPTION... and waits until it
+# listens. Sets BROKER_REPORT (the report the broker writes when a connection closes) and
+# BROKER_CONNECTION_STRING (plain AMQP with SASL ANONYMOUS, for --auth none).
+flaky_broker_start() {
+    local port_file="$PRODUCER_TEST_DIR/broker.port"
+    BROKER_REPORT="$PRODUCER_TEST_DIR/broker-report.json"
+    /usr/bin/python3 "$PRODUCER_TEST_LIB/flaky_broker.py" --port-file "$port_file" \
+        --report "$BROKER_REPORT" "$@" >"$PRODUCER_TEST_DIR/broker.log" 2>&1 &
+    PRODUCER_TEST_PIDS+=("$!")
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -s "$port_file" ]] && break
+        sleep 0.1
+    done
+    [[ -s "$port_file" ]] || fail "the broker did not start: $(cat "$PRODUCER_TEST_DIR/broker.log")"
+    BROKER_CONNECTION_STRING="Endpoint=amqp://127.0.0.1:$(cat "$port_file");SharedAccessKeyName=unused;SharedAccessKey=unused"
+    export BROKER_REPORT BROKER_CONNECTION_STRING
+}

@@ -6,20 +6,11 @@
 # every busy message with its original message-id and COUNT, and end with all 2,000 accepted.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port_file="$PRODUCER_TEST_DIR/broker.port"
-report="$PRODUCER_TEST_DIR/broker-report.json"
-/usr/bin/python3 "$PRODUCER_TEST_LIB/flaky_broker.py" --port-file "$port_file" --report "$report" \
-    --accept-first 300 --hold 200 --busy-every 97 --detach-after 300 >"$PRODUCER_TEST_DIR/broker.log" 2>&1 &
-PRODUCER_TEST_PIDS+=("$!")
-for ((i = 0; i < 100; i++)); do
-    [[ -s "$port_file" ]] && break
-    sleep 0.1
-done
-[[ -s "$port_file" ]] || fail "the broker did not start: $(cat "$PRODUCER_TEST_DIR/broker.log")"
+flaky_broker_start --accept-first 300 --hold 200 --busy-every 97 --detach-after 300
 
 log="$PRODUCER_TEST_DIR/producer.log"
 run_producer "$log" \
-    --connection-string "Endpoint=amqp://127.0.0.1:$(cat "$port_file");SharedAccessKeyName=unused;SharedAccessKey=unused" \
+    --connection-string "$BROKER_CONNECTION_STRING" \
     --auth none --queue flaky --count 2000 --inflight 500 ||
     fail "the producer exited with status $?: $(tail -3 "$log.stderr")"
 expect_accepted "$log" 2000
@@ -29,11 +20,11 @@ grep -q '"event":"sender-detached".*amqp:link:detach-forced' "$log" ||
 [[ "$(grep -c '"event":"sender-attached"' "$log")" -ge 3 ]] || fail "the sender was not attached again"
 
 for ((i = 0; i < 100; i++)); do
-    [[ -s "$report" ]] && grep -q '"connections": 2' "$report" && break
+    [[ -s "$BROKER_REPORT" ]] && grep -q '"connections": 2' "$BROKER_REPORT" && break
     sleep 0.1
 done
 retried="$(summary_field "$log" retried)"
-/usr/bin/python3 - "$report" "$retried" <<'PY'
+/usr/bin/python3 - "$BROKER_REPORT" "$retried" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 retried = int(sys.argv[2])

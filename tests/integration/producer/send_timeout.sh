@@ -7,20 +7,11 @@
 # timer, which does not move, would end the wait on its own.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port_file="$PRODUCER_TEST_DIR/broker.port"
-report="$PRODUCER_TEST_DIR/broker-report.json"
-/usr/bin/python3 "$PRODUCER_TEST_LIB/flaky_broker.py" --port-file "$port_file" --report "$report" \
-    --accept-first 1000000 --withhold-count 5 >"$PRODUCER_TEST_DIR/broker.log" 2>&1 &
-PRODUCER_TEST_PIDS+=("$!")
-for ((i = 0; i < 100; i++)); do
-    [[ -s "$port_file" ]] && break
-    sleep 0.1
-done
-[[ -s "$port_file" ]] || fail "the broker did not start: $(cat "$PRODUCER_TEST_DIR/broker.log")"
+flaky_broker_start --accept-first 1000000 --withhold-count 5
 
 log="$PRODUCER_TEST_DIR/producer.log"
 run_producer "$log" \
-    --connection-string "Endpoint=amqp://127.0.0.1:$(cat "$port_file");SharedAccessKeyName=unused;SharedAccessKey=unused" \
+    --connection-string "$BROKER_CONNECTION_STRING" \
     --auth none --queue withheld --count 100000 --inflight 100 --send-timeout 1s --progress off ||
     fail "the producer exited with status $?: $(tail -3 "$log.stderr")"
 expect_accepted "$log" 100000
@@ -28,13 +19,13 @@ grep -q '"event":"send-retry".*(COUNT 5): no outcome within the send timeout' "$
     fail "the producer did not log the resend of COUNT 5"
 
 for ((i = 0; i < 50; i++)); do
-    [[ -s "$report" ]] && break
+    [[ -s "$BROKER_REPORT" ]] && break
     sleep 0.1
 done
 # Transfers are listed in the order the broker received them. The broker takes at most a few
 # tens of thousands per second, so a resend one to two seconds after the first send comes
 # well before the last tenth of the transfers.
-/usr/bin/python3 - "$report" <<'PY' || fail "COUNT 5 was not resent while the others flowed"
+/usr/bin/python3 - "$BROKER_REPORT" <<'PY' || fail "COUNT 5 was not resent while the others flowed"
 import json, sys
 transfers = json.load(open(sys.argv[1]))["transfers"]
 positions = [i for i, t in enumerate(transfers) if t[2] == 5]
