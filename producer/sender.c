@@ -241,10 +241,21 @@ static uint64_t run_outstanding(const producer_run *run)
     return outstanding;
 }
 
+/* Ends the run: every way of ending it, whether done, failed or stopped, comes here. */
 static void run_close_all(producer_run *run)
 {
     if (run->closing) {
         return;
+    }
+    if (!run->ever_attached) {
+        /* A --duration or a signal can end a run that never reached the queue. Such a run did
+         * nothing and must not exit 0. run_fail keeps an earlier, more precise error. */
+        wl_error err = {0};
+        wl_error_set(&err, WL_ERR_UNAVAILABLE,
+                     "no sender link to %s was attached before the run ended; check that the "
+                     "endpoint is reachable and the queue exists",
+                     run->target->queue);
+        run_fail(run, &err);
     }
     run->closing = true;
     run->issuing_done = true;
@@ -265,28 +276,18 @@ static void run_check_done(producer_run *run)
         run_may_issue(run, run_now_ms(run), &ignored);
     }
     if (run->fatal.status != WL_OK || (run->issuing_done && run_outstanding(run) == 0)) {
-        if (!run->ever_attached && run->fatal.status == WL_OK) {
-            /* A --duration or a signal can end a run that never reached the queue. Such a run
-             * did nothing and must not exit 0. */
-            wl_error err = {0};
-            wl_error_set(&err, WL_ERR_UNAVAILABLE,
-                         "no sender link to %s was attached before the run ended; check that the "
-                         "endpoint is reachable and the queue exists",
-                         run->target->queue);
-            run_fail(run, &err);
-        }
         run->end_ms = run->end_ms != 0 ? run->end_ms : run_now_ms(run);
         run_close_all(run);
     }
 }
 
 /* Logs the first LOG_FIRST_FAILURES events counted by `*so_far`, then every 1000th. */
-static void log_failure(uint64_t *so_far, const char *event, const slot *s, const char *what)
+static void log_failure(uint64_t *so_far, const char *event, const slot *s, const char *cause)
 {
     (*so_far)++;
     if (*so_far <= LOG_FIRST_FAILURES || *so_far % 1000 == 0) {
         LOG_WARN(event, "message %s (COUNT %" PRIu64 "): %s [%" PRIu64 " such events so far]",
-                 s->message.message_id, s->message.count, what, *so_far);
+                 s->message.message_id, s->message.count, cause, *so_far);
     }
 }
 
@@ -986,10 +987,7 @@ int producer_run_exit_code(const producer_run *run)
 {
     bool complete = run->stats.accepted == run->stats.issued && run_outstanding(run) == 0;
 
-    /* A run that never had a sender attached did nothing, even with nothing outstanding. */
-    return run->fatal.status == WL_OK && run->stats.rejected == 0 && complete && run->ever_attached
-               ? 0
-               : 1;
+    return run->fatal.status == WL_OK && run->stats.rejected == 0 && complete ? 0 : 1;
 }
 
 void producer_run_destroy(producer_run *run)
