@@ -33,10 +33,11 @@ class StopAllTest(unittest.TestCase):
         self.dir = tempfile.TemporaryDirectory()
         self.addCleanup(self.dir.cleanup)
 
-    def start(self, name, script):
+    def start(self, name, script, child="sleep 300"):
+        """Start a shell that runs `script`, then `child` in the background, and waits for it.
+        The child shares the shell's process group, as a service's processes do."""
         ready = os.path.join(self.dir.name, f"{name}.ready")
-        # The child that the shell starts shares its process group, as a service's does.
-        process = Process(name, ["bash", "-c", f"{script}; sleep 300 & touch {ready}; wait"],
+        process = Process(name, ["bash", "-c", f"{script}; {child} & touch {ready}; wait"],
                           self.dir.name)
         self.addCleanup(process.signal_group, signal.SIGKILL)
         self.assertTrue(wait_for_file(ready))
@@ -53,11 +54,7 @@ class StopAllTest(unittest.TestCase):
 
     def test_kills_group_after_its_leader_exits(self):
         # The shell exits on SIGTERM, but its child ignores it and keeps the group alive.
-        ready = os.path.join(self.dir.name, "orphan.ready")
-        leader = Process("leader", ["bash", "-c", f"(trap '' TERM; exec sleep 300) & "
-                                    f"touch {ready}; wait"], self.dir.name)
-        self.addCleanup(leader.signal_group, signal.SIGKILL)
-        self.assertTrue(wait_for_file(ready))
+        leader = self.start("leader", "true", child="(trap '' TERM; exec sleep 300)")
         started = time.monotonic()
         procs.stop_all(grace_s=0.5)
         self.assertGreaterEqual(time.monotonic() - started, 0.5)
@@ -66,11 +63,7 @@ class StopAllTest(unittest.TestCase):
 
     def test_stop_ends_what_outlives_the_process(self):
         # As a profiler that exits on SIGTERM and leaves the program it profiles running.
-        ready = os.path.join(self.dir.name, "profiled.ready")
-        wrapper = Process("wrapper", ["bash", "-c", f"(exec sleep 300) & touch {ready}; wait"],
-                          self.dir.name)
-        self.addCleanup(wrapper.signal_group, signal.SIGKILL)
-        self.assertTrue(wait_for_file(ready))
+        wrapper = self.start("wrapper", "true")
         os.kill(wrapper.pid, signal.SIGTERM)  # only the wrapper, as the harness sends it
         self.assertEqual(wrapper.wait(10), -signal.SIGTERM)
         self.assertTrue(still_running(wrapper.pid, timeout_s=0))
