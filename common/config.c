@@ -99,8 +99,8 @@ bool config_parse_duration(const char *text, int64_t *out_ms)
         return false;
     }
 
-    /* Whole milliseconds only, checked in integers: rounding "0.4ms" would turn it into 0,
-     * which for some options means off. */
+    /* Durations must be whole milliseconds, checked in integers, because rounding "0.4ms" to 0
+     * would turn off an option for which 0 means off. */
     const char *p = text;
     uint64_t whole = 0;
     for (; isdigit((unsigned char)*p); p++) {
@@ -117,7 +117,7 @@ bool config_parse_duration(const char *text, int64_t *out_ms)
             last--;
         }
         if (last - p > 9) {
-            return false; /* finer than a nanosecond of an hour: not whole milliseconds */
+            return false; /* whole milliseconds need at most 7 decimal places, even in hours */
         }
         for (p++; p <= last; p++) {
             fraction = fraction * 10 + (uint64_t)(*p - '0');

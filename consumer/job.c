@@ -30,9 +30,12 @@ void consumer_job_set_message_id(consumer_job *job, char *id, size_t length)
     char *log_text = wl_xmalloc(2 * length + 1);
     size_t used = 0;
     for (size_t i = 0; i < length; i++) {
-        if (id[i] == '\0' || id[i] == '\\') {
+        if (id[i] == '\0') {
             log_text[used++] = '\\';
-            log_text[used++] = id[i] == '\0' ? '0' : '\\';
+            log_text[used++] = '0';
+        } else if (id[i] == '\\') {
+            log_text[used++] = '\\';
+            log_text[used++] = '\\';
         } else {
             log_text[used++] = id[i];
         }

@@ -54,10 +54,9 @@ typedef struct consumer_job {
 void consumer_job_free(consumer_job *job);
 
 /*
- * Takes ownership of `id`, `length` bytes and a NUL, as the job's message-id. An id that
- * contains NUL or a backslash also gets a copy for logs with NUL written as \0 and a backslash
- * as \\, because a log line would otherwise end the id at the first NUL and name a different
- * message.
+ * Takes ownership of `id`, `length` bytes and a NUL, as the job's message-id. A log line would
+ * end an id at its first NUL and so name a different message. An id that contains NUL or a
+ * backslash therefore also gets a copy for logs, with NUL written as \0 and a backslash as \\.
  */
 void consumer_job_set_message_id(consumer_job *job, char *id, size_t length);
 

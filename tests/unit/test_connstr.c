@@ -152,7 +152,8 @@ TEST_CASE(invalid_strings)
     }
 }
 
-/* Host names as DNS and getaddrinfo take them, and nothing that would only fail at resolve. */
+/* The host check accepts the names that DNS and getaddrinfo accept, and rejects names that
+ * would only fail when they are resolved. */
 TEST_CASE(host_names_checked)
 {
     static const char *const valid[] = {

@@ -255,8 +255,8 @@ def select_cases(cases, case_filter, count=None):
 def round_order(contenders, run_index):
     """Returns the contenders in the order of round `run_index`, the list rotated by one place
     each round. Over a multiple of len(contenders) rounds every contender runs in every position
-    equally often, so a slow drift of the machine, or a cost of running right after another
-    contender, does not fall on one of them."""
+    equally often. A slow drift of the machine, or a cost of running right after another
+    contender, therefore does not fall on one of them."""
     if not contenders:
         return []
     shift = run_index % len(contenders)

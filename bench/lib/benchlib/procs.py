@@ -207,10 +207,10 @@ def group_running(pgid):
 
 
 def stop_all(grace_s=30.0):
-    """Stops every process the harness started and has not reaped, with all of its process
-    group (a service's helper and what it started, or a measured process and its contender).
-    Each group gets SIGTERM, and the groups with a member still running after `grace_s` get
-    SIGKILL, even when their first process has exited."""
+    """Stops every process the harness started and has not reaped, with its process group: a
+    service's helper and what it started, or a measured process and its contender. Each group
+    gets SIGTERM. A group with a member still running after `grace_s` gets SIGKILL, even when
+    its first process has exited."""
     live = list(_live)
     for process in live:
         process.signal_group(signal.SIGTERM)
@@ -228,7 +228,7 @@ def stop_all(grace_s=30.0):
         try:
             process.wait(10)
         except ProcessTimeout:
-            pass  # not reapable in time; the kernel has the SIGKILL, so it ends anyway
+            pass  # it ends anyway, because the kernel has delivered the SIGKILL
 
 
 def descendants(pid):

@@ -180,7 +180,7 @@ def drain_count(ctx, emulator, log_dir, idle_ms=500):
 
 class NginxSink:
     """nginx serving the Cosmos DB calls on loopback (bench/sinks/nginx.conf.in). Documents are
-    logged, one line each, with the time nginx answered them. With `delay_ms`, every upsert
+    logged, one line each, with the time nginx sent the response. With `delay_ms`, every upsert
     response waits that long on a timer, which costs nginx no work while it waits."""
 
     def __init__(self, ctx, work_dir, delay_ms=0):

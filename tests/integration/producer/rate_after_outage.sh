@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --rate holds after a time without a connection. The producer starts against a port where
+# --rate is kept after a time without a connection. The producer starts against a port where
 # nothing listens yet, with 150 messages at 50/s, and the emulator starts on that port about
 # 2 s later. Once the sender is attached the messages must still go out at about 50/s, taking
 # about 3 s, not as a burst of the ones that were due while the producer was connecting.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --send-timeout holds while outcomes keep arriving. The broker (flaky_broker.py) never settles
+# --send-timeout is enforced while outcomes keep arriving. The broker (flaky_broker.py) never settles
 # the first transfer of COUNT 5 and accepts every other one, while the producer sends 100,000
 # messages as fast as the broker takes them, for several seconds. The producer must resend
 # COUNT 5 within about a second of its send timeout, while the other messages still flow, not

@@ -28,7 +28,7 @@ grep -qi '"error":"[^"]*certificate' <<<"$summary" ||
 echo "summary: $(sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' <<<"$summary")"
 
 # A run that --duration ends before any connection opened did nothing, so it fails too, with an
-# error that says no sender was attached. Nothing listens on the port of this run.
+# error stating that no sender was attached. Nothing listens on the port of this run.
 closed_port="$(free_port)"
 log="$PRODUCER_TEST_DIR/never-connected.log"
 status=0
