@@ -1,5 +1,8 @@
 #include "amqp.h"
 
+#include <proton/connection.h>
+#include <proton/terminus.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,14 @@ pn_delivery_t *amqp_send_bytes(pn_link_t *sender, uint64_t tag, const amqp_buffe
     pn_link_send(sender, buffer->bytes, buffer->size);
     pn_link_advance(sender);
     return delivery;
+}
+
+bool amqp_attach_refused(pn_link_t *link)
+{
+    pn_terminus_t *node =
+        pn_link_is_sender(link) ? pn_link_remote_target(link) : pn_link_remote_source(link);
+
+    return (pn_link_state(link) & PN_REMOTE_CLOSED) != 0 || pn_terminus_get_address(node) == NULL;
 }
 
 wl_status amqp_receive(pn_delivery_t *delivery, pn_message_t *message, amqp_buffer *buffer,

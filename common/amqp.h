@@ -43,6 +43,13 @@ wl_status amqp_encode(pn_message_t *message, amqp_buffer *buffer, wl_error *err)
 pn_delivery_t *amqp_send_bytes(pn_link_t *sender, uint64_t tag, const amqp_buffer *buffer);
 
 /*
+ * Returns true when the peer's attach for `link` (on PN_LINK_REMOTE_OPEN) rejects the link. Such
+ * an attach has no node address (the target of a sender, the source of a receiver), and the
+ * peer's detach with the reason follows, possibly in the same event batch.
+ */
+bool amqp_attach_refused(pn_link_t *link);
+
+/*
  * Reads the complete delivery `delivery` (pn_delivery_readable, not partial) into `buffer`
  * and decodes it into `message`. The delivery is not settled or advanced. It must be the
  * link's current delivery and have unread bytes. After pn_link_advance, or on a second call,

@@ -172,8 +172,8 @@ static void attach_receiver(consumer_app *app)
 
 static void on_receiver_open(consumer_app *app, pn_link_t *link)
 {
-    if (pn_terminus_get_address(pn_link_remote_source(link)) == NULL) {
-        return; /* the peer refused the attach; its detach follows */
+    if (amqp_attach_refused(link)) {
+        return; /* the detach with the reason follows */
     }
     app->receiver_attached = true;
     app->reattach_attempt = 0;

@@ -607,10 +607,8 @@ static void handle_link_opened(producer_link *link, pn_link_t *sender)
 {
     producer_run *run = link->run;
 
-    /* A refused attach has no target and is followed by a detach with the reason. */
-    if (pn_terminus_get_address(pn_link_remote_target(sender)) == NULL &&
-        pn_terminus_get_type(pn_link_remote_target(sender)) == PN_UNSPECIFIED) {
-        return;
+    if (amqp_attach_refused(sender)) {
+        return; /* handle_link_closed reports the detach and its reason */
     }
     link->attached = true;
     link->detach_failures = 0;

@@ -41,3 +41,18 @@ grep -q '"level":"error"' <<<"$summary" || fail "its summary is not an error: $s
 grep -q '"error":"no sender link to test-queue was attached' <<<"$summary" ||
     fail "its summary's error does not say that no sender was attached: $summary"
 echo "never connected: exit $status"
+
+# A queue that does not exist: the emulator rejects the attach and detaches with amqp:not-found,
+# which no retry can fix. The run ends at once, and the rejected link is not logged as attached.
+log="$PRODUCER_TEST_DIR/missing-queue.log"
+status=0
+run_producer "$log" --connection-string "$EMULATOR_CONNECTION_STRING" --queue no-such-queue \
+    --count 5 || status=$?
+[[ "$status" == 1 ]] || fail "the run to a missing queue exited $status, expected 1"
+summary="$(grep '"event":"summary"' "$log" | tail -1)"
+grep -q '"error":"[^"]*amqp:not-found[^"]*no-such-queue' <<<"$summary" ||
+    fail "its summary's error does not name amqp:not-found and the queue: $summary"
+if grep -q '"event":"sender-attached"' "$log"; then
+    fail "the rejected sender was logged as attached: $(grep '"event":"sender-attached"' "$log")"
+fi
+echo "missing queue: exit $status"
