@@ -63,7 +63,8 @@ struct sb_conn {
     unsigned failures; /* consecutive attempts that did not become ready */
     unsigned connect_count;
     unsigned link_serial;
-    wl_error cause; /* first failure of the current attempt */
+    wl_error cause;        /* first failure of the current attempt */
+    wl_error last_failure; /* cause of the latest attempt that failed, for the give-up message */
 
     rpc_node *rpcs;
     sb_rpc *cbs_rpc;
@@ -165,6 +166,29 @@ const wl_clock *sb_conn_clock(const sb_conn *conn)
 static int64_t now_ms(const sb_conn *conn)
 {
     return wl_clock_monotonic_ms(conn->clock);
+}
+
+/* Returns when reconnecting stops, or INT64_MAX when it never does. */
+static int64_t give_up_at_ms(const sb_conn *conn)
+{
+    if (conn->options.give_up_after_ms <= 0) {
+        return INT64_MAX;
+    }
+    return conn->unready_since_ms + conn->options.give_up_after_ms;
+}
+
+/* Stops reconnecting for good, with the bound added to the latest cause. */
+static void give_up(sb_conn *conn)
+{
+    size_t used = strlen(conn->cause.message);
+
+    conn->state = CONN_STOPPED;
+    snprintf(conn->cause.message + used, sizeof conn->cause.message - used,
+             "; gave up after %lld ms without a connection",
+             (long long)conn->options.give_up_after_ms);
+    if (conn->options.callbacks.on_disconnected != NULL) {
+        conn->options.callbacks.on_disconnected(conn, &conn->cause, false, conn->options.ctx);
+    }
 }
 
 static void configure_transport(sb_conn *conn, pn_transport_t *transport)
@@ -354,6 +378,7 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     } else {
         conn->failures++;
     }
+    conn->last_failure = conn->cause;
     /* The proactor or the event loop frees the connection after this batch, so no thread may
      * wake it from now on. */
     pthread_mutex_lock(&conn->wake_lock);
@@ -363,9 +388,12 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     conn->session = NULL;
 
     int64_t now = now_ms(conn);
-    bool gave_up = conn->options.give_up_after_ms > 0 &&
-                   now - conn->unready_since_ms >= conn->options.give_up_after_ms;
-    will_retry = !conn->close_requested && !gave_up;
+    if (!conn->close_requested && now >= give_up_at_ms(conn)) {
+        give_up(conn);
+        return;
+    }
+    /* A retry due after the give-up time does not happen: sb_conn_tick gives up at that time. */
+    will_retry = !conn->close_requested;
     if (will_retry) {
         conn->state = CONN_WAITING;
         conn->reconnect_at_ms = now + backoff_delay_ms(&conn->options.reconnect_backoff,
@@ -373,16 +401,19 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
                                                        conn->options.random);
     } else {
         conn->state = CONN_STOPPED;
-        if (gave_up && !conn->close_requested) {
-            size_t used = strlen(conn->cause.message);
-            snprintf(conn->cause.message + used, sizeof conn->cause.message - used,
-                     "; gave up after %lld ms without a connection",
-                     (long long)conn->options.give_up_after_ms);
-        }
     }
     if (conn->options.callbacks.on_disconnected != NULL) {
         conn->options.callbacks.on_disconnected(conn, &conn->cause, will_retry, conn->options.ctx);
     }
+}
+
+/* Returns when the current attempt ends: its connect timeout, or the give-up time if earlier. */
+static int64_t attempt_deadline_ms(const sb_conn *conn)
+{
+    int64_t timeout_at = conn->attempt_started_ms + conn->options.connect_timeout_ms;
+    int64_t give_up_at = give_up_at_ms(conn);
+
+    return give_up_at < timeout_at ? give_up_at : timeout_at;
 }
 
 static void run_timers(sb_conn *conn)
@@ -390,12 +421,20 @@ static void run_timers(sb_conn *conn)
     int64_t now = now_ms(conn);
 
     if (conn->state == CONN_CONNECTING && conn->connection != NULL && !conn->connect_timed_out &&
-        now - conn->attempt_started_ms >= conn->options.connect_timeout_ms) {
+        now >= attempt_deadline_ms(conn)) {
         pn_transport_t *transport = pn_connection_transport(conn->connection);
         conn->connect_timed_out = true;
-        wl_error_set(&conn->cause, WL_ERR_TIMEOUT, "connecting to %s:%u timed out after %lld ms",
-                     conn->options.host, (unsigned)conn->options.port,
-                     (long long)conn->options.connect_timeout_ms);
+        if (now - conn->attempt_started_ms >= conn->options.connect_timeout_ms) {
+            wl_error_set(&conn->cause, WL_ERR_TIMEOUT,
+                         "connecting to %s:%u timed out after %lld ms", conn->options.host,
+                         (unsigned)conn->options.port, (long long)conn->options.connect_timeout_ms);
+        } else if (conn->last_failure.status != WL_OK) {
+            /* Cut short at the give-up time: report the latest failure, which is more useful. */
+            conn->cause = conn->last_failure;
+        } else {
+            wl_error_set(&conn->cause, WL_ERR_TIMEOUT, "connecting to %s:%u had not finished",
+                         conn->options.host, (unsigned)conn->options.port);
+        }
         if (transport != NULL) {
             pn_transport_close_tail(transport);
             pn_transport_close_head(transport);
@@ -523,11 +562,10 @@ static int64_t own_deadline_ms(const sb_conn *conn)
 
     switch (conn->state) {
     case CONN_WAITING:
-        return conn->reconnect_at_ms;
+        next = give_up_at_ms(conn);
+        return conn->reconnect_at_ms < next ? conn->reconnect_at_ms : next;
     case CONN_CONNECTING:
-        return conn->connect_timed_out
-                   ? INT64_MAX
-                   : conn->attempt_started_ms + conn->options.connect_timeout_ms;
+        return conn->connect_timed_out ? INT64_MAX : attempt_deadline_ms(conn);
     case CONN_READY:
         for (const rpc_node *node = conn->rpcs; node != NULL; node = node->next) {
             int64_t deadline = sb_rpc_next_deadline_ms(node->rpc);
@@ -552,6 +590,10 @@ void sb_conn_tick(sb_conn *conn)
 {
     int64_t now = now_ms(conn);
 
+    if (conn->state == CONN_WAITING && now >= give_up_at_ms(conn)) {
+        give_up(conn);
+        return;
+    }
     if (conn->state == CONN_WAITING && now >= conn->reconnect_at_ms) {
         start_attempt(conn);
         return;
@@ -597,6 +639,20 @@ const char *sb_conn_address(const sb_conn *conn)
 unsigned sb_conn_connect_count(const sb_conn *conn)
 {
     return conn->connect_count;
+}
+
+unsigned sb_conn_failed_attempts(const sb_conn *conn)
+{
+    return conn->failures;
+}
+
+int64_t sb_conn_reconnect_in_ms(const sb_conn *conn)
+{
+    if (conn->state != CONN_WAITING) {
+        return -1;
+    }
+    int64_t delay = conn->reconnect_at_ms - now_ms(conn);
+    return delay > 0 ? delay : 0;
 }
 
 wl_status sb_conn_authorize(sb_conn *conn, const char *audience, wl_error *err)

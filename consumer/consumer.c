@@ -16,6 +16,7 @@
 #include <proton/link.h>
 #include <proton/terminus.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,6 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
 {
     consumer_app *app = ctx;
 
-    (void)conn;
     app->receiver = NULL;
     app->receiver_attached = false;
     app->management = NULL;
@@ -120,7 +120,11 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     deliveries_link_lost(app);
     health_component_set(app->amqp_health, false, cause ? cause->message : "disconnected");
     health_component_set(app->receiver_health, false, "not connected");
-    if (will_retry) {
+    if (will_retry && sb_conn_failed_attempts(conn) > 0) {
+        LOG_WARN("amqp-connect-failed", "attempt %u to connect failed, next in %" PRId64 " ms: %s",
+                 sb_conn_failed_attempts(conn), sb_conn_reconnect_in_ms(conn),
+                 cause ? cause->message : "");
+    } else if (will_retry) {
         LOG_WARN("amqp-disconnected", "connection lost, reconnecting: %s",
                  cause ? cause->message : "");
     } else if (!app->closing) {

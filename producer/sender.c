@@ -528,7 +528,6 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     producer_run *run = link->run;
     size_t before = link->inflight;
 
-    (void)conn;
     if (link->attached) {
         run->ready_links--;
         health_component_set(run->ready, run->ready_links > 0, "no sender link is attached");
@@ -546,6 +545,12 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
          cause->status == WL_ERR_INVALID)) {
         run_fail(run, cause);
         run_close_all(run);
+        return;
+    }
+    if (will_retry && sb_conn_failed_attempts(conn) > 0) {
+        LOG_WARN("connect-failed", "attempt %u of connection %u failed, next in %" PRId64 " ms: %s",
+                 sb_conn_failed_attempts(conn), link->index, sb_conn_reconnect_in_ms(conn),
+                 cause->message);
         return;
     }
     if (will_retry) {

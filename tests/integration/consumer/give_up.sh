@@ -22,9 +22,15 @@ grep -q -- '--give-up-after' <<<"$gave_up" || fail "the give-up message does not
 grep -q "127.0.0.1:$closed_port.*Connection refused" <<<"$gave_up" ||
     fail "the give-up message does not name the refused address 127.0.0.1:$closed_port"
 grep -q 'gave up after 3000 ms' <<<"$gave_up" || fail "the give-up message does not state the 3 s bound"
-# One failure is not a retry: the consumer must have tried again at least once.
-attempts="$(grep -c '"event":"amqp-disconnected"' "$log" || true)"
+# One failure is not a retry: the consumer must have tried again at least once. Each failed
+# attempt is logged as such, never as a lost connection, because none was ever open.
+attempts="$(grep -c '"event":"amqp-connect-failed"' "$log" || true)"
 ((attempts >= 2)) || fail "the consumer failed $attempts times before giving up, expected a retry"
+grep -q '"msg":"attempt 2 to connect failed, next in [0-9]* ms: ' "$log" ||
+    fail "no failed attempt is numbered 2: $(grep '"event":"amqp-connect-failed"' "$log")"
+if grep -q '"event":"amqp-disconnected"' "$log"; then
+    fail "a failed attempt was logged as a lost connection"
+fi
 if grep -q '"event":"amqp-connected"' "$log"; then
     fail "the consumer logged a connection to a closed port"
 fi

@@ -119,7 +119,7 @@ done
 closed_port="$(free_port)"
 EMULATOR_CONNECTION_STRING="Endpoint=sb://127.0.0.1:$closed_port;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true" \
     start_consumer graceful "$test_dir/consumer-unconnected.log"
-unconnected_retried() { grep -q '"event":"amqp-disconnected"' "$test_dir/consumer-unconnected.log"; }
+unconnected_retried() { grep -q '"event":"amqp-connect-failed"' "$test_dir/consumer-unconnected.log"; }
 wait_until 60 unconnected_retried || fail "the consumer did not retry the closed port"
 stop_consumer TERM 30
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "unconnected: the consumer exited with $CONSUMER_STATUS after SIGTERM"

@@ -48,8 +48,11 @@ grep -qi 'refused' "$PRODUCER_TEST_DIR/refused.log.stderr" ||
     fail "the error does not say the connection was refused: $(cat "$PRODUCER_TEST_DIR/refused.log.stderr")"
 # Each refusal is reported once, by the warn line of the retry or by the final error. Proton's
 # own line about the same failure is logged only at debug.
-grep -q '"event":"disconnected"' "$PRODUCER_TEST_DIR/refused.log" ||
-    fail "no refusal was reported as a retried disconnect"
+grep -q '"event":"connect-failed"' "$PRODUCER_TEST_DIR/refused.log" ||
+    fail "no refusal was reported as a failed attempt"
+if grep -q '"event":"disconnected"' "$PRODUCER_TEST_DIR/refused.log"; then
+    fail "a refused attempt was logged as a lost connection"
+fi
 if grep -q '"level":"error","service":"producer","event":"proton"' "$PRODUCER_TEST_DIR/refused.log"; then
     fail "a retried refusal was also logged at error by Proton: $(grep '"event":"proton"' "$PRODUCER_TEST_DIR/refused.log" | head -n 1)"
 fi
