@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bytes that the encoding adds to a body of 256 bytes or more: the properties section and the
+ * data section's header. A shorter body has 3 bytes less, because its length takes 1 byte. */
+#define MESSAGE_ENCODING_OVERHEAD 75
+
 typedef struct producer_message {
     char message_id[WL_UUID_SIZE];
     uint64_t count;   /* the n of "COUNT n", from 1 across the whole run */
@@ -23,7 +27,8 @@ typedef struct producer_message {
 } producer_message;
 
 /* Writes the JSON body into `out` (at least `capacity` bytes); returns its length, or 0 if it
- * does not fit. `body_size` 0 adds no padding; a size below the natural one is ignored. */
+ * does not fit. A `body_size` below the unpadded length plus 9 (the bytes of an empty "pad"
+ * field) adds no padding, so 0 never does. */
 size_t message_format_body(const producer_message *message, size_t body_size, char *out,
                            size_t capacity);
 

@@ -6,6 +6,7 @@
 #define PRODUCER_OPTIONS_H
 
 #include "config.h"
+#include "message.h"
 #include "sb_settings.h"
 #include "service.h"
 #include "status.h"
@@ -34,6 +35,8 @@ typedef struct producer_options {
  * encoded message at parse time. The queue's own limit is checked again when the sender
  * attaches. */
 #define PRODUCER_MAX_MESSAGE_SIZE 262144
+/* The largest --body-size: a body that size encodes to exactly PRODUCER_MAX_MESSAGE_SIZE. */
+#define PRODUCER_MAX_BODY_SIZE (PRODUCER_MAX_MESSAGE_SIZE - MESSAGE_ENCODING_OVERHEAD)
 
 typedef struct producer_config {
     sb_settings servicebus;

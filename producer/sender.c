@@ -627,7 +627,7 @@ static void handle_link_opened(producer_link *link, pn_link_t *sender)
     if (max_size > 0 && encoded > max_size) {
         /* The peer's limit may be below the one checked at parse time, for example on a
          * broker other than Service Bus. */
-        uint64_t overhead = message_encoded_size(1000) - 1000; /* for any body padded past 255 */
+        uint64_t overhead = MESSAGE_ENCODING_OVERHEAD;
         wl_error err = {0};
         wl_error_set(&err, WL_ERR_TOO_LARGE,
                      "--body-size %" PRId64 " makes each message %" PRIu64

@@ -53,7 +53,7 @@ output="$(SERVICEBUS_QUEUE=b "$PRODUCER_BIN" --connection-string "$emulator;Enti
     status=$?
 [[ "$status" == 2 ]] || fail "EntityPath=a with SERVICEBUS_QUEUE=b exited $status, expected 2"
 grep -qF 'EntityPath is "a"' <<<"$output" || fail "EntityPath=a with SERVICEBUS_QUEUE=b printed \"$output\""
-check_invalid 'the body plus 75 bytes of AMQP properties and framing must fit the 262144-byte maximum message size of a Standard-tier queue, so set at most 262069' \
+check_invalid 'invalid value "262144" for --body-size (PRODUCER_BODY_SIZE): expected an integer from 0 to 262069' \
     --connection-string "$emulator" --queue q --body-size 262144
 check_invalid 'unknown option --cbs' --connection-string "$emulator" --queue q --cbs=false
 check_invalid '--check needs the port of the running instance' --check
@@ -107,3 +107,21 @@ grep -q '"event":"configuration".*"connection-string":"\*\*\*"' "$PRODUCER_TEST_
     fail "the configuration line does not mask the connection string"
 grep -q topsecret "$PRODUCER_TEST_DIR/config.log" && fail "the log contains the key"
 echo "configuration errors are named and exit 2"
+
+# A full window of large messages may not fit a pod: the producer warns at start with its
+# estimate. Nothing listens on the port, so each run ends at --give-up-after.
+closed_port="$(free_port)"
+unreachable="Endpoint=sb://127.0.0.1:$closed_port;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true"
+"$PRODUCER_BIN" --connection-string "$unreachable" --queue q --count 1 --give-up-after 100ms \
+    --progress off --body-size 262069 >"$PRODUCER_TEST_DIR/large.log" 2>&1 || true
+warning="$(grep '"event":"memory-bound"' "$PRODUCER_TEST_DIR/large.log")" ||
+    fail "1000 messages of 262144 bytes in flight gave no memory warning"
+grep -qF -- '--inflight 1000 on 1 connection with 262144-byte messages may use about 600 MiB' \
+    <<<"$warning" || fail "the memory warning does not state the window and estimate: $warning"
+"$PRODUCER_BIN" --connection-string "$unreachable" --queue q --count 1 --give-up-after 100ms \
+    --progress off >"$PRODUCER_TEST_DIR/small.log" 2>&1 || true
+if grep -q '"event":"memory-bound"' "$PRODUCER_TEST_DIR/small.log"; then
+    fail "the default window of small messages gave a memory warning"
+fi
+grep -q '"event":"summary"' "$PRODUCER_TEST_DIR/small.log" || fail "the run without a warning did not run"
+echo "a window of large messages is warned about"
