@@ -61,7 +61,8 @@ bool amqp_attach_refused(pn_link_t *link)
     pn_terminus_t *node =
         pn_link_is_sender(link) ? pn_link_remote_target(link) : pn_link_remote_source(link);
 
-    return (pn_link_state(link) & PN_REMOTE_CLOSED) != 0 || pn_terminus_get_address(node) == NULL;
+    return (pn_link_state(link) & PN_REMOTE_CLOSED) != 0 ||
+           pn_terminus_get_type(node) == PN_UNSPECIFIED;
 }
 
 wl_status amqp_receive(pn_delivery_t *delivery, pn_message_t *message, amqp_buffer *buffer,

@@ -44,8 +44,9 @@ pn_delivery_t *amqp_send_bytes(pn_link_t *sender, uint64_t tag, const amqp_buffe
 
 /*
  * Returns true when the peer's attach for `link` (on PN_LINK_REMOTE_OPEN) rejects the link. Such
- * an attach has no node address (the target of a sender, the source of a receiver), and the
- * peer's detach with the reason follows, possibly in the same event batch.
+ * an attach has a null terminus for the node (the target of a sender, the source of a receiver),
+ * and the peer's detach with the reason follows, possibly read in the same event batch. A
+ * terminus without an address is not a rejection: some brokers accept a link that way.
  */
 bool amqp_attach_refused(pn_link_t *link);
 

@@ -1175,8 +1175,10 @@ static void on_outgoing_delivery(link_ctx *link, pn_delivery_t *delivery)
 
 static void reject_attach(link_ctx *link, const char *condition, const char *description)
 {
-    /* The reply attach carries no source or target, which signals to the peer that the link failed,
-     * the detach that follows carries the reason. */
+    /* The reply attach has a null source and target (no local terminus), and the detach that
+     * follows at once carries the reason, as the AMQP 1.0 specification requires (2.6.3). */
+    pn_terminus_set_type(pn_link_source(link->link), PN_UNSPECIFIED);
+    pn_terminus_set_type(pn_link_target(link->link), PN_UNSPECIFIED);
     pn_link_open(link->link);
     close_link_with_error(link, condition, description);
 }
