@@ -35,14 +35,22 @@
 
 typedef enum slot_state {
     SLOT_FREE,
-    SLOT_WAITING,  /* issued, to be (re)sent at retry_at_ms */
-    SLOT_INFLIGHT, /* sent, outcome pending */
+    SLOT_WAITING,   /* issued, to be (re)sent at retry_at_ms */
+    SLOT_INFLIGHT,  /* sent, outcome pending */
+    SLOT_CANCELLED, /* accepted through an earlier transfer while waiting; released when popped */
 } slot_state;
 
+/*
+ * One message in the window. Each transfer of it gets the next generation, the upper half of
+ * its delivery tag. A transfer that timed out is not settled, so the service may still accept
+ * it: an outcome whose generation lies in [first_generation, generation] belongs to this
+ * message, and any other one to a message that has finished.
+ */
 typedef struct slot {
     producer_message message;
     slot_state state;
-    uint32_t generation; /* upper half of the delivery tag, so stale outcomes are ignored */
+    uint32_t generation;       /* of the latest transfer */
+    uint32_t first_generation; /* of the first transfer of the current message */
     unsigned retries;
     int64_t retry_at_ms;
     int64_t sent_us; /* monotonic microseconds of the latest transfer */
@@ -68,6 +76,7 @@ typedef struct producer_link {
     uint32_t *waiting; /* ring of slot indices */
     size_t waiting_head;
     size_t waiting_count;
+    size_t cancelled; /* SLOT_CANCELLED entries among the waiting ones */
     size_t inflight;
     int64_t next_wake_ms;
     amqp_buffer buffer;
@@ -153,7 +162,7 @@ static slot *slot_alloc(producer_link *link)
         return NULL;
     }
     slot *s = &link->slots[link->free_stack[--link->free_count]];
-    s->generation++;
+    s->first_generation = s->generation + 1; /* that of the first transfer */
     s->retries = 0;
     return s;
 }
@@ -236,7 +245,8 @@ static uint64_t run_outstanding(const producer_run *run)
     uint64_t outstanding = 0;
 
     for (size_t i = 0; i < run->link_count; i++) {
-        outstanding += run->links[i].inflight + run->links[i].waiting_count;
+        const producer_link *link = &run->links[i];
+        outstanding += link->inflight + link->waiting_count - link->cancelled;
     }
     return outstanding;
 }
@@ -296,7 +306,7 @@ static void log_failure(uint64_t *so_far, const char *event, const slot *s, cons
 static void transmit(producer_link *link, slot *s, int64_t now_us)
 {
     producer_run *run = link->run;
-    uint64_t tag = ((uint64_t)s->generation << 32) | (uint64_t)(s - link->slots);
+    uint64_t tag = ((uint64_t)++s->generation << 32) | (uint64_t)(s - link->slots);
 
     message_encode(&s->message, (size_t)run->options->body_size, &link->buffer);
     s->delivery = amqp_send_bytes(link->sender, tag, &link->buffer);
@@ -331,6 +341,12 @@ static void link_pump(producer_link *link)
     }
     while (pn_link_credit(link->sender) > 0) {
         slot *s = waiting_peek(link);
+        if (s != NULL && s->state == SLOT_CANCELLED) {
+            waiting_pop(link);
+            link->cancelled--;
+            slot_release(link, s);
+            continue;
+        }
         if (s != NULL && s->retry_at_ms <= now_ms) {
             waiting_pop(link);
             run->stats.retried++;
@@ -421,6 +437,32 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
     slot_release(link, s);
 }
 
+/* Counts `s` as accepted and frees its place in the window. `latency_known` is false when an
+ * earlier transfer was accepted, whose send time is not kept. */
+static void accept_message(producer_link *link, slot *s, bool latency_known)
+{
+    producer_run *run = link->run;
+    int64_t latency_us = run->now_us - s->sent_us;
+
+    run->stats.accepted++;
+    if (latency_known) {
+        stats_record_latency(&run->stats, latency_us);
+    }
+    if (run->accepted_metric != NULL) {
+        metrics_counter_inc(run->accepted_metric, 1);
+    }
+    if (run->latency_metric != NULL && latency_known) {
+        metrics_histogram_observe(run->latency_metric, (double)latency_us / 1e6);
+    }
+    if (s->state == SLOT_WAITING) {
+        /* The ring cannot drop an entry from its middle, so link_pump releases it. */
+        s->state = SLOT_CANCELLED;
+        link->cancelled++;
+    } else {
+        finish_slot(link, s);
+    }
+}
+
 static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
 {
     producer_run *run = link->run;
@@ -435,23 +477,29 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
         memcpy(&value, tag.start, sizeof value);
     }
     size_t index = (size_t)(value & 0xffffffffu);
+    uint32_t generation = (uint32_t)(value >> 32);
     slot *s = index < link->slot_count ? &link->slots[index] : NULL;
-    if (s == NULL || s->state != SLOT_INFLIGHT || s->generation != (uint32_t)(value >> 32) ||
-        s->delivery != delivery) {
-        pn_delivery_settle(delivery); /* an outcome of a transfer given up on */
+    bool unfinished = s != NULL && (s->state == SLOT_INFLIGHT || s->state == SLOT_WAITING);
+    if (!unfinished || (uint32_t)(generation - s->first_generation) >
+                           (uint32_t)(s->generation - s->first_generation)) {
+        pn_delivery_settle(delivery); /* a late outcome of a message that has finished */
         return;
     }
     run->last_outcome_ms = run_now_ms(run);
+    bool accepted = state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery));
 
-    if (state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery))) {
-        int64_t latency_us = run->now_us - s->sent_us;
-        run->stats.accepted++;
-        stats_record_latency(&run->stats, latency_us);
-        if (run->accepted_metric != NULL) {
-            metrics_counter_inc(run->accepted_metric, 1);
-            metrics_histogram_observe(run->latency_metric, (double)latency_us / 1e6);
+    if (s->state != SLOT_INFLIGHT || generation != s->generation) {
+        /* A transfer that timed out before the message was sent again. Its acceptance means
+         * the message is stored, and any other outcome leaves the decision to the newer one. */
+        if (accepted) {
+            accept_message(link, s, false);
         }
-        finish_slot(link, s);
+        pn_delivery_settle(delivery);
+        return;
+    }
+
+    if (accepted) {
+        accept_message(link, s, true);
     } else if (state == PN_REJECTED) {
         pn_condition_t *condition = pn_disposition_condition(pn_delivery_remote(delivery));
         wl_error err = {0};
@@ -473,7 +521,7 @@ static void expire_inflight(producer_link *link, int64_t now_us)
     for (size_t i = 0; i < link->slot_count && link->inflight > 0; i++) {
         slot *s = &link->slots[i];
         if (s->state == SLOT_INFLIGHT && now_us - s->sent_us >= timeout_us) {
-            pn_delivery_settle(s->delivery);
+            /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
             s->delivery = NULL;
             retry_or_fail(link, s, WL_ERR_TIMEOUT, "no outcome within the send timeout");
         }

@@ -11,13 +11,17 @@ resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
   - on any connection, never settles the first transfer of the message whose COUNT is
     --withhold-count, so that only the producer's send timeout can resend it;
   - on any connection, rejects every transfer of each message whose COUNT is a multiple of
-    --always-busy-every with com.microsoft:server-busy, so that it runs out of retries.
+    --always-busy-every with com.microsoft:server-busy, so that it runs out of retries;
+  - on any connection, leaves the first transfer of the message whose COUNT is
+    --late-accept-count unsettled until its second transfer arrives, then accepts the first one
+    and never settles the second or any later one.
 
 After each connection closes it writes --report: every transfer with its connection number,
 message-id, COUNT and outcome. Stop it with SIGTERM.
 
   flaky_broker.py --port-file F --report F [--accept-first 300] [--hold 200] [--busy-every 97]
                   [--detach-after 300] [--withhold-count N] [--always-busy-every N]
+                  [--late-accept-count N]
 """
 import argparse
 import os
@@ -47,6 +51,8 @@ class Broker(MessagingHandler):
         self.current_connection = None
         self.first_seen = 0
         self.withheld = False
+        self.late_first = None  # the first transfer of --late-accept-count, until accepted
+        self.late_first_entry = None
 
     def on_start(self, event):
         event.container.listen(f"127.0.0.1:{self.port}")
@@ -71,6 +77,15 @@ class Broker(MessagingHandler):
         if count == self.options.withhold_count and not self.withheld:
             self.withheld = True
             entry[3] = "withheld"
+            return
+        if count == self.options.late_accept_count:
+            entry[3] = "withheld"
+            if self.late_first_entry is None:
+                self.late_first, self.late_first_entry = event.delivery, entry
+            elif self.late_first is not None:
+                self.accept(self.late_first)
+                self.late_first = None
+                self.late_first_entry[3] = "accepted late"
             return
         if self.options.always_busy_every > 0 and count % self.options.always_busy_every == 0:
             entry[3] = "busy"
@@ -149,6 +164,7 @@ def main():
     parser.add_argument("--detach-after", type=int, default=300)
     parser.add_argument("--withhold-count", type=int, default=-1)
     parser.add_argument("--always-busy-every", type=int, default=0)
+    parser.add_argument("--late-accept-count", type=int, default=-1)
     options = parser.parse_args()
     Container(Broker(options, free_port())).run()
     return 0
