@@ -17,10 +17,7 @@ expect_accepted "$log" 20
 grep -q '"event":"send-retry".*(COUNT 3): no outcome within the send timeout' "$log" ||
     fail "the producer did not resend COUNT 3 after its send timeout"
 
-for ((i = 0; i < 50; i++)); do
-    [[ -s "$BROKER_REPORT" ]] && break
-    sleep 0.1
-done
+broker_report_wait
 /usr/bin/python3 - "$BROKER_REPORT" <<'PY' || fail "the broker did not accept COUNT 3 late"
 import json, sys
 transfers = json.load(open(sys.argv[1]))["transfers"]

@@ -126,3 +126,14 @@ flaky_broker_start() {
     BROKER_CONNECTION_STRING="Endpoint=amqp://127.0.0.1:$(cat "$port_file");SharedAccessKeyName=unused;SharedAccessKey=unused"
     export BROKER_REPORT BROKER_CONNECTION_STRING
 }
+
+# Waits up to 5 s for the broker's report, which it writes once the producer's connection has
+# closed, and fails without it.
+broker_report_wait() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s "$BROKER_REPORT" ]] && return 0
+        sleep 0.1
+    done
+    fail "the broker wrote no report: $(cat "$PRODUCER_TEST_DIR/broker.log")"
+}

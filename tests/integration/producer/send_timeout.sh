@@ -18,10 +18,7 @@ expect_accepted "$log" 100000
 grep -q '"event":"send-retry".*(COUNT 5): no outcome within the send timeout' "$log" ||
     fail "the producer did not log the resend of COUNT 5"
 
-for ((i = 0; i < 50; i++)); do
-    [[ -s "$BROKER_REPORT" ]] && break
-    sleep 0.1
-done
+broker_report_wait
 # Transfers are listed in the order the broker received them. The broker takes at most a few
 # tens of thousands per second, so a resend one to two seconds after the first send comes
 # well before the last tenth of the transfers.
