@@ -38,6 +38,7 @@ typedef enum slot_state {
     SLOT_WAITING,   /* issued, to be (re)sent at retry_at_ms */
     SLOT_INFLIGHT,  /* sent, outcome pending */
     SLOT_CANCELLED, /* accepted through an earlier transfer while waiting; released when popped */
+    SLOT_LINGERING, /* out of retries, with an earlier transfer that may still be accepted */
 } slot_state;
 
 /*
@@ -51,9 +52,11 @@ typedef struct slot {
     slot_state state;
     uint32_t generation;       /* of the latest transfer */
     uint32_t first_generation; /* of the first transfer of the current message */
+    unsigned open_earlier;     /* earlier transfers that timed out and have no outcome yet */
     unsigned retries;
     int64_t retry_at_ms;
-    int64_t sent_us; /* monotonic microseconds of the latest transfer */
+    int64_t linger_until_ms; /* SLOT_LINGERING: when the message fails without an acceptance */
+    int64_t sent_us;         /* monotonic microseconds of the latest transfer */
     pn_delivery_t *delivery;
 } slot;
 
@@ -77,6 +80,7 @@ typedef struct producer_link {
     size_t waiting_head;
     size_t waiting_count;
     size_t cancelled; /* SLOT_CANCELLED entries among the waiting ones */
+    size_t lingering; /* SLOT_LINGERING slots */
     size_t inflight;
     int64_t next_wake_ms;
     amqp_buffer buffer;
@@ -163,6 +167,7 @@ static slot *slot_alloc(producer_link *link)
     }
     slot *s = &link->slots[link->free_stack[--link->free_count]];
     s->first_generation = s->generation + 1; /* that of the first transfer */
+    s->open_earlier = 0;
     s->retries = 0;
     return s;
 }
@@ -246,7 +251,7 @@ static uint64_t run_outstanding(const producer_run *run)
 
     for (size_t i = 0; i < run->link_count; i++) {
         const producer_link *link = &run->links[i];
-        outstanding += link->inflight + link->waiting_count - link->cancelled;
+        outstanding += link->inflight + link->waiting_count - link->cancelled + link->lingering;
     }
     return outstanding;
 }
@@ -367,13 +372,26 @@ static void link_pump(producer_link *link)
     link->next_wake_ms = next_ms;
 }
 
-/* Puts every unacknowledged message back in the queue to be resent with its message-id. */
+static void fail_message(producer_link *link, slot *s, const char *what);
+
+/*
+ * Puts every unacknowledged message back in the queue to be resent with its message-id, once the
+ * link is gone. No transfer on it can be accepted any more, so a message that was only waiting
+ * for an earlier transfer (SLOT_LINGERING) fails now.
+ */
 static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
 {
     producer_run *run = link->run;
 
     for (size_t i = 0; i < link->slot_count; i++) {
         slot *s = &link->slots[i];
+        s->open_earlier = 0;
+        if (s->state == SLOT_LINGERING) {
+            fail_message(link, s,
+                         "out of retries, and the link closed before an earlier "
+                         "transfer had an outcome");
+            continue;
+        }
         if (s->state != SLOT_INFLIGHT) {
             continue;
         }
@@ -429,6 +447,25 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
         waiting_push(link, s, run_now_ms(run) + backoff_delay_ms(&policy, s->retries - 1, NULL));
         return;
     }
+    if (s->open_earlier > 0) {
+        /* An earlier transfer that timed out may still be accepted: wait one more send timeout
+         * for it before the message counts as failed. */
+        s->state = SLOT_LINGERING;
+        s->linger_until_ms = run_now_ms(run) + run->options->send_timeout_ms;
+        link->lingering++;
+        return;
+    }
+    fail_message(link, s, what);
+}
+
+/* Counts `s` as failed for good and frees its place in the window. */
+static void fail_message(producer_link *link, slot *s, const char *what)
+{
+    producer_run *run = link->run;
+
+    if (s->state == SLOT_LINGERING) {
+        link->lingering--;
+    }
     run->stats.rejected++;
     if (run->rejected_metric != NULL) {
         metrics_counter_inc(run->rejected_metric, 1);
@@ -458,6 +495,9 @@ static void accept_message(producer_link *link, slot *s, bool latency_known)
         /* The ring cannot drop an entry from its middle, so link_pump releases it. */
         s->state = SLOT_CANCELLED;
         link->cancelled++;
+    } else if (s->state == SLOT_LINGERING) {
+        link->lingering--;
+        slot_release(link, s);
     } else {
         finish_slot(link, s);
     }
@@ -479,7 +519,8 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     size_t index = (size_t)(value & 0xffffffffu);
     uint32_t generation = (uint32_t)(value >> 32);
     slot *s = index < link->slot_count ? &link->slots[index] : NULL;
-    bool unfinished = s != NULL && (s->state == SLOT_INFLIGHT || s->state == SLOT_WAITING);
+    bool unfinished = s != NULL && (s->state == SLOT_INFLIGHT || s->state == SLOT_WAITING ||
+                                    s->state == SLOT_LINGERING);
     if (!unfinished || (uint32_t)(generation - s->first_generation) >
                            (uint32_t)(s->generation - s->first_generation)) {
         pn_delivery_settle(delivery); /* a late outcome of a message that has finished */
@@ -491,8 +532,11 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     if (s->state != SLOT_INFLIGHT || generation != s->generation) {
         /* A transfer that timed out before the message was sent again. Its acceptance means
          * the message is stored, and any other outcome leaves the decision to the newer one. */
+        s->open_earlier -= s->open_earlier > 0 ? 1 : 0;
         if (accepted) {
             accept_message(link, s, false);
+        } else if (s->state == SLOT_LINGERING && s->open_earlier == 0) {
+            fail_message(link, s, "out of retries, and no earlier transfer was accepted");
         }
         pn_delivery_settle(delivery);
         return;
@@ -513,17 +557,23 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     pn_delivery_settle(delivery);
 }
 
-/* Resends messages whose outcome is overdue. */
+/* Resends messages whose outcome is overdue, and fails those that waited long enough for an
+ * earlier transfer. */
 static void expire_inflight(producer_link *link, int64_t now_us)
 {
     int64_t timeout_us = link->run->options->send_timeout_ms * 1000;
 
-    for (size_t i = 0; i < link->slot_count && link->inflight > 0; i++) {
+    for (size_t i = 0; i < link->slot_count && link->inflight + link->lingering > 0; i++) {
         slot *s = &link->slots[i];
         if (s->state == SLOT_INFLIGHT && now_us - s->sent_us >= timeout_us) {
             /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
             s->delivery = NULL;
+            s->open_earlier++;
             retry_or_fail(link, s, WL_ERR_TIMEOUT, "no outcome within the send timeout");
+        } else if (s->state == SLOT_LINGERING && now_us / 1000 >= s->linger_until_ms) {
+            fail_message(link, s,
+                         "out of retries, and no earlier transfer was accepted within the send "
+                         "timeout");
         }
     }
 }
@@ -886,7 +936,7 @@ static void handle_timeout(producer_run *run)
         sb_conn_tick(link->conn);
         bool reattach_due =
             link->sender == NULL && link->authorized && link->reattach_at_ms <= now_ms;
-        if (link->next_wake_ms <= now_ms || reattach_due || link->inflight > 0) {
+        if (link->next_wake_ms <= now_ms || reattach_due || link->inflight + link->lingering > 0) {
             link->next_wake_ms = INT64_MAX;
             sb_conn_wake(link->conn);
         }

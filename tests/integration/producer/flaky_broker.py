@@ -14,14 +14,16 @@ resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
     --always-busy-every with com.microsoft:server-busy, so that it runs out of retries;
   - on any connection, leaves the first transfer of the message whose COUNT is
     --late-accept-count unsettled until its second transfer arrives, then accepts the first one
-    and never settles the second or any later one.
+    and never settles the second or any later one. With --late-accept-busy it rejects the
+    second transfer with com.microsoft:server-busy just before accepting the first, and accepts
+    any later one.
 
 After each connection closes it writes --report: every transfer with its connection number,
 message-id, COUNT and outcome. Stop it with SIGTERM.
 
   flaky_broker.py --port-file F --report F [--accept-first 300] [--hold 200] [--busy-every 97]
                   [--detach-after 300] [--withhold-count N] [--always-busy-every N]
-                  [--late-accept-count N]
+                  [--late-accept-count N] [--late-accept-busy]
 """
 import argparse
 import os
@@ -83,9 +85,15 @@ class Broker(MessagingHandler):
             if self.late_first_entry is None:
                 self.late_first, self.late_first_entry = event.delivery, entry
             elif self.late_first is not None:
+                if self.options.late_accept_busy:
+                    entry[3] = "busy"
+                    self.reject_busy(event.delivery, "the test rejects the resend")
                 self.accept(self.late_first)
                 self.late_first = None
                 self.late_first_entry[3] = "accepted late"
+            elif self.options.late_accept_busy:
+                entry[3] = "accepted"
+                self.accept(event.delivery)
             return
         if self.options.always_busy_every > 0 and count % self.options.always_busy_every == 0:
             entry[3] = "busy"
@@ -165,6 +173,7 @@ def main():
     parser.add_argument("--withhold-count", type=int, default=-1)
     parser.add_argument("--always-busy-every", type=int, default=0)
     parser.add_argument("--late-accept-count", type=int, default=-1)
+    parser.add_argument("--late-accept-busy", action="store_true")
     options = parser.parse_args()
     Container(Broker(options, free_port())).run()
     return 0
