@@ -21,6 +21,11 @@
 
 PN_HANDLE(SB_CONN_CONNECTION)
 
+/* How long a connection must stay working for its loss to start a new stretch: reset the
+ * backoff and the give-up time. A peer that closes every connection at once after the attach
+ * would otherwise be reconnected to at the first backoff step, without end. */
+#define STABLE_MS 1000
+
 typedef enum conn_state {
     CONN_IDLE,       /* created, not started */
     CONN_CONNECTING, /* transport and AMQP open in progress */
@@ -53,14 +58,17 @@ struct sb_conn {
     pn_session_t *session;
     bool close_requested;
     bool abort_requested; /* close the transport without the AMQP close handshake */
-    bool connect_timed_out;
-    bool tearing_down; /* CBS results of a lost connection are not reported */
-    atomic_bool woken; /* a wake for our own timers is already pending */
+    bool cut_at_deadline; /* this attempt was closed at its connect timeout or the give-up time */
+    bool tearing_down;    /* CBS results of a lost connection are not reported */
+    atomic_bool woken;    /* a wake for our own timers is already pending */
 
     int64_t attempt_started_ms;
     int64_t unready_since_ms; /* start of the current stretch without a ready connection */
     int64_t reconnect_at_ms;
-    unsigned failures; /* consecutive attempts that did not become ready */
+    unsigned failures; /* consecutive attempts that did not become working for STABLE_MS */
+    bool lost_open;    /* the connection that closed last had opened */
+    bool working;      /* the application reported the open connection as usable */
+    int64_t working_since_ms;
     unsigned connect_count;
     unsigned link_serial;
     wl_error cause;        /* first failure of the current attempt */
@@ -184,7 +192,7 @@ static void give_up(sb_conn *conn)
 
     conn->state = CONN_STOPPED;
     snprintf(conn->cause.message + used, sizeof conn->cause.message - used,
-             "; gave up after %lld ms without a connection",
+             "; gave up after %lld ms without a working connection",
              (long long)conn->options.give_up_after_ms);
     if (conn->options.callbacks.on_disconnected != NULL) {
         conn->options.callbacks.on_disconnected(conn, &conn->cause, false, conn->options.ctx);
@@ -237,7 +245,7 @@ static void start_attempt(sb_conn *conn)
     conn->wake_target = connection;
     pthread_mutex_unlock(&conn->wake_lock);
     conn->session = NULL;
-    conn->connect_timed_out = false;
+    conn->cut_at_deadline = false;
     conn->state = CONN_CONNECTING;
     conn->attempt_started_ms = now_ms(conn);
 
@@ -315,6 +323,9 @@ static void on_cbs_result(void *ctx, const char *audience, const wl_error *err)
 {
     sb_conn *conn = ctx;
 
+    if (err != NULL && !conn->tearing_down) {
+        conn->last_failure = *err; /* the cause to report if the connection never works */
+    }
     if (!conn->tearing_down && conn->options.callbacks.on_authorized != NULL) {
         conn->options.callbacks.on_authorized(conn, audience, err, conn->options.ctx);
     }
@@ -323,7 +334,7 @@ static void on_cbs_result(void *ctx, const char *audience, const wl_error *err)
 static void become_ready(sb_conn *conn)
 {
     conn->state = CONN_READY;
-    conn->failures = 0;
+    conn->working = false;
     conn->connect_count++;
     if (conn->options.callbacks.on_ready != NULL) {
         conn->options.callbacks.on_ready(conn, conn->options.ctx);
@@ -373,11 +384,14 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     closed.status = WL_ERR_CLOSED;
     fail_pending_requests(conn, &closed);
 
-    if (conn->state == CONN_READY) {
+    conn->lost_open = conn->state == CONN_READY;
+    if (conn->working && now_ms(conn) - conn->working_since_ms >= STABLE_MS) {
         conn->unready_since_ms = now_ms(conn);
+        conn->failures = 0;
     } else {
         conn->failures++;
     }
+    conn->working = false;
     conn->last_failure = conn->cause;
     /* The proactor or the event loop frees the connection after this batch, so no thread may
      * wake it from now on. */
@@ -420,10 +434,10 @@ static void run_timers(sb_conn *conn)
 {
     int64_t now = now_ms(conn);
 
-    if (conn->state == CONN_CONNECTING && conn->connection != NULL && !conn->connect_timed_out &&
+    if (conn->state == CONN_CONNECTING && conn->connection != NULL && !conn->cut_at_deadline &&
         now >= attempt_deadline_ms(conn)) {
         pn_transport_t *transport = pn_connection_transport(conn->connection);
-        conn->connect_timed_out = true;
+        conn->cut_at_deadline = true;
         if (now - conn->attempt_started_ms >= conn->options.connect_timeout_ms) {
             wl_error_set(&conn->cause, WL_ERR_TIMEOUT,
                          "connecting to %s:%u timed out after %lld ms", conn->options.host,
@@ -440,6 +454,22 @@ static void run_timers(sb_conn *conn)
             pn_transport_close_head(transport);
         } else {
             pn_connection_close(conn->connection);
+        }
+    }
+    if (conn->state == CONN_READY && !conn->working && !conn->cut_at_deadline &&
+        now >= give_up_at_ms(conn)) {
+        pn_transport_t *transport = pn_connection_transport(conn->connection);
+        conn->cut_at_deadline = true;
+        if (conn->last_failure.status != WL_OK) {
+            conn->cause = conn->last_failure;
+        } else {
+            wl_error_set(&conn->cause, WL_ERR_UNAVAILABLE,
+                         "the connection to %s opened, but no link was attached on it",
+                         conn->address);
+        }
+        if (transport != NULL) {
+            pn_transport_close_tail(transport);
+            pn_transport_close_head(transport);
         }
     }
     if (conn->abort_requested && conn->connection != NULL) {
@@ -565,7 +595,7 @@ static int64_t own_deadline_ms(const sb_conn *conn)
         next = give_up_at_ms(conn);
         return conn->reconnect_at_ms < next ? conn->reconnect_at_ms : next;
     case CONN_CONNECTING:
-        return conn->connect_timed_out ? INT64_MAX : attempt_deadline_ms(conn);
+        return conn->cut_at_deadline ? INT64_MAX : attempt_deadline_ms(conn);
     case CONN_READY:
         for (const rpc_node *node = conn->rpcs; node != NULL; node = node->next) {
             int64_t deadline = sb_rpc_next_deadline_ms(node->rpc);
@@ -574,6 +604,9 @@ static int64_t own_deadline_ms(const sb_conn *conn)
         if (conn->cbs != NULL) {
             int64_t deadline = cbs_next_deadline_ms(conn->cbs);
             next = deadline < next ? deadline : next;
+        }
+        if (!conn->working && !conn->cut_at_deadline && give_up_at_ms(conn) < next) {
+            next = give_up_at_ms(conn);
         }
         return next;
     default:
@@ -643,7 +676,15 @@ unsigned sb_conn_connect_count(const sb_conn *conn)
 
 unsigned sb_conn_failed_attempts(const sb_conn *conn)
 {
-    return conn->failures;
+    return conn->lost_open ? 0 : conn->failures;
+}
+
+void sb_conn_mark_working(sb_conn *conn)
+{
+    if (conn->state == CONN_READY && !conn->working) {
+        conn->working = true;
+        conn->working_since_ms = now_ms(conn);
+    }
 }
 
 int64_t sb_conn_reconnect_in_ms(const sb_conn *conn)

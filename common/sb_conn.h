@@ -93,9 +93,10 @@ typedef struct sb_conn_options {
     const char *container_id;         /* NULL for a random one */
     int64_t idle_timeout_ms;          /* advertised idle timeout; 60000 when 0 */
     int64_t connect_timeout_ms;       /* per attempt, from TCP connect to on_ready; 30000 when 0 */
-    int64_t give_up_after_ms;         /* stop reconnecting after this long without being ready,
-                                         also during a backoff delay or an attempt (then
-                                         through sb_conn_tick); 0 reconnects forever */
+    int64_t give_up_after_ms;         /* stop reconnecting after this long without a working
+                                         connection (sb_conn_mark_working), also during a
+                                         backoff delay, an attempt or an open connection that
+                                         is not working; 0 reconnects forever */
     backoff_policy reconnect_backoff; /* backoff_policy_default() when zeroed */
     int64_t cbs_timeout_ms;           /* put-token reply deadline; 20000 when 0 */
     int64_t cbs_refresh_margin_ms;    /* see cbs.h; 420000 when 0 */
@@ -182,8 +183,16 @@ const char *sb_conn_address(const sb_conn *conn);
 unsigned sb_conn_connect_count(const sb_conn *conn);
 
 /* Returns the consecutive attempts that failed before becoming ready. In on_disconnected it is 0
- * when a ready connection was lost and at least 1 when an attempt to connect failed. */
+ * when an open connection was lost and at least 1 when an attempt to connect failed. */
 unsigned sb_conn_failed_attempts(const sb_conn *conn);
+
+/*
+ * Reports the open connection as usable, for example once the application's link is attached.
+ * Until then it counts as not working: give_up_after_ms runs on, and closes it when it passes.
+ * A connection lost within a second of this call counts as a failed attempt, so that the
+ * reconnect backoff grows against a peer that closes every connection at once.
+ */
+void sb_conn_mark_working(sb_conn *conn);
 
 /* Returns the milliseconds until the next attempt to connect, or -1 when none is scheduled. */
 int64_t sb_conn_reconnect_in_ms(const sb_conn *conn);

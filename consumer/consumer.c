@@ -181,6 +181,7 @@ static void on_receiver_open(consumer_app *app, pn_link_t *link)
     }
     app->receiver_attached = true;
     app->reattach_attempt = 0;
+    sb_conn_mark_working(app->conn);
     health_component_set(app->receiver_health, true, "");
     deliveries_top_up_credit(app);
     if (app->credit_paused) {

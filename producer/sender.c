@@ -715,6 +715,7 @@ static void handle_link_opened(producer_link *link, pn_link_t *sender)
     }
     link->attached = true;
     link->detach_failures = 0;
+    sb_conn_mark_working(link->conn);
     run->ever_attached = true;
     run->ready_links++;
     health_component_set(run->ready, true, "");

@@ -1,8 +1,9 @@
 /*
- * The reconnect schedule of sb_conn against real sockets on loopback: a port that refuses every
- * connection, and a peer that accepts TCP but never replies to the AMQP header. Time runs on a fake
- * clock that jumps to the connection's next deadline whenever the proactor has been idle for
- * IDLE_MS of real time, so each case checks exact times without waiting for them.
+ * The reconnect schedule of sb_conn against real sockets on loopback. The peers are a port that
+ * refuses every connection, a listener that accepts TCP but never replies to the AMQP header, and
+ * an AMQP peer on the test's own proactor that opens the connection and then keeps it idle or
+ * closes it at once. Time runs on a fake clock that jumps to the connection's next deadline
+ * whenever the proactor has been idle for IDLE_MS of real time, so no case waits for its times.
  */
 #include "check.h"
 
@@ -11,7 +12,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/listener.h>
+#include <proton/netaddr.h>
 #include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/transport.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +34,16 @@ typedef struct report {
     wl_error cause;
 } report;
 
+/* What the AMQP peer on the test's proactor does once it has opened the connection. */
+typedef enum peer_mode {
+    PEER_KEEP,  /* keeps it open and idle; the client never reports it working */
+    PEER_CLOSE, /* closes it with amqp:connection:forced; the client reports it working first */
+} peer_mode;
+
 typedef struct conn_fixture {
+    pn_proactor_t *proactor;
+    pn_listener_t *listener; /* the AMQP peer, or NULL */
+    peer_mode mode;
     wl_fake_clock fake;
     int64_t start_ms;
     report reports[MAX_REPORTS];
@@ -48,6 +65,63 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
         };
     }
     fixture->stopped = fixture->stopped || !will_retry;
+}
+
+/* Reports the connection as working as soon as it opens, as an application whose link the peer
+ * attached at once would. */
+static void on_ready_working(sb_conn *conn, void *ctx)
+{
+    (void)ctx;
+    sb_conn_mark_working(conn);
+}
+
+static void peer_handle(conn_fixture *fixture, pn_event_t *event)
+{
+    switch (pn_event_type(event)) {
+    case PN_LISTENER_ACCEPT: {
+        pn_transport_t *transport = pn_transport();
+        pn_transport_set_server(transport);
+        pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
+        pn_listener_accept2(pn_event_listener(event), NULL, transport);
+        break;
+    }
+    case PN_CONNECTION_REMOTE_OPEN:
+        pn_connection_open(pn_event_connection(event));
+        break;
+    case PN_SESSION_REMOTE_OPEN:
+        pn_session_open(pn_event_session(event));
+        if (fixture->mode == PEER_CLOSE) {
+            pn_connection_t *connection = pn_event_connection(event);
+            pn_condition_set_name(pn_connection_condition(connection), "amqp:connection:forced");
+            pn_connection_close(connection);
+        }
+        break;
+    case PN_CONNECTION_REMOTE_CLOSE:
+        pn_connection_close(pn_event_connection(event));
+        break;
+    default:
+        break;
+    }
+}
+
+/* Starts the AMQP peer in `mode` on the fixture's proactor; returns its port. */
+static uint16_t peer_start(conn_fixture *fixture, peer_mode mode)
+{
+    char host[64];
+    char port[16];
+
+    fixture->mode = mode;
+    fixture->listener = pn_listener();
+    pn_proactor_listen(fixture->proactor, fixture->listener, "127.0.0.1:0", 16);
+    for (bool open = false; !open;) {
+        pn_event_batch_t *batch = pn_proactor_wait(fixture->proactor);
+        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
+            open = open || pn_event_type(event) == PN_LISTENER_OPEN;
+        }
+        pn_proactor_done(fixture->proactor, batch);
+    }
+    pn_netaddr_host_port(pn_listener_addr(fixture->listener), host, sizeof host, port, sizeof port);
+    return (uint16_t)atoi(port);
 }
 
 /* Draws the highest jitter, so that every full-jitter delay is its whole ceiling. */
@@ -90,14 +164,20 @@ static uint16_t closed_port(void)
     return port;
 }
 
-/* Runs a connection to `port` on the fake clock until it stops for good. */
+static void fixture_init(conn_fixture *fixture)
+{
+    memset(fixture, 0, sizeof *fixture);
+    fixture->proactor = pn_proactor();
+}
+
+/* Runs a connection to `port` on the fake clock until it stops for good, then frees the
+ * fixture's proactor. */
 static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t connect_timeout_ms,
                               int64_t give_up_after_ms)
 {
-    pn_proactor_t *proactor = pn_proactor();
+    pn_proactor_t *proactor = fixture->proactor;
     wl_error err = {0};
 
-    memset(fixture, 0, sizeof *fixture);
     wl_fake_clock_init(&fixture->fake, 1000, (int64_t)1700000000 * 1000000);
     fixture->start_ms = wl_clock_monotonic_ms(&fixture->fake.clock);
     sb_conn_options options = {
@@ -109,7 +189,10 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
         .reconnect_backoff = {.initial_ms = 400, .max_ms = 30000, .multiplier = 2.0},
         .clock = &fixture->fake.clock,
         .random = &highest_jitter,
-        .callbacks = {.on_disconnected = on_disconnected},
+        .callbacks = {.on_ready = fixture->listener != NULL && fixture->mode == PEER_CLOSE
+                                      ? on_ready_working
+                                      : NULL,
+                      .on_disconnected = on_disconnected},
         .ctx = fixture,
     };
     sb_conn *conn = sb_conn_create((sb_io){.proactor = proactor}, &options, &err);
@@ -121,7 +204,11 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
         pn_event_batch_t *batch = pn_proactor_wait(proactor);
         for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
             if (pn_event_type(event) != PN_PROACTOR_TIMEOUT) {
-                sb_conn_dispatch(conn, event);
+                if (sb_conn_from_event(event) != NULL) {
+                    sb_conn_dispatch(conn, event);
+                } else {
+                    peer_handle(fixture, event);
+                }
                 continue;
             }
             /* Idle: nothing but the connection's own deadlines can happen now. */
@@ -136,6 +223,9 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
         pn_proactor_set_timeout(proactor, IDLE_MS);
     }
     sb_conn_destroy(conn);
+    if (fixture->listener != NULL) {
+        pn_listener_close(fixture->listener);
+    }
     pn_proactor_free(proactor);
 }
 
@@ -145,6 +235,7 @@ TEST_CASE(give_up_while_waiting)
 {
     static conn_fixture fixture;
 
+    fixture_init(&fixture);
     run_until_stopped(&fixture, closed_port(), 30000, 2000);
     CHECK_INT_EQ(fixture.report_count, 4);
     for (int i = 0; i < 3 && i < fixture.report_count; i++) {
@@ -162,7 +253,8 @@ TEST_CASE(give_up_while_waiting)
     CHECK_INT_EQ(last->at_ms, 2000);
     CHECK_INT_EQ(last->reconnect_in_ms, -1);
     CHECK(strstr(last->cause.message, "refused") != NULL);
-    CHECK(strstr(last->cause.message, "; gave up after 2000 ms without a connection") != NULL);
+    CHECK(strstr(last->cause.message, "; gave up after 2000 ms without a working connection") !=
+          NULL);
 }
 
 /* A peer that never replies: the first attempt times out at 1000 ms, the retry starts at
@@ -174,6 +266,7 @@ TEST_CASE(give_up_cuts_attempt)
     int listener = listen_without_accepting(&port);
 
     CHECK(listener >= 0);
+    fixture_init(&fixture);
     run_until_stopped(&fixture, port, 1000, 1500);
     close(listener);
     CHECK_INT_EQ(fixture.report_count, 2);
@@ -191,4 +284,45 @@ TEST_CASE(give_up_cuts_attempt)
     CHECK(strstr(last->cause.message, "timed out after 1000 ms; gave up after 1500 ms") != NULL);
 }
 
-TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt))
+/* An open connection that never works (no link attached) is closed at the give-up time. */
+TEST_CASE(give_up_closes_unused)
+{
+    static conn_fixture fixture;
+
+    fixture_init(&fixture);
+    run_until_stopped(&fixture, peer_start(&fixture, PEER_KEEP), 30000, 2000);
+    CHECK_INT_EQ(fixture.report_count, 1);
+
+    const report *last = &fixture.reports[0];
+    CHECK(!last->will_retry);
+    CHECK_INT_EQ(last->at_ms, 2000);
+    CHECK(strstr(last->cause.message, "opened, but no link was attached on it") != NULL);
+    CHECK(strstr(last->cause.message, "; gave up after 2000 ms without a working connection") !=
+          NULL);
+}
+
+/* A peer that closes each connection as soon as it works: the backoff still grows (400, 800,
+ * 1600 ms), and the connection gives up at 2000 ms, as against a refused port. */
+TEST_CASE(closed_at_once_backs_off)
+{
+    static conn_fixture fixture;
+
+    fixture_init(&fixture);
+    run_until_stopped(&fixture, peer_start(&fixture, PEER_CLOSE), 30000, 2000);
+    CHECK_INT_EQ(fixture.report_count, 4);
+    for (int i = 0; i < 3 && i < fixture.report_count; i++) {
+        const report *retry = &fixture.reports[i];
+        CHECK(retry->will_retry);
+        CHECK_INT_EQ(retry->failed_attempts, 0); /* each connection opened */
+        CHECK_INT_EQ(retry->reconnect_in_ms, 400 << i);
+        CHECK(strstr(retry->cause.message, "amqp:connection:forced") != NULL);
+    }
+
+    const report *last = &fixture.reports[3];
+    CHECK(!last->will_retry);
+    CHECK_INT_EQ(last->at_ms, 2000);
+    CHECK(strstr(last->cause.message, "amqp:connection:forced") != NULL);
+}
+
+TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt),
+          TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off))
