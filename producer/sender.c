@@ -565,7 +565,10 @@ static void expire_inflight(producer_link *link, int64_t now_us)
 
     for (size_t i = 0; i < link->slot_count && link->inflight + link->lingering > 0; i++) {
         slot *s = &link->slots[i];
-        if (s->state == SLOT_INFLIGHT && now_us - s->sent_us >= timeout_us) {
+        /* A transfer with bytes still buffered in Proton has not reached the network, so the
+         * service cannot be late with it, and a resend would only queue another copy. */
+        if (s->state == SLOT_INFLIGHT && now_us - s->sent_us >= timeout_us &&
+            pn_delivery_pending(s->delivery) == 0) {
             /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
             s->delivery = NULL;
             s->open_earlier++;
