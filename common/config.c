@@ -170,6 +170,20 @@ static void format_duration(int64_t ms, char *out, size_t capacity)
     snprintf(out, capacity, "%" PRId64 "ms", ms);
 }
 
+/* Writes `value` in plain decimal digits, without an exponent or trailing zeros ("1000000000",
+ * "0.5"), because the parser takes no other form. */
+static void format_number(double value, char *out, size_t capacity)
+{
+    snprintf(out, capacity, "%.6f", value);
+    char *end = out + strlen(out);
+    while (end > out && end[-1] == '0') {
+        *--end = '\0';
+    }
+    if (end > out && end[-1] == '.') {
+        *--end = '\0';
+    }
+}
+
 static wl_status invalid_value(const config_option *option, const char *value, wl_error *err)
 {
     char names[160];
@@ -187,7 +201,11 @@ static wl_status invalid_value(const config_option *option, const char *value, w
         break;
     case CONFIG_DOUBLE:
         if (has_bounds(option)) {
-            snprintf(expected, sizeof expected, "a number from %g to %g", option->min, option->max);
+            char low[48];
+            char high[48];
+            format_number(option->min, low, sizeof low);
+            format_number(option->max, high, sizeof high);
+            snprintf(expected, sizeof expected, "a number from %s to %s", low, high);
         } else {
             snprintf(expected, sizeof expected, "a number");
         }

@@ -21,7 +21,7 @@ static const config_option sample_options[] = {
      offsetof(sample, secret)},
     {"count", "SAMPLE_COUNT", CONFIG_INT, "10", "messages", 0, 100, false, "How many.",
      offsetof(sample, count)},
-    {"rate", "SAMPLE_RATE", CONFIG_DOUBLE, "0", "messages/s", 0, 1000, false, "How fast.",
+    {"rate", "SAMPLE_RATE", CONFIG_DOUBLE, "0", "messages/s", 0, 1e9, false, "How fast.",
      offsetof(sample, rate)},
     {"verbose", NULL, CONFIG_BOOL, "false", NULL, 0, 0, false, "Talk more.",
      offsetof(sample, verbose)},
@@ -349,7 +349,8 @@ TEST_CASE(errors_name_option)
          "invalid value \"101\" for --count (SAMPLE_COUNT): expected an "
          "integer from 0 to 100"},
         {"SAMPLE_COUNT=ten", NULL, "invalid value \"ten\" for --count (SAMPLE_COUNT)"},
-        {NULL, "--rate=fast", "for --rate (SAMPLE_RATE): expected a number from 0 to 1000"},
+        /* The bounds are written in the form that the parser takes, never as 1e+09. */
+        {NULL, "--rate=fast", "for --rate (SAMPLE_RATE): expected a number from 0 to 1000000000"},
         {NULL, "--verbose=perhaps", "for --verbose: expected true or false"},
         {NULL, "--timeout=50ms", "for --timeout (SAMPLE_TIMEOUT): expected a duration"},
         {NULL, "--timeout=soon", "expected a duration such as 500ms, 30s, 5m or 1h"},
