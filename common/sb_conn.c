@@ -752,6 +752,11 @@ void sb_conn_close(sb_conn *conn)
         break;
     }
     case CONN_CONNECTING:
+        /* No AMQP connection is open yet, so there is no close handshake to wait for, and a
+         * peer that never replies would hold the close until the application's own timeout. */
+        conn->abort_requested = true;
+        wake_connection(conn, conn->connection);
+        break;
     case CONN_READY:
         /* The close itself happens in the connection's own batch. */
         wake_connection(conn, conn->connection);

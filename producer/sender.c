@@ -372,7 +372,7 @@ static void link_pump(producer_link *link)
     link->next_wake_ms = next_ms;
 }
 
-static void fail_message(producer_link *link, slot *s, const char *what);
+static void fail_message(producer_link *link, slot *s, const char *cause);
 
 /*
  * Puts every unacknowledged message back in the queue to be resent with its message-id, once the
@@ -459,7 +459,7 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
 }
 
 /* Counts `s` as failed for good and frees its place in the window. */
-static void fail_message(producer_link *link, slot *s, const char *what)
+static void fail_message(producer_link *link, slot *s, const char *cause)
 {
     producer_run *run = link->run;
 
@@ -470,7 +470,7 @@ static void fail_message(producer_link *link, slot *s, const char *what)
     if (run->rejected_metric != NULL) {
         metrics_counter_inc(run->rejected_metric, 1);
     }
-    log_failure(&run->failure_logs, "send-failed", s, what);
+    log_failure(&run->failure_logs, "send-failed", s, cause);
     slot_release(link, s);
 }
 
@@ -895,29 +895,35 @@ wl_status producer_run_start(producer_run *run, wl_error *err)
     return WL_OK;
 }
 
-/* Closes the connections that did not close within CLOSE_TIMEOUT_MS without waiting longer. */
-static void abort_stuck_connections(producer_run *run, int64_t now_ms)
+/* Closes every connection that has not stopped without waiting for the peer; returns how many
+ * there were. */
+static unsigned abort_connections(producer_run *run)
 {
     unsigned open = 0;
 
-    if (!run->closing || run->aborted || now_ms < run->close_deadline_ms) {
-        return;
-    }
     run->aborted = true;
-    for (size_t i = 0; i < run->link_count; i++) {
-        open += sb_conn_is_stopped(run->links[i].conn) ? 0 : 1;
-    }
-    if (open == 0) {
-        return;
-    }
-    LOG_WARN("shutdown-timeout",
-             "%u connection%s did not close within %d ms; closing without waiting for the peer, "
-             "with %" PRIu64 " messages unacknowledged",
-             open, open == 1 ? "" : "s", CLOSE_TIMEOUT_MS, run_outstanding(run));
     for (size_t i = 0; i < run->link_count; i++) {
         if (!sb_conn_is_stopped(run->links[i].conn)) {
             sb_conn_abort(run->links[i].conn);
+            open++;
         }
+    }
+    return open;
+}
+
+/* Closes the connections that did not close within CLOSE_TIMEOUT_MS without waiting longer. */
+static void abort_stuck_connections(producer_run *run, int64_t now_ms)
+{
+    if (!run->closing || run->aborted || now_ms < run->close_deadline_ms) {
+        return;
+    }
+    uint64_t outstanding = run_outstanding(run);
+    unsigned open = abort_connections(run);
+    if (open > 0) {
+        LOG_WARN("shutdown-timeout",
+                 "%u connection%s did not close within %d ms; closed without waiting for the "
+                 "peer, with %" PRIu64 " messages unacknowledged",
+                 open, open == 1 ? "" : "s", CLOSE_TIMEOUT_MS, outstanding);
     }
 }
 
@@ -959,8 +965,11 @@ static void handle_stop_request(producer_run *run)
     if (requests >= 2 || run->options->shutdown_grace_ms == 0) {
         LOG_WARN("stopping-now", "stopping without waiting for %" PRIu64 " outstanding messages",
                  run_outstanding(run));
-        run->end_ms = run_now_ms(run);
+        run->end_ms = run->end_ms != 0 ? run->end_ms : run_now_ms(run);
         run_close_all(run);
+        if (requests >= 2) {
+            abort_connections(run); /* nor for the peers to confirm the close */
+        }
         return;
     }
     run->stopping = true;

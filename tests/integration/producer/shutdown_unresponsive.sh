@@ -4,7 +4,9 @@
 # closes it without waiting for the peer. It exits 1 with a summary that counts the messages left
 # unacknowledged, long before the 60 s idle timeout would have ended the connection. The
 # summary's msgs/s covers the time up to the last outcome (outcomes_s), not the grace period
-# that duration_s also counts.
+# that duration_s also counts. Then two more cases against the paused emulator: SIGTERM while
+# a connection is still at the AMQP header, and a second signal during the grace period. Neither
+# may wait for a close handshake.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
@@ -51,3 +53,45 @@ awk -v accepted="$accepted" -v outcomes="$outcomes_s" -v rate="$msgs_per_s" \
              exit !(d < bound && d > -bound) }' ||
     fail "msgs_per_s is $msgs_per_s, expected $accepted accepted / $outcomes_s s up to the last outcome"
 echo "exited $status with $unacknowledged messages unacknowledged; $accepted accepted at $msgs_per_s msgs/s up to $outcomes_s s of $duration_s s"
+
+# A connection that has not opened AMQP yet has no close handshake to wait for. The emulator is
+# still paused, so this producer's attempt stays at the AMQP header until SIGTERM, which must
+# end it without the close timeout.
+log="$PRODUCER_TEST_DIR/connecting.log"
+"$PRODUCER_BIN" --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 10 \
+    --progress off >"$log" 2>&1 &
+connecting_pid=$!
+PRODUCER_TEST_PIDS+=("$connecting_pid")
+sleep 1
+kill -TERM "$connecting_pid"
+status=0
+timeout 40 tail --pid="$connecting_pid" -f /dev/null || fail "connecting: the producer had not exited 40 s after SIGTERM"
+wait "$connecting_pid" || status=$?
+[[ "$status" == 1 ]] || fail "connecting: the producer exited $status, expected 1"
+if grep -q '"event":"shutdown-timeout"' "$log"; then
+    fail "connecting: the producer waited for a close handshake on a connection that never opened"
+fi
+echo "connecting: exited $status without waiting for a close"
+
+# A second signal stops at once: the producer does not wait for the paused peer to confirm the
+# close either.
+kill -CONT "$EMULATOR_PID"
+log="$PRODUCER_TEST_DIR/second-signal.log"
+start_open_ended_producer "$log" 500 --shutdown-grace 30s
+kill -STOP "$EMULATOR_PID"
+sleep 1
+kill -TERM "$PRODUCER_PID"
+for ((i = 0; i < 50; i++)); do
+    grep -q '"event":"stopping"' "$log" && break
+    sleep 0.1
+done
+kill -INT "$PRODUCER_PID"
+status=0
+timeout 40 tail --pid="$PRODUCER_PID" -f /dev/null || fail "second signal: the producer had not exited 40 s after it"
+wait "$PRODUCER_PID" || status=$?
+[[ "$status" == 1 ]] || fail "second signal: the producer exited $status, expected 1"
+grep -q '"event":"stopping-now"' "$log" || fail "second signal: no stopping-now line"
+if grep -q '"event":"shutdown-timeout"' "$log"; then
+    fail "second signal: the producer still waited for the peer to confirm the close"
+fi
+echo "second signal: exited $status at once"
