@@ -18,6 +18,10 @@ resend test. It listens on 127.0.0.1 with SASL ANONYMOUS and:
     second transfer with com.microsoft:server-busy just before accepting the first, and accepts
     any later one.
 
+It implements no CBS: a link to $cbs is detached with amqp:not-implemented, so run the producer
+with --auth none. A transfer whose body is not the producer's JSON is rejected with
+amqp:decode-error.
+
 After each connection closes it writes --report: every transfer with its connection number,
 message-id, COUNT and outcome. Stop it with SIGTERM.
 
@@ -61,6 +65,12 @@ class Broker(MessagingHandler):
         with open(self.options.port_file, "w", encoding="utf-8") as port_file:
             port_file.write(str(self.port))
 
+    def on_link_opened(self, event):
+        if event.link.remote_target.address == "$cbs" or event.link.remote_source.address == "$cbs":
+            event.link.condition = Condition("amqp:not-implemented",
+                                             "this test broker has no CBS: use --auth none")
+            event.link.close()
+
     def on_message(self, event):
         if event.connection != self.current_connection:
             self.current_connection = event.connection
@@ -71,8 +81,14 @@ class Broker(MessagingHandler):
         body = message.body
         if isinstance(body, (bytes, memoryview)):
             body = bytes(body).decode("utf-8")
-        match = COUNT.search(json.loads(body)["msg"])
-        count = int(match.group(1))
+        try:
+            count = int(COUNT.search(json.loads(body)["msg"]).group(1))
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            event.delivery.local.condition = Condition("amqp:decode-error",
+                                                       f"not a producer message: {error}")
+            event.delivery.update(Delivery.REJECTED)
+            event.delivery.settle()
+            return
         entry = [self.connections, message.id, count, None]
         self.transfers.append(entry)
 
