@@ -689,11 +689,22 @@ void sb_conn_mark_working(sb_conn *conn)
 
 int64_t sb_conn_reconnect_in_ms(const sb_conn *conn)
 {
-    if (conn->state != CONN_WAITING) {
+    if (conn->state != CONN_WAITING || conn->reconnect_at_ms >= give_up_at_ms(conn)) {
         return -1;
     }
     int64_t delay = conn->reconnect_at_ms - now_ms(conn);
     return delay > 0 ? delay : 0;
+}
+
+void sb_conn_describe_next_attempt(const sb_conn *conn, char *out, size_t capacity)
+{
+    int64_t delay = sb_conn_reconnect_in_ms(conn);
+
+    if (delay < 0) {
+        snprintf(out, capacity, "no further attempt");
+    } else {
+        snprintf(out, capacity, "next attempt in %lld ms", (long long)delay);
+    }
 }
 
 wl_status sb_conn_authorize(sb_conn *conn, const char *audience, wl_error *err)

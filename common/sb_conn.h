@@ -194,7 +194,12 @@ unsigned sb_conn_failed_attempts(const sb_conn *conn);
  */
 void sb_conn_mark_working(sb_conn *conn);
 
-/* Returns the milliseconds until the next attempt to connect, or -1 when none is scheduled. */
+/* Returns the milliseconds until the next attempt to connect, or -1 when none is scheduled
+ * before the connection stops, for example because the give-up time comes first. */
 int64_t sb_conn_reconnect_in_ms(const sb_conn *conn);
+
+/* Writes the next attempt for a log line: "next attempt in 400 ms", or "no further attempt"
+ * when sb_conn_reconnect_in_ms is -1. */
+void sb_conn_describe_next_attempt(const sb_conn *conn, char *out, size_t capacity);
 
 #endif

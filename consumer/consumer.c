@@ -121,9 +121,10 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
     health_component_set(app->amqp_health, false, cause ? cause->message : "disconnected");
     health_component_set(app->receiver_health, false, "not connected");
     if (will_retry && sb_conn_failed_attempts(conn) > 0) {
-        LOG_WARN("amqp-connect-failed", "attempt %u to connect failed, next in %" PRId64 " ms: %s",
-                 sb_conn_failed_attempts(conn), sb_conn_reconnect_in_ms(conn),
-                 cause ? cause->message : "");
+        char next[64];
+        sb_conn_describe_next_attempt(conn, next, sizeof next);
+        LOG_WARN("amqp-connect-failed", "attempt %u to connect failed, %s: %s",
+                 sb_conn_failed_attempts(conn), next, cause ? cause->message : "");
     } else if (will_retry) {
         LOG_WARN("amqp-disconnected", "connection lost, reconnecting: %s",
                  cause ? cause->message : "");

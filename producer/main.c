@@ -242,7 +242,7 @@ static void warn_buffer_bound(const producer_options *options)
                  "use about %" PRIu64 " MiB of memory when the network is slower than the "
                  "sending: lower --inflight or --body-size, or allow the process that much memory",
                  options->inflight, options->connections, options->connections == 1 ? "" : "s",
-                 message_size, estimate >> 20);
+                 message_size, (estimate + (1u << 20) - 1) >> 20);
     }
 }
 

@@ -649,9 +649,10 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
         return;
     }
     if (will_retry && sb_conn_failed_attempts(conn) > 0) {
-        LOG_WARN("connect-failed", "attempt %u of connection %u failed, next in %" PRId64 " ms: %s",
-                 sb_conn_failed_attempts(conn), link->index, sb_conn_reconnect_in_ms(conn),
-                 cause->message);
+        char next[64];
+        sb_conn_describe_next_attempt(conn, next, sizeof next);
+        LOG_WARN("connect-failed", "attempt %u of connection %u failed, %s: %s",
+                 sb_conn_failed_attempts(conn), link->index, next, cause->message);
         return;
     }
     if (will_retry) {
@@ -1084,6 +1085,10 @@ int64_t producer_run_elapsed_ms(const producer_run *run)
 {
     int64_t end = run->end_ms != 0 ? run->end_ms : monotonic_ms();
 
+    /* Outcomes that arrive while the connections close still belong to the run. */
+    if (run->last_outcome_ms > end) {
+        end = run->last_outcome_ms;
+    }
     return end - run->start_ms;
 }
 

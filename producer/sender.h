@@ -61,7 +61,8 @@ uint64_t producer_run_outstanding(const producer_run *run);
 /*
  * Wall time in ms from the start to the end of the run (or now while running). The end is when
  * the run began to close its connections: after the last outcome, at a fatal error, at the end
- * of the shutdown grace period or at a second signal.
+ * of the shutdown grace period or at a second signal. An outcome that arrives while the
+ * connections close moves the end to it.
  */
 int64_t producer_run_elapsed_ms(const producer_run *run);
 
