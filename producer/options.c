@@ -32,7 +32,9 @@ static const config_option option_table[] = {
      FIELD(send_timeout_ms)},
     {"max-retries", "PRODUCER_MAX_RETRIES", CONFIG_INT, "10", "retries", 0, 1000000, false,
      "Resends of one message after server-busy, a timeout or a release before it counts as "
-     "failed; resends after a lost connection are not counted.",
+     "failed; resends after a lost connection are not counted. A message with a transfer "
+     "that timed out waits one more --send-timeout for it first, so with 0 a message whose "
+     "transfer times out fails after twice --send-timeout.",
      FIELD(max_retries)},
     {"shutdown-grace", "PRODUCER_SHUTDOWN_GRACE", CONFIG_DURATION, "10s", NULL, 0, 3.6e6, false,
      "On SIGTERM or SIGINT, wait this long for outstanding acknowledgements.",

@@ -37,8 +37,9 @@ typedef enum slot_state {
     SLOT_FREE,
     SLOT_WAITING,   /* issued, to be (re)sent at retry_at_ms */
     SLOT_INFLIGHT,  /* sent, outcome pending */
-    SLOT_CANCELLED, /* accepted through an earlier transfer while waiting; released when popped */
-    SLOT_LINGERING, /* out of retries, with an earlier transfer that may still be accepted */
+    SLOT_CANCELLED, /* accepted through an earlier transfer while waiting, and released when
+                       link_pump pops it */
+    SLOT_LINGERING, /* out of retries, while an earlier transfer may still be accepted */
 } slot_state;
 
 /*
@@ -50,13 +51,15 @@ typedef enum slot_state {
 typedef struct slot {
     producer_message message;
     slot_state state;
-    uint32_t generation;       /* of the latest transfer */
-    uint32_t first_generation; /* of the first transfer of the current message */
-    unsigned open_earlier;     /* earlier transfers that timed out and have no outcome yet */
+    uint32_t generation;             /* of the latest transfer */
+    uint32_t first_generation;       /* of the first transfer of the current message */
+    unsigned open_earlier_transfers; /* transfers that timed out and have no outcome yet */
     unsigned retries;
     int64_t retry_at_ms;
     int64_t linger_until_ms; /* SLOT_LINGERING: when the message fails without an acceptance */
+    int64_t first_sent_us;   /* monotonic microseconds of the first transfer */
     int64_t sent_us;         /* monotonic microseconds of the latest transfer */
+    int64_t timer_start_us;  /* start of the latest transfer's send timeout (expire_inflight) */
     pn_delivery_t *delivery;
 } slot;
 
@@ -167,7 +170,7 @@ static slot *slot_alloc(producer_link *link)
     }
     slot *s = &link->slots[link->free_stack[--link->free_count]];
     s->first_generation = s->generation + 1; /* that of the first transfer */
-    s->open_earlier = 0;
+    s->open_earlier_transfers = 0;
     s->retries = 0;
     return s;
 }
@@ -316,7 +319,9 @@ static void transmit(producer_link *link, slot *s, int64_t now_us)
     message_encode(&s->message, (size_t)run->options->body_size, &link->buffer);
     s->delivery = amqp_send_bytes(link->sender, tag, &link->buffer);
     s->state = SLOT_INFLIGHT;
+    s->first_sent_us = s->generation == s->first_generation ? now_us : s->first_sent_us;
     s->sent_us = now_us;
+    s->timer_start_us = now_us;
     link->inflight++;
     run->stats.sent++;
     if (run->sent_metric != NULL) {
@@ -385,7 +390,7 @@ static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
 
     for (size_t i = 0; i < link->slot_count; i++) {
         slot *s = &link->slots[i];
-        s->open_earlier = 0;
+        s->open_earlier_transfers = 0;
         if (s->state == SLOT_LINGERING) {
             fail_message(link, s,
                          "out of retries, and the link closed before an earlier "
@@ -435,8 +440,11 @@ static void finish_slot(producer_link *link, slot *s)
 static void retry_or_fail(producer_link *link, slot *s, wl_status status, const char *what)
 {
     producer_run *run = link->run;
+    /* Equal jitter: a resend right after a busy reply or a timeout would meet the same state. */
     backoff_policy policy = backoff_policy_default();
+    policy.jitter = BACKOFF_JITTER_EQUAL;
 
+    s->delivery = NULL; /* settled by the caller, or left open after a timeout */
     link->inflight--;
     if (run->inflight_metric != NULL) {
         metrics_gauge_add_value(run->inflight_metric, -1);
@@ -447,7 +455,7 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
         waiting_push(link, s, run_now_ms(run) + backoff_delay_ms(&policy, s->retries - 1, NULL));
         return;
     }
-    if (s->open_earlier > 0) {
+    if (s->open_earlier_transfers > 0) {
         /* An earlier transfer that timed out may still be accepted: wait one more send timeout
          * for it before the message counts as failed. */
         s->state = SLOT_LINGERING;
@@ -474,21 +482,16 @@ static void fail_message(producer_link *link, slot *s, const char *cause)
     slot_release(link, s);
 }
 
-/* Counts `s` as accepted and frees its place in the window. `latency_known` is false when an
- * earlier transfer was accepted, whose send time is not kept. */
-static void accept_message(producer_link *link, slot *s, bool latency_known)
+/* Counts `s` as accepted, with the latency from `sent_us`, and frees its place in the window. */
+static void accept_message(producer_link *link, slot *s, int64_t sent_us)
 {
     producer_run *run = link->run;
-    int64_t latency_us = run->now_us - s->sent_us;
+    int64_t latency_us = run->now_us - sent_us;
 
     run->stats.accepted++;
-    if (latency_known) {
-        stats_record_latency(&run->stats, latency_us);
-    }
+    stats_record_latency(&run->stats, latency_us);
     if (run->accepted_metric != NULL) {
         metrics_counter_inc(run->accepted_metric, 1);
-    }
-    if (run->latency_metric != NULL && latency_known) {
         metrics_histogram_observe(run->latency_metric, (double)latency_us / 1e6);
     }
     if (s->state == SLOT_WAITING) {
@@ -530,12 +533,14 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     bool accepted = state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery));
 
     if (s->state != SLOT_INFLIGHT || generation != s->generation) {
-        /* A transfer that timed out before the message was sent again. Its acceptance means
-         * the message is stored, and any other outcome leaves the decision to the newer one. */
-        s->open_earlier -= s->open_earlier > 0 ? 1 : 0;
+        /* A transfer that timed out. Its acceptance means the message is stored. Any other
+         * outcome leaves the decision to a newer transfer, unless the message is out of retries
+         * and this was its last open one. The latency of an acceptance counts from the first
+         * transfer, because the send times of the others are not kept. */
+        s->open_earlier_transfers -= s->open_earlier_transfers > 0 ? 1 : 0;
         if (accepted) {
-            accept_message(link, s, false);
-        } else if (s->state == SLOT_LINGERING && s->open_earlier == 0) {
+            accept_message(link, s, s->first_sent_us);
+        } else if (s->state == SLOT_LINGERING && s->open_earlier_transfers == 0) {
             fail_message(link, s, "out of retries, and no earlier transfer was accepted");
         }
         pn_delivery_settle(delivery);
@@ -543,7 +548,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     }
 
     if (accepted) {
-        accept_message(link, s, true);
+        accept_message(link, s, s->sent_us);
     } else if (state == PN_REJECTED) {
         pn_condition_t *condition = pn_disposition_condition(pn_delivery_remote(delivery));
         wl_error err = {0};
@@ -565,13 +570,17 @@ static void expire_inflight(producer_link *link, int64_t now_us)
 
     for (size_t i = 0; i < link->slot_count && link->inflight + link->lingering > 0; i++) {
         slot *s = &link->slots[i];
-        /* A transfer with bytes still buffered in Proton has not reached the network, so the
-         * service cannot be late with it, and a resend would only queue another copy. */
-        if (s->state == SLOT_INFLIGHT && now_us - s->sent_us >= timeout_us &&
-            pn_delivery_pending(s->delivery) == 0) {
+        /* A transfer with bytes still buffered in Proton has not been encoded for the network,
+         * so the service cannot be late with it, and a resend would only queue another copy.
+         * Its timeout starts again at each check until the bytes are gone.
+         * NOTE: a peer that keeps the connection alive but never opens its session window
+         * leaves the bytes buffered, so such a message is never resent or failed. */
+        if (s->state == SLOT_INFLIGHT && pn_delivery_pending(s->delivery) > 0) {
+            s->timer_start_us = now_us;
+        } else if (s->state == SLOT_INFLIGHT && now_us - s->timer_start_us >= timeout_us) {
             /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
             s->delivery = NULL;
-            s->open_earlier++;
+            s->open_earlier_transfers++;
             retry_or_fail(link, s, WL_ERR_TIMEOUT, "no outcome within the send timeout");
         } else if (s->state == SLOT_LINGERING && now_us / 1000 >= s->linger_until_ms) {
             fail_message(link, s,
