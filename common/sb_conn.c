@@ -66,13 +66,13 @@ struct sb_conn {
     int64_t unready_since_ms; /* start of the current stretch without a ready connection */
     int64_t reconnect_at_ms;
     unsigned failures; /* consecutive attempts that did not become working for STABLE_MS */
-    bool lost_open;    /* the connection that closed last had opened */
-    bool working;      /* the application reported the open connection as usable */
+    bool last_closed_had_opened; /* the connection that closed last had become ready */
+    bool working;                /* the application reported the open connection as usable */
     int64_t working_since_ms;
     unsigned connect_count;
     unsigned link_serial;
     wl_error cause;        /* first failure of the current attempt */
-    wl_error last_failure; /* cause of the latest attempt that failed, for the give-up message */
+    wl_error last_failure; /* latest failure of an attempt, or of CBS on the open connection */
 
     rpc_node *rpcs;
     sb_rpc *cbs_rpc;
@@ -335,6 +335,7 @@ static void become_ready(sb_conn *conn)
 {
     conn->state = CONN_READY;
     conn->working = false;
+    wl_error_clear(&conn->last_failure); /* only this connection's own failures count now */
     conn->connect_count++;
     if (conn->options.callbacks.on_ready != NULL) {
         conn->options.callbacks.on_ready(conn, conn->options.ctx);
@@ -384,7 +385,7 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     closed.status = WL_ERR_CLOSED;
     fail_pending_requests(conn, &closed);
 
-    conn->lost_open = conn->state == CONN_READY;
+    conn->last_closed_had_opened = conn->state == CONN_READY;
     if (conn->working && now_ms(conn) - conn->working_since_ms >= STABLE_MS) {
         conn->unready_since_ms = now_ms(conn);
         conn->failures = 0;
@@ -421,6 +422,18 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     }
 }
 
+/* Sets the cause of an attempt cut at the give-up time to `description`, followed by the latest
+ * earlier failure, which usually names the actual problem. */
+static void set_cut_cause(sb_conn *conn, wl_status status, const char *description)
+{
+    if (conn->last_failure.status == WL_OK) {
+        wl_error_set(&conn->cause, status, "%s", description);
+    } else {
+        wl_error_set(&conn->cause, status, "%s (latest failure: %s)", description,
+                     conn->last_failure.message);
+    }
+}
+
 /* Returns when the current attempt ends: its connect timeout, or the give-up time if earlier. */
 static int64_t attempt_deadline_ms(const sb_conn *conn)
 {
@@ -442,12 +455,12 @@ static void run_timers(sb_conn *conn)
             wl_error_set(&conn->cause, WL_ERR_TIMEOUT,
                          "connecting to %s:%u timed out after %lld ms", conn->options.host,
                          (unsigned)conn->options.port, (long long)conn->options.connect_timeout_ms);
-        } else if (conn->last_failure.status != WL_OK) {
-            /* Cut short at the give-up time: report the latest failure, which is more useful. */
-            conn->cause = conn->last_failure;
-        } else {
-            wl_error_set(&conn->cause, WL_ERR_TIMEOUT, "connecting to %s:%u had not finished",
-                         conn->options.host, (unsigned)conn->options.port);
+        } else if (conn->cause.status == WL_OK) {
+            /* Cut at the give-up time, with no failure of its own yet. */
+            char what[300];
+            snprintf(what, sizeof what, "connecting to %s:%u had not finished", conn->options.host,
+                     (unsigned)conn->options.port);
+            set_cut_cause(conn, WL_ERR_TIMEOUT, what);
         }
         if (transport != NULL) {
             pn_transport_close_tail(transport);
@@ -459,14 +472,11 @@ static void run_timers(sb_conn *conn)
     if (conn->state == CONN_READY && !conn->working && !conn->cut_at_deadline &&
         now >= give_up_at_ms(conn)) {
         pn_transport_t *transport = pn_connection_transport(conn->connection);
+        char what[360];
         conn->cut_at_deadline = true;
-        if (conn->last_failure.status != WL_OK) {
-            conn->cause = conn->last_failure;
-        } else {
-            wl_error_set(&conn->cause, WL_ERR_UNAVAILABLE,
-                         "the connection to %s opened, but no link was attached on it",
-                         conn->address);
-        }
+        snprintf(what, sizeof what, "the connection to %s opened, but no link was attached on it",
+                 conn->address);
+        set_cut_cause(conn, WL_ERR_UNAVAILABLE, what);
         if (transport != NULL) {
             pn_transport_close_tail(transport);
             pn_transport_close_head(transport);
@@ -676,7 +686,7 @@ unsigned sb_conn_connect_count(const sb_conn *conn)
 
 unsigned sb_conn_failed_attempts(const sb_conn *conn)
 {
-    return conn->lost_open ? 0 : conn->failures;
+    return conn->last_closed_had_opened ? 0 : conn->failures;
 }
 
 void sb_conn_mark_working(sb_conn *conn)

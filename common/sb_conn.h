@@ -182,8 +182,9 @@ const char *sb_conn_address(const sb_conn *conn);
 /* Number of connections opened so far (1 after the first on_ready). */
 unsigned sb_conn_connect_count(const sb_conn *conn);
 
-/* Returns the consecutive attempts that failed before becoming ready. In on_disconnected it is 0
- * when an open connection was lost and at least 1 when an attempt to connect failed. */
+/* Returns the consecutive attempts that failed, counting connections that closed before they
+ * had worked for a second. In on_disconnected it is 0 when an open connection was lost and at
+ * least 1 when an attempt to connect failed. */
 unsigned sb_conn_failed_attempts(const sb_conn *conn);
 
 /*

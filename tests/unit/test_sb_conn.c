@@ -1,9 +1,10 @@
 /*
- * The reconnect schedule of sb_conn against real sockets on loopback. The peers are a port that
- * refuses every connection, a listener that accepts TCP but never replies to the AMQP header, and
- * an AMQP peer on the test's own proactor that opens the connection and then keeps it idle or
- * closes it at once. Time runs on a fake clock that jumps to the connection's next deadline
- * whenever the proactor has been idle for IDLE_MS of real time, so no case waits for its times.
+ * The reconnect schedule of sb_conn against real sockets on loopback. One peer is a port that
+ * refuses every connection, one a listener that accepts TCP but never replies to the AMQP
+ * header. The last is an AMQP peer on the test's own proactor: it opens the connection, then
+ * keeps it idle or closes it. Time runs on a fake clock that jumps to the connection's next
+ * deadline whenever the proactor has been idle for IDLE_MS of real time, so no case waits for its
+ * times.
  */
 #include "check.h"
 
@@ -23,7 +24,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IDLE_MS     200
+/* Real idle time taken to mean that only the connection's own deadlines can happen. Loopback
+ * connects, refusals and handshakes take far less, even on a busy machine. */
+#define IDLE_MS     500
 #define MAX_REPORTS 16
 
 typedef struct report {
@@ -38,12 +41,16 @@ typedef struct report {
 typedef enum peer_mode {
     PEER_KEEP,  /* keeps it open and idle; the client never reports it working */
     PEER_CLOSE, /* closes it with amqp:connection:forced; the client reports it working first */
+    PEER_CLOSE_LATE, /* like PEER_CLOSE, but keeps the first connection for 1.5 s of fake time */
 } peer_mode;
 
 typedef struct conn_fixture {
     pn_proactor_t *proactor;
     pn_listener_t *listener; /* the AMQP peer, or NULL */
     peer_mode mode;
+    pn_connection_t
+        *held_connection; /* PEER_CLOSE_LATE: the first connection, until it is closed */
+    bool held_close_requested;
     wl_fake_clock fake;
     int64_t start_ms;
     report reports[MAX_REPORTS];
@@ -88,12 +95,24 @@ static void peer_handle(conn_fixture *fixture, pn_event_t *event)
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(pn_event_connection(event));
         break;
-    case PN_SESSION_REMOTE_OPEN:
+    case PN_SESSION_REMOTE_OPEN: {
+        pn_connection_t *connection = pn_event_connection(event);
         pn_session_open(pn_event_session(event));
-        if (fixture->mode == PEER_CLOSE) {
-            pn_connection_t *connection = pn_event_connection(event);
+        if (fixture->mode == PEER_CLOSE_LATE && fixture->held_connection == NULL &&
+            !fixture->held_close_requested) {
+            fixture->held_connection = connection;
+        } else if (fixture->mode != PEER_KEEP) {
             pn_condition_set_name(pn_connection_condition(connection), "amqp:connection:forced");
             pn_connection_close(connection);
+        }
+        break;
+    }
+    case PN_CONNECTION_WAKE:
+        if (pn_event_connection(event) == fixture->held_connection) {
+            pn_condition_set_name(pn_connection_condition(fixture->held_connection),
+                                  "amqp:connection:forced");
+            pn_connection_close(fixture->held_connection);
+            fixture->held_connection = NULL;
         }
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
@@ -189,7 +208,7 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
         .reconnect_backoff = {.initial_ms = 400, .max_ms = 30000, .multiplier = 2.0},
         .clock = &fixture->fake.clock,
         .random = &highest_jitter,
-        .callbacks = {.on_ready = fixture->listener != NULL && fixture->mode == PEER_CLOSE
+        .callbacks = {.on_ready = fixture->listener != NULL && fixture->mode != PEER_KEEP
                                       ? on_ready_working
                                       : NULL,
                       .on_disconnected = on_disconnected},
@@ -209,6 +228,13 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
                 } else {
                     peer_handle(fixture, event);
                 }
+                continue;
+            }
+            if (fixture->held_connection != NULL && !fixture->held_close_requested) {
+                /* The held connection has worked for 1.5 s when the peer closes it. */
+                fixture->held_close_requested = true;
+                wl_fake_clock_advance(&fixture->fake, 1500);
+                pn_connection_wake(fixture->held_connection);
                 continue;
             }
             /* Idle: nothing but the connection's own deadlines can happen now. */
@@ -281,7 +307,8 @@ TEST_CASE(give_up_cuts_attempt)
     const report *last = &fixture.reports[1];
     CHECK(!last->will_retry);
     CHECK_INT_EQ(last->at_ms, 1500);
-    CHECK(strstr(last->cause.message, "timed out after 1000 ms; gave up after 1500 ms") != NULL);
+    CHECK(strstr(last->cause.message, "had not finished (latest failure: connecting to ") != NULL);
+    CHECK(strstr(last->cause.message, "timed out after 1000 ms); gave up after 1500 ms") != NULL);
 }
 
 /* An open connection that never works (no link attached) is closed at the give-up time. */
@@ -325,5 +352,28 @@ TEST_CASE(closed_at_once_backs_off)
     CHECK(strstr(last->cause.message, "amqp:connection:forced") != NULL);
 }
 
+/* A connection that worked for 1.5 s starts a new stretch when it closes: the backoff starts
+ * again at 400 ms and the give-up time is 2000 ms after the loss (3500 ms). The later
+ * connections close at once, so their backoff grows as in closed_at_once_backs_off. */
+TEST_CASE(stable_connection_resets)
+{
+    static conn_fixture fixture;
+
+    fixture_init(&fixture);
+    run_until_stopped(&fixture, peer_start(&fixture, PEER_CLOSE_LATE), 30000, 2000);
+    CHECK_INT_EQ(fixture.report_count, 5);
+
+    static const int64_t at_ms[] = {1500, 1900, 2300, 3100, 3500};
+    static const int64_t reconnect_in_ms[] = {400, 400, 800, -1, -1};
+    for (int i = 0; i < 5 && i < fixture.report_count; i++) {
+        const report *entry = &fixture.reports[i];
+        CHECK_INT_EQ(entry->will_retry, i < 4);
+        CHECK_INT_EQ(entry->at_ms, at_ms[i]);
+        CHECK_INT_EQ(entry->reconnect_in_ms, reconnect_in_ms[i]);
+        CHECK(strstr(entry->cause.message, "amqp:connection:forced") != NULL);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt),
-          TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off))
+          TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off),
+          TEST_ENTRY(stable_connection_resets))
