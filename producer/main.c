@@ -227,8 +227,9 @@ static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_
 
 /*
  * Warns when a full window of messages may not fit a pod. Messages not yet written to the socket
- * stay in memory, more than one copy of each: peak RSS against the emulator with 262069-byte
- * bodies grew by 2.4 bytes per message byte of --inflight (75 MB at 100, 258 MB at 400).
+ * stay in memory, more than one copy of each. Peak RSS (/usr/bin/time, one run each against
+ * the emulator on a 2-core machine, 262069-byte bodies) grew by 2.4 bytes per message byte of
+ * --inflight: 75 MB at 100, 258 MB at 400.
  */
 static void warn_buffer_bound(const producer_options *options)
 {
