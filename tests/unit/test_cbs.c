@@ -4,6 +4,7 @@
  * each put-token request and replies with a status chosen per case, or not at all. The retry
  * cases run on a fake clock that jumps to each scheduled put-token, so backoff costs no time.
  */
+#include "amqp_peer.h"
 #include "cbs.h"
 #include "check.h"
 #include "clock.h"
@@ -15,11 +16,8 @@
 #include <proton/link.h>
 #include <proton/listener.h>
 #include <proton/message.h>
-#include <proton/netaddr.h>
 #include <proton/proactor.h>
-#include <proton/sasl.h>
 #include <proton/session.h>
-#include <proton/transport.h>
 
 #include <stdlib.h>
 
@@ -179,13 +177,9 @@ static void node_request(cbs_fixture *fixture, pn_delivery_t *delivery)
 static void node_handle(cbs_fixture *fixture, pn_event_t *event)
 {
     switch (pn_event_type(event)) {
-    case PN_LISTENER_ACCEPT: {
-        pn_transport_t *transport = pn_transport();
-        pn_transport_set_server(transport);
-        pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
-        pn_listener_accept2(pn_event_listener(event), NULL, transport);
+    case PN_LISTENER_ACCEPT:
+        amqp_peer_accept(event);
         break;
-    }
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(pn_event_connection(event));
         break;
@@ -314,8 +308,6 @@ static void advance_script_clock(cbs_fixture *fixture)
  */
 static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
 {
-    char host[64];
-    char port[16];
     wl_error err = {0};
     int script[MAX_REQUESTS];
     int results_expected = fixture->results_expected;
@@ -332,22 +324,12 @@ static void run_case(cbs_fixture *fixture, reply_mode mode, bool refresh_case)
     fixture->listener = pn_listener();
     fixture->request = pn_message();
     fixture->reply = pn_message();
-    pn_proactor_listen(fixture->proactor, fixture->listener, "127.0.0.1:0", 16);
-
-    /* Wait for the listener to open so that its port is known. */
-    for (bool open = false; !open;) {
-        pn_event_batch_t *batch = pn_proactor_wait(fixture->proactor);
-        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
-            open = open || pn_event_type(event) == PN_LISTENER_OPEN;
-        }
-        pn_proactor_done(fixture->proactor, batch);
-    }
-    pn_netaddr_host_port(pn_listener_addr(fixture->listener), host, sizeof host, port, sizeof port);
+    uint16_t port = amqp_peer_listen(fixture->proactor, fixture->listener);
 
     fixture->credential = cred_sas_create("send", "test-key", 3600, &fixture->fake.clock);
     sb_conn_options options = {
         .host = "127.0.0.1",
-        .port = (uint16_t)atoi(port),
+        .port = port,
         .auth = SB_AUTH_CBS,
         .credential = fixture->credential,
         .cbs_timeout_ms = 300,

@@ -8,6 +8,8 @@
  */
 #include "check.h"
 
+#include "amqp_peer.h"
+
 #include "clock.h"
 #include "sb_conn.h"
 
@@ -16,11 +18,8 @@
 #include <proton/condition.h>
 #include <proton/connection.h>
 #include <proton/listener.h>
-#include <proton/netaddr.h>
 #include <proton/proactor.h>
-#include <proton/sasl.h>
 #include <proton/session.h>
-#include <proton/transport.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,13 +84,9 @@ static void on_ready_working(sb_conn *conn, void *ctx)
 static void peer_handle(conn_fixture *fixture, pn_event_t *event)
 {
     switch (pn_event_type(event)) {
-    case PN_LISTENER_ACCEPT: {
-        pn_transport_t *transport = pn_transport();
-        pn_transport_set_server(transport);
-        pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
-        pn_listener_accept2(pn_event_listener(event), NULL, transport);
+    case PN_LISTENER_ACCEPT:
+        amqp_peer_accept(event);
         break;
-    }
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(pn_event_connection(event));
         break;
@@ -126,21 +121,9 @@ static void peer_handle(conn_fixture *fixture, pn_event_t *event)
 /* Starts the AMQP peer in `mode` on the fixture's proactor; returns its port. */
 static uint16_t peer_start(conn_fixture *fixture, peer_mode mode)
 {
-    char host[64];
-    char port[16];
-
     fixture->mode = mode;
     fixture->listener = pn_listener();
-    pn_proactor_listen(fixture->proactor, fixture->listener, "127.0.0.1:0", 16);
-    for (bool open = false; !open;) {
-        pn_event_batch_t *batch = pn_proactor_wait(fixture->proactor);
-        for (pn_event_t *event; (event = pn_event_batch_next(batch)) != NULL;) {
-            open = open || pn_event_type(event) == PN_LISTENER_OPEN;
-        }
-        pn_proactor_done(fixture->proactor, batch);
-    }
-    pn_netaddr_host_port(pn_listener_addr(fixture->listener), host, sizeof host, port, sizeof port);
-    return (uint16_t)atoi(port);
+    return amqp_peer_listen(fixture->proactor, fixture->listener);
 }
 
 /* Draws the highest jitter, so that every full-jitter delay is its whole ceiling. */
