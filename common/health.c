@@ -22,7 +22,7 @@ struct health_component {
     char name[48];
     atomic_bool ready;
     pthread_mutex_t lock; /* guards reason */
-    char reason[200];
+    char reason[512];
 };
 
 struct health_server {

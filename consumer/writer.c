@@ -70,13 +70,16 @@ static void set_not_ready(writer *w, const char *kind, const char *fmt, ...)
  */
 static void set_not_ready(writer *w, const char *kind, const char *fmt, ...)
 {
-    char reason[200];
+    char reason[512];
     va_list args;
     int64_t now = wl_clock_monotonic_ms(w->clock);
 
     va_start(args, fmt);
-    vsnprintf(reason, sizeof reason, fmt, args);
+    int length = vsnprintf(reason, sizeof reason, fmt, args);
     va_end(args);
+    if (length >= (int)sizeof reason) {
+        memcpy(reason + sizeof reason - 4, "...", 4); /* show that the end was cut */
+    }
 
     bool was_ready = w->ready;
     w->ready = false;
@@ -227,10 +230,10 @@ static void on_check_done(void *ctx, const cosmos_result *result)
     } else if (http == 401 || http == 403) {
         set_not_ready(w, kind,
                       "Cosmos DB rejected our credentials (HTTP %d); check COSMOS_KEY or the "
-                      "identity's data role: %.120s",
+                      "identity's data role: %s",
                       http, detail);
     } else {
-        set_not_ready(w, kind, "Cosmos DB check failed: %.160s", detail);
+        set_not_ready(w, kind, "Cosmos DB check failed: %s", detail);
     }
 }
 

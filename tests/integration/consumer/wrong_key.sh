@@ -29,6 +29,9 @@ echo "readyz: $readyz"
 grep -q '"status":"not-ready"' <<<"$readyz" || fail "/readyz does not say not-ready"
 grep -q '"component":"cosmos"' <<<"$readyz" || fail "/readyz does not name Cosmos"
 grep -q 'HTTP 401' <<<"$readyz" || fail "/readyz does not name the 401"
+# The server's whole explanation reaches /readyz, up to the string to sign that it expected.
+grep -q 'the string to sign differs from the one the server used: ' <<<"$readyz" ||
+    fail "/readyz cuts the server's explanation of the 401 short: $readyz"
 grep -q '"event":"cosmos-not-ready".*HTTP 401' "$test_dir/consumer.log" ||
     fail "the consumer did not log the rejected credentials"
 for counter in received completed abandoned dead_lettered; do
