@@ -474,7 +474,7 @@ static void run_timers(sb_conn *conn)
         pn_transport_t *transport = pn_connection_transport(conn->connection);
         char what[360];
         conn->cut_at_deadline = true;
-        snprintf(what, sizeof what, "the connection to %s opened, but no link was attached on it",
+        snprintf(what, sizeof what, "the connection to %s is open, but no link is attached on it",
                  conn->address);
         set_cut_cause(conn, WL_ERR_UNAVAILABLE, what);
         if (transport != NULL) {
@@ -695,6 +695,23 @@ void sb_conn_mark_working(sb_conn *conn)
         conn->working = true;
         conn->working_since_ms = now_ms(conn);
     }
+}
+
+void sb_conn_mark_not_working(sb_conn *conn, const wl_error *cause)
+{
+    if (conn->state != CONN_READY) {
+        return;
+    }
+    conn->last_failure = *cause;
+    if (!conn->working) {
+        return;
+    }
+    /* As for a lost connection: only one that worked for STABLE_MS starts a new stretch. */
+    if (now_ms(conn) - conn->working_since_ms >= STABLE_MS) {
+        conn->unready_since_ms = now_ms(conn);
+        conn->failures = 0;
+    }
+    conn->working = false;
 }
 
 int64_t sb_conn_reconnect_in_ms(const sb_conn *conn)

@@ -195,6 +195,13 @@ unsigned sb_conn_failed_attempts(const sb_conn *conn);
  */
 void sb_conn_mark_working(sb_conn *conn);
 
+/*
+ * Reports that the application's link on the open connection failed with `cause`, for example
+ * a detach with amqp:not-found. The connection counts as not working until the next
+ * sb_conn_mark_working, so give_up_after_ms runs again, and `cause` is named when it passes.
+ */
+void sb_conn_mark_not_working(sb_conn *conn, const wl_error *cause);
+
 /* Returns the milliseconds until the next attempt to connect, or -1 when none is scheduled
  * before the connection stops, for example because the give-up time comes first. */
 int64_t sb_conn_reconnect_in_ms(const sb_conn *conn);

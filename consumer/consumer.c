@@ -224,6 +224,9 @@ static void on_receiver_close(consumer_app *app, pn_link_t *link)
     if (app->draining) {
         return;
     }
+    wl_error cause = {0};
+    wl_error_set(&cause, WL_ERR_UNAVAILABLE, "%s", reason);
+    sb_conn_mark_not_working(app->conn, &cause);
 
     backoff_policy policy = backoff_policy_default();
     int64_t delay = backoff_delay_ms(&policy, app->reattach_attempt++, NULL);

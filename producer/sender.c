@@ -699,6 +699,7 @@ static void handle_link_closed(producer_link *link, pn_link_t *sender)
     if (run->closing) {
         return;
     }
+    sb_conn_mark_not_working(link->conn, &err);
 
     if (status == WL_ERR_AUTH && !link->auth_refreshed) {
         /* An expired or revoked token: put a fresh one once before giving up. */

@@ -41,6 +41,8 @@ typedef enum peer_mode {
     PEER_KEEP,  /* keeps it open and idle; the client never reports it working */
     PEER_CLOSE, /* closes it with amqp:connection:forced; the client reports it working first */
     PEER_CLOSE_LATE, /* like PEER_CLOSE, but keeps the first connection for 1.5 s of fake time */
+    PEER_KEEP_LINK_LOST, /* keeps it open; the client reports it working, and 1.5 s later its
+                            link lost (sb_conn_mark_not_working) */
 } peer_mode;
 
 typedef struct conn_fixture {
@@ -50,6 +52,7 @@ typedef struct conn_fixture {
     pn_connection_t
         *held_connection; /* PEER_CLOSE_LATE: the first connection, until it is closed */
     bool held_close_requested;
+    bool link_lost; /* PEER_KEEP_LINK_LOST: the client has reported its link lost */
     wl_fake_clock fake;
     int64_t start_ms;
     report reports[MAX_REPORTS];
@@ -96,7 +99,7 @@ static void peer_handle(conn_fixture *fixture, pn_event_t *event)
         if (fixture->mode == PEER_CLOSE_LATE && fixture->held_connection == NULL &&
             !fixture->held_close_requested) {
             fixture->held_connection = connection;
-        } else if (fixture->mode != PEER_KEEP) {
+        } else if (fixture->mode == PEER_CLOSE || fixture->mode == PEER_CLOSE_LATE) {
             pn_condition_set_name(pn_connection_condition(connection), "amqp:connection:forced");
             pn_connection_close(connection);
         }
@@ -220,6 +223,16 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
                 pn_connection_wake(fixture->held_connection);
                 continue;
             }
+            if (fixture->mode == PEER_KEEP_LINK_LOST && !fixture->link_lost &&
+                sb_conn_is_ready(conn)) {
+                wl_error cause = {0};
+                wl_error_set(&cause, WL_ERR_NOT_FOUND,
+                             "amqp:not-found: the test removed the queue");
+                fixture->link_lost = true;
+                wl_fake_clock_advance(&fixture->fake, 1500);
+                sb_conn_mark_not_working(conn, &cause);
+                continue;
+            }
             /* Idle: nothing but the connection's own deadlines can happen now. */
             int64_t now = wl_clock_monotonic_ms(&fixture->fake.clock);
             int64_t deadline = sb_conn_next_deadline_ms(conn);
@@ -306,7 +319,7 @@ TEST_CASE(give_up_closes_unused)
     const report *last = &fixture.reports[0];
     CHECK(!last->will_retry);
     CHECK_INT_EQ(last->at_ms, 2000);
-    CHECK(strstr(last->cause.message, "opened, but no link was attached on it") != NULL);
+    CHECK(strstr(last->cause.message, "is open, but no link is attached on it") != NULL);
     CHECK(strstr(last->cause.message, "; gave up after 2000 ms without a working connection") !=
           NULL);
 }
@@ -357,6 +370,24 @@ TEST_CASE(stable_connection_resets)
     }
 }
 
+/* A link lost for good on an open connection that had worked for 1.5 s: the give-up time runs
+ * again from the loss, and the cut names the link's failure. */
+TEST_CASE(link_lost_gives_up)
+{
+    static conn_fixture fixture;
+
+    fixture_init(&fixture);
+    run_until_stopped(&fixture, peer_start(&fixture, PEER_KEEP_LINK_LOST), 30000, 2000);
+    CHECK(fixture.link_lost);
+    CHECK_INT_EQ(fixture.report_count, 1);
+
+    const report *last = &fixture.reports[0];
+    CHECK(!last->will_retry);
+    CHECK_INT_EQ(last->at_ms, 3500);
+    CHECK(strstr(last->cause.message, "is open, but no link is attached on it (latest failure: "
+                                      "amqp:not-found: the test removed the queue)") != NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt),
           TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off),
-          TEST_ENTRY(stable_connection_resets))
+          TEST_ENTRY(stable_connection_resets), TEST_ENTRY(link_lost_gives_up))

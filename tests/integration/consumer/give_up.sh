@@ -1,9 +1,24 @@
 #!/usr/bin/env bash
-# A consumer whose Service Bus endpoint refuses every connection keeps retrying until
-# --give-up-after has passed, then exits 1 with a message that names the setting. By default
-# (give-up-after 0) the consumer would keep reconnecting, which the reconnect test covers.
+# A consumer whose Service Bus endpoint refuses every connection, or whose queue does not exist,
+# keeps retrying until --give-up-after has passed, then exits 1 with a message that names the
+# setting and the cause. By default (give-up-after 0) the consumer would keep reconnecting,
+# which the reconnect test covers.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 consumer_test_setup
+
+# A queue that does not exist: the connection opens, but the emulator rejects every attach of
+# the receiver. Without a working link the consumer gives up all the same, and names the cause.
+start_consumer nosuchqueue "$test_dir/missing-queue.log" --give-up-after 3s
+wait_until 60 consumer_exited || fail "missing queue: the consumer still runs 60 s after it should give up"
+status=0
+wait "$CONSUMER_PID" || status=$?
+CONSUMER_PID=""
+[[ "$status" == 1 ]] || fail "missing queue: the consumer exited $status after giving up, expected 1"
+gave_up="$(grep '"event":"amqp-gave-up"' "$test_dir/missing-queue.log")" ||
+    fail "missing queue: the consumer did not log that it gave up"
+grep -q 'amqp:not-found.*nosuchqueue' <<<"$gave_up" ||
+    fail "missing queue: the give-up message does not name amqp:not-found and the queue: $gave_up"
+echo "missing queue: $gave_up"
 
 # A port that nothing listens on: bound once to find it free, then released.
 closed_port="$(free_port)"
