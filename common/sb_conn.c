@@ -443,13 +443,25 @@ static int64_t attempt_deadline_ms(const sb_conn *conn)
     return give_up_at < timeout_at ? give_up_at : timeout_at;
 }
 
+/* Closes the current connection's transport at once, without the AMQP close handshake. */
+static void close_transport_now(sb_conn *conn)
+{
+    pn_transport_t *transport = pn_connection_transport(conn->connection);
+
+    if (transport != NULL) {
+        pn_transport_close_tail(transport);
+        pn_transport_close_head(transport);
+    } else {
+        pn_connection_close(conn->connection);
+    }
+}
+
 static void run_timers(sb_conn *conn)
 {
     int64_t now = now_ms(conn);
 
     if (conn->state == CONN_CONNECTING && conn->connection != NULL && !conn->cut_at_deadline &&
         now >= attempt_deadline_ms(conn)) {
-        pn_transport_t *transport = pn_connection_transport(conn->connection);
         conn->cut_at_deadline = true;
         if (now - conn->attempt_started_ms >= conn->options.connect_timeout_ms) {
             wl_error_set(&conn->cause, WL_ERR_TIMEOUT,
@@ -462,35 +474,22 @@ static void run_timers(sb_conn *conn)
                      (unsigned)conn->options.port);
             set_cut_cause(conn, WL_ERR_TIMEOUT, what);
         }
-        if (transport != NULL) {
-            pn_transport_close_tail(transport);
-            pn_transport_close_head(transport);
-        } else {
-            pn_connection_close(conn->connection);
-        }
+        close_transport_now(conn);
     }
     if (conn->state == CONN_READY && !conn->working && !conn->cut_at_deadline &&
         now >= give_up_at_ms(conn)) {
-        pn_transport_t *transport = pn_connection_transport(conn->connection);
         char what[360];
         conn->cut_at_deadline = true;
         snprintf(what, sizeof what, "the connection to %s is open, but no link is attached on it",
                  conn->address);
         set_cut_cause(conn, WL_ERR_UNAVAILABLE, what);
-        if (transport != NULL) {
-            pn_transport_close_tail(transport);
-            pn_transport_close_head(transport);
-        }
+        close_transport_now(conn);
     }
     if (conn->abort_requested && conn->connection != NULL) {
-        pn_transport_t *transport = pn_connection_transport(conn->connection);
         wl_error_set(&conn->cause, WL_ERR_CLOSED,
                      "the application closed the connection to %s without waiting for the peer",
                      conn->address);
-        if (transport != NULL) {
-            pn_transport_close_tail(transport);
-            pn_transport_close_head(transport);
-        }
+        close_transport_now(conn);
     }
     if (conn->close_requested && conn->connection != NULL &&
         !(pn_connection_state(conn->connection) & PN_LOCAL_CLOSED)) {
