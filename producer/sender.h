@@ -7,7 +7,7 @@
  * com.microsoft:server-busy, com.microsoft:timeout or released/modified, when no outcome
  * arrives within the send timeout, and when its link or connection is lost before the outcome
  * (at-least-once; duplicate detection on the queue can drop repeats). After max-retries resends
- * for an answer of the service or a send timeout it counts as failed, once no transfer of it
+ * for a reply from the service or a send timeout it counts as failed, once no transfer of it
  * that timed out can still be accepted (at most one more send timeout). Resends after a lost
  * link or connection are not counted against that limit, because give-up-after bounds them.
  *

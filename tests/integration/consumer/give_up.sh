@@ -6,16 +6,23 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 consumer_test_setup
 
+# expect_gave_up CASE LOG: waits for the running consumer to give up, checks that it exited 1,
+# and sets gave_up to its amqp-gave-up line from LOG. It runs in this shell, not in a command
+# substitution, because only this shell can wait for the consumer.
+expect_gave_up() {
+    local name="$1" log="$2" status=0
+    wait_until 60 consumer_exited || fail "$name: the consumer still runs 60 s after it should give up"
+    wait "$CONSUMER_PID" || status=$?
+    CONSUMER_PID=""
+    [[ "$status" == 1 ]] || fail "$name: the consumer exited $status after giving up, expected 1"
+    gave_up="$(grep '"event":"amqp-gave-up"' "$log")" ||
+        fail "$name: the consumer did not log that it gave up"
+}
+
 # A queue that does not exist: the connection opens, but the emulator rejects every attach of
 # the receiver. Without a working link the consumer gives up all the same, and names the cause.
 start_consumer nosuchqueue "$test_dir/missing-queue.log" --give-up-after 3s
-wait_until 60 consumer_exited || fail "missing queue: the consumer still runs 60 s after it should give up"
-status=0
-wait "$CONSUMER_PID" || status=$?
-CONSUMER_PID=""
-[[ "$status" == 1 ]] || fail "missing queue: the consumer exited $status after giving up, expected 1"
-gave_up="$(grep '"event":"amqp-gave-up"' "$test_dir/missing-queue.log")" ||
-    fail "missing queue: the consumer did not log that it gave up"
+expect_gave_up "missing queue" "$test_dir/missing-queue.log"
 grep -q 'amqp:not-found.*nosuchqueue' <<<"$gave_up" ||
     fail "missing queue: the give-up message does not name amqp:not-found and the queue: $gave_up"
 echo "missing queue: $gave_up"
@@ -24,14 +31,8 @@ echo "missing queue: $gave_up"
 closed_port="$(free_port)"
 EMULATOR_CONNECTION_STRING="Endpoint=sb://127.0.0.1:$closed_port;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true" \
     start_consumer orders "$test_dir/consumer.log" --give-up-after 3s
-
-wait_until 60 consumer_exited || fail "the consumer still runs 60 s after it should give up"
-status=0
-wait "$CONSUMER_PID" || status=$?
-CONSUMER_PID=""
-[[ "$status" == 1 ]] || fail "the consumer exited $status after giving up, expected 1"
 log="$test_dir/consumer.log"
-gave_up="$(grep '"event":"amqp-gave-up"' "$log")" || fail "the consumer did not log that it gave up"
+expect_gave_up "refused port" "$log"
 echo "$gave_up"
 grep -q -- '--give-up-after' <<<"$gave_up" || fail "the give-up message does not name --give-up-after"
 grep -q "127.0.0.1:$closed_port.*Connection refused" <<<"$gave_up" ||
