@@ -58,6 +58,8 @@ struct sb_conn {
     pn_session_t *session;
     bool close_requested;
     bool abort_requested; /* close the transport without the AMQP close handshake */
+    bool drop_requested;  /* close the transport at once and reconnect (sb_conn_drop) */
+    wl_error drop_cause;
     bool cut_at_deadline; /* this attempt was closed at its connect timeout or the give-up time */
     bool tearing_down;    /* CBS results of a lost connection are not reported */
     atomic_bool woken;    /* a wake for our own timers is already pending */
@@ -246,6 +248,7 @@ static void start_attempt(sb_conn *conn)
     pthread_mutex_unlock(&conn->wake_lock);
     conn->session = NULL;
     conn->cut_at_deadline = false;
+    conn->drop_requested = false;
     conn->state = CONN_CONNECTING;
     conn->attempt_started_ms = now_ms(conn);
 
@@ -483,6 +486,11 @@ static void run_timers(sb_conn *conn)
         snprintf(what, sizeof what, "the connection to %s is open, but no link is attached on it",
                  conn->address);
         set_cut_cause(conn, WL_ERR_UNAVAILABLE, what);
+        close_transport_now(conn);
+    }
+    if (conn->drop_requested && conn->connection != NULL && !conn->close_requested) {
+        conn->drop_requested = false;
+        conn->cause = conn->drop_cause;
         close_transport_now(conn);
     }
     if (conn->abort_requested && conn->connection != NULL) {
@@ -801,6 +809,16 @@ void sb_conn_close(sb_conn *conn)
     case CONN_STOPPED:
         break;
     }
+}
+
+void sb_conn_drop(sb_conn *conn, const wl_error *cause)
+{
+    if (conn->state != CONN_READY || conn->close_requested) {
+        return;
+    }
+    conn->drop_requested = true;
+    conn->drop_cause = *cause;
+    wake_connection(conn, conn->connection);
 }
 
 void sb_conn_abort(sb_conn *conn)

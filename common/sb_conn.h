@@ -166,6 +166,14 @@ void sb_conn_close(sb_conn *conn);
 void sb_conn_abort(sb_conn *conn);
 
 /*
+ * Closes the open connection at once, without the AMQP close handshake, because the application
+ * found it unusable, for example because it took no bytes for too long. on_disconnected follows
+ * with `cause`, and the connection reconnects as after any lost connection. Does nothing unless
+ * the connection is open (on_ready has run) and sb_conn_close has not been called.
+ */
+void sb_conn_drop(sb_conn *conn, const wl_error *cause);
+
+/*
  * Frees the object. A connection that has not stopped may be destroyed too, once no thread
  * waits on the proactor any more and before pn_proactor_free or event_loop_destroy, which free
  * its Proton objects and close its socket. Its pending requests then fail with WL_ERR_CLOSED in

@@ -43,6 +43,8 @@ typedef enum peer_mode {
     PEER_CLOSE_LATE, /* like PEER_CLOSE, but keeps the first connection for 1.5 s of fake time */
     PEER_KEEP_LINK_LOST, /* keeps it open; the client reports it working, and 1.5 s later its
                             link lost (sb_conn_mark_not_working) */
+    PEER_KEEP_DROPPED,   /* keeps it open; the client reports it working, drops the first
+                            connection 1.5 s later (sb_conn_drop) and closes the second */
 } peer_mode;
 
 typedef struct conn_fixture {
@@ -53,6 +55,7 @@ typedef struct conn_fixture {
         *held_connection; /* PEER_CLOSE_LATE: the first connection, until it is closed */
     bool held_close_requested;
     bool link_lost; /* PEER_KEEP_LINK_LOST: the client has reported its link lost */
+    bool dropped;   /* PEER_KEEP_DROPPED: the client has dropped its first connection */
     wl_fake_clock fake;
     int64_t start_ms;
     report reports[MAX_REPORTS];
@@ -233,6 +236,18 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
                 sb_conn_mark_not_working(conn, &cause);
                 continue;
             }
+            if (fixture->mode == PEER_KEEP_DROPPED && sb_conn_is_ready(conn)) {
+                if (!fixture->dropped) {
+                    wl_error cause = {0};
+                    wl_error_set(&cause, WL_ERR_TIMEOUT, "the test found the peer stalled");
+                    fixture->dropped = true;
+                    wl_fake_clock_advance(&fixture->fake, 1500);
+                    sb_conn_drop(conn, &cause);
+                } else if (sb_conn_connect_count(conn) == 2) {
+                    sb_conn_close(conn);
+                }
+                continue;
+            }
             /* Idle: nothing but the connection's own deadlines can happen now. */
             int64_t now = wl_clock_monotonic_ms(&fixture->fake.clock);
             int64_t deadline = sb_conn_next_deadline_ms(conn);
@@ -388,6 +403,33 @@ TEST_CASE(link_lost_gives_up)
                                       "amqp:not-found: the test removed the queue)") != NULL);
 }
 
+/* A connection that the application drops after it worked for 1.5 s: on_disconnected gets the
+ * application's cause, not the closed transport's, and the connection comes back after the first
+ * backoff delay, as after any lost connection that had worked. */
+TEST_CASE(dropped_reconnects)
+{
+    static conn_fixture fixture;
+
+    fixture_init(&fixture);
+    run_until_stopped(&fixture, peer_start(&fixture, PEER_KEEP_DROPPED), 30000, 2000);
+    CHECK(fixture.dropped);
+    CHECK_INT_EQ(fixture.report_count, 2);
+
+    const report *drop = &fixture.reports[0];
+    CHECK(drop->will_retry);
+    CHECK_INT_EQ(drop->at_ms, 1500);
+    CHECK_INT_EQ(drop->failed_attempts, 0);
+    CHECK_INT_EQ(drop->reconnect_in_ms, 400);
+    CHECK_INT_EQ(drop->cause.status, WL_ERR_TIMEOUT);
+    CHECK_STR_EQ(drop->cause.message, "the test found the peer stalled");
+
+    const report *last = &fixture.reports[1];
+    CHECK(!last->will_retry);
+    CHECK_INT_EQ(last->at_ms, 1900);
+    CHECK_INT_EQ(last->cause.status, WL_ERR_CLOSED);
+}
+
 TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt),
           TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off),
-          TEST_ENTRY(stable_connection_resets), TEST_ENTRY(link_lost_gives_up))
+          TEST_ENTRY(stable_connection_resets), TEST_ENTRY(link_lost_gives_up),
+          TEST_ENTRY(dropped_reconnects))
