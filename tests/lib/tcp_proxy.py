@@ -1,26 +1,55 @@
-"""A loopback TCP proxy whose connections a test can cut, to make the consumer reconnect.
+"""A loopback TCP proxy whose connections a test can cut or stall.
 
 Forwards 127.0.0.1:<free port> to 127.0.0.1:TARGET_PORT and writes its port to READY_FILE.
 SIGUSR1 closes every open connection at once (the listener stays open, so the client can
 reconnect); the number of connections cut so far is printed after each cut.
 
-    /usr/bin/python3 tcp_proxy.py READY_FILE TARGET_PORT
+With --stall-after BYTES, the first connection stops reading from its client once it has
+forwarded BYTES bytes to the target, and keeps forwarding the target's bytes to the client. The
+client then sees a peer that is alive (its frames still arrive) but takes no data, once the
+socket buffers between them are full. Later connections are forwarded in full.
+
+With --client-rate BYTES_PER_S, every connection forwards its client's bytes at most that fast,
+through a small receive buffer, as a slow network would: the client's bytes keep moving, but
+slower than it can write them.
+
+    /usr/bin/python3 tcp_proxy.py [--stall-after BYTES] [--client-rate BYTES_PER_S] \
+        READY_FILE TARGET_PORT
 """
 
+import argparse
 import asyncio
+import os
 import signal
-import sys
+import socket
+import time
 
-READY_FILE, TARGET_PORT = sys.argv[1], int(sys.argv[2])
+parser = argparse.ArgumentParser()
+parser.add_argument("--stall-after", type=int, default=-1)
+parser.add_argument("--client-rate", type=int, default=0)
+parser.add_argument("ready_file")
+parser.add_argument("target_port", type=int)
+args = parser.parse_args()
+
 open_writers = set()
 cut_total = 0
+connections = 0
 
 
-async def pipe(reader, writer):
+async def pipe(reader, writer, stall_after=-1, rate=0):
+    forwarded = 0
+    started = time.monotonic()
     try:
-        while data := await reader.read(65536):
+        while data := await reader.read(16384 if rate else 65536):
+            if 0 <= stall_after <= forwarded + len(data):
+                writer.write(data[: stall_after - forwarded])
+                print(f"stalled after {stall_after} bytes", flush=True)
+                await asyncio.Event().wait()  # never set: the client's bytes are not read
+            forwarded += len(data)
             writer.write(data)
             await writer.drain()
+            if rate:
+                await asyncio.sleep(max(0.0, started + forwarded / rate - time.monotonic()))
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
@@ -28,13 +57,21 @@ async def pipe(reader, writer):
 
 
 async def handle(client_reader, client_writer):
+    global connections
+    connections += 1
+    stall_after = args.stall_after if connections == 1 else -1
+    if args.client_rate:
+        client_writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     try:
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", TARGET_PORT)
+        server_reader, server_writer = await asyncio.open_connection(
+            "127.0.0.1", args.target_port)
     except OSError:
         client_writer.close()
         return
     open_writers.update((client_writer, server_writer))
-    await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+    await asyncio.gather(pipe(client_reader, server_writer, stall_after, args.client_rate),
+                         pipe(server_reader, client_writer))
     open_writers.difference_update((client_writer, server_writer))
 
 
@@ -50,8 +87,9 @@ def cut():
 async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, cut)
-    with open(READY_FILE, "w") as ready:
+    with open(args.ready_file + ".tmp", "w") as ready:
         ready.write(str(server.sockets[0].getsockname()[1]))
+    os.rename(args.ready_file + ".tmp", args.ready_file)
     async with server:
         await server.serve_forever()
 

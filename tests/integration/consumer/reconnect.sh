@@ -6,14 +6,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Throttling keeps writes in progress across the cuts.
 consumer_test_setup --fault-429-rate 0.5 --retry-after-ms 50
 
-/usr/bin/python3 "$here/tcp_proxy.py" "$test_dir/proxy.ready" "$EMULATOR_AMQP_PORT" \
-    >"$test_dir/proxy.log" 2>&1 &
-proxy_pid=$!
+# shellcheck source=../../lib/tcp_proxy.sh
+source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
+tcp_proxy_start "$test_dir" "$EMULATOR_AMQP_PORT" || fail "the proxy did not start"
+proxy_pid=$TCP_PROXY_PID
 trap 'kill "$proxy_pid" 2>/dev/null || true; cleanup' EXIT
-wait_until 10 test -s "$test_dir/proxy.ready" || fail "the proxy did not start"
 
 seed orders 3000 "$test_dir/expected.json"
-EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$(cat "$test_dir/proxy.ready");}" \
+EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}" \
     start_consumer orders "$test_dir/consumer.log" --concurrency 8
 
 # cut_total: connections the proxy has cut so far, from its last "cut, N connections so far".
