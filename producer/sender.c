@@ -12,6 +12,7 @@
 #include <proton/link.h>
 #include <proton/session.h>
 #include <proton/terminus.h>
+#include <proton/transport.h>
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -60,6 +61,7 @@ typedef struct slot {
     int64_t first_sent_us;   /* monotonic microseconds of the first transfer */
     int64_t sent_us;         /* monotonic microseconds of the latest transfer */
     int64_t timer_start_us;  /* start of the latest transfer's send timeout (expire_inflight) */
+    size_t unwritten;        /* bytes of the latest transfer still buffered at the last check */
     pn_delivery_t *delivery;
 } slot;
 
@@ -86,6 +88,11 @@ typedef struct producer_link {
     size_t lingering; /* SLOT_LINGERING slots */
     size_t inflight;
     int64_t next_wake_ms;
+    bool buffering;         /* true when a transfer waited to be written at the last check */
+    int64_t progress_us;    /* time of the last progress that drop_if_stalled saw: bytes
+                               written, an outcome, or the start of the wait */
+    uint64_t outcomes;      /* outcomes received on this link */
+    uint64_t outcomes_seen; /* `outcomes` at the last check */
     amqp_buffer buffer;
 } producer_link;
 
@@ -318,6 +325,7 @@ static void transmit(producer_link *link, slot *s, int64_t now_us)
 
     message_encode(&s->message, (size_t)run->options->body_size, &link->buffer);
     s->delivery = amqp_send_bytes(link->sender, tag, &link->buffer);
+    s->unwritten = link->buffer.size;
     s->state = SLOT_INFLIGHT;
     s->first_sent_us = s->generation == s->first_generation ? now_us : s->first_sent_us;
     s->sent_us = now_us;
@@ -424,6 +432,7 @@ static void attach_sender(producer_link *link)
     pn_link_set_rcv_settle_mode(link->sender, PN_RCV_FIRST);
     pn_link_open(link->sender);
     link->attached = false;
+    link->buffering = false;
 }
 
 /* ---- outcomes ---- */
@@ -524,6 +533,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     slot *s = index < link->slot_count ? &link->slots[index] : NULL;
     bool unfinished = s != NULL && (s->state == SLOT_INFLIGHT || s->state == SLOT_WAITING ||
                                     s->state == SLOT_LINGERING);
+    link->outcomes++;
     if (!unfinished || (uint32_t)(generation - s->first_generation) >
                            (uint32_t)(s->generation - s->first_generation)) {
         pn_delivery_settle(delivery); /* a late outcome of a message that has finished */
@@ -562,21 +572,58 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     pn_delivery_settle(delivery);
 }
 
-/* Resends messages whose outcome is overdue, and fails those that waited long enough for an
- * earlier transfer. */
+/*
+ * Drops the connection of `link` when transfers have waited to be written for a whole send
+ * timeout with no progress: no bytes left a transfer's buffer and no outcome came. The peer then
+ * keeps the connection open but takes no data, because its session window stays closed or it
+ * stopped reading the socket. No transfer can time out meanwhile, so the messages would wait
+ * for ever. They are resent on the new connection.
+ */
+static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, int64_t now_us)
+{
+    int64_t timeout_ms = link->run->options->send_timeout_ms;
+
+    if (progress || (waiting > 0 && !link->buffering)) {
+        link->progress_us = now_us;
+    }
+    link->buffering = waiting > 0;
+    if (waiting == 0 || now_us - link->progress_us < timeout_ms * 1000) {
+        return;
+    }
+    wl_error cause = {0};
+    wl_error_set(&cause, WL_ERR_TIMEOUT,
+                 "%zu messages waited to be written for the send timeout of %" PRId64
+                 " ms, and no outcome came meanwhile: the peer takes no data",
+                 waiting, timeout_ms);
+    link->buffering = false;
+    sb_conn_drop(link->conn, &cause);
+}
+
+/* Resends messages whose outcome is overdue, fails those that waited long enough for an earlier
+ * transfer, and drops a connection that takes no data. */
 static void expire_inflight(producer_link *link, int64_t now_us)
 {
     int64_t timeout_us = link->run->options->send_timeout_ms * 1000;
+    pn_transport_t *transport = pn_connection_transport(sb_conn_connection(link->conn));
+    /* Proton frames at once every transfer that the peer's windows allow, into its own output
+     * buffer, which only the socket drains. While that buffer contains bytes, any transfer may
+     * still be among them, so no send timeout runs. */
+    bool backlog = transport != NULL && pn_transport_pending(transport) > 0;
+    bool progress = link->outcomes != link->outcomes_seen;
+    size_t waiting = 0;
 
+    link->outcomes_seen = link->outcomes;
     for (size_t i = 0; i < link->slot_count && link->inflight + link->lingering > 0; i++) {
         slot *s = &link->slots[i];
-        /* A transfer with bytes still buffered in Proton has not been encoded for the network,
-         * so the service cannot be late with it, and a resend would only queue another copy.
-         * Its timeout starts again at each check until the bytes are gone.
-         * NOTE: a peer that keeps the connection alive but never opens its session window
-         * leaves the bytes buffered, so such a message is never resent or failed. */
-        if (s->state == SLOT_INFLIGHT && pn_delivery_pending(s->delivery) > 0) {
+        /* A transfer still waiting to be written cannot be late, and a resend would only queue
+         * another copy behind it, so its timeout starts again at each check until it is
+         * written. drop_if_stalled bounds the wait. */
+        size_t unwritten = s->state == SLOT_INFLIGHT ? pn_delivery_pending(s->delivery) : 0;
+        progress = progress || unwritten < s->unwritten;
+        s->unwritten = unwritten;
+        if (s->state == SLOT_INFLIGHT && (unwritten > 0 || backlog)) {
             s->timer_start_us = now_us;
+            waiting++;
         } else if (s->state == SLOT_INFLIGHT && now_us - s->timer_start_us >= timeout_us) {
             /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
             s->delivery = NULL;
@@ -588,6 +635,7 @@ static void expire_inflight(producer_link *link, int64_t now_us)
                          "timeout");
         }
     }
+    drop_if_stalled(link, waiting, progress, now_us);
 }
 
 /* ---- connection callbacks ---- */

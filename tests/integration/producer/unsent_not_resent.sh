@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A message that has not yet been written to the connection is not resent when its send
 # timeout passes. A resend would only queue another copy behind it, so memory would grow with
-# every timeout while the network is slower than the sending. Here the emulator is stopped
-# (SIGSTOP) under a stream of 256 KiB messages with a 100 ms send timeout. Once the socket
-# buffers are full the producer must stop making transfers, and after SIGCONT every message is
-# accepted.
+# every timeout while the network takes no data. Here the emulator is stopped (SIGSTOP) under a
+# stream of 256 KiB messages with a 100 ms send timeout. Once the socket buffers are full the
+# producer must make no more transfers: it drops the connection, which takes no data, and its
+# next attempt waits on the stopped emulator. After SIGCONT every message is accepted.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
@@ -31,8 +31,7 @@ sent_after_next_line() {
     done
     grep '"event":"progress"' "$log" | tail -1 | sed -n 's/.*"sent":\([0-9]*\).*/\1/p'
 }
-# The buffers fill within a second or two. Each transfer that was written but has no outcome
-# may be resent once; its resend then waits unwritten.
+# The buffers fill within a second or two, and the connection is dropped a send timeout later.
 sleep 3
 before="$(sent_after_next_line)"
 sleep 3
@@ -41,6 +40,9 @@ kill -CONT "$EMULATOR_PID"
 echo "transfers while the emulator was stopped: $before, 3 s later $after"
 [[ "$after" == "$before" ]] ||
     fail "the producer made $((after - before)) transfers in 3 s while nothing could be written"
+
+grep '"event":"disconnected"' "$log" | grep -q 'the peer takes no data' ||
+    fail "the stalled connection was not dropped: $(grep '"event":"disconnected"' "$log")"
 
 status=0
 wait "$producer_pid" || status=$?

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# A link slower than the producer: a proxy forwards the producer's bytes to the emulator at
+# 4 MB/s. A window of 60 messages of 256 KiB holds about 4 s of data, twice the 2 s send
+# timeout. Proton frames every transfer at once into an output buffer that only the socket
+# drains, so a send timeout that ran from the transfer would resend about every message and
+# queue a second copy behind the first. A transfer that is still waiting to be written must not
+# time out, and a connection whose bytes keep moving must not be dropped as stalled.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+emulator_start "$PRODUCER_TEST_DIR/emulator"
+# shellcheck source=../../lib/tcp_proxy.sh
+source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
+tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --client-rate 4000000 ||
+    fail "the proxy did not start"
+PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
+through_proxy="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
+
+log="$PRODUCER_TEST_DIR/producer.log"
+run_producer "$log" --connection-string "$through_proxy" --queue test-queue --count 120 \
+    --inflight 60 --body-size 262069 --send-timeout 2s ||
+    fail "the producer failed: $(tail -n 5 "$log.stderr")"
+expect_accepted "$log" 120
+if grep -q '"event":"disconnected"' "$log"; then
+    fail "a slow connection was dropped: $(grep '"event":"disconnected"' "$log" | head -n 1)"
+fi
+# Transfers that the kernel's socket buffers hold (about 1 s of data at this rate) may still time
+# out when the machine is slow; resending every message is the failure this test looks for.
+retried="$(summary_field "$log" retried)"
+((retried <= 12)) || fail "$retried of 120 messages were resent while waiting to be written"
+
+result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
+    --queue test-queue --expect 120 --allow-duplicates)" ||
+    fail "the queue does not hold every message: $result"
+echo "slow_link: $retried of 120 messages resent"

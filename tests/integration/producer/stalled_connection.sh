@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# A peer that keeps the connection alive but takes no more data: a proxy between the producer
+# and the emulator stops reading the producer's bytes after 1 MB on the first connection, while
+# the emulator's frames still reach the producer. Once the socket buffers are full, no transfer
+# can be written or time out, so the producer must drop the connection after one send timeout
+# without progress, reconnect, and deliver every message exactly once. The official SDK then
+# finds each message in the queue once.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+emulator_start "$PRODUCER_TEST_DIR/emulator"
+# shellcheck source=../../lib/tcp_proxy.sh
+source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
+tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --stall-after 1048576 ||
+    fail "the proxy did not start"
+PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
+through_proxy="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
+
+log="$PRODUCER_TEST_DIR/producer.log"
+status=0
+# Without the check the run would never end, so it gets a bound of its own.
+timeout 60 "$PRODUCER_BIN" --connection-string "$through_proxy" --queue test-queue --count 200 \
+    --inflight 50 --body-size 262069 --send-timeout 1s --progress json >"$log" \
+    2>"$log.stderr" || status=$?
+grep -q "stalled after 1048576 bytes" "$PRODUCER_TEST_DIR/proxy.log" ||
+    fail "the proxy never stalled the connection: $(cat "$PRODUCER_TEST_DIR/proxy.log")"
+[[ "$status" != 124 ]] || fail "the producer was still waiting on the stalled connection after 60 s"
+[[ "$status" == 0 ]] || fail "the producer exited $status: $(tail -n 5 "$log.stderr")"
+grep '"event":"disconnected"' "$log" | grep -q 'waited to be written for the send timeout of 1000 ms' ||
+    fail "no disconnected event names the stall: $(grep '"event":"disconnected"' "$log")"
+expect_accepted "$log" 200
+
+result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
+    --queue test-queue --expect 200 --exact)" || fail "the queue does not hold each message once: $result"
+echo "stalled_connection: $(grep '"event":"disconnected"' "$log" | head -n 1)"
