@@ -5,7 +5,7 @@
 #   tcp_proxy_start DIR TARGET_PORT [OPTION...]
 #
 # starts the proxy with the OPTIONs of tcp_proxy.py, logging to DIR/proxy.log, and returns once
-# it listens. It sets TCP_PROXY_PID and TCP_PROXY_PORT. A proxy that does not start is stopped,
+# it listens. It exports TCP_PROXY_PID and TCP_PROXY_PORT. A proxy that does not start is stopped,
 # and the call returns 1 with a message on stderr. The caller stops a started proxy by its PID.
 
 tcp_proxy_start() {
@@ -29,4 +29,5 @@ tcp_proxy_start() {
         return 1
     fi
     TCP_PROXY_PORT="$(cat "$ready")"
+    export TCP_PROXY_PID TCP_PROXY_PORT
 }
