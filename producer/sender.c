@@ -61,7 +61,7 @@ typedef struct slot {
     int64_t first_sent_us;   /* monotonic microseconds of the first transfer */
     int64_t sent_us;         /* monotonic microseconds of the latest transfer */
     int64_t timer_start_us;  /* start of the latest transfer's send timeout (expire_inflight) */
-    size_t unwritten;        /* bytes of the latest transfer still buffered at the last check */
+    size_t unframed;         /* bytes of the latest transfer not yet framed at the last check */
     pn_delivery_t *delivery;
 } slot;
 
@@ -88,9 +88,10 @@ typedef struct producer_link {
     size_t lingering; /* SLOT_LINGERING slots */
     size_t inflight;
     int64_t next_wake_ms;
-    bool buffering;         /* true when a transfer waited to be written at the last check */
+    bool buffering;         /* true when a transfer waited to be framed at the last check */
     int64_t progress_us;    /* time of the last progress that drop_if_stalled saw: bytes
-                               written, an outcome, or the start of the wait */
+                               framed, an outcome, or the start of the wait */
+    int64_t outcome_us;     /* time of the latest outcome, or of the attach before the first */
     uint64_t outcomes;      /* outcomes received on this link */
     uint64_t outcomes_seen; /* `outcomes` at the last check */
     amqp_buffer buffer;
@@ -325,7 +326,7 @@ static void transmit(producer_link *link, slot *s, int64_t now_us)
 
     message_encode(&s->message, (size_t)run->options->body_size, &link->buffer);
     s->delivery = amqp_send_bytes(link->sender, tag, &link->buffer);
-    s->unwritten = link->buffer.size;
+    s->unframed = link->buffer.size;
     s->state = SLOT_INFLIGHT;
     s->first_sent_us = s->generation == s->first_generation ? now_us : s->first_sent_us;
     s->sent_us = now_us;
@@ -433,6 +434,7 @@ static void attach_sender(producer_link *link)
     pn_link_open(link->sender);
     link->attached = false;
     link->buffering = false;
+    link->outcome_us = link->run->now_us;
 }
 
 /* ---- outcomes ---- */
@@ -534,6 +536,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     bool unfinished = s != NULL && (s->state == SLOT_INFLIGHT || s->state == SLOT_WAITING ||
                                     s->state == SLOT_LINGERING);
     link->outcomes++;
+    link->outcome_us = run->now_us;
     if (!unfinished || (uint32_t)(generation - s->first_generation) >
                            (uint32_t)(s->generation - s->first_generation)) {
         pn_delivery_settle(delivery); /* a late outcome of a message that has finished */
@@ -573,11 +576,11 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
 }
 
 /*
- * Drops the connection of `link` when transfers have waited to be written for a whole send
- * timeout with no progress: no bytes left a transfer's buffer and no outcome came. The peer then
- * keeps the connection open but takes no data, because its session window stays closed or it
- * stopped reading the socket. No transfer can time out meanwhile, so the messages would wait
- * for ever. They are resent on the new connection.
+ * Drops the connection of `link` when transfers have waited to be framed for a whole send timeout
+ * with no progress: no bytes of a transfer were framed and no outcome came. Proton frames every
+ * waiting transfer that the peer's windows allow as soon as the socket takes any bytes. So the
+ * peer keeps the connection open but takes no data, because it stopped reading the socket or
+ * keeps its session window closed. The messages are resent on the new connection.
  */
 static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, int64_t now_us)
 {
@@ -592,8 +595,8 @@ static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, 
     }
     wl_error cause = {0};
     wl_error_set(&cause, WL_ERR_TIMEOUT,
-                 "%zu messages waited to be written for the send timeout of %" PRId64
-                 " ms, and no outcome came meanwhile: the peer takes no data",
+                 "the connection took no bytes of %zu waiting messages and no outcome came for "
+                 "the send timeout of %" PRId64 " ms: the peer takes no data",
                  waiting, timeout_ms);
     link->buffering = false;
     sb_conn_drop(link->conn, &cause);
@@ -607,23 +610,26 @@ static void expire_inflight(producer_link *link, int64_t now_us)
     pn_transport_t *transport = pn_connection_transport(sb_conn_connection(link->conn));
     /* Proton frames at once every transfer that the peer's windows allow, into its own output
      * buffer, which only the socket drains. While that buffer contains bytes, any transfer may
-     * still be among them, so no send timeout runs. */
+     * still be among them. Until a send timeout has passed since the latest outcome, the peer
+     * counts as reading, so no send timeout runs. After that the timeouts run, and on a
+     * connection that takes no data the resends stay unframed until drop_if_stalled ends it:
+     * about three send timeouts after the latest outcome. */
     bool backlog = transport != NULL && pn_transport_pending(transport) > 0;
+    bool hold = backlog && now_us - link->outcome_us < timeout_us;
     bool progress = link->outcomes != link->outcomes_seen;
     size_t waiting = 0;
 
     link->outcomes_seen = link->outcomes;
     for (size_t i = 0; i < link->slot_count && link->inflight + link->lingering > 0; i++) {
         slot *s = &link->slots[i];
-        /* A transfer still waiting to be written cannot be late, and a resend would only queue
-         * another copy behind it, so its timeout starts again at each check until it is
-         * written. drop_if_stalled bounds the wait. */
-        size_t unwritten = s->state == SLOT_INFLIGHT ? pn_delivery_pending(s->delivery) : 0;
-        progress = progress || unwritten < s->unwritten;
-        s->unwritten = unwritten;
-        if (s->state == SLOT_INFLIGHT && (unwritten > 0 || backlog)) {
+        /* A transfer that is not framed yet cannot be late, and a resend would only queue
+         * another copy behind it, so its timeout starts again at each check. */
+        size_t unframed = s->state == SLOT_INFLIGHT ? pn_delivery_pending(s->delivery) : 0;
+        progress = progress || unframed < s->unframed;
+        s->unframed = unframed;
+        if (s->state == SLOT_INFLIGHT && (unframed > 0 || hold)) {
             s->timer_start_us = now_us;
-            waiting++;
+            waiting += unframed > 0 ? 1 : 0;
         } else if (s->state == SLOT_INFLIGHT && now_us - s->timer_start_us >= timeout_us) {
             /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
             s->delivery = NULL;
@@ -684,7 +690,8 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
 {
     producer_link *link = ctx;
     producer_run *run = link->run;
-    size_t before = link->inflight;
+    /* Messages in flight and those already waiting for a resend go out again alike. */
+    size_t unacknowledged = link->inflight + link->waiting_count - link->cancelled;
 
     if (link->attached) {
         run->ready_links--;
@@ -716,7 +723,7 @@ static void on_disconnected(sb_conn *conn, const wl_error *cause, bool will_retr
         LOG_WARN("disconnected",
                  "connection %u lost (%s); %zu unacknowledged messages will be "
                  "resent after reconnecting",
-                 link->index, cause->message, before);
+                 link->index, cause->message, unacknowledged);
         return;
     }
     if (!run->closing) {

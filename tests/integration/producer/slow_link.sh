@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A link slower than the producer: a proxy forwards the producer's bytes to the emulator at
-# 4 MB/s. A window of 60 messages of 256 KiB holds about 4 s of data, twice the 2 s send
+# 4 MB/s. A window of 60 messages of 256 KiB is about 4 s of data, twice the 2 s send
 # timeout. Proton frames every transfer at once into an output buffer that only the socket
 # drains, so a send timeout that ran from the transfer would resend about every message and
 # queue a second copy behind the first. A transfer that is still waiting to be written must not
@@ -23,8 +23,8 @@ expect_accepted "$log" 120
 if grep -q '"event":"disconnected"' "$log"; then
     fail "a slow connection was dropped: $(grep '"event":"disconnected"' "$log" | head -n 1)"
 fi
-# Transfers that the kernel's socket buffers hold (about 1 s of data at this rate) may still time
-# out when the machine is slow; resending every message is the failure this test looks for.
+# Transfers in the kernel's socket buffers (about 1 s of data at this rate) may still time out
+# when the machine is slow. The failure this test looks for is a resend of every message.
 retried="$(summary_field "$log" retried)"
 ((retried <= 12)) || fail "$retried of 120 messages were resent while waiting to be written"
 
@@ -32,3 +32,25 @@ result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CO
     --queue test-queue --expect 120 --allow-duplicates)" ||
     fail "the queue does not hold every message: $result"
 echo "slow_link: $retried of 120 messages resent"
+
+# A link so slow that one message takes longer to send than the send timeout (256 KiB at
+# 200 kB/s is 1.3 s, against 500 ms). No outcome comes within a send timeout, but the bytes keep
+# moving, so the connection must not be dropped as stalled: dropping it would start every
+# message over, and none would ever finish. Resends are expected here.
+kill "$TCP_PROXY_PID"
+tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --client-rate 200000 ||
+    fail "the second proxy did not start"
+PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
+through_proxy="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
+log="$PRODUCER_TEST_DIR/slower.log"
+status=0
+timeout 60 "$PRODUCER_BIN" --connection-string "$through_proxy" --queue test-queue --count 3 \
+    --inflight 3 --body-size 262069 --send-timeout 500ms --progress json >"$log" \
+    2>"$log.stderr" || status=$?
+[[ "$status" != 124 ]] || fail "the producer never finished on a link slower than one message per send timeout"
+[[ "$status" == 0 ]] || fail "the producer exited $status: $(tail -n 5 "$log.stderr")"
+expect_accepted "$log" 3
+if grep -q '"event":"disconnected"' "$log"; then
+    fail "a slow connection was dropped: $(grep '"event":"disconnected"' "$log" | head -n 1)"
+fi
+echo "slow_link: 3 messages at 1.3 s each with a 500 ms send timeout, $(summary_field "$log" retried) resent"

@@ -25,7 +25,7 @@ grep -q "stalled after 1048576 bytes" "$PRODUCER_TEST_DIR/proxy.log" ||
     fail "the proxy never stalled the connection: $(cat "$PRODUCER_TEST_DIR/proxy.log")"
 [[ "$status" != 124 ]] || fail "the producer was still waiting on the stalled connection after 60 s"
 [[ "$status" == 0 ]] || fail "the producer exited $status: $(tail -n 5 "$log.stderr")"
-grep '"event":"disconnected"' "$log" | grep -q 'waited to be written for the send timeout of 1000 ms' ||
+grep '"event":"disconnected"' "$log" | grep -q 'no outcome came for the send timeout of 1000 ms' ||
     fail "no disconnected event names the stall: $(grep '"event":"disconnected"' "$log")"
 expect_accepted "$log" 200
 
