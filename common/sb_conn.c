@@ -59,7 +59,9 @@ struct sb_conn {
     bool close_requested;
     bool abort_requested; /* close the transport without the AMQP close handshake */
     bool drop_requested;  /* close the transport at once and reconnect (sb_conn_drop) */
+    bool dropped;         /* this attempt was closed by sb_conn_drop */
     wl_error drop_cause;
+    int64_t worked_until_ms; /* sb_conn_drop: when the connection last did useful work */
     bool cut_at_deadline; /* this attempt was closed at its connect timeout or the give-up time */
     bool tearing_down;    /* CBS results of a lost connection are not reported */
     atomic_bool woken;    /* a wake for our own timers is already pending */
@@ -249,6 +251,7 @@ static void start_attempt(sb_conn *conn)
     conn->session = NULL;
     conn->cut_at_deadline = false;
     conn->drop_requested = false;
+    conn->dropped = false;
     conn->state = CONN_CONNECTING;
     conn->attempt_started_ms = now_ms(conn);
 
@@ -389,9 +392,12 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     fail_pending_requests(conn, &closed);
 
     conn->last_closed_had_opened = conn->state == CONN_READY;
-    if (conn->working && now_ms(conn) - conn->working_since_ms >= STABLE_MS) {
-        conn->unready_since_ms = now_ms(conn);
-        conn->failures = 0;
+    /* A dropped connection worked only until the time the application gave, and counts as a
+     * failed attempt, so that a peer that stalls every connection is given up on. */
+    int64_t worked_until_ms = conn->dropped ? conn->worked_until_ms : now_ms(conn);
+    if (conn->working && worked_until_ms - conn->working_since_ms >= STABLE_MS) {
+        conn->unready_since_ms = worked_until_ms;
+        conn->failures = conn->dropped ? 1 : 0;
     } else {
         conn->failures++;
     }
@@ -490,6 +496,7 @@ static void run_timers(sb_conn *conn)
     }
     if (conn->drop_requested && conn->connection != NULL && !conn->close_requested) {
         conn->drop_requested = false;
+        conn->dropped = true;
         conn->cause = conn->drop_cause;
         close_transport_now(conn);
     }
@@ -811,13 +818,14 @@ void sb_conn_close(sb_conn *conn)
     }
 }
 
-void sb_conn_drop(sb_conn *conn, const wl_error *cause)
+void sb_conn_drop(sb_conn *conn, const wl_error *cause, int64_t worked_until_ms)
 {
     if (conn->state != CONN_READY || conn->close_requested) {
         return;
     }
     conn->drop_requested = true;
     conn->drop_cause = *cause;
+    conn->worked_until_ms = worked_until_ms;
     wake_connection(conn, conn->connection);
 }
 

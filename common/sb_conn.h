@@ -167,11 +167,14 @@ void sb_conn_abort(sb_conn *conn);
 
 /*
  * Closes the open connection at once, without the AMQP close handshake, because the application
- * found it unusable, for example because it took no bytes for too long. on_disconnected follows
- * with `cause`, and the connection reconnects as after any lost connection. Does nothing unless
- * the connection is open (on_ready has run) and sb_conn_close has not been called.
+ * found it unusable, for example because it took no bytes for too long. `worked_until_ms` (on
+ * the connection's clock) is when it last did useful work. It counts as working only up to then:
+ * if that was less than a second after sb_conn_mark_working, the connection counts as a failed
+ * attempt, and otherwise give_up_after_ms runs from `worked_until_ms`. on_disconnected follows
+ * with `cause`, and the connection reconnects after its backoff delay. Does nothing unless the
+ * connection is open (on_ready has run) and sb_conn_close has not been called.
  */
-void sb_conn_drop(sb_conn *conn, const wl_error *cause);
+void sb_conn_drop(sb_conn *conn, const wl_error *cause, int64_t worked_until_ms);
 
 /*
  * Frees the object. A connection that has not stopped may be destroyed too, once no thread

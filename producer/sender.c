@@ -599,7 +599,7 @@ static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, 
                  "the send timeout of %" PRId64 " ms: the peer takes no data",
                  waiting, timeout_ms);
     link->buffering = false;
-    sb_conn_drop(link->conn, &cause);
+    sb_conn_drop(link->conn, &cause, link->outcome_us / 1000);
 }
 
 /* Resends messages whose outcome is overdue, fails those that waited long enough for an earlier

@@ -7,14 +7,15 @@ reconnect); the number of connections cut so far is printed after each cut.
 With --stall-after BYTES, the first connection stops reading from its client once it has
 forwarded BYTES bytes to the target, and keeps forwarding the target's bytes to the client. The
 client then sees a peer that is alive (its frames still arrive) but takes no data, once the
-socket buffers between them are full. Later connections are forwarded in full.
+socket buffers between them are full. Later connections are forwarded in full, unless
+--stall-all stalls each of them the same way.
 
 With --client-rate BYTES_PER_S, every connection forwards its client's bytes at most that fast,
 through a small receive buffer, as a slow network would: the client's bytes keep moving, but
 slower than it can write them.
 
-    /usr/bin/python3 tcp_proxy.py [--stall-after BYTES] [--client-rate BYTES_PER_S] \
-        READY_FILE TARGET_PORT
+    /usr/bin/python3 tcp_proxy.py [--stall-after BYTES [--stall-all]] \
+        [--client-rate BYTES_PER_S] READY_FILE TARGET_PORT
 """
 
 import argparse
@@ -26,6 +27,7 @@ import time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--stall-after", type=int, default=-1)
+parser.add_argument("--stall-all", action="store_true")
 parser.add_argument("--client-rate", type=int, default=0)
 parser.add_argument("ready_file")
 parser.add_argument("target_port", type=int)
@@ -59,7 +61,7 @@ async def pipe(reader, writer, stall_after=-1, rate=0):
 async def handle(client_reader, client_writer):
     global connections
     connections += 1
-    stall_after = args.stall_after if connections == 1 else -1
+    stall_after = args.stall_after if connections == 1 or args.stall_all else -1
     if args.client_rate:
         client_writer.get_extra_info("socket").setsockopt(
             socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)

@@ -35,7 +35,7 @@ wl_unit_test(cbs SOURCES test_cbs.c
 wl_unit_test(sb_conn SOURCES test_sb_conn.c
   CASES give_up_while_waiting give_up_cuts_attempt give_up_closes_unused
         closed_at_once_backs_off stable_connection_resets link_lost_gives_up
-        dropped_reconnects)
+        dropped_counts_as_failure)
 wl_unit_test(event_loop SOURCES test_event_loop.c
   CASES connects_opens_and_closes peer_close_ends_connection idle_timeout_closes_at_once
         connect_refused_reported

@@ -44,7 +44,8 @@ typedef enum peer_mode {
     PEER_KEEP_LINK_LOST, /* keeps it open; the client reports it working, and 1.5 s later its
                             link lost (sb_conn_mark_not_working) */
     PEER_KEEP_DROPPED,   /* keeps it open; the client reports it working, drops the first
-                            connection 1.5 s later (sb_conn_drop) and closes the second */
+                            connection after 1.5 s of work and each later one at once, as
+                            having done no work (sb_conn_drop) */
 } peer_mode;
 
 typedef struct conn_fixture {
@@ -55,7 +56,7 @@ typedef struct conn_fixture {
         *held_connection; /* PEER_CLOSE_LATE: the first connection, until it is closed */
     bool held_close_requested;
     bool link_lost; /* PEER_KEEP_LINK_LOST: the client has reported its link lost */
-    bool dropped;   /* PEER_KEEP_DROPPED: the client has dropped its first connection */
+    unsigned drops; /* PEER_KEEP_DROPPED: connections the client has dropped */
     wl_fake_clock fake;
     int64_t start_ms;
     report reports[MAX_REPORTS];
@@ -236,16 +237,14 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
                 sb_conn_mark_not_working(conn, &cause);
                 continue;
             }
-            if (fixture->mode == PEER_KEEP_DROPPED && sb_conn_is_ready(conn)) {
-                if (!fixture->dropped) {
-                    wl_error cause = {0};
-                    wl_error_set(&cause, WL_ERR_TIMEOUT, "the test found the peer stalled");
-                    fixture->dropped = true;
+            if (fixture->mode == PEER_KEEP_DROPPED && sb_conn_is_ready(conn) &&
+                fixture->drops < sb_conn_connect_count(conn)) {
+                wl_error cause = {0};
+                wl_error_set(&cause, WL_ERR_TIMEOUT, "the test found the peer stalled");
+                if (fixture->drops++ == 0) {
                     wl_fake_clock_advance(&fixture->fake, 1500);
-                    sb_conn_drop(conn, &cause);
-                } else if (sb_conn_connect_count(conn) == 2) {
-                    sb_conn_close(conn);
                 }
+                sb_conn_drop(conn, &cause, wl_clock_monotonic_ms(&fixture->fake.clock));
                 continue;
             }
             /* Idle: nothing but the connection's own deadlines can happen now. */
@@ -403,33 +402,34 @@ TEST_CASE(link_lost_gives_up)
                                       "amqp:not-found: the test removed the queue)") != NULL);
 }
 
-/* A connection that the application drops after it worked for 1.5 s: on_disconnected gets the
- * application's cause, not the closed transport's, and the connection comes back after the first
- * backoff delay, as after any lost connection that had worked. */
-TEST_CASE(dropped_reconnects)
+/* Connections that the application drops (sb_conn_drop). The first worked for 1.5 s, so its
+ * drop starts a new stretch at 1500 ms: the first backoff delay, and a give-up time of 3500 ms.
+ * The later ones are dropped as having done no work, so they count as failed attempts: the
+ * backoff grows, and the connection gives up at 3500 ms. on_disconnected gets the application's
+ * cause, not the closed transport's. */
+TEST_CASE(dropped_counts_as_failure)
 {
     static conn_fixture fixture;
 
     fixture_init(&fixture);
     run_until_stopped(&fixture, peer_start(&fixture, PEER_KEEP_DROPPED), 30000, 2000);
-    CHECK(fixture.dropped);
-    CHECK_INT_EQ(fixture.report_count, 2);
+    CHECK_INT_EQ(fixture.drops, 3);
+    CHECK_INT_EQ(fixture.report_count, 4);
 
-    const report *drop = &fixture.reports[0];
-    CHECK(drop->will_retry);
-    CHECK_INT_EQ(drop->at_ms, 1500);
-    CHECK_INT_EQ(drop->failed_attempts, 0);
-    CHECK_INT_EQ(drop->reconnect_in_ms, 400);
-    CHECK_INT_EQ(drop->cause.status, WL_ERR_TIMEOUT);
-    CHECK_STR_EQ(drop->cause.message, "the test found the peer stalled");
-
-    const report *last = &fixture.reports[1];
-    CHECK(!last->will_retry);
-    CHECK_INT_EQ(last->at_ms, 1900);
-    CHECK_INT_EQ(last->cause.status, WL_ERR_CLOSED);
+    static const int64_t at_ms[] = {1500, 1900, 2700, 3500};
+    static const int64_t reconnect_in_ms[] = {400, 800, -1, -1};
+    for (int i = 0; i < 4 && i < fixture.report_count; i++) {
+        const report *entry = &fixture.reports[i];
+        CHECK_INT_EQ(entry->will_retry, i < 3);
+        CHECK_INT_EQ(entry->at_ms, at_ms[i]);
+        CHECK_INT_EQ(entry->reconnect_in_ms, reconnect_in_ms[i]);
+        CHECK_INT_EQ(entry->cause.status, WL_ERR_TIMEOUT);
+        CHECK(strstr(entry->cause.message, "the test found the peer stalled") != NULL);
+    }
+    CHECK(strstr(fixture.reports[3].cause.message, "gave up after 2000 ms") != NULL);
 }
 
 TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt),
           TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off),
           TEST_ENTRY(stable_connection_resets), TEST_ENTRY(link_lost_gives_up),
-          TEST_ENTRY(dropped_reconnects))
+          TEST_ENTRY(dropped_counts_as_failure))

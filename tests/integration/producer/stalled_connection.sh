@@ -32,3 +32,23 @@ expect_accepted "$log" 200
 result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
     --queue test-queue --expect 200 --exact)" || fail "the queue does not hold each message once: $result"
 echo "stalled_connection: $(grep '"event":"disconnected"' "$log" | head -n 1)"
+
+# A peer that stalls every connection once its link is attached: each dropped connection counts
+# as a failed attempt, because no outcome ever came on it, so the backoff grows and the run ends
+# at --give-up-after with status 1 and the stall as the reason, instead of reconnecting for ever.
+kill "$TCP_PROXY_PID"
+tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --stall-after 4000 --stall-all ||
+    fail "the proxy did not start again"
+PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
+through_proxy="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
+log="$PRODUCER_TEST_DIR/every.log"
+status=0
+timeout 60 "$PRODUCER_BIN" --connection-string "$through_proxy" --queue test-queue --count 50 \
+    --inflight 50 --body-size 262069 --send-timeout 1s --give-up-after 8s --progress json \
+    >"$log" 2>"$log.stderr" || status=$?
+[[ "$status" != 124 ]] || fail "the producer was still reconnecting to a peer that stalls every connection after 60 s"
+[[ "$status" == 1 ]] || fail "against a peer that stalls every connection the producer exited $status, expected 1"
+grep -q 'the peer takes no data' "$log.stderr" ||
+    fail "the error does not name the stall: $(cat "$log.stderr")"
+grep -q 'gave up after 8000 ms' "$log.stderr" || fail "the error does not name the give-up bound"
+echo "stalled_connection: every connection stalled: $(cat "$log.stderr")"
