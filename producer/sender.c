@@ -12,7 +12,6 @@
 #include <proton/link.h>
 #include <proton/session.h>
 #include <proton/terminus.h>
-#include <proton/transport.h>
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -61,6 +60,7 @@ typedef struct slot {
     int64_t first_sent_us;   /* monotonic microseconds of the first transfer */
     int64_t sent_us;         /* monotonic microseconds of the latest transfer */
     int64_t timer_start_us;  /* start of the latest transfer's send timeout (expire_inflight) */
+    uint64_t sequence;       /* the latest transfer's place in the order of the link's transfers */
     size_t unframed;         /* bytes of the latest transfer not yet framed at the last check */
     pn_delivery_t *delivery;
 } slot;
@@ -94,6 +94,8 @@ typedef struct producer_link {
     int64_t outcome_us;     /* time of the latest outcome, or of the attach before the first */
     uint64_t outcomes;      /* outcomes received on this link */
     uint64_t outcomes_seen; /* `outcomes` at the last check */
+    uint64_t transfers;     /* transfers made so far, the last one's `sequence` */
+    uint64_t answered;      /* the highest `sequence` of a transfer with an outcome */
     amqp_buffer buffer;
 } producer_link;
 
@@ -327,6 +329,7 @@ static void transmit(producer_link *link, slot *s, int64_t now_us)
     message_encode(&s->message, (size_t)run->options->body_size, &link->buffer);
     s->delivery = amqp_send_bytes(link->sender, tag, &link->buffer);
     s->unframed = link->buffer.size;
+    s->sequence = ++link->transfers;
     s->state = SLOT_INFLIGHT;
     s->first_sent_us = s->generation == s->first_generation ? now_us : s->first_sent_us;
     s->sent_us = now_us;
@@ -560,6 +563,9 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
         return;
     }
 
+    if (s->sequence > link->answered) {
+        link->answered = s->sequence;
+    }
     if (accepted) {
         accept_message(link, s, s->sent_us);
     } else if (state == PN_REJECTED) {
@@ -607,15 +613,14 @@ static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, 
 static void expire_inflight(producer_link *link, int64_t now_us)
 {
     int64_t timeout_us = link->run->options->send_timeout_ms * 1000;
-    pn_transport_t *transport = pn_connection_transport(sb_conn_connection(link->conn));
     /* Proton frames at once every transfer that the peer's windows allow, into its own output
-     * buffer, which only the socket drains. While that buffer contains bytes, any transfer may
-     * still be among them. Until a send timeout has passed since the latest outcome, the peer
-     * counts as reading, so no send timeout runs. After that the timeouts run, and on a
+     * buffer, which only the socket drains, so on a slow network a framed transfer may still
+     * wait behind others. Transfers leave in order, so one made before a transfer that has an
+     * outcome has left. A later one waits, and its send timeout does not run, until a send
+     * timeout has passed since the latest outcome. After that the timeouts run, and on a
      * connection that takes no data the resends stay unframed until drop_if_stalled ends it:
      * about three send timeouts after the latest outcome. */
-    bool backlog = transport != NULL && pn_transport_pending(transport) > 0;
-    bool hold = backlog && now_us - link->outcome_us < timeout_us;
+    bool outcomes_recent = now_us - link->outcome_us < timeout_us;
     bool progress = link->outcomes != link->outcomes_seen;
     size_t waiting = 0;
 
@@ -625,9 +630,10 @@ static void expire_inflight(producer_link *link, int64_t now_us)
         /* A transfer that is not framed yet cannot be late, and a resend would only queue
          * another copy behind it, so its timeout starts again at each check. */
         size_t unframed = s->state == SLOT_INFLIGHT ? pn_delivery_pending(s->delivery) : 0;
+        bool may_wait = outcomes_recent && s->sequence > link->answered;
         progress = progress || unframed < s->unframed;
         s->unframed = unframed;
-        if (s->state == SLOT_INFLIGHT && (unframed > 0 || hold)) {
+        if (s->state == SLOT_INFLIGHT && (unframed > 0 || may_wait)) {
             s->timer_start_us = now_us;
             waiting += unframed > 0 ? 1 : 0;
         } else if (s->state == SLOT_INFLIGHT && now_us - s->timer_start_us >= timeout_us) {

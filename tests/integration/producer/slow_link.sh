@@ -54,3 +54,24 @@ if grep -q '"event":"disconnected"' "$log"; then
     fail "a slow connection was dropped: $(grep '"event":"disconnected"' "$log" | head -n 1)"
 fi
 echo "slow_link: 3 messages at 1.3 s each with a 500 ms send timeout, $(summary_field "$log" retried) resent"
+
+# A peer with no frame size limit, behind a slow link, that never answers the first transfer of
+# COUNT 5: Proton's output buffer then grows past 64 KiB while the socket drains it slowly, and
+# message 5 is resent once a later transfer has its outcome. Every message must be accepted on
+# the first connection.
+kill "$TCP_PROXY_PID"
+flaky_broker_start --accept-first 1000000 --withhold-count 5
+broker_port="$(sed -n 's/.*amqp:\/\/127.0.0.1:\([0-9]*\);.*/\1/p' <<<"$BROKER_CONNECTION_STRING")"
+tcp_proxy_start "$PRODUCER_TEST_DIR" "$broker_port" --client-rate 300000 ||
+    fail "the proxy to the broker did not start"
+PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
+log="$PRODUCER_TEST_DIR/unlimited.log"
+run_producer "$log" --auth none --queue q --count 40 --inflight 40 --body-size 65536 \
+    --send-timeout 1s \
+    --connection-string "${BROKER_CONNECTION_STRING/:$broker_port;/:$TCP_PROXY_PORT;}" ||
+    fail "the producer failed behind a slow link to the broker: $(tail -n 5 "$log.stderr")"
+expect_accepted "$log" 40
+if grep -q '"event":"disconnected"' "$log"; then
+    fail "the connection to the broker was lost: $(grep '"event":"disconnected"' "$log" | head -n 1)"
+fi
+echo "slow_link: 40 messages to a broker without a frame size limit, $(summary_field "$log" retried) resent"
