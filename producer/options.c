@@ -26,12 +26,12 @@ static const config_option option_table[] = {
      "maximum message size (262144 bytes on the Standard tier), so the largest body is 262069.",
      FIELD(body_size)},
     {"send-timeout", "PRODUCER_SEND_TIMEOUT", CONFIG_DURATION, "60s", NULL, 100, 3.6e6, false,
-     "Resend a message that has no acknowledgement after this long. The time stops while the "
-     "connection has bytes left to write and acknowledgements keep coming, so a message "
-     "queued behind others is not resent. A connection that takes no bytes and sends no "
-     "acknowledgement is dropped and opened again, about three times this long after the "
-     "latest acknowledgement. The earlier transfer stays open, so an acceptance of it that arrives "
-     "later still counts.",
+     "Resend a message that has no acknowledgement after this long. The time runs once a "
+     "later message has an acknowledgement, or none came for this long, so a message queued "
+     "behind others on a slow network is not resent. A connection that takes no bytes and "
+     "sends no acknowledgement is dropped and opened again, about three times this long after "
+     "the latest acknowledgement. The earlier transfer stays open, so an acceptance of it that "
+     "arrives later still counts.",
      FIELD(send_timeout_ms)},
     {"max-retries", "PRODUCER_MAX_RETRIES", CONFIG_INT, "10", "retries", 0, 1000000, false,
      "Resends of one message after server-busy, a timeout or a release before it counts as "

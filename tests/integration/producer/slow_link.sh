@@ -55,7 +55,7 @@ if grep -q '"event":"disconnected"' "$log"; then
 fi
 echo "slow_link: 3 messages at 1.3 s each with a 500 ms send timeout, $(summary_field "$log" retried) resent"
 
-# A peer with no frame size limit, behind a slow link, that never answers the first transfer of
+# A peer with no frame size limit, behind a slow link, that never settles the first transfer of
 # COUNT 5: Proton's output buffer then grows past 64 KiB while the socket drains it slowly, and
 # message 5 is resent once a later transfer has its outcome. Every message must be accepted on
 # the first connection.

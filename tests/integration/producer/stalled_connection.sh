@@ -33,9 +33,9 @@ result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CO
     --queue test-queue --expect 200 --exact)" || fail "the queue does not hold each message once: $result"
 echo "stalled_connection: $(grep '"event":"disconnected"' "$log" | head -n 1)"
 
-# A peer that stalls every connection once its link is attached: each dropped connection counts
-# as a failed attempt, because no outcome ever came on it, so the backoff grows and the run ends
-# at --give-up-after with status 1 and the stall as the reason, instead of reconnecting for ever.
+# A peer that stalls every connection once its link is attached. Each dropped connection counts
+# as a failed attempt, because no outcome ever came on it. So the backoff grows, and the run ends
+# at --give-up-after with status 1 and the stall as the reason instead of reconnecting for ever.
 kill "$TCP_PROXY_PID"
 tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --stall-after 4000 --stall-all ||
     fail "the proxy did not start again"
