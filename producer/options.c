@@ -29,9 +29,9 @@ static const config_option option_table[] = {
      "Resend a message that has no acknowledgement after this long. The time runs once a "
      "later message has an acknowledgement, or none came for this long, so a message queued "
      "behind others on a slow network is not resent. A connection that takes no bytes and "
-     "sends no acknowledgement is dropped and opened again, about three times this long after "
-     "the latest acknowledgement. The earlier transfer stays open, so an acceptance of it that "
-     "arrives later still counts.",
+     "sends no acknowledgement for this long, or 10s if longer, is dropped and opened again. "
+     "The earlier transfer stays open, so an acceptance of it that arrives later still "
+     "counts.",
      FIELD(send_timeout_ms)},
     {"max-retries", "PRODUCER_MAX_RETRIES", CONFIG_INT, "10", "retries", 0, 1000000, false,
      "Resends of one message after server-busy, a timeout or a release before it counts as "

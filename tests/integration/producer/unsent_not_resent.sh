@@ -3,8 +3,8 @@
 # timeout passes. A resend would only queue another copy behind it, so memory would grow with
 # every timeout while the network takes no data. Here the emulator is stopped (SIGSTOP) under a
 # stream of 256 KiB messages with a 100 ms send timeout. Once the socket buffers are full the
-# producer must make no more transfers: it drops the connection, which takes no data, and its
-# next attempt waits on the stopped emulator. After SIGCONT every message is accepted.
+# producer must make no more transfers, and after SIGCONT every message is accepted. The stop
+# (about 8 s) ends before the connection would be dropped as stalled (10 s without progress).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
@@ -31,7 +31,8 @@ sent_after_next_line() {
     done
     grep '"event":"progress"' "$log" | tail -1 | sed -n 's/.*"sent":\([0-9]*\).*/\1/p'
 }
-# The buffers fill within a second or two, and the connection is dropped a send timeout later.
+# The buffers fill within a second or two. Each transfer that was written but has no outcome
+# may be resent once, and its resend then waits unframed.
 sleep 3
 before="$(sent_after_next_line)"
 sleep 3
@@ -40,9 +41,6 @@ kill -CONT "$EMULATOR_PID"
 echo "transfers while the emulator was stopped: $before, 3 s later $after"
 [[ "$after" == "$before" ]] ||
     fail "the producer made $((after - before)) transfers in 3 s while nothing could be written"
-
-grep '"event":"disconnected"' "$log" | grep -q 'the peer takes no data' ||
-    fail "the stalled connection was not dropped: $(grep '"event":"disconnected"' "$log")"
 
 status=0
 wait "$producer_pid" || status=$?
