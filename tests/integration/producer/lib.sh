@@ -19,6 +19,8 @@ declare -a PRODUCER_TEST_PIDS=()
 source "$WORKLOAD_ROOT/tests/lib/emulator.sh"
 # shellcheck source=../../lib/port_holder.sh
 source "$WORKLOAD_ROOT/tests/lib/port_holder.sh"
+# shellcheck source=../../lib/tcp_proxy.sh
+source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
 
 producer_test_cleanup() {
     local pid
@@ -136,4 +138,37 @@ broker_report_wait() {
         sleep 0.1
     done
     fail "the broker wrote no report: $(cat "$PRODUCER_TEST_DIR/broker.log")"
+}
+
+# proxy_start CONNECTION_STRING PORT [OPTION...]: stops the proxy of an earlier call, starts
+# tcp_proxy.py in front of PORT with the OPTIONs, and sets THROUGH_PROXY to CONNECTION_STRING
+# with PORT replaced by the proxy's.
+proxy_start() {
+    local connection_string="$1" port="$2"
+    shift 2
+    if [[ -n "${TCP_PROXY_PID:-}" ]]; then
+        kill "$TCP_PROXY_PID" 2>/dev/null || true
+    fi
+    tcp_proxy_start "$PRODUCER_TEST_DIR" "$port" "$@" || fail "the proxy did not start"
+    PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
+    THROUGH_PROXY="${connection_string/:$port;/:$TCP_PROXY_PORT;}"
+}
+
+# run_producer_within SECONDS LOG [OPTION...]: runs the producer like run_producer, but fails
+# the test when it is still running after SECONDS. Sets PRODUCER_STATUS to its exit status.
+run_producer_within() {
+    local seconds="$1" log="$2"
+    shift 2
+    PRODUCER_STATUS=0
+    timeout "$seconds" "$PRODUCER_BIN" --progress json "$@" >"$log" 2>"$log.stderr" ||
+        PRODUCER_STATUS=$?
+    [[ "$PRODUCER_STATUS" != 124 ]] || fail "the producer was still running after $seconds s"
+}
+
+# Fails when the producer's LOG reports a lost connection.
+expect_no_disconnect() {
+    local log="$1"
+    if grep -q '"event":"disconnected"' "$log"; then
+        fail "a connection was lost: $(grep '"event":"disconnected"' "$log" | head -n 1)"
+    fi
 }

@@ -8,23 +8,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
-# shellcheck source=../../lib/tcp_proxy.sh
-source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
-tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --stall-after 1048576 ||
-    fail "the proxy did not start"
-PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
-through_proxy="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
-
+proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --stall-after 1048576
 log="$PRODUCER_TEST_DIR/producer.log"
-status=0
 # Without the check the run would never end, so it gets a bound of its own.
-timeout 60 "$PRODUCER_BIN" --connection-string "$through_proxy" --queue test-queue --count 200 \
-    --inflight 50 --body-size 262069 --send-timeout 1s --progress json >"$log" \
-    2>"$log.stderr" || status=$?
+run_producer_within 60 "$log" --connection-string "$THROUGH_PROXY" --queue test-queue \
+    --count 200 --inflight 50 --body-size 262069 --send-timeout 1s
 grep -q "stalled after 1048576 bytes" "$PRODUCER_TEST_DIR/proxy.log" ||
     fail "the proxy never stalled the connection: $(cat "$PRODUCER_TEST_DIR/proxy.log")"
-[[ "$status" != 124 ]] || fail "the producer was still waiting on the stalled connection after 60 s"
-[[ "$status" == 0 ]] || fail "the producer exited $status: $(tail -n 5 "$log.stderr")"
+[[ "$PRODUCER_STATUS" == 0 ]] || fail "the producer exited $PRODUCER_STATUS: $(tail -n 5 "$log.stderr")"
 grep '"event":"disconnected"' "$log" | grep -q 'no outcome came for 10000 ms' ||
     fail "no disconnected event names the stall: $(grep '"event":"disconnected"' "$log")"
 expect_accepted "$log" 200
@@ -36,18 +27,12 @@ echo "stalled_connection: $(grep '"event":"disconnected"' "$log" | head -n 1)"
 # A peer that stalls every connection once its link is attached. Each dropped connection counts
 # as a failed attempt, because no outcome ever came on it. So the backoff grows, and the run ends
 # at --give-up-after with status 1 and the stall as the reason instead of reconnecting for ever.
-kill "$TCP_PROXY_PID"
-tcp_proxy_start "$PRODUCER_TEST_DIR" "$EMULATOR_AMQP_PORT" --stall-after 4000 --stall-all ||
-    fail "the proxy did not start again"
-PRODUCER_TEST_PIDS+=("$TCP_PROXY_PID")
-through_proxy="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
+proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --stall-after 4000 --stall-all
 log="$PRODUCER_TEST_DIR/every.log"
-status=0
-timeout 60 "$PRODUCER_BIN" --connection-string "$through_proxy" --queue test-queue --count 50 \
-    --inflight 50 --body-size 262069 --send-timeout 1s --give-up-after 8s --progress json \
-    >"$log" 2>"$log.stderr" || status=$?
-[[ "$status" != 124 ]] || fail "the producer was still reconnecting to a peer that stalls every connection after 60 s"
-[[ "$status" == 1 ]] || fail "against a peer that stalls every connection the producer exited $status, expected 1"
+run_producer_within 60 "$log" --connection-string "$THROUGH_PROXY" --queue test-queue \
+    --count 50 --inflight 50 --body-size 262069 --send-timeout 1s --give-up-after 8s
+[[ "$PRODUCER_STATUS" == 1 ]] ||
+    fail "against a peer that stalls every connection the producer exited $PRODUCER_STATUS, expected 1"
 grep -q 'the peer takes no data' "$log.stderr" ||
     fail "the error does not name the stall: $(cat "$log.stderr")"
 grep -q 'gave up after 8000 ms' "$log.stderr" || fail "the error does not name the give-up bound"
