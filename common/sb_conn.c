@@ -392,11 +392,13 @@ static void handle_transport_closed(sb_conn *conn, pn_event_t *event)
     fail_pending_requests(conn, &closed);
 
     conn->last_closed_had_opened = conn->state == CONN_READY;
-    /* A dropped connection worked only until the time the application gave, and counts as a
-     * failed attempt, so that a peer that stalls every connection is given up on. */
+    /* A dropped connection worked only until the time the application gave. If that was a
+     * stable stretch, a new one starts now with the drop as its first failed attempt, so that
+     * the give-up time runs from the drop. Otherwise the drop is one more failed attempt, so
+     * that a peer that stalls every connection is given up on. */
     int64_t worked_until_ms = conn->dropped ? conn->worked_until_ms : now_ms(conn);
     if (conn->working && worked_until_ms - conn->working_since_ms >= STABLE_MS) {
-        conn->unready_since_ms = worked_until_ms;
+        conn->unready_since_ms = now_ms(conn);
         conn->failures = conn->dropped ? 1 : 0;
     } else {
         conn->failures++;

@@ -170,7 +170,7 @@ void sb_conn_abort(sb_conn *conn);
  * found it unusable, for example because it took no bytes for too long. `worked_until_ms` (on
  * the connection's clock) is when it last did useful work. It counts as working only up to then:
  * if that was less than a second after sb_conn_mark_working, the connection counts as a failed
- * attempt, and otherwise give_up_after_ms runs from `worked_until_ms`. on_disconnected follows
+ * attempt, and otherwise give_up_after_ms runs from the drop. on_disconnected follows
  * with `cause`, and the connection reconnects after its backoff delay. Does nothing unless the
  * connection is open (on_ready has run) and sb_conn_close has not been called.
  */

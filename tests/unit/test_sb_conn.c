@@ -44,8 +44,8 @@ typedef enum peer_mode {
     PEER_KEEP_LINK_LOST, /* keeps it open; the client reports it working, and 1.5 s later its
                             link lost (sb_conn_mark_not_working) */
     PEER_KEEP_DROPPED,   /* keeps it open; the client reports it working, drops the first
-                            connection after 1.5 s of work and each later one at once, as
-                            having done no work (sb_conn_drop) */
+                            connection 1.5 s later as having worked for 1 s, and each later
+                            one at once as having done no work (sb_conn_drop) */
 } peer_mode;
 
 typedef struct conn_fixture {
@@ -241,10 +241,13 @@ static void run_until_stopped(conn_fixture *fixture, uint16_t port, int64_t conn
                 fixture->drops < sb_conn_connect_count(conn)) {
                 wl_error cause = {0};
                 wl_error_set(&cause, WL_ERR_TIMEOUT, "the test found the peer stalled");
+                int64_t worked_until = wl_clock_monotonic_ms(&fixture->fake.clock);
                 if (fixture->drops++ == 0) {
+                    /* The first connection worked for 1 s, then stalled for 0.5 s. */
                     wl_fake_clock_advance(&fixture->fake, 1500);
+                    worked_until += 1000;
                 }
-                sb_conn_drop(conn, &cause, wl_clock_monotonic_ms(&fixture->fake.clock));
+                sb_conn_drop(conn, &cause, worked_until);
                 continue;
             }
             /* Idle: nothing but the connection's own deadlines can happen now. */
@@ -402,8 +405,9 @@ TEST_CASE(link_lost_gives_up)
                                       "amqp:not-found: the test removed the queue)") != NULL);
 }
 
-/* Connections that the application drops (sb_conn_drop). The first worked for 1.5 s, so its
- * drop starts a new stretch at 1500 ms: the first backoff delay, and a give-up time of 3500 ms.
+/* Connections that the application drops (sb_conn_drop). The first worked for 1 s before it
+ * stalled, so its drop at 1500 ms starts a new stretch there: the first backoff delay, and a
+ * give-up time of 3500 ms.
  * The later ones are dropped as having done no work, so they count as failed attempts: the
  * backoff grows, and the connection gives up at 3500 ms. on_disconnected gets the application's
  * cause, not the closed transport's. */
