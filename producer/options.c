@@ -28,16 +28,17 @@ static const config_option option_table[] = {
     {"send-timeout", "PRODUCER_SEND_TIMEOUT", CONFIG_DURATION, "60s", NULL, 100, 3.6e6, false,
      "Resend a message that has no acknowledgement after this long. The time runs once a "
      "later message has an acknowledgement, or none came for this long, so a message queued "
-     "behind others on a slow network is not resent. A connection that takes no bytes and "
-     "sends no acknowledgement for this long, or 10s if longer, is dropped and opened again. "
-     "The earlier transfer stays open, so an acceptance of it that arrives later still "
-     "counts.",
+     "behind others on a slow network is not resent. A connection on which messages wait with "
+     "no acknowledgement and no bytes taken for this long, or 10s if longer, is dropped and "
+     "opened again. The earlier transfer stays open, so an acceptance of it that arrives "
+     "later still counts.",
      FIELD(send_timeout_ms)},
     {"max-retries", "PRODUCER_MAX_RETRIES", CONFIG_INT, "10", "retries", 0, 1000000, false,
      "Resends of one message after server-busy, a timeout or a release before it counts as "
-     "failed; resends after a lost connection are not counted. A message with a transfer "
-     "that timed out waits one more --send-timeout for it first, so with 0 a message whose "
-     "transfer times out fails after twice --send-timeout.",
+     "failed. Resends after a lost connection are not counted, nor one after a timeout while "
+     "no acknowledgement came on the connection at all. A message with a transfer that timed "
+     "out waits one more --send-timeout for it first, so with 0 a message whose transfer "
+     "times out while others are acknowledged fails after twice --send-timeout.",
      FIELD(max_retries)},
     {"shutdown-grace", "PRODUCER_SHUTDOWN_GRACE", CONFIG_DURATION, "10s", NULL, 0, 3.6e6, false,
      "On SIGTERM or SIGINT, wait this long for outstanding acknowledgements.",

@@ -68,6 +68,7 @@ typedef struct slot {
     int64_t timer_start_us;  /* start of the latest transfer's send timeout (expire_inflight) */
     uint64_t sequence;       /* the latest transfer's place in the order of the link's transfers */
     size_t unframed;         /* bytes of the latest transfer not yet framed at the last check */
+    bool silent_resend;      /* resent, uncounted, while its connection gave no outcome */
     pn_delivery_t *delivery;
 } slot;
 
@@ -188,6 +189,7 @@ static slot *slot_alloc(producer_link *link)
     s->first_generation = s->generation + 1; /* that of the first transfer */
     s->open_earlier_transfers = 0;
     s->retries = 0;
+    s->silent_resend = false;
     return s;
 }
 
@@ -409,6 +411,7 @@ static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
     for (size_t i = 0; i < link->slot_count; i++) {
         slot *s = &link->slots[i];
         s->open_earlier_transfers = 0;
+        s->silent_resend = false;
         if (s->state == SLOT_LINGERING) {
             fail_message(link, s,
                          "out of retries, and the link closed before an earlier "
@@ -457,6 +460,19 @@ static void finish_slot(producer_link *link, slot *s)
     slot_release(link, s);
 }
 
+static void fail_or_linger(producer_link *link, slot *s, const char *what);
+
+/* Takes `s` out of the messages in flight. Its transfer is settled by the caller, or left open
+ * after a timeout so that a late acceptance still counts. */
+static void leave_inflight(producer_link *link, slot *s)
+{
+    s->delivery = NULL;
+    link->inflight--;
+    if (link->run->inflight_metric != NULL) {
+        metrics_gauge_add_value(link->run->inflight_metric, -1);
+    }
+}
+
 static void retry_or_fail(producer_link *link, slot *s, wl_status status, const char *what)
 {
     producer_run *run = link->run;
@@ -464,17 +480,33 @@ static void retry_or_fail(producer_link *link, slot *s, wl_status status, const 
     backoff_policy policy = backoff_policy_default();
     policy.jitter = BACKOFF_JITTER_EQUAL;
 
-    s->delivery = NULL; /* settled by the caller, or left open after a timeout */
-    link->inflight--;
-    if (run->inflight_metric != NULL) {
-        metrics_gauge_add_value(run->inflight_metric, -1);
-    }
+    leave_inflight(link, s);
     if (amqp_status_is_retryable(status) && s->retries < (unsigned)run->options->max_retries) {
         s->retries++;
         log_failure(&run->retry_logs, "send-retry", s, what);
         waiting_push(link, s, run_now_ms(run) + backoff_delay_ms(&policy, s->retries - 1, NULL));
         return;
     }
+    fail_or_linger(link, s, what);
+}
+
+/*
+ * Resends `s`, whose transfer timed out while no outcome came on the link for a send timeout,
+ * without counting the resend against --max-retries: the connection is suspect, not the
+ * message, as after a lost connection.
+ */
+static void resend_uncounted(producer_link *link, slot *s, const char *what)
+{
+    leave_inflight(link, s);
+    log_failure(&link->run->retry_logs, "send-retry", s, what);
+    waiting_push(link, s, run_now_ms(link->run));
+}
+
+/* Fails `s`, which has no retry left, or lets it wait for an earlier transfer first. */
+static void fail_or_linger(producer_link *link, slot *s, const char *what)
+{
+    producer_run *run = link->run;
+
     if (s->open_earlier_transfers > 0) {
         /* An earlier transfer that timed out may still be accepted: wait one more send timeout
          * for it before the message counts as failed. */
@@ -588,12 +620,13 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
 }
 
 /*
- * Drops the connection of `link` when transfers have waited to be framed for a send timeout, or
- * STALL_MIN_MS if longer, with no progress: no bytes of a transfer were framed and no outcome
- * came. Proton frames every
- * waiting transfer that the peer's windows allow as soon as the socket takes any bytes. So the
- * peer keeps the connection open but takes no data, because it stopped reading the socket or
- * keeps its session window closed. The messages are resent on the new connection.
+ * Drops the connection of `link` when messages have waited for an outcome, or for credit to be
+ * resent, for a send timeout or STALL_MIN_MS if longer, with no progress: no outcome came and
+ * Proton framed no more of their bytes. The peer then keeps the connection open but takes no
+ * data, because it stopped reading the socket, keeps its session window closed or grants no
+ * credit. The messages are resent on the new connection. A link so slow that one message takes
+ * longer than this to send is dropped too, and its connections then count as failed attempts
+ * until --give-up-after ends the run.
  */
 static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, int64_t now_us)
 {
@@ -609,11 +642,35 @@ static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, 
     }
     wl_error cause = {0};
     wl_error_set(&cause, WL_ERR_TIMEOUT,
-                 "the connection took no bytes of %zu waiting messages and no outcome came for "
-                 "%" PRId64 " ms: the peer takes no data",
+                 "%zu messages waited %" PRId64
+                 " ms with no outcome and no more of their bytes framed: the peer takes no data",
                  waiting, stall_ms);
     link->buffering = false;
     sb_conn_drop(link->conn, &cause, link->outcome_us / 1000);
+}
+
+/*
+ * Handles the send timeout of `s`. While outcomes come for other messages, the message itself is
+ * suspect, so the resend counts against --max-retries. On a link with no outcome for a send
+ * timeout the connection is suspect: the message is resent once without counting it, and after
+ * that it waits for drop_if_stalled rather than queue more copies on the connection.
+ */
+static void timeout_inflight(producer_link *link, slot *s, bool outcomes_recent, int64_t now_us)
+{
+    const char *what = "no outcome within the send timeout";
+
+    if (!outcomes_recent && s->silent_resend) {
+        s->timer_start_us = now_us;
+        return;
+    }
+    /* The transfer is left unsettled, so that a late acceptance still counts (handle_outcome). */
+    s->open_earlier_transfers++;
+    if (outcomes_recent) {
+        retry_or_fail(link, s, WL_ERR_TIMEOUT, what);
+        return;
+    }
+    s->silent_resend = true;
+    resend_uncounted(link, s, what);
 }
 
 /* Resends messages whose outcome is overdue, fails those that waited long enough for an earlier
@@ -625,14 +682,13 @@ static void expire_inflight(producer_link *link, int64_t now_us)
      * buffer, which only the socket drains, so on a slow network a framed transfer may still
      * wait behind others. Transfers leave in order, so one made before a transfer that has an
      * outcome has left. A later one waits, and its send timeout does not run, until a send
-     * timeout has passed since the latest outcome. After that the timeouts run, and on a
-     * connection that takes no data the resends stay unframed until drop_if_stalled ends it. */
+     * timeout has passed since the latest outcome. */
     bool outcomes_recent = now_us - link->outcome_us < timeout_us;
     bool progress = link->outcomes != link->outcomes_seen;
     size_t waiting = 0;
 
     link->outcomes_seen = link->outcomes;
-    for (size_t i = 0; i < link->slot_count && link->inflight + link->lingering > 0; i++) {
+    for (size_t i = 0; i < link->slot_count; i++) {
         slot *s = &link->slots[i];
         /* A transfer that is not framed yet cannot be late, and a resend would only queue
          * another copy behind it, so its timeout starts again at each check. */
@@ -640,14 +696,15 @@ static void expire_inflight(producer_link *link, int64_t now_us)
         bool may_wait = outcomes_recent && s->sequence > link->answered;
         progress = progress || unframed < s->unframed;
         s->unframed = unframed;
+        if (s->state == SLOT_INFLIGHT) {
+            waiting++;
+        } else if (s->state == SLOT_WAITING && s->retry_at_ms <= now_us / 1000) {
+            waiting++; /* due for a resend, so only credit is missing */
+        }
         if (s->state == SLOT_INFLIGHT && (unframed > 0 || may_wait)) {
             s->timer_start_us = now_us;
-            waiting += unframed > 0 ? 1 : 0;
         } else if (s->state == SLOT_INFLIGHT && now_us - s->timer_start_us >= timeout_us) {
-            /* Left unsettled, so that a late acceptance still counts (handle_outcome). */
-            s->delivery = NULL;
-            s->open_earlier_transfers++;
-            retry_or_fail(link, s, WL_ERR_TIMEOUT, "no outcome within the send timeout");
+            timeout_inflight(link, s, outcomes_recent, now_us);
         } else if (s->state == SLOT_LINGERING && now_us / 1000 >= s->linger_until_ms) {
             fail_message(link, s,
                          "out of retries, and no earlier transfer was accepted within the send "

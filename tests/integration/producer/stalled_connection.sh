@@ -16,7 +16,7 @@ run_producer_within 60 "$log" --connection-string "$THROUGH_PROXY" --queue test-
 grep -q "stalled after 1048576 bytes" "$PRODUCER_TEST_DIR/proxy.log" ||
     fail "the proxy never stalled the connection: $(cat "$PRODUCER_TEST_DIR/proxy.log")"
 [[ "$PRODUCER_STATUS" == 0 ]] || fail "the producer exited $PRODUCER_STATUS: $(tail -n 5 "$log.stderr")"
-grep '"event":"disconnected"' "$log" | grep -q 'no outcome came for 10000 ms' ||
+grep '"event":"disconnected"' "$log" | grep -q 'waited 10000 ms with no outcome' ||
     fail "no disconnected event names the stall: $(grep '"event":"disconnected"' "$log")"
 expect_accepted "$log" 200
 
@@ -37,3 +37,30 @@ grep -q 'the peer takes no data' "$log.stderr" ||
     fail "the error does not name the stall: $(cat "$log.stderr")"
 grep -q 'gave up after 8000 ms' "$log.stderr" || fail "the error does not name the give-up bound"
 echo "stalled_connection: every connection stalled: $(cat "$log.stderr")"
+
+# A connection that worked for seconds before it stalled, with --give-up-after shorter than the
+# time it takes to notice a stall. The give-up time runs from the drop, so the producer must
+# reconnect and deliver every message rather than give up at the drop.
+# At 2 messages a second, the 2 MB before the stall take about 3 s.
+proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --stall-after 2000000
+log="$PRODUCER_TEST_DIR/worked.log"
+run_producer_within 90 "$log" --connection-string "$THROUGH_PROXY" --queue test-queue \
+    --count 16 --rate 2 --inflight 50 --body-size 262069 --send-timeout 1s --give-up-after 5s
+[[ "$PRODUCER_STATUS" == 0 ]] ||
+    fail "after a stall the producer exited $PRODUCER_STATUS: $(tail -n 3 "$log.stderr")"
+grep -q '"event":"disconnected".*the peer takes no data' "$log" || fail "the stall was not detected"
+expect_accepted "$log" 16
+
+# Messages that all fit in the socket buffers, so that every transfer is framed and none can
+# show the stall by staying unframed. Their send timeouts come while no outcome comes on the
+# connection at all, so they do not use up --max-retries 0: each is resent once, the connection
+# is dropped as stalled, and every message is accepted on the next one.
+proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --stall-after 20000
+log="$PRODUCER_TEST_DIR/framed.log"
+run_producer_within 60 "$log" --connection-string "$THROUGH_PROXY" --queue test-queue \
+    --count 1000 --inflight 1000 --send-timeout 1s --max-retries 0
+[[ "$PRODUCER_STATUS" == 0 ]] ||
+    fail "with every transfer framed the producer exited $PRODUCER_STATUS: $(tail -n 3 "$log.stderr")"
+grep -q '"event":"disconnected".*the peer takes no data' "$log" || fail "the stall was not detected"
+expect_accepted "$log" 1000
+echo "stalled_connection: every transfer framed: $(grep '"event":"disconnected"' "$log" | head -n 1)"
