@@ -397,6 +397,17 @@ static void link_pump(producer_link *link)
     link->next_wake_ms = next_ms;
 }
 
+/* Takes `s` out of the messages in flight. Its transfer is settled by the caller, or left open
+ * after a timeout so that a late acceptance still counts. */
+static void leave_inflight(producer_link *link, slot *s)
+{
+    s->delivery = NULL;
+    link->inflight--;
+    if (link->run->inflight_metric != NULL) {
+        metrics_gauge_add_value(link->run->inflight_metric, -1);
+    }
+}
+
 static void fail_message(producer_link *link, slot *s, const char *cause);
 
 /*
@@ -406,8 +417,6 @@ static void fail_message(producer_link *link, slot *s, const char *cause);
  */
 static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
 {
-    producer_run *run = link->run;
-
     for (size_t i = 0; i < link->slot_count; i++) {
         slot *s = &link->slots[i];
         s->open_earlier_transfers = 0;
@@ -424,10 +433,7 @@ static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
         if (s->delivery != NULL && link->sender != NULL) {
             pn_delivery_settle(s->delivery);
         }
-        link->inflight--;
-        if (run->inflight_metric != NULL) {
-            metrics_gauge_add_value(run->inflight_metric, -1);
-        }
+        leave_inflight(link, s);
         waiting_push(link, s, retry_at_ms);
     }
 }
@@ -453,25 +459,11 @@ static void attach_sender(producer_link *link)
 
 static void finish_slot(producer_link *link, slot *s)
 {
-    link->inflight--;
-    if (link->run->inflight_metric != NULL) {
-        metrics_gauge_add_value(link->run->inflight_metric, -1);
-    }
+    leave_inflight(link, s);
     slot_release(link, s);
 }
 
 static void fail_or_linger(producer_link *link, slot *s, const char *what);
-
-/* Takes `s` out of the messages in flight. Its transfer is settled by the caller, or left open
- * after a timeout so that a late acceptance still counts. */
-static void leave_inflight(producer_link *link, slot *s)
-{
-    s->delivery = NULL;
-    link->inflight--;
-    if (link->run->inflight_metric != NULL) {
-        metrics_gauge_add_value(link->run->inflight_metric, -1);
-    }
-}
 
 static void retry_or_fail(producer_link *link, slot *s, wl_status status, const char *what)
 {
@@ -657,7 +649,7 @@ static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, 
  */
 static void timeout_inflight(producer_link *link, slot *s, bool outcomes_recent, int64_t now_us)
 {
-    const char *what = "no outcome within the send timeout";
+    const char *cause = "no outcome within the send timeout";
 
     if (!outcomes_recent && s->silent_resend) {
         s->timer_start_us = now_us;
@@ -666,11 +658,11 @@ static void timeout_inflight(producer_link *link, slot *s, bool outcomes_recent,
     /* The transfer is left unsettled, so that a late acceptance still counts (handle_outcome). */
     s->open_earlier_transfers++;
     if (outcomes_recent) {
-        retry_or_fail(link, s, WL_ERR_TIMEOUT, what);
+        retry_or_fail(link, s, WL_ERR_TIMEOUT, cause);
         return;
     }
     s->silent_resend = true;
-    resend_uncounted(link, s, what);
+    resend_uncounted(link, s, cause);
 }
 
 /* Resends messages whose outcome is overdue, fails those that waited long enough for an earlier

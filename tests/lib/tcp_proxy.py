@@ -1,8 +1,8 @@
 """A loopback TCP proxy whose connections a test can cut or stall.
 
 Forwards 127.0.0.1:<free port> to 127.0.0.1:TARGET_PORT and writes its port to READY_FILE.
-SIGUSR1 closes every open connection at once (the listener stays open, so the client can
-reconnect); the number of connections cut so far is printed after each cut.
+SIGUSR1 closes every open connection at once. The listener stays open, so the client can
+reconnect, and the number of connections cut so far is printed after each cut.
 
 With --stall-after BYTES, the first connection stops reading from its client once it has
 forwarded BYTES bytes to the target, and keeps forwarding the target's bytes to the client. The
