@@ -166,6 +166,16 @@ void sb_conn_close(sb_conn *conn);
 void sb_conn_abort(sb_conn *conn);
 
 /*
+ * The shortest time an application waits for answers that a peer owes it (outcomes of transfers,
+ * settlements of dispositions) before it calls sb_conn_drop, when no answer comes and its own
+ * bytes stop moving. Once a socket's send buffer is full, the kernel reports it writable only
+ * after part of the buffer has drained, so on a slow link the writes come in bursts with gaps
+ * between them. With a bound of 100 ms, connections through a 2 MB/s proxy were dropped while
+ * their bytes moved.
+ */
+#define SB_CONN_STALL_MS 10000
+
+/*
  * Closes the open connection at once, without the AMQP close handshake, because the application
  * found it unusable, for example because it took no bytes for too long. `worked_until_ms` (on
  * the connection's clock) is when it last did useful work. It counts as working only up to then:

@@ -84,7 +84,10 @@ typedef struct consumer_app {
     size_t slots_used;
     uint64_t next_serial;
     int credit_target;
-    uint64_t overflow_count; /* deliveries that arrived beyond our credit */
+    uint64_t overflow_count;    /* deliveries that arrived beyond our credit */
+    size_t unsettled_count;     /* slots awaiting_peer */
+    int64_t unsettled_since_ms; /* monotonic: since when they have waited with no settlement */
+    int64_t peer_settled_ms;    /* monotonic, when the peer last settled one of our dispositions */
 
     writer *writer;
     job_queue outbox;

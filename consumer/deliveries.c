@@ -258,6 +258,9 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
                 count_end(app, known, true);
             }
             known->awaiting_peer = false;
+            app->unsettled_count--;
+            app->unsettled_since_ms = now;
+            app->peer_settled_ms = now;
             pn_delivery_set_context(delivery, NULL);
             pn_delivery_settle(delivery);
             known->delivery = NULL;
@@ -438,6 +441,9 @@ static void settle_on_link(consumer_app *app, delivery_slot *slot)
         slot->delivery = NULL;
     } else {
         slot->awaiting_peer = true; /* settled when the peer settles (mode second) */
+        if (app->unsettled_count++ == 0) {
+            app->unsettled_since_ms = wl_clock_monotonic_ms(app->clock);
+        }
         slot->outcome_sent = true;
     }
 }
@@ -725,8 +731,30 @@ static bool send_update_disposition(consumer_app *app, delivery_slot *slot)
 
 /* ---- Timers, link loss, credit ---- */
 
+/*
+ * Drops the connection when dispositions have waited SB_CONN_STALL_MS for the peer's
+ * settlement and it settled none in that time. The peer has then most likely stopped reading
+ * our socket, while its own frames may still arrive and keep the connection open. The reconnect
+ * turns the waiting deliveries into orphans, whose outcomes go again through $management while
+ * their locks are valid. During the shutdown the settle deadline bounds the same wait.
+ */
+static void drop_if_unsettled(consumer_app *app, int64_t now_ms)
+{
+    if (app->draining || app->unsettled_count == 0 ||
+        now_ms - app->unsettled_since_ms < SB_CONN_STALL_MS) {
+        return;
+    }
+    wl_error cause = {0};
+    wl_error_set(&cause, WL_ERR_TIMEOUT,
+                 "%zu dispositions waited %d ms and Service Bus settled none: the peer takes no "
+                 "data",
+                 app->unsettled_count, SB_CONN_STALL_MS);
+    sb_conn_drop(app->conn, &cause, app->peer_settled_ms);
+}
+
 void deliveries_run_timers(consumer_app *app, int64_t now_ms)
 {
+    drop_if_unsettled(app, now_ms);
     for (size_t i = 0; i < app->slot_capacity; i++) {
         delivery_slot *slot = &app->slots[i];
 
@@ -758,6 +786,10 @@ void deliveries_run_timers(consumer_app *app, int64_t now_ms)
 int64_t deliveries_next_deadline_ms(const consumer_app *app)
 {
     int64_t next = INT64_MAX;
+
+    if (app->unsettled_count > 0 && !app->draining) {
+        next = app->unsettled_since_ms + SB_CONN_STALL_MS;
+    }
 
     for (size_t i = 0; i < app->slot_capacity; i++) {
         const delivery_slot *slot = &app->slots[i];
@@ -792,6 +824,7 @@ void deliveries_link_lost(consumer_app *app)
         }
         slot_release_if_done(app, slot);
     }
+    app->unsettled_count = 0;
 }
 
 void deliveries_settle_undecided(consumer_app *app, shutdown_outcomes *out)

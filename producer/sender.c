@@ -32,12 +32,6 @@
  * from timers and event batches, is made up. More, from connecting or an outage, is not, so
  * that the missed messages do not go out in one burst. */
 #define RATE_MAX_LAG_MS 100
-/* The shortest time a connection must take no bytes and give no outcome before it is dropped
- * as stalled, if --send-timeout is shorter. Once a socket's send buffer is full, the kernel
- * reports it writable only after part of the buffer has drained, so on a slow link the writes
- * come in bursts with gaps between them. With the send timeout alone, 100 ms, connections
- * through a 2 MB/s proxy were dropped while their bytes moved. */
-#define STALL_MIN_MS 10000
 
 typedef enum slot_state {
     SLOT_FREE,
@@ -613,7 +607,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
 
 /*
  * Drops the connection of `link` when messages have waited for an outcome, or for credit to be
- * resent, for a send timeout or STALL_MIN_MS if longer, with no progress: no outcome came and
+ * resent, for a send timeout or SB_CONN_STALL_MS if longer, with no progress: no outcome came and
  * Proton framed no more of their bytes. The peer then keeps the connection open but takes no
  * data, because it stopped reading the socket, keeps its session window closed or grants no
  * credit. The messages are resent on the new connection. A link so slow that one message takes
@@ -624,7 +618,7 @@ static void drop_if_stalled(producer_link *link, size_t waiting, bool progress, 
 {
     int64_t stall_ms = link->run->options->send_timeout_ms;
 
-    stall_ms = stall_ms > STALL_MIN_MS ? stall_ms : STALL_MIN_MS;
+    stall_ms = stall_ms > SB_CONN_STALL_MS ? stall_ms : SB_CONN_STALL_MS;
     if (progress || (waiting > 0 && !link->buffering)) {
         link->progress_us = now_us;
     }
