@@ -167,13 +167,13 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
     snprintf(fields, sizeof fields,
              "\"requested\":%" PRId64 ",\"issued\":%" PRIu64 ",\"sent\":%" PRIu64
              ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64
-             ",\"unacknowledged\":%" PRIu64
+             ",\"late_accepted\":%" PRIu64 ",\"unacknowledged\":%" PRIu64
              ",\"duration_s\":%.3f,\"outcomes_s\":%.3f,\"msgs_per_s\":%.1f,"
              "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f%s%s%s",
              count, stats->issued, stats->sent, stats->accepted, stats->rejected, stats->retried,
-             producer_run_outstanding(run), (double)elapsed / 1000.0, (double)outcomes / 1000.0,
-             rate, p50, p99, error != NULL ? ",\"error\":\"" : "", error != NULL ? escaped : "",
-             error != NULL ? "\"" : "");
+             stats->late_accepted, producer_run_outstanding(run), (double)elapsed / 1000.0,
+             (double)outcomes / 1000.0, rate, p50, p99, error != NULL ? ",\"error\":\"" : "",
+             error != NULL ? escaped : "", error != NULL ? "\"" : "");
     /* A run that exits 1 without an error left messages rejected or unacknowledged. */
     log_level level = LOG_LEVEL_INFO;
     if (error != NULL) {

@@ -142,6 +142,7 @@ struct producer_run {
     metrics_counter *accepted_metric;
     metrics_counter *rejected_metric;
     metrics_counter *retried_metric;
+    metrics_counter *late_accepted_metric;
     metrics_gauge *inflight_metric;
     metrics_histogram *latency_metric;
 };
@@ -544,6 +545,27 @@ static void accept_message(producer_link *link, slot *s, int64_t sent_us)
     }
 }
 
+/*
+ * Counts the acceptance of a transfer whose message had finished: accepted through another
+ * transfer, so the queue contains a second copy, or counted as failed although the service stored
+ * it. Both come from resends after a send timeout that ended before the earlier transfer's
+ * outcome came.
+ */
+static void count_late_acceptance(producer_run *run)
+{
+    run->stats.late_accepted++;
+    if (run->late_accepted_metric != NULL) {
+        metrics_counter_inc(run->late_accepted_metric, 1);
+    }
+    if (run->stats.late_accepted % 1000 == 1) {
+        LOG_WARN("late-acceptance",
+                 "%" PRIu64 " transfers were accepted after their message had finished, so the "
+                 "queue may contain messages twice: raise --send-timeout (%" PRId64
+                 " ms) above the time Service Bus takes to accept a message on this link",
+                 run->stats.late_accepted, run->options->send_timeout_ms);
+    }
+}
+
 static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
 {
     producer_run *run = link->run;
@@ -562,15 +584,20 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     slot *s = index < link->slot_count ? &link->slots[index] : NULL;
     bool unfinished = s != NULL && (s->state == SLOT_INFLIGHT || s->state == SLOT_WAITING ||
                                     s->state == SLOT_LINGERING);
+    bool accepted = state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery));
+
     link->outcomes++;
     link->outcome_us = run->now_us;
     if (!unfinished || (uint32_t)(generation - s->first_generation) >
                            (uint32_t)(s->generation - s->first_generation)) {
-        pn_delivery_settle(delivery); /* a late outcome of a message that has finished */
+        /* A late outcome of a message that has finished. */
+        if (s != NULL && accepted) {
+            count_late_acceptance(run);
+        }
+        pn_delivery_settle(delivery);
         return;
     }
     run->last_outcome_ms = run_now_ms(run);
-    bool accepted = state == PN_ACCEPTED || (state == 0 && pn_delivery_settled(delivery));
 
     if (s->state != SLOT_INFLIGHT || generation != s->generation) {
         /* A transfer that timed out. Its acceptance means the message is stored. Any other
@@ -934,6 +961,10 @@ static const metrics_definition metric_definitions[] = {
      offsetof(producer_run, rejected_metric)},
     {METRICS_COUNTER, "producer_messages_retried_total", NULL, "Resends after a retryable failure.",
      NULL, 0, offsetof(producer_run, retried_metric)},
+    {METRICS_COUNTER, "producer_late_acceptances_total", NULL,
+     "Acceptances of a transfer whose message had finished: a second copy in the queue, or a "
+     "message counted as failed that the service stored.",
+     NULL, 0, offsetof(producer_run, late_accepted_metric)},
     {METRICS_GAUGE, "producer_messages_inflight", NULL, "Messages sent and not yet settled.", NULL,
      0, offsetof(producer_run, inflight_metric)},
     {METRICS_HISTOGRAM, "producer_send_latency_seconds", NULL,

@@ -16,8 +16,9 @@ typedef struct producer_stats {
     uint64_t issued; /* distinct messages given a COUNT */
     uint64_t sent;   /* transfers, including resends */
     uint64_t accepted;
-    uint64_t rejected; /* failed for good: rejected, or out of retries */
-    uint64_t retried;  /* resends */
+    uint64_t rejected;      /* failed for good: rejected, or out of retries */
+    uint64_t retried;       /* resends */
+    uint64_t late_accepted; /* acceptances of transfers whose message had finished */
     uint64_t latency_counts[STATS_LATENCY_BUCKETS];
     uint64_t latency_total;
 } producer_stats;

@@ -7,6 +7,26 @@
 # time out, and a connection whose bytes keep moving must not be dropped as stalled.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# expect_late_acceptances_match LOG COUNT: receives the COUNT messages from test-queue with the
+# Node SDK and fails unless the copies beyond the first of each message equal the producer's
+# late acceptances. Each second copy comes from a resend whose earlier transfer was accepted
+# too, and the producer must see and count each of them.
+expect_late_acceptances_match() {
+    local log="$1" count="$2" result copies late
+    result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
+        --queue test-queue --expect "$count" --exact --allow-duplicates)" ||
+        fail "the queue does not hold every message: $result"
+    copies="$(sed -n 's/.*"duplicate_counts":\([0-9]*\).*/\1/p' <<<"$result")"
+    late="$(summary_field "$log" late_accepted)"
+    [[ -n "$copies" && -n "$late" ]] || fail "no duplicate count ($result) or no late_accepted"
+    ((late == copies)) ||
+        fail "the queue holds $copies second copies, but the producer counted $late late acceptances"
+    if ((late > 0)); then
+        grep -q '"event":"late-acceptance"' "$log" || fail "no late-acceptance warning was logged"
+    fi
+    echo "slow_link: $late late acceptances, $copies second copies in the queue"
+}
+
 emulator_start "$PRODUCER_TEST_DIR/emulator"
 proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --client-rate 4000000
 log="$PRODUCER_TEST_DIR/producer.log"
@@ -20,9 +40,7 @@ expect_no_disconnect "$log"
 retried="$(summary_field "$log" retried)"
 ((retried <= 12)) || fail "$retried of 120 messages were resent while waiting to be written"
 
-result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
-    --queue test-queue --expect 120 --allow-duplicates)" ||
-    fail "the queue does not hold every message: $result"
+expect_late_acceptances_match "$log" 120
 echo "slow_link: $retried of 120 messages resent"
 
 # A link so slow that one message takes longer to send than the send timeout (256 KiB at
@@ -36,6 +54,7 @@ run_producer_within 60 "$log" --connection-string "$THROUGH_PROXY" --queue test-
 [[ "$PRODUCER_STATUS" == 0 ]] || fail "the producer exited $PRODUCER_STATUS: $(tail -n 5 "$log.stderr")"
 expect_accepted "$log" 3
 expect_no_disconnect "$log"
+expect_late_acceptances_match "$log" 3
 echo "slow_link: 3 messages at 1.3 s each with a 500 ms send timeout, $(summary_field "$log" retried) resent"
 
 # A peer with no frame size limit, behind a slow link, that never settles the first transfer of
