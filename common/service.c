@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "clock.h"
 #include "proton_log.h"
 
 #include <curl/curl.h>
@@ -151,6 +152,14 @@ void service_block_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * A repeat of the same signal within this time counts as one stop request. Some tools signal a
+ * command and then its process group. coreutils timeout (timeout.c) does, so the command
+ * receives the signal twice within microseconds. Counted twice, the copy would end the shutdown
+ * grace period as a second signal does.
+ */
+#define SIGNAL_REPEAT_MS 100
+
 struct service_signals {
     pthread_t thread;
     void (*on_signal)(void *ctx);
@@ -161,6 +170,8 @@ static void *wait_for_signals(void *arg)
 {
     service_signals *signals = arg;
     sigset_t set;
+    int last_number = 0;
+    int64_t last_ms = 0;
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -168,9 +179,16 @@ static void *wait_for_signals(void *arg)
     for (;;) {
         int number = 0;
         /* sigwait is a cancellation point, which is how service_signals_stop ends the loop. */
-        if (sigwait(&set, &number) == 0) {
-            signals->on_signal(signals->ctx);
+        if (sigwait(&set, &number) != 0) {
+            continue;
         }
+        int64_t now_ms = wl_clock_monotonic_ms(wl_clock_system());
+        if (number == last_number && now_ms - last_ms < SIGNAL_REPEAT_MS) {
+            continue;
+        }
+        last_number = number;
+        last_ms = now_ms;
+        signals->on_signal(signals->ctx);
     }
     return NULL;
 }

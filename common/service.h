@@ -78,8 +78,9 @@ void service_block_signals(void);
 typedef struct service_signals service_signals;
 
 /*
- * Starts a thread that calls `on_signal(ctx)` for each SIGTERM or SIGINT; the callback runs
- * on that thread and must be thread-safe (for example pn_proactor_interrupt). Returns NULL with
+ * Starts a thread that calls `on_signal(ctx)` for each SIGTERM or SIGINT, except a repeat of
+ * the same signal within 100 ms, which is taken for a copy of it. The callback runs on that
+ * thread and must be thread-safe (for example pn_proactor_interrupt). Returns NULL with
  * WL_ERR_IO when the thread cannot start. Stop with service_signals_stop.
  */
 service_signals *service_signals_start(void (*on_signal)(void *ctx), void *ctx, wl_error *err);

@@ -31,3 +31,21 @@ accepted="$(summary_field "$log" accepted)"
 result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
     --queue test-queue --expect "$accepted" --exact)" || fail "the Node SDK receiver: $result"
 echo "accepted $accepted before SIGTERM; received: $result"
+
+# coreutils timeout sends its signal to the command and then to the command's process group, so
+# the producer receives SIGTERM twice within microseconds. That is one request to stop: the
+# producer must take the graceful path, not treat the copy as a second signal that stops at once.
+for round in 1 2 3 4 5; do
+    log="$PRODUCER_TEST_DIR/timeout-$round.log"
+    status=0
+    timeout --preserve-status -s TERM 1.5 "$PRODUCER_BIN" \
+        --connection-string "$EMULATOR_CONNECTION_STRING" --queue test-queue --count 0 \
+        --rate 500 --progress json >"$log" 2>"$log.stderr" || status=$?
+    [[ "$status" == 0 ]] ||
+        fail "round $round: the producer exited $status under timeout: $(tail -3 "$log.stderr")"
+    grep -q '"event":"stopping"' "$log" || fail "round $round: no graceful stop was logged"
+    if grep -q '"event":"stopping-now"' "$log"; then
+        fail "round $round: the signal sent to the process group counted as a second signal"
+    fi
+done
+echo "signal_grace: 5 runs under timeout stopped gracefully"
