@@ -58,7 +58,6 @@ typedef struct slot {
     int64_t retry_at_ms;
     int64_t linger_until_ms; /* SLOT_LINGERING: when the message fails without an acceptance */
     int64_t first_sent_us;   /* monotonic microseconds of the first transfer */
-    int64_t sent_us;         /* monotonic microseconds of the latest transfer */
     int64_t timer_start_us;  /* start of the latest transfer's send timeout (expire_inflight) */
     uint64_t sequence;       /* the latest transfer's place in the order of the link's transfers */
     size_t unframed;         /* bytes of the latest transfer not yet framed at the last check */
@@ -335,7 +334,6 @@ static void transmit(producer_link *link, slot *s, int64_t now_us)
     s->sequence = ++link->transfers;
     s->state = SLOT_INFLIGHT;
     s->first_sent_us = s->generation == s->first_generation ? now_us : s->first_sent_us;
-    s->sent_us = now_us;
     s->timer_start_us = now_us;
     link->inflight++;
     run->stats.sent++;
@@ -521,11 +519,15 @@ static void fail_message(producer_link *link, slot *s, const char *cause)
     slot_release(link, s);
 }
 
-/* Counts `s` as accepted, with the latency from `sent_us`, and frees its place in the window. */
-static void accept_message(producer_link *link, slot *s, int64_t sent_us)
+/*
+ * Counts `s` as accepted and frees its place in the window. The latency runs from the first
+ * transfer, whichever transfer was accepted, because resends and their waits are part of the
+ * time the message took.
+ */
+static void accept_message(producer_link *link, slot *s)
 {
     producer_run *run = link->run;
-    int64_t latency_us = run->now_us - sent_us;
+    int64_t latency_us = run->now_us - s->first_sent_us;
 
     run->stats.accepted++;
     stats_record_latency(&run->stats, latency_us);
@@ -602,11 +604,10 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     if (s->state != SLOT_INFLIGHT || generation != s->generation) {
         /* A transfer that timed out. Its acceptance means the message is stored. Any other
          * outcome leaves the decision to a newer transfer, unless the message is out of retries
-         * and this was its last open one. The latency of an acceptance counts from the first
-         * transfer, because the send times of the others are not kept. */
+         * and this was its last open one. */
         s->open_earlier_transfers -= s->open_earlier_transfers > 0 ? 1 : 0;
         if (accepted) {
-            accept_message(link, s, s->first_sent_us);
+            accept_message(link, s);
         } else if (s->state == SLOT_LINGERING && s->open_earlier_transfers == 0) {
             fail_message(link, s, "out of retries, and no earlier transfer was accepted");
         }
@@ -618,7 +619,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
         link->answered = s->sequence;
     }
     if (accepted) {
-        accept_message(link, s, s->sent_us);
+        accept_message(link, s);
     } else if (state == PN_REJECTED) {
         pn_condition_t *condition = pn_disposition_condition(pn_delivery_remote(delivery));
         wl_error err = {0};
@@ -968,7 +969,7 @@ static const metrics_definition metric_definitions[] = {
     {METRICS_GAUGE, "producer_messages_inflight", NULL, "Messages sent and not yet settled.", NULL,
      0, offsetof(producer_run, inflight_metric)},
     {METRICS_HISTOGRAM, "producer_send_latency_seconds", NULL,
-     "Time from sending a message to its acknowledgement.", latency_bounds,
+     "Time from a message's first transfer to its acceptance, resends included.", latency_bounds,
      sizeof latency_bounds / sizeof latency_bounds[0], offsetof(producer_run, latency_metric)},
 };
 
