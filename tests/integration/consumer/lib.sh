@@ -16,10 +16,13 @@ source "$root/tests/lib/cosmos.sh"
 source "$root/tests/lib/emulator.sh"
 # shellcheck source=../../lib/port_holder.sh
 source "$root/tests/lib/port_holder.sh"
+# shellcheck source=../../lib/tcp_proxy.sh
+source "$root/tests/lib/tcp_proxy.sh"
 export NODE_PATH="$root/node_modules"
 
 CONSUMER_PID=""
 STALLED_COSMOS_PID=""
+PROXY_PID=""
 test_dir=""
 
 cleanup() {
@@ -30,6 +33,10 @@ cleanup() {
     if [[ -n "$STALLED_COSMOS_PID" ]]; then
         kill "$STALLED_COSMOS_PID" 2>/dev/null || true
         wait "$STALLED_COSMOS_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$PROXY_PID" ]]; then
+        kill "$PROXY_PID" 2>/dev/null || true
+        wait "$PROXY_PID" 2>/dev/null || true
     fi
     emulator_stop || true
     cosmos_stop || true
@@ -76,6 +83,15 @@ stalled_cosmos_start() {
     STALLED_COSMOS_PORT="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
 }
 
+# proxy_start [OPTION...]: starts tests/lib/tcp_proxy.py in front of the emulator's AMQP port
+# with the OPTIONs, logging to $test_dir/proxy.log. Sets PROXY_PID and THROUGH_PROXY, the
+# emulator's connection string with the proxy's port in place of the emulator's. cleanup stops
+# the proxy.
+proxy_start() {
+    tcp_proxy_start "$test_dir" "$EMULATOR_AMQP_PORT" "$@" || fail "the proxy did not start"
+    PROXY_PID=$TCP_PROXY_PID
+    THROUGH_PROXY="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"
+}
 
 # http_get URL: prints the body; fails on connection errors only (any status is printed).
 http_get() {

@@ -6,14 +6,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Throttling keeps writes in progress across the cuts.
 consumer_test_setup --fault-429-rate 0.5 --retry-after-ms 50
 
-# shellcheck source=../../lib/tcp_proxy.sh
-source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
-tcp_proxy_start "$test_dir" "$EMULATOR_AMQP_PORT" || fail "the proxy did not start"
-proxy_pid=$TCP_PROXY_PID
-trap 'kill "$proxy_pid" 2>/dev/null || true; cleanup' EXIT
+proxy_start
 
 seed orders 3000 "$test_dir/expected.json"
-EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}" \
+EMULATOR_CONNECTION_STRING="$THROUGH_PROXY" \
     start_consumer orders "$test_dir/consumer.log" --concurrency 8
 
 # cut_total: connections the proxy has cut so far, from its last "cut, N connections so far".
@@ -23,7 +19,7 @@ cut_before=0
 for target in 300 1500; do
     reached() { [[ "$(metric consumer_messages_completed_total)" -ge "$target" ]]; }
     wait_until 120 reached || fail "the consumer did not complete $target messages"
-    kill -USR1 "$proxy_pid"
+    kill -USR1 "$PROXY_PID"
     cuts=$((cuts + 1))
     cut_logged() { (($(grep -c '^cut, ' "$test_dir/proxy.log") >= cuts)); }
     wait_until 10 cut_logged || fail "the proxy did not report cut $cuts"

@@ -8,22 +8,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/../consumer/lib.sh"
 # Throttling keeps writes in progress across the cuts.
 consumer_test_setup --fault-429-rate 0.3 --retry-after-ms 20
 
-# shellcheck source=../../lib/tcp_proxy.sh
-source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
-tcp_proxy_start "$test_dir" "$EMULATOR_AMQP_PORT" || fail "the proxy did not start"
-proxy_pid=$TCP_PROXY_PID
-trap 'kill "$proxy_pid" 2>/dev/null || true; cleanup' EXIT
+proxy_start
 
 good=3000
 seed orders "$good" "$test_dir/expected.json"
-EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}" \
+EMULATOR_CONNECTION_STRING="$THROUGH_PROXY" \
     start_consumer orders "$test_dir/consumer.log" --concurrency 16
 
 cuts=0
 for target in 400 1200 2000; do
     reached() { [[ "$(metric consumer_messages_completed_total)" -ge "$target" ]]; }
     wait_until 120 reached || fail "the consumer did not complete $target messages"
-    kill -USR1 "$proxy_pid"
+    kill -USR1 "$PROXY_PID"
     cuts=$((cuts + 1))
     reconnected() { [[ "$(metric consumer_reconnects_total)" -ge "$cuts" ]]; }
     wait_until 60 reconnected || fail "the consumer did not reconnect after cut $cuts"

@@ -7,18 +7,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../consumer/lib.sh"
 consumer_test_setup
 
-# shellcheck source=../../lib/tcp_proxy.sh
-source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
 # The first 20,000 bytes carry the set-up (SASL, the CBS token, the attaches) and then flow
 # frames and dispositions, so the stall comes after some hundreds of completions.
-tcp_proxy_start "$test_dir" "$EMULATOR_AMQP_PORT" --stall-after 20000 ||
-    fail "the proxy did not start"
-proxy_pid=$TCP_PROXY_PID
-trap 'kill "$proxy_pid" 2>/dev/null || true; cleanup' EXIT
+proxy_start --stall-after 20000
 
 good=2000
 seed orders "$good" "$test_dir/expected.json"
-EMULATOR_CONNECTION_STRING="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}" \
+EMULATOR_CONNECTION_STRING="$THROUGH_PROXY" \
     start_consumer orders "$test_dir/consumer.log" --concurrency 16
 
 stalled() { grep -q "stalled after" "$test_dir/proxy.log"; }
