@@ -86,7 +86,8 @@ typedef struct consumer_app {
     int credit_target;
     uint64_t overflow_count;    /* deliveries that arrived beyond our credit */
     size_t unsettled_count;     /* slots awaiting_peer */
-    int64_t unsettled_since_ms; /* monotonic: since when they have waited with no settlement */
+    int64_t unsettled_since_ms; /* monotonic: since when they have waited with no delivery
+                                   update (settlement or transfer) from the peer */
     int64_t peer_settled_ms;    /* monotonic, when the peer last settled one of our dispositions */
 
     writer *writer;

@@ -244,6 +244,9 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
     int64_t now = wl_clock_monotonic_ms(app->clock);
     wl_error err = {0};
 
+    /* Settlements and transfer bytes from the peer restart the wait of drop_if_unsettled,
+     * because on a slow link the settlements queue behind transfers that the peer sent earlier. */
+    app->unsettled_since_ms = now;
     if (known != NULL) {
         /* An update from the peer on a delivery we settled in rcv-settle-mode second. */
         if (known->awaiting_peer && pn_delivery_settled(delivery)) {
@@ -259,7 +262,6 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
             }
             known->awaiting_peer = false;
             app->unsettled_count--;
-            app->unsettled_since_ms = now;
             app->peer_settled_ms = now;
             pn_delivery_set_context(delivery, NULL);
             pn_delivery_settle(delivery);
@@ -732,11 +734,13 @@ static bool send_update_disposition(consumer_app *app, delivery_slot *slot)
 /* ---- Timers, link loss, credit ---- */
 
 /*
- * Drops the connection when dispositions have waited SB_CONN_STALL_MS for the peer's
- * settlement and it settled none in that time. The peer has then most likely stopped reading
- * our socket, while its own frames may still arrive and keep the connection open. The reconnect
- * turns the waiting deliveries into orphans, whose outcomes go again through $management while
- * their locks are valid. During the shutdown the settle deadline bounds the same wait.
+ * Drops the connection when dispositions have waited SB_CONN_STALL_MS for the peer's settlement
+ * and in that time the peer settled none and sent no transfer bytes. The peer has then most
+ * likely stopped reading our socket, while its empty frames may still arrive and keep the
+ * connection open. A peer that stops reading can send at most the credit it had, so the wait
+ * ends within that credit's transfers and SB_CONN_STALL_MS. The reconnect turns the waiting
+ * deliveries into orphans, whose outcomes go again through $management while their locks are
+ * valid. During the shutdown the settle deadline bounds the same wait.
  */
 static void drop_if_unsettled(consumer_app *app, int64_t now_ms)
 {
@@ -746,8 +750,8 @@ static void drop_if_unsettled(consumer_app *app, int64_t now_ms)
     }
     wl_error cause = {0};
     wl_error_set(&cause, WL_ERR_TIMEOUT,
-                 "%zu dispositions waited %d ms and Service Bus settled none: the peer takes no "
-                 "data",
+                 "%zu dispositions waited %d ms with no settlement or message from Service Bus: "
+                 "the peer takes no data",
                  app->unsettled_count, SB_CONN_STALL_MS);
     sb_conn_drop(app->conn, &cause, app->peer_settled_ms);
 }

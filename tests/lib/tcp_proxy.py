@@ -12,10 +12,11 @@ socket buffers between them are full. Later connections are forwarded in full, u
 
 With --client-rate BYTES_PER_S, every connection forwards its client's bytes at most that fast,
 through a small receive buffer, as a slow network would: the client's bytes keep moving, but
-slower than it can write them.
+slower than it can write them. --server-rate BYTES_PER_S does the same to the target's bytes on
+their way to the client.
 
     /usr/bin/python3 tcp_proxy.py [--stall-after BYTES [--stall-all]] \
-        [--client-rate BYTES_PER_S] READY_FILE TARGET_PORT
+        [--client-rate BYTES_PER_S] [--server-rate BYTES_PER_S] READY_FILE TARGET_PORT
 """
 
 import argparse
@@ -29,6 +30,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--stall-after", type=int, default=-1)
 parser.add_argument("--stall-all", action="store_true")
 parser.add_argument("--client-rate", type=int, default=0)
+parser.add_argument("--server-rate", type=int, default=0)
 parser.add_argument("ready_file")
 parser.add_argument("target_port", type=int)
 args = parser.parse_args()
@@ -71,9 +73,12 @@ async def handle(client_reader, client_writer):
     except OSError:
         client_writer.close()
         return
+    if args.server_rate:
+        server_writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     open_writers.update((client_writer, server_writer))
     await asyncio.gather(pipe(client_reader, server_writer, stall_after, args.client_rate),
-                         pipe(server_reader, client_writer))
+                         pipe(server_reader, client_writer, -1, args.server_rate))
     open_writers.difference_update((client_writer, server_writer))
 
 

@@ -83,11 +83,15 @@ stalled_cosmos_start() {
     STALLED_COSMOS_PORT="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
 }
 
-# proxy_start [OPTION...]: starts tests/lib/tcp_proxy.py in front of the emulator's AMQP port
-# with the OPTIONs, logging to $test_dir/proxy.log. Sets PROXY_PID and THROUGH_PROXY, the
+# proxy_start [OPTION...]: stops the proxy of an earlier call and starts tests/lib/tcp_proxy.py in
+# front of the emulator's AMQP port with the OPTIONs, logging to $test_dir/proxy.log. Sets PROXY_PID and THROUGH_PROXY, the
 # emulator's connection string with the proxy's port in place of the emulator's. cleanup stops
 # the proxy.
 proxy_start() {
+    if [[ -n "$PROXY_PID" ]]; then
+        kill "$PROXY_PID" 2>/dev/null || true
+        wait "$PROXY_PID" 2>/dev/null || true
+    fi
     tcp_proxy_start "$test_dir" "$EMULATOR_AMQP_PORT" "$@" || fail "the proxy did not start"
     PROXY_PID=$TCP_PROXY_PID
     THROUGH_PROXY="${EMULATOR_CONNECTION_STRING/:$EMULATOR_AMQP_PORT;/:$TCP_PROXY_PORT;}"

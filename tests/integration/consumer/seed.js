@@ -3,8 +3,9 @@
 // Seeds a queue with the official Service Bus SDK: COUNT good messages and one of each poison
 // kind, and writes what the consumer must make of them to EXPECTED (JSON):
 //   {"good": [{"id", "msg", "srcStamp"}...], "poison": [{"id", "reason"}...]}
+// With MSG_BYTES, the msg of each good message is padded with "x" to that many characters.
 //
-//   node seed.js QUEUE COUNT EXPECTED       (EMULATOR_CONNECTION_STRING names the namespace)
+//   node seed.js QUEUE COUNT EXPECTED [MSG_BYTES]   (EMULATOR_CONNECTION_STRING names the namespace)
 
 const fs = require("fs");
 const crypto = require("crypto");
@@ -27,10 +28,11 @@ function poisonMessages() {
 }
 
 async function main() {
-  const [queue, countText, expectedPath] = process.argv.slice(2);
+  const [queue, countText, expectedPath, msgBytesText = "0"] = process.argv.slice(2);
   const count = Number(countText);
-  if (!queue || !Number.isInteger(count) || !expectedPath) {
-    process.stderr.write("usage: node seed.js QUEUE COUNT EXPECTED\n");
+  const msgBytes = Number(msgBytesText);
+  if (!queue || !Number.isInteger(count) || !expectedPath || !Number.isInteger(msgBytes)) {
+    process.stderr.write("usage: node seed.js QUEUE COUNT EXPECTED [MSG_BYTES]\n");
     process.exit(2);
   }
 
@@ -40,7 +42,9 @@ async function main() {
   const messages = [];
 
   for (let i = 0; i < count; i++) {
-    const body = { msg: `Scale Test Message : COUNT ${i}`, srcStamp: formatStamp(new Date()) };
+    const text = `Scale Test Message : COUNT ${i}`;
+    const msg = msgBytes > text.length ? `${text} `.padEnd(msgBytes, "x") : text;
+    const body = { msg, srcStamp: formatStamp(new Date()) };
     const id = crypto.randomUUID();
     expected.good.push({ id, msg: body.msg, srcStamp: body.srcStamp });
     messages.push({ messageId: id, body, contentType: "application/json" });
