@@ -31,6 +31,8 @@
 /* Above this estimate of the memory for a full window the producer warns at start: half the
  * memory limit of the producer Job in deploy/, so that the rest of the process still fits. */
 #define BUFFER_WARN_BYTES (128u << 20)
+/* Peak RSS of a run that sends one small message (warn_buffer_bound). */
+#define BASE_RSS_BYTES (12u << 20)
 
 typedef enum progress_mode {
     PROGRESS_OFF,
@@ -231,14 +233,14 @@ static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_
  * machine, 400 messages with 262069-byte bodies, --inflight 200, a 52 MB window) was 160 MB
  * straight to the emulator, 131 MB through a proxy at 8 MB/s, and 166 MB and 178 MB when the
  * proxy stopped reading after 1 MB and 20 MB, so that the connection was dropped and the
- * messages resent. The estimate takes the largest, 3.2 bytes per window byte, which includes
- * the 12 MB that a run of one small message peaks at.
+ * messages resent. The estimate covers the largest: the 12 MB that a run of one small message
+ * peaks at, and 3.2 bytes per window byte on top.
  */
 static void warn_buffer_bound(const producer_options *options)
 {
     uint64_t messages = (uint64_t)options->inflight * (uint64_t)options->connections;
     size_t message_size = message_encoded_size((size_t)options->body_size);
-    uint64_t estimate = messages * message_size * 16 / 5;
+    uint64_t estimate = BASE_RSS_BYTES + messages * message_size * 16 / 5;
 
     if (estimate > BUFFER_WARN_BYTES) {
         LOG_WARN("memory-bound",
