@@ -165,17 +165,24 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
     char fields[sizeof escaped + 600];
 
     describe_outcome(run, count, outcome, sizeof outcome);
+    if (stats->late_open > 0) {
+        LOG_WARN("late-open",
+                 "%" PRIu64 " transfers of finished messages had no outcome when the run ended, so "
+                 "each may have left another copy of its message in the queue",
+                 stats->late_open);
+    }
     log_json_escape(escaped, sizeof escaped, error != NULL ? error->message : "");
     snprintf(fields, sizeof fields,
              "\"requested\":%" PRId64 ",\"issued\":%" PRIu64 ",\"sent\":%" PRIu64
              ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64
-             ",\"late_accepted\":%" PRIu64 ",\"unacknowledged\":%" PRIu64
+             ",\"late_accepted\":%" PRIu64 ",\"late_open\":%" PRIu64 ",\"unacknowledged\":%" PRIu64
              ",\"duration_s\":%.3f,\"outcomes_s\":%.3f,\"msgs_per_s\":%.1f,"
              "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f%s%s%s",
              count, stats->issued, stats->sent, stats->accepted, stats->rejected, stats->retried,
-             stats->late_accepted, producer_run_outstanding(run), (double)elapsed / 1000.0,
-             (double)outcomes / 1000.0, rate, p50, p99, error != NULL ? ",\"error\":\"" : "",
-             error != NULL ? escaped : "", error != NULL ? "\"" : "");
+             stats->late_accepted, stats->late_open, producer_run_outstanding(run),
+             (double)elapsed / 1000.0, (double)outcomes / 1000.0, rate, p50, p99,
+             error != NULL ? ",\"error\":\"" : "", error != NULL ? escaped : "",
+             error != NULL ? "\"" : "");
     /* A run that exits 1 without an error left messages rejected or unacknowledged. */
     log_level level = LOG_LEVEL_INFO;
     if (error != NULL) {

@@ -412,7 +412,6 @@ static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
 {
     for (size_t i = 0; i < link->slot_count; i++) {
         slot *s = &link->slots[i];
-        s->open_earlier_transfers = 0;
         s->silent_resend = false;
         if (s->state == SLOT_LINGERING) {
             fail_message(link, s,
@@ -420,6 +419,7 @@ static void requeue_inflight(producer_link *link, int64_t retry_at_ms)
                          "transfer had an outcome");
             continue;
         }
+        s->open_earlier_transfers = 0;
         if (s->state != SLOT_INFLIGHT) {
             continue;
         }
@@ -511,6 +511,8 @@ static void fail_message(producer_link *link, slot *s, const char *cause)
     if (s->state == SLOT_LINGERING) {
         link->lingering--;
     }
+    /* The earlier transfers still open may yet be accepted, and so store the message. */
+    run->stats.late_open += s->open_earlier_transfers;
     run->stats.rejected++;
     if (run->rejected_metric != NULL) {
         metrics_counter_inc(run->rejected_metric, 1);
@@ -549,9 +551,9 @@ static void accept_message(producer_link *link, slot *s)
 
 /*
  * Counts the acceptance of a transfer whose message had finished: accepted through another
- * transfer, so the queue contains a second copy, or counted as failed although the service stored
- * it. Both come from resends after a send timeout that ended before the earlier transfer's
- * outcome came.
+ * transfer, so the queue contains a second copy unless its duplicate detection drops it, or
+ * counted as failed although the service stored it. Both come from resends after a send timeout
+ * that ended before the earlier transfer's outcome came.
  */
 static void count_late_acceptance(producer_run *run)
 {
@@ -593,6 +595,9 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
     if (!unfinished || (uint32_t)(generation - s->first_generation) >
                            (uint32_t)(s->generation - s->first_generation)) {
         /* A late outcome of a message that has finished. */
+        if (s != NULL && run->stats.late_open > 0) {
+            run->stats.late_open--;
+        }
         if (s != NULL && accepted) {
             count_late_acceptance(run);
         }
@@ -607,6 +612,9 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
          * and this was its last open one. */
         s->open_earlier_transfers -= s->open_earlier_transfers > 0 ? 1 : 0;
         if (accepted) {
+            /* The other transfers still open, the latest among them while in flight, may store
+             * copies. */
+            run->stats.late_open += s->open_earlier_transfers + (s->state == SLOT_INFLIGHT);
             accept_message(link, s);
         } else if (s->state == SLOT_LINGERING && s->open_earlier_transfers == 0) {
             fail_message(link, s, "out of retries, and no earlier transfer was accepted");
@@ -619,6 +627,7 @@ static void handle_outcome(producer_link *link, pn_delivery_t *delivery)
         link->answered = s->sequence;
     }
     if (accepted) {
+        run->stats.late_open += s->open_earlier_transfers; /* timed out, and may store copies */
         accept_message(link, s);
     } else if (state == PN_REJECTED) {
         pn_condition_t *condition = pn_disposition_condition(pn_delivery_remote(delivery));
@@ -963,8 +972,8 @@ static const metrics_definition metric_definitions[] = {
     {METRICS_COUNTER, "producer_messages_retried_total", NULL, "Resends after a retryable failure.",
      NULL, 0, offsetof(producer_run, retried_metric)},
     {METRICS_COUNTER, "producer_late_acceptances_total", NULL,
-     "Acceptances of a transfer whose message had finished: a second copy in the queue, or a "
-     "message counted as failed that the service stored.",
+     "Acceptances of a transfer whose message had finished: a second copy in the queue (unless "
+     "its duplicate detection drops it), or a message counted as failed that the service stored.",
      NULL, 0, offsetof(producer_run, late_accepted_metric)},
     {METRICS_GAUGE, "producer_messages_inflight", NULL, "Messages sent and not yet settled.", NULL,
      0, offsetof(producer_run, inflight_metric)},

@@ -19,6 +19,7 @@ typedef struct producer_stats {
     uint64_t rejected;      /* failed for good: rejected, or out of retries */
     uint64_t retried;       /* resends */
     uint64_t late_accepted; /* acceptances of transfers whose message had finished */
+    uint64_t late_open;     /* transfers of finished messages still without an outcome */
     uint64_t latency_counts[STATS_LATENCY_BUCKETS];
     uint64_t latency_total;
 } producer_stats;
