@@ -209,6 +209,10 @@ static void configure_transport(sb_conn *conn, pn_transport_t *transport)
      * application logs it there at the level it chooses. */
     proton_log_route_reported(transport);
     pn_transport_set_idle_timeout(transport, (pn_millis_t)conn->options.idle_timeout_ms);
+    /* Proton reports a received transfer frame by frame, and with no limit a peer may send a
+     * 256 KB message as one frame. On a slow link a smaller frame shows sooner that bytes still
+     * arrive, which the consumer's stall check relies on. */
+    pn_transport_set_max_frame(transport, SB_CONN_MAX_FRAME);
     if (conn->options.tls) {
         pn_ssl_t *ssl = pn_ssl(transport);
         pn_ssl_init(ssl, conn->ssl_domain, NULL);

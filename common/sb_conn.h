@@ -166,14 +166,17 @@ void sb_conn_close(sb_conn *conn);
 void sb_conn_abort(sb_conn *conn);
 
 /*
- * The shortest time an application waits for answers that a peer owes it (outcomes of transfers,
- * settlements of dispositions) before it calls sb_conn_drop, when no answer comes and its own
- * bytes stop moving. Once a socket's send buffer is full, the kernel reports it writable only
+ * The shortest time an application waits for the outcomes or settlements that a peer owes it
+ * before it calls sb_conn_drop, when none comes and no other sign shows that bytes still move.
+ * Once a socket's send buffer is full, the kernel reports it writable only
  * after part of the buffer has drained, so on a slow link the writes come in bursts with gaps
  * between them. With a bound of 100 ms, connections through a 2 MB/s proxy were dropped while
  * their bytes moved.
  */
 #define SB_CONN_STALL_MS 10000
+
+/* The max-frame-size that connections advertise, in bytes (see configure_transport). */
+#define SB_CONN_MAX_FRAME 65536
 
 /*
  * Closes the open connection at once, without the AMQP close handshake, because the application

@@ -38,9 +38,10 @@ typedef struct delivery_slot {
     bool release; /* an abandon sent as released: the message was never processed */
     char reason[64];
     char description[320];
-    bool awaiting_peer; /* rcv-settle-mode second: disposition sent, peer has not settled */
-    bool orphaned;      /* decided or undecided, but the link it came on is gone */
-    bool request_busy;  /* a $management request about this slot is in progress */
+    bool awaiting_peer;      /* rcv-settle-mode second: disposition sent, peer has not settled */
+    int64_t outcome_sent_ms; /* monotonic, when that disposition was sent */
+    bool orphaned;           /* decided or undecided, but the link it came on is gone */
+    bool request_busy;       /* a $management request about this slot is in progress */
 
     /* The lock, when the delivery tag is a lock token and the service sent x-opt-locked-until. */
     bool has_lock;

@@ -443,8 +443,9 @@ static void settle_on_link(consumer_app *app, delivery_slot *slot)
         slot->delivery = NULL;
     } else {
         slot->awaiting_peer = true; /* settled when the peer settles (mode second) */
+        slot->outcome_sent_ms = wl_clock_monotonic_ms(app->clock);
         if (app->unsettled_count++ == 0) {
-            app->unsettled_since_ms = wl_clock_monotonic_ms(app->clock);
+            app->unsettled_since_ms = slot->outcome_sent_ms;
         }
         slot->outcome_sent = true;
     }
@@ -734,25 +735,58 @@ static bool send_update_disposition(consumer_app *app, delivery_slot *slot)
 /* ---- Timers, link loss, credit ---- */
 
 /*
- * Drops the connection when dispositions have waited SB_CONN_STALL_MS for the peer's settlement
- * and in that time the peer settled none and sent no transfer bytes. The peer has then most
- * likely stopped reading our socket, while its empty frames may still arrive and keep the
- * connection open. A peer that stops reading can send at most the credit it had, so the wait
- * ends within that credit's transfers and SB_CONN_STALL_MS. The reconnect turns the waiting
- * deliveries into orphans, whose outcomes go again through $management while their locks are
- * valid. During the shutdown the settle deadline bounds the same wait.
+ * Returns true when a disposition has waited SB_CONN_STALL_MS for the peer's settlement and its
+ * message's lock has expired meanwhile, so that no settlement can succeed any more.
+ */
+static bool disposition_outlived_lock(const consumer_app *app, int64_t now_ms)
+{
+    for (size_t i = 0; i < app->slot_capacity; i++) {
+        const delivery_slot *slot = &app->slots[i];
+
+        if (slot->serial != 0 && slot->awaiting_peer && slot->has_lock &&
+            now_ms >= slot->lock_expiry_ms && now_ms - slot->outcome_sent_ms >= SB_CONN_STALL_MS) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Drops the connection when the peer has most likely stopped reading our socket, while its own
+ * frames may still arrive and keep the connection open. Two signs tell, while dispositions wait
+ * for the peer's settlement:
+ *
+ * - SB_CONN_STALL_MS passed with no settlement and no transfer bytes from the peer. Transfer
+ *   bytes count, because on a slow link the settlements queue behind the transfers that the
+ *   peer sent earlier.
+ * - SB_CONN_STALL_MS passed with no settlement, and a disposition waited past its message's
+ *   lock. A peer that stopped reading can still send the messages that reach the queue, up to
+ *   the credit it had, and each restarts the first wait, but the locks expire.
+ *
+ * The reconnect turns the waiting deliveries into orphans, whose outcomes go again through
+ * $management while their locks are valid. During the shutdown the settle deadline bounds the
+ * same wait.
  */
 static void drop_if_unsettled(consumer_app *app, int64_t now_ms)
 {
-    if (app->draining || app->unsettled_count == 0 ||
-        now_ms - app->unsettled_since_ms < SB_CONN_STALL_MS) {
+    if (app->draining || app->unsettled_count == 0) {
         return;
     }
     wl_error cause = {0};
-    wl_error_set(&cause, WL_ERR_TIMEOUT,
-                 "%zu dispositions waited %d ms with no settlement or message from Service Bus: "
-                 "the peer takes no data",
-                 app->unsettled_count, SB_CONN_STALL_MS);
+    if (now_ms - app->unsettled_since_ms >= SB_CONN_STALL_MS) {
+        wl_error_set(&cause, WL_ERR_TIMEOUT,
+                     "%zu dispositions waited %d ms with no settlement or message from Service "
+                     "Bus: the peer takes no data",
+                     app->unsettled_count, SB_CONN_STALL_MS);
+    } else if (now_ms - app->peer_settled_ms >= SB_CONN_STALL_MS &&
+               disposition_outlived_lock(app, now_ms)) {
+        wl_error_set(&cause, WL_ERR_TIMEOUT,
+                     "%zu dispositions waited and Service Bus settled none in %d ms, one of them "
+                     "past its message's lock: the peer takes no data",
+                     app->unsettled_count, SB_CONN_STALL_MS);
+    } else {
+        return;
+    }
     sb_conn_drop(app->conn, &cause, app->peer_settled_ms);
 }
 

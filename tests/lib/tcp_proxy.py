@@ -2,7 +2,8 @@
 
 Forwards 127.0.0.1:<free port> to 127.0.0.1:TARGET_PORT and writes its port to READY_FILE.
 SIGUSR1 closes every open connection at once. The listener stays open, so the client can
-reconnect, and the number of connections cut so far is printed after each cut.
+reconnect, and the number of connections cut so far is printed after each cut. SIGUSR2 stalls
+the connections open at that moment as --stall-after does, from the client's next bytes on.
 
 With --stall-after BYTES, the first connection stops reading from its client once it has
 forwarded BYTES bytes to the target, and keeps forwarding the target's bytes to the client. The
@@ -36,15 +37,19 @@ parser.add_argument("target_port", type=int)
 args = parser.parse_args()
 
 open_writers = set()
+stall_signals = set()  # one event per open connection, set by SIGUSR2
 cut_total = 0
 connections = 0
 
 
-async def pipe(reader, writer, stall_after=-1, rate=0):
+async def pipe(reader, writer, stall_after=-1, rate=0, stall_signal=None):
     forwarded = 0
     started = time.monotonic()
     try:
         while data := await reader.read(16384 if rate else 65536):
+            if stall_signal is not None and stall_signal.is_set():
+                print("stalled on SIGUSR2", flush=True)
+                await asyncio.Event().wait()  # never set: the client's bytes are not read
             if 0 <= stall_after <= forwarded + len(data):
                 writer.write(data[: stall_after - forwarded])
                 print(f"stalled after {stall_after} bytes", flush=True)
@@ -77,8 +82,12 @@ async def handle(client_reader, client_writer):
         server_writer.get_extra_info("socket").setsockopt(
             socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     open_writers.update((client_writer, server_writer))
-    await asyncio.gather(pipe(client_reader, server_writer, stall_after, args.client_rate),
-                         pipe(server_reader, client_writer, -1, args.server_rate))
+    stall_signal = asyncio.Event()
+    stall_signals.add(stall_signal)
+    await asyncio.gather(
+        pipe(client_reader, server_writer, stall_after, args.client_rate, stall_signal),
+        pipe(server_reader, client_writer, -1, args.server_rate))
+    stall_signals.discard(stall_signal)
     open_writers.difference_update((client_writer, server_writer))
 
 
@@ -91,9 +100,15 @@ def cut():
     print(f"cut, {cut_total} connections so far", flush=True)
 
 
+def stall_open_connections():
+    for event in stall_signals:
+        event.set()
+
+
 async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, cut)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, stall_open_connections)
     with open(args.ready_file + ".tmp", "w") as ready:
         ready.write(str(server.sockets[0].getsockname()[1]))
     os.rename(args.ready_file + ".tmp", args.ready_file)
