@@ -168,7 +168,7 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
     if (stats->late_open > 0) {
         LOG_WARN("late-open",
                  "%" PRIu64 " transfers of finished messages had no outcome when the run ended, so "
-                 "each may have left another copy of its message in the queue",
+                 "each may have stored a copy of its message in the queue",
                  stats->late_open);
     }
     log_json_escape(escaped, sizeof escaped, error != NULL ? error->message : "");
