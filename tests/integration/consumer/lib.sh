@@ -161,6 +161,22 @@ metric() {
         <<<"$body"
 }
 
+# counters_add_up: reads the running consumer's end counters into RECEIVED, COMPLETED,
+# ABANDONED, DEAD_LETTERED and LOCKS_LOST, prints them, and fails unless every received delivery
+# ended in exactly one of the others. Call it once the queue is drained and nothing is in flight.
+counters_add_up() {
+    RECEIVED="$(metric consumer_messages_received_total)"
+    COMPLETED="$(metric consumer_messages_completed_total)"
+    ABANDONED="$(metric consumer_messages_abandoned_total)"
+    DEAD_LETTERED="$(metric consumer_messages_dead_lettered_total)"
+    LOCKS_LOST="$(metric consumer_locks_lost_total)"
+    echo "received $RECEIVED, completed $COMPLETED, abandoned $ABANDONED," \
+        "dead-lettered $DEAD_LETTERED, locks lost $LOCKS_LOST"
+    ((RECEIVED == COMPLETED + ABANDONED + DEAD_LETTERED + LOCKS_LOST)) ||
+        fail "received $RECEIVED != completed $COMPLETED + abandoned $ABANDONED +" \
+            "dead-lettered $DEAD_LETTERED + locks lost $LOCKS_LOST"
+}
+
 # settled_count: prints the messages the running consumer has completed or dead-lettered.
 settled_count() {
     local completed dead_lettered
