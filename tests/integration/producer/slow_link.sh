@@ -16,7 +16,7 @@ expect_late_acceptances_match() {
     local log="$1" count="$2" result copies late open
     result="$(node "$PRODUCER_TEST_LIB/receive.js" --connection-string "$EMULATOR_CONNECTION_STRING" \
         --queue test-queue --expect "$count" --exact --allow-duplicates)" ||
-        fail "the queue does not hold every message: $result"
+        fail "the queue does not contain every message: $result"
     copies="$(sed -n 's/.*"duplicate_counts":\([0-9]*\).*/\1/p' <<<"$result")"
     late="$(summary_field "$log" late_accepted)"
     open="$(summary_field "$log" late_open)"
@@ -25,7 +25,7 @@ expect_late_acceptances_match() {
     ((late <= copies)) ||
         fail "the producer counted $late late acceptances, but the queue holds $copies second copies"
     ((copies <= late + open)) ||
-        fail "the queue holds $copies second copies, more than $late late acceptances and $open open transfers"
+        fail "the queue contains $copies second copies, more than $late late acceptances and $open open transfers"
     if ((late > 0)); then
         grep -q '"event":"late-acceptance"' "$log" || fail "no late-acceptance warning was logged"
     fi
@@ -33,6 +33,20 @@ expect_late_acceptances_match() {
         grep -q '"event":"late-open"' "$log" || fail "no late-open warning was logged"
     fi
     echo "slow_link: $late late acceptances, $open open at the end, $copies second copies in the queue"
+}
+
+# send_at_200kbs SECONDS LOG COUNT: sends COUNT messages of 256 KiB, all in flight at once,
+# through a proxy at 200 kB/s (1.3 s each) with a 500 ms send timeout. Fails unless the run ends
+# within SECONDS with status 0 and every message accepted.
+send_at_200kbs() {
+    local seconds="$1" log="$2" count="$3"
+    proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --client-rate 200000
+    run_producer_within "$seconds" "$log" --connection-string "$THROUGH_PROXY" \
+        --queue test-queue --count "$count" --inflight "$count" --body-size 262069 \
+        --send-timeout 500ms
+    [[ "$PRODUCER_STATUS" == 0 ]] ||
+        fail "the producer exited $PRODUCER_STATUS: $(tail -n 5 "$log.stderr")"
+    expect_accepted "$log" "$count"
 }
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
@@ -55,12 +69,8 @@ echo "slow_link: $retried of 120 messages resent"
 # 200 kB/s is 1.3 s, against 500 ms). No outcome comes within a send timeout, but the bytes keep
 # moving, so the connection must not be dropped as stalled: dropping it would start every
 # message over, and none would ever finish. Resends are expected here.
-proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --client-rate 200000
 log="$PRODUCER_TEST_DIR/slower.log"
-run_producer_within 60 "$log" --connection-string "$THROUGH_PROXY" --queue test-queue \
-    --count 3 --inflight 3 --body-size 262069 --send-timeout 500ms
-[[ "$PRODUCER_STATUS" == 0 ]] || fail "the producer exited $PRODUCER_STATUS: $(tail -n 5 "$log.stderr")"
-expect_accepted "$log" 3
+send_at_200kbs 60 "$log" 3
 expect_no_disconnect "$log"
 expect_late_acceptances_match "$log" 3
 echo "slow_link: 3 messages at 1.3 s each with a 500 ms send timeout, $(summary_field "$log" retried) resent"
@@ -68,12 +78,8 @@ echo "slow_link: 3 messages at 1.3 s each with a 500 ms send timeout, $(summary_
 # Every message resent while its first transfer is on its way, and accepted through that first
 # transfer (256 KiB at 200 kB/s is 1.3 s, against 500 ms). The run ends once all six are
 # accepted, while resent copies may still be on their way, and their outcomes never arrive.
-proxy_start "$EMULATOR_CONNECTION_STRING" "$EMULATOR_AMQP_PORT" --client-rate 200000
 log="$PRODUCER_TEST_DIR/copies.log"
-run_producer_within 120 "$log" --connection-string "$THROUGH_PROXY" --queue test-queue \
-    --count 6 --inflight 6 --body-size 262069 --send-timeout 500ms
-[[ "$PRODUCER_STATUS" == 0 ]] || fail "the producer exited $PRODUCER_STATUS: $(tail -n 5 "$log.stderr")"
-expect_accepted "$log" 6
+send_at_200kbs 120 "$log" 6
 # The proxy forwards the bytes it still has after the producer has closed.
 sleep 5
 expect_late_acceptances_match "$log" 6
