@@ -168,10 +168,9 @@ void sb_conn_abort(sb_conn *conn);
 /*
  * The shortest time an application waits for the outcomes or settlements that a peer owes it
  * before it calls sb_conn_drop, when none comes and no other sign shows that bytes still move.
- * Once a socket's send buffer is full, the kernel reports it writable only
- * after part of the buffer has drained, so on a slow link the writes come in bursts with gaps
- * between them. With a bound of 100 ms, connections through a 2 MB/s proxy were dropped while
- * their bytes moved.
+ * Once a socket's send buffer is full, the kernel reports it writable only after part of the
+ * buffer has drained, so on a slow link the writes come in bursts with gaps between them. With
+ * a bound of 100 ms, connections through a 2 MB/s proxy were dropped while their bytes moved.
  */
 #define SB_CONN_STALL_MS 10000
 

@@ -236,12 +236,12 @@ static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_
 
 /*
  * Warns when a full window of messages may not fit a pod. Messages not yet written to the socket
- * stay in memory, more than one copy of each. Peak RSS (/usr/bin/time, one run each on a 2-core
- * machine, 400 messages with 262069-byte bodies, --inflight 200, a 52 MB window) was 160 MB
- * straight to the emulator, 131 MB through a proxy at 8 MB/s, and 166 MB and 178 MB when the
- * proxy stopped reading after 1 MB and 20 MB, so that the connection was dropped and the
- * messages resent. The estimate covers the largest: the 12 MB that a run of one small message
- * peaks at, and 3.2 bytes per window byte on top.
+ * stay in memory, more than one copy of each. Peak RSS was measured with /usr/bin/time, one run
+ * each on a 2-core machine, for 400 messages with 262069-byte bodies and --inflight 200 (a 52 MB
+ * window). It was 160 MB straight to the emulator and 131 MB through a proxy at 8 MB/s. It was
+ * 166 MB and 178 MB when the proxy stopped reading after 1 MB and 20 MB, so that the connection
+ * was dropped and the messages resent. The estimate covers the largest: the 12 MB that a run of
+ * one small message peaks at, and 3.2 bytes per window byte on top.
  */
 static void warn_buffer_bound(const producer_options *options)
 {
