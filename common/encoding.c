@@ -135,6 +135,32 @@ int32_t wl_utf8_decode(const uint8_t *text, size_t available, size_t *out_length
     return (int32_t)value;
 }
 
+size_t wl_utf8_copy(char *out, size_t capacity, const char *text)
+{
+    static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+    size_t written = 0;
+    size_t available = strlen(text);
+
+    if (capacity == 0) {
+        return 0;
+    }
+    for (size_t at = 0; at < available;) {
+        size_t length;
+        bool valid = wl_utf8_decode((const uint8_t *)text + at, available - at, &length) >= 0;
+        const char *bytes = valid ? text + at : replacement;
+        size_t size = valid ? length : sizeof replacement - 1;
+
+        if (written + size >= capacity) {
+            break;
+        }
+        memcpy(out + written, bytes, size);
+        written += size;
+        at += length;
+    }
+    out[written] = '\0';
+    return written;
+}
+
 size_t wl_utf8_encode(char out[4], uint32_t code)
 {
     if (code < 0x80) {

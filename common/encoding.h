@@ -45,6 +45,14 @@ int wl_hex_digit_value(char c);
  */
 int32_t wl_utf8_decode(const uint8_t *text, size_t available, size_t *out_length);
 
+/*
+ * Copies `text` into `out` (capacity bytes, NUL included) as valid UTF-8: each byte that starts
+ * no well-formed sequence becomes U+FFFD, and the copy ends before the first character that does
+ * not fit, never inside one. Returns the bytes written, NUL excluded. For text from peers, such
+ * as an HTTP error body, on its way into JSON logs or AMQP strings, which must be UTF-8.
+ */
+size_t wl_utf8_copy(char *out, size_t capacity, const char *text);
+
 /* Writes `code` (at most U+10FFFF) as UTF-8 into `out`; returns the bytes written, 1 to 4. */
 size_t wl_utf8_encode(char out[4], uint32_t code);
 

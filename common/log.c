@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "encoding.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
@@ -55,38 +57,51 @@ bool log_enabled(log_level level)
 size_t log_json_escape(char *out, size_t capacity, const char *text)
 {
     size_t length = 0;
+    size_t available = strlen(text);
 
     if (capacity == 0) {
         return 0;
     }
-    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+    for (size_t at = 0; at < available;) {
+        const unsigned char c = (unsigned char)text[at];
         char escaped[8];
+        const char *bytes = escaped;
         size_t n;
+        size_t consumed = 1;
 
-        if (*p == '"' || *p == '\\') {
+        if (c == '"' || c == '\\') {
             escaped[0] = '\\';
-            escaped[1] = (char)*p;
+            escaped[1] = (char)c;
             n = 2;
-        } else if (*p == '\n') {
+        } else if (c == '\n') {
             memcpy(escaped, "\\n", 2);
             n = 2;
-        } else if (*p == '\r') {
+        } else if (c == '\r') {
             memcpy(escaped, "\\r", 2);
             n = 2;
-        } else if (*p == '\t') {
+        } else if (c == '\t') {
             memcpy(escaped, "\\t", 2);
             n = 2;
-        } else if (*p < 0x20 || *p == 0x7f) {
-            n = (size_t)snprintf(escaped, sizeof escaped, "\\u%04x", *p);
-        } else {
-            escaped[0] = (char)*p;
+        } else if (c < 0x20 || c == 0x7f) {
+            n = (size_t)snprintf(escaped, sizeof escaped, "\\u%04x", c);
+        } else if (c < 0x80) {
+            escaped[0] = (char)c;
             n = 1;
+        } else if (wl_utf8_decode((const uint8_t *)text + at, available - at, &consumed) >= 0) {
+            bytes = text + at; /* a whole character, copied as it is */
+            n = consumed;
+        } else {
+            /* JSON text must be UTF-8 (RFC 8259), and a log shipper may drop a line that is
+             * not, so a byte that starts no well-formed sequence becomes U+FFFD. */
+            memcpy(escaped, "\\ufffd", 6);
+            n = 6;
         }
         if (length + n >= capacity) {
             break;
         }
-        memcpy(out + length, escaped, n);
+        memcpy(out + length, bytes, n);
         length += n;
+        at += consumed;
     }
     out[length] = '\0';
     return length;

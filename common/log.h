@@ -46,8 +46,10 @@ void log_write(log_level level, const char *event, const char *fmt, ...)
 void log_write_fields(log_level level, const char *event, const char *fields_json, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
 
-/* Appends `text` to `out` as the inside of a JSON string, escaping as RFC 8259 requires.
- * Writes at most `capacity - 1` bytes and always terminates; returns the length written. */
+/* Appends `text` to `out` as the inside of a JSON string, escaping as RFC 8259 requires, with
+ * U+FFFD for each byte that starts no well-formed UTF-8 sequence. Writes at most `capacity - 1`
+ * bytes, never part of a character or an escape, and always terminates; returns the length
+ * written. */
 size_t log_json_escape(char *out, size_t capacity, const char *text);
 
 #define LOG_DEBUG(event, ...)                                                                      \

@@ -781,8 +781,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *user)
     if (name_length == 19 && strncasecmp(data, "x-ms-retry-after-ms", 19) == 0) {
         request->result.retry_after_ms = strtoll(value, NULL, 10);
     } else if (name_length == 16 && strncasecmp(data, "x-ms-activity-id", 16) == 0) {
-        copy_header_value(value, strlen(value), request->result.activity_id,
-                          sizeof request->result.activity_id);
+        wl_utf8_copy(request->result.activity_id, sizeof request->result.activity_id, value);
     } else if (name_length == 19 && strncasecmp(data, "x-ms-request-charge", 19) == 0) {
         request->result.request_charge = strtod(value, NULL);
     } else if (name_length == 14 && strncasecmp(data, "x-ms-substatus", 14) == 0) {
@@ -1135,9 +1134,13 @@ static void describe_failure(cosmos_request *request, CURLcode code)
     if (cJSON_IsString(message)) {
         text = message->valuestring;
     }
+    /* The text goes on into logs and into a dead-letter description, which must be UTF-8, so
+     * the excerpt ends at a character boundary and invalid bytes become U+FFFD. */
+    char excerpt[401];
+    wl_utf8_copy(excerpt, sizeof excerpt, text);
     wl_error_set_condition(&result->error, cosmos_status_class(result->http_status),
                            cJSON_IsString(error_code) ? error_code->valuestring : "",
-                           "Cosmos returned HTTP %d: %.400s", result->http_status, text);
+                           "Cosmos returned HTTP %d: %s", result->http_status, excerpt);
     cJSON_Delete(body);
     result->error.http_status = result->http_status;
     snprintf(result->error.activity_id, sizeof result->error.activity_id, "%s",

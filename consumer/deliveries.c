@@ -10,6 +10,7 @@
  */
 #include "app.h"
 
+#include "encoding.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -202,22 +203,14 @@ static void fill_lock(consumer_app *app, delivery_slot *slot, pn_delivery_t *del
     slot->has_lock = true;
 }
 
-/* Copies `text` into `out`, truncating to `capacity - 1` bytes. */
-static void copy_text(char *out, size_t capacity, const char *text)
-{
-    size_t length = strnlen(text, capacity - 1);
-
-    memcpy(out, text, length);
-    out[length] = '\0';
-}
-
 static void decide(delivery_slot *slot, settle_action action, const char *reason,
                    const char *description)
 {
     slot->decided = true;
     slot->action = action;
-    copy_text(slot->reason, sizeof slot->reason, reason);
-    copy_text(slot->description, sizeof slot->description, description);
+    /* Both go into AMQP strings, which must be UTF-8. */
+    wl_utf8_copy(slot->reason, sizeof slot->reason, reason);
+    wl_utf8_copy(slot->description, sizeof slot->description, description);
 }
 
 static bool apply_outcome(consumer_app *app, delivery_slot *slot);

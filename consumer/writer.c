@@ -144,14 +144,9 @@ static void remove_job(writer *w, consumer_job *job)
 static void finish(writer *w, consumer_job *job, settle_action action, const char *reason,
                    const char *description)
 {
-    size_t reason_length = strnlen(reason, sizeof job->reason - 1);
-    size_t description_length = strnlen(description, sizeof job->description - 1);
-
     job->action = action;
-    memcpy(job->reason, reason, reason_length);
-    job->reason[reason_length] = '\0';
-    memcpy(job->description, description, description_length);
-    job->description[description_length] = '\0';
+    wl_utf8_copy(job->reason, sizeof job->reason, reason);
+    wl_utf8_copy(job->description, sizeof job->description, description);
     remove_job(w, job);
     if (!job_queue_push(w->options.outbox, job)) {
         /* The outbox has room for every delivery slot of the receiver, so this is a bug. */
@@ -162,13 +157,20 @@ static void finish(writer *w, consumer_job *job, settle_action action, const cha
 
 /* ---- Cosmos checks ---- */
 
+/* Writes a description of a failed request that fits a dead-letter description. The excerpts
+ * end at character boundaries, because the description must be UTF-8. */
 static void describe_result(const cosmos_result *result, char *out, size_t capacity)
 {
+    char message[201];
+    char activity_id[41];
+
+    wl_utf8_copy(message, sizeof message, result->error.message);
     if (result->http_status == 0) {
-        snprintf(out, capacity, "Cosmos DB unreachable: %.200s", result->error.message);
+        snprintf(out, capacity, "Cosmos DB unreachable: %s", message);
     } else {
-        snprintf(out, capacity, "%.200s (activity id %.40s)", result->error.message,
-                 result->activity_id[0] ? result->activity_id : "none");
+        wl_utf8_copy(activity_id, sizeof activity_id,
+                     result->activity_id[0] ? result->activity_id : "none");
+        snprintf(out, capacity, "%s (activity id %s)", message, activity_id);
     }
 }
 
@@ -414,8 +416,10 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
         break;
     case SETTLE_ABANDON: {
         char description[320];
-        snprintf(description, sizeof description, "retry deadline passed after %d attempts: %.250s",
-                 job->attempt, detail);
+        char excerpt[251];
+        wl_utf8_copy(excerpt, sizeof excerpt, detail);
+        snprintf(description, sizeof description, "retry deadline passed after %d attempts: %s",
+                 job->attempt, excerpt);
         finish(w, job, SETTLE_ABANDON, decision.reason, description);
         break;
     }

@@ -1,5 +1,6 @@
 #include "check.h"
 #include "encoding.h"
+#include "log.h"
 
 #include <stdlib.h>
 
@@ -136,7 +137,62 @@ TEST_CASE(utf8_encode_roundtrip)
     }
 }
 
+TEST_CASE(utf8_copy_table)
+{
+    static const struct {
+        const char *text;
+        size_t capacity;
+        const char *expected;
+    } cases[] = {
+        {"plain", 16, "plain"},
+        {"caf\xC3\xA9", 16, "caf\xC3\xA9"},
+        /* "é" does not fit after "caf" in 5 bytes: the copy ends before it, not inside it. */
+        {"caf\xC3\xA9", 5, "caf"},
+        {"caf\xC3\xA9", 6, "caf\xC3\xA9"},
+        {"\xF0\x9F\x98\x80!", 4, ""},
+        {"\xF0\x9F\x98\x80!", 6, "\xF0\x9F\x98\x80!"},
+        /* Latin-1 bytes, a lone continuation byte, a truncated sequence, an overlong form and
+         * a surrogate each become U+FFFD, one per byte that starts no well-formed sequence. */
+        {"caf\xE9", 16, "caf\xEF\xBF\xBD"},
+        {"a\x80"
+         "b",
+         16,
+         "a\xEF\xBF\xBD"
+         "b"},
+        {"a\xE2\x82", 16, "a\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"\xC0\xAF", 16, "\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"\xED\xA0\x80", 16, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+        /* A replacement that does not fit ends the copy too. */
+        {"ab\xFF", 5, "ab"},
+        {"", 1, ""},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[16];
+        size_t written = wl_utf8_copy(out, cases[i].capacity, cases[i].text);
+
+        CHECK_STR_EQ(out, cases[i].expected);
+        CHECK_INT_EQ(written, strlen(cases[i].expected));
+    }
+}
+
+TEST_CASE(json_escape_utf8)
+{
+    char out[64];
+
+    /* Whole characters pass as they are, and invalid bytes become the escape for U+FFFD. */
+    CHECK_INT_EQ(log_json_escape(out, sizeof out, "caf\xC3\xA9 \xE9t\xE9\n"), 21);
+    CHECK_STR_EQ(out, "caf\xC3\xA9 \\ufffdt\\ufffd\\n");
+    /* A cut keeps characters and escapes whole: 6 bytes hold "ab" and one "é" but not the
+     * second, and 8 bytes hold "ab\"" but no part of the escape after it. */
+    CHECK_INT_EQ(log_json_escape(out, 6, "ab\xC3\xA9\xC3\xA9"), 4);
+    CHECK_STR_EQ(out, "ab\xC3\xA9");
+    CHECK_INT_EQ(log_json_escape(out, 8, "ab\"\xFF"), 4);
+    CHECK_STR_EQ(out, "ab\\\"");
+}
+
 TEST_MAIN(TEST_ENTRY(base64_roundtrip), TEST_ENTRY(base64_rejects_invalid),
           TEST_ENTRY(url_encode_reserved), TEST_ENTRY(url_decode), TEST_ENTRY(hmac_sha256_rfc4231),
           TEST_ENTRY(hex_digit_values), TEST_ENTRY(utf8_decode_table),
-          TEST_ENTRY(utf8_encode_roundtrip))
+          TEST_ENTRY(utf8_encode_roundtrip), TEST_ENTRY(utf8_copy_table),
+          TEST_ENTRY(json_escape_utf8))

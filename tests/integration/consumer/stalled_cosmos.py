@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A Cosmos DB stand-in whose document writes fail in one of two ways (--mode).
+"""A Cosmos DB stand-in whose document writes fail in one of three ways (--mode).
 
 It responds to the consumer's start-up check (create database, create container, read container)
 with success, so that the consumer grants credit. Then, for each document upsert:
@@ -10,6 +10,11 @@ with success, so that the consumer grants credit. Then, for each document upsert
 - reset-reused: the first upsert on each connection gets 201, and the line "201 ID" goes to
   --requests-file. The second gets the start of a 201 response and then a TCP reset, and the
   line "reset ID", as when a server closes a kept-alive connection while a request is on it.
+- reject-text: every upsert gets 400 with error text that is hard to pass on, and the line
+  "400 ID" goes to --requests-file. Odd-numbered upserts get a JSON error whose message is
+  "x" and 300 times "é" in UTF-8, which a cut at a byte count splits in the middle of a
+  character. Even ones get an HTML page in Latin-1, as a proxy might send, with bytes that are
+  not UTF-8 in the body and in the x-ms-activity-id header.
 
     /usr/bin/python3 stalled_cosmos.py --ready-file FILE --requests-file FILE [--mode MODE]
 
@@ -40,6 +45,8 @@ class Handler(BaseHTTPRequestHandler):
     requests_file = ""
     mode = "stall"
     upserts_on_connection = 0  # http.server keeps one handler per connection
+    upserts = 0  # on every connection, for reject-text
+    upserts_lock = threading.Lock()
 
     def log_message(self, format, *args):  # noqa: A002 (the base class names it format)
         sys.stdout.write("stalled_cosmos: " + (format % args) + "\n")
@@ -49,8 +56,8 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
+    def reply(self, status, body, ascii_only=True):
+        data = json.dumps(body, ensure_ascii=ascii_only).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -80,6 +87,9 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
+        if DOCS_PATH.match(path) and self.mode == "reject-text":
+            self.reject_with_text(json.loads(body))
+            return
         if DOCS_PATH.match(path):
             document = json.loads(body)
             self.record(document["id"])
@@ -90,6 +100,22 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(201, json.loads(body) if body else {})
             return
         self.reply(404, {"code": "NotFound", "message": f"no route for POST {path}"})
+
+    def reject_with_text(self, document):
+        with Handler.upserts_lock:
+            Handler.upserts += 1
+            number = Handler.upserts
+        self.record(f"400 {document['id']}")
+        if number % 2 == 1:
+            self.reply(400, {"code": "BadRequest", "message": "x" + "\u00e9" * 300}, ascii_only=False)
+            return
+        data = b"<html><body>Requ\xeate invalide \xff\xfe</body></html>"
+        self.send_response(400)
+        self.send_header("Content-Type", "text/html; charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-activity-id", "activit\u00e9-\u00ff")  # sent as Latin-1 bytes
+        self.end_headers()
+        self.wfile.write(data)
 
     def record(self, line):
         with open(self.requests_file, "a", encoding="utf-8") as out:
@@ -107,7 +133,7 @@ def main():
     parser = argparse.ArgumentParser(description="Cosmos DB stand-in whose writes fail")
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--requests-file", required=True)
-    parser.add_argument("--mode", choices=["stall", "reset-reused"], default="stall")
+    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text"], default="stall")
     args = parser.parse_args()
 
     Handler.requests_file = args.requests_file
