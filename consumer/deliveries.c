@@ -920,10 +920,17 @@ void deliveries_top_up_credit(consumer_app *app)
         return;
     }
     if (!writer_ready(app->writer)) {
-        if (!app->credit_paused && pn_link_credit(link) > 0) {
-            pn_link_drain(link, 0); /* take back the credit while Cosmos DB is not ready */
-            LOG_INFO("credit-withheld", "Cosmos DB is not ready: draining the credit of %d",
-                     pn_link_credit(link));
+        /* Logged at every pause, also with no credit left to take back, so that each
+         * credit-granted line has a credit-withheld line before it. */
+        if (!app->credit_paused) {
+            int credit = pn_link_credit(link);
+            if (credit > 0) {
+                pn_link_drain(link, 0); /* take back the credit while Cosmos DB is not ready */
+            }
+            LOG_INFO("credit-withheld",
+                     "Cosmos DB is not ready: taking no new messages from %s (draining the "
+                     "credit of %d)",
+                     app->source_address, credit);
         }
         app->credit_paused = true;
         return;
@@ -952,7 +959,9 @@ void deliveries_top_up_credit(consumer_app *app)
         pn_link_flow(link, want);
     }
     if (resumed) {
-        LOG_INFO("credit-granted", "Cosmos DB is ready: credit %d on %s", pn_link_credit(link),
-                 app->source_address);
+        LOG_INFO("credit-granted",
+                 "Cosmos DB is ready: taking messages from %s again (credit %d, %d deliveries "
+                 "held)",
+                 app->source_address, pn_link_credit(link), on_link);
     }
 }
