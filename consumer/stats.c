@@ -45,6 +45,10 @@ static const metrics_definition definitions[] = {
     COUNTER("consumer_coalesce_pauses_total",
             "pauses taken so that Cosmos DB responses arriving one by one are handled together",
             coalesce_pauses),
+    COUNTER("consumer_stamps_in_future_total",
+            "completed messages whose srcStamp was later than the consumer's clock, which "
+            "consumer_end_to_end_seconds leaves out",
+            stamps_in_future),
     RETRIES("408", retries_408),
     RETRIES("429", retries_429),
     RETRIES("449", retries_449),

@@ -393,7 +393,14 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     switch (decision.action) {
     case SETTLE_COMPLETE: {
         double seconds = (double)(wl_clock_realtime_us(w->clock) - job->src_unix_us) / 1e6;
-        metrics_histogram_observe(w->options.stats->end_to_end_latency, seconds);
+        /* A stamp ahead of our clock (the producer's clock is ahead, or the sender wrote any
+         * time it liked) has no latency to observe, and a negative one would land in the
+         * lowest bucket as if it were the fastest. */
+        if (seconds >= 0) {
+            metrics_histogram_observe(w->options.stats->end_to_end_latency, seconds);
+        } else {
+            metrics_counter_inc(w->options.stats->stamps_in_future, 1);
+        }
         finish(w, job, SETTLE_COMPLETE, decision.reason, "");
         break;
     }
