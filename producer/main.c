@@ -262,7 +262,7 @@ static void warn_buffer_bound(const producer_options *options)
 static int run_producer(const producer_config *config, progress_mode mode)
 {
     const service_settings *service = &config->service;
-    sb_target target;
+    const sb_target *target = &config->target;
     wl_error err = {0};
     metrics_registry *metrics = NULL;
     health_server *health = NULL;
@@ -273,21 +273,16 @@ static int run_producer(const producer_config *config, progress_mode mode)
     service_signals *signals = NULL;
     int exit_code = 1;
 
-    if (sb_settings_resolve(&config->servicebus, NULL, &target, &err) != WL_OK) {
-        LOG_ERROR("invalid-configuration", "%s", err.message);
-        fprintf(stderr, "producer: %s\n", err.message);
-        sb_target_free(&target);
-        return 2;
-    }
-    LOG_INFO("target", "sending to %s on %s:%u over %s with %s", target.queue, target.host,
-             (unsigned)target.port, target.tls ? "TLS" : "plain TCP", sb_target_auth_name(&target));
+    LOG_INFO("target", "sending to %s on %s:%u over %s with %s", target->queue, target->host,
+             (unsigned)target->port, target->tls ? "TLS" : "plain TCP",
+             sb_target_auth_name(target));
     warn_buffer_bound(&config->producer);
 
     /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its
      * AADSTS message instead of a CBS timeout. */
-    if (target.workload_identity) {
+    if (target->workload_identity) {
         cred_token token = {0};
-        if (cred_get_token(target.credential, NULL, &token, &err) != WL_OK) {
+        if (cred_get_token(target->credential, NULL, &token, &err) != WL_OK) {
             LOG_ERROR("token-failed", "%s", err.message);
             fprintf(stderr, "producer: %s\n", err.message);
             goto out;
@@ -296,7 +291,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
                  token.expires_at_unix - (int64_t)time(NULL));
         cred_token_free(&token);
         /* From here on CBS takes tokens on the sender's thread, which must not wait for Entra. */
-        if (cred_start_background_refresh(target.credential, &err) != WL_OK) {
+        if (cred_start_background_refresh(target->credential, &err) != WL_OK) {
             LOG_ERROR("token-failed", "%s", err.message);
             fprintf(stderr, "producer: %s\n", err.message);
             goto out;
@@ -318,7 +313,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
     }
 
     proactor = pn_proactor();
-    run = producer_run_create(proactor, config, &target, metrics, ready, &err);
+    run = producer_run_create(proactor, config, target, metrics, ready, &err);
     if (run == NULL) {
         LOG_ERROR("invalid-configuration", "%s", err.message);
         exit_code = 2;
@@ -349,7 +344,6 @@ out:
     }
     health_server_destroy(health);
     metrics_registry_destroy(metrics);
-    sb_target_free(&target);
     return exit_code;
 }
 

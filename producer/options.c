@@ -92,10 +92,15 @@ wl_status producer_config_load(producer_config *config, int argc, char **argv,
     if (status != WL_OK) {
         return status;
     }
-    return service_settings_validate(&config->service, &level, err);
+    status = service_settings_validate(&config->service, &level, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    return sb_settings_resolve(&config->servicebus, NULL, &config->target, err);
 }
 
 void producer_config_free(producer_config *config)
 {
     config_free_sections(config->sections, PRODUCER_SECTION_COUNT);
+    sb_target_free(&config->target);
 }

@@ -42,21 +42,23 @@ typedef struct producer_config {
     sb_settings servicebus;
     service_settings service;
     producer_options producer;
-    /* The three sections above as config sections, for --help and the logged configuration. */
+    sb_target target; /* resolved from `servicebus` by producer_config_load */
+    /* The first three fields as config sections, for --help and the logged configuration. */
     config_section sections[PRODUCER_SECTION_COUNT];
 } producer_config;
 
 /*
  * Loads `config` (zeroed first) from the environment (`getenv_fn`, getenv when NULL) and `argv`,
- * then checks the progress mode and the log level. The Service Bus settings are checked later
- * by sb_settings_resolve. Returns WL_ERR_INVALID naming the flag and variable; the caller exits
- * 2. Free with producer_config_free, also after a failure.
+ * checks the progress mode and the log level, and resolves the Service Bus target with
+ * sb_settings_resolve, as the consumer does. With --help or --check it stops after loading.
+ * Returns WL_ERR_INVALID naming the flag and variable; the caller exits 2. Free with
+ * producer_config_free, also after a failure.
  */
 wl_status producer_config_load(producer_config *config, int argc, char **argv,
                                const char *(*getenv_fn)(const char *name), bool *out_help,
                                wl_error *err);
 
-/* Frees the strings of every section. */
+/* Frees the strings of every section and the resolved target. */
 void producer_config_free(producer_config *config);
 
 #endif

@@ -50,4 +50,4 @@ wl_unit_test(sb_settings SOURCES test_sb_settings.c
         resolve_expired_signature resolve_checks_ca_file health_bind_checked)
 wl_unit_test(producer_options SOURCES test_producer_options.c LIBS producer_core
   CASES defaults_differ_from_consumer shared_flags_reach_sections invalid_choices_named
-        body_size_fits_max_message)
+        body_size_fits_max_message servicebus_settings_resolved)

@@ -98,11 +98,30 @@ output="$(PRODUCER_INFLIGHT=0 "$PRODUCER_BIN" 2>&1 >/dev/null)" || status=$?
 grep -qF 'for --inflight (PRODUCER_INFLIGHT): expected an integer from 1 to 1000000' <<<"$output" ||
     fail "PRODUCER_INFLIGHT=0 printed \"$output\""
 
-# The effective configuration is logged once with the secret masked.
+# An invalid Service Bus setting is one plain line on stderr and nothing on stdout, as every
+# other configuration error is, and as the consumer prints it.
 status=0
-SERVICEBUS_CONNECTION_STRING="$emulator" "$PRODUCER_BIN" >"$PRODUCER_TEST_DIR/config.log" 2>&1 ||
+"$PRODUCER_BIN" --queue q >"$PRODUCER_TEST_DIR/missing.out" 2>"$PRODUCER_TEST_DIR/missing.err" ||
     status=$?
-[[ "$status" == 2 ]] || fail "a run without a queue exited $status, expected 2"
+[[ "$status" == 2 ]] || fail "a run without Service Bus settings exited $status, expected 2"
+[[ ! -s "$PRODUCER_TEST_DIR/missing.out" ]] ||
+    fail "a run without Service Bus settings wrote to stdout: $(cat "$PRODUCER_TEST_DIR/missing.out")"
+count="$(grep -c 'missing Service Bus settings' "$PRODUCER_TEST_DIR/missing.err" || true)"
+[[ "$count" == 1 ]] ||
+    fail "the missing Service Bus settings were reported $count times: $(cat "$PRODUCER_TEST_DIR/missing.err")"
+grep -qx 'producer: missing Service Bus settings: .*' "$PRODUCER_TEST_DIR/missing.err" ||
+    fail "the error is not one plain line: $(cat "$PRODUCER_TEST_DIR/missing.err")"
+
+# The effective configuration is logged once with the secret masked. Nothing listens on the
+# port, so the run ends at --give-up-after.
+status=0
+closed_port="$(free_port)"
+SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:$closed_port;SharedAccessKeyName=k;SharedAccessKey=topsecret-key;UseDevelopmentEmulator=true" \
+    "$PRODUCER_BIN" --queue q --count 1 --give-up-after 100ms --progress off \
+    >"$PRODUCER_TEST_DIR/config.log" 2>&1 || status=$?
+[[ "$status" == 1 ]] || fail "a run against a closed port exited $status, expected 1"
+[[ "$(grep -c '"event":"configuration"' "$PRODUCER_TEST_DIR/config.log")" == 1 ]] ||
+    fail "the configuration was not logged once"
 grep -q '"event":"configuration".*"connection-string":"\*\*\*"' "$PRODUCER_TEST_DIR/config.log" ||
     fail "the configuration line does not mask the connection string"
 grep -q topsecret "$PRODUCER_TEST_DIR/config.log" && fail "the log contains the key"
