@@ -1,5 +1,8 @@
 #include "options.h"
 
+#include "encoding.h"
+
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,16 +92,71 @@ static void fill_sections(consumer_config *config)
 }
 
 /*
- * Rejects a database or container id that Cosmos DB would refuse on every request: an empty
- * one, or one with a character that the REST API forbids in resource ids.
+ * Rejects a database or container id that the Cosmos client would reject at start. Cosmos DB
+ * allows ids of up to 255 characters without /, \, ? or # and without a trailing space. The
+ * client puts the id unencoded into request paths and into the signed resource link, so it
+ * accepts only the subset that needs no percent-encoding: 1 to 255 ASCII letters, digits,
+ * '-', '_' or '.'. cosmos_client_create checks the same rule.
  */
 static wl_status check_resource_id(const char *id, const char *flag, const char *env, wl_error *err)
 {
-    if (id == NULL || *id == '\0' || strpbrk(id, "/\\?#") != NULL) {
+    static const char expected[] = "expected 1 to 255 ASCII letters, digits, '-', '_' or '.', "
+                                   "which request URLs can contain unencoded";
+    char problem[64] = "";
+    size_t length = id != NULL ? strlen(id) : 0;
+
+    if (length > 255) {
+        /* The whole id would not fit the message. */
         return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value \"%s\" for --%s (%s): expected a non-empty id "
-                            "without /, \\, ? or #",
-                            id != NULL ? id : "", flag, env);
+                            "invalid value \"%.40s...\" for --%s (%s): it has %zu bytes; %s", id,
+                            flag, env, length, expected);
+    }
+    if (length == 0) {
+        snprintf(problem, sizeof problem, "it is empty");
+    }
+    for (size_t i = 0; i < length && problem[0] == '\0'; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c == ' ') {
+            snprintf(problem, sizeof problem, "byte %zu is a space", i);
+        } else if (c < 0x20 || c >= 0x7f) {
+            snprintf(problem, sizeof problem, "byte %zu is not printable ASCII", i);
+        } else if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
+            snprintf(problem, sizeof problem, "byte %zu is '%c'", i, c);
+        }
+    }
+    if (problem[0] != '\0') {
+        return wl_error_set(err, WL_ERR_INVALID, "invalid value \"%s\" for --%s (%s): %s; %s",
+                            id != NULL ? id : "", flag, env, problem, expected);
+    }
+    return WL_OK;
+}
+
+/*
+ * Rejects a master key that is not base64, which cosmos_client_create would reject later. The
+ * message never contains the key, only its length.
+ */
+static wl_status check_cosmos_key(const char *key, wl_error *err)
+{
+    size_t decoded_length = 0;
+    uint8_t *decoded;
+    bool valid;
+
+    if (key == NULL) {
+        return WL_OK;
+    }
+    decoded = wl_base64_decode(key, &decoded_length);
+    valid = decoded != NULL && decoded_length > 0;
+    if (decoded != NULL) {
+        explicit_bzero(decoded, decoded_length);
+        free(decoded);
+    }
+    if (!valid) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value for --cosmos-key (COSMOS_KEY), %zu characters (not "
+                            "shown): expected standard base64 with padding, as the primary or "
+                            "secondary key on the Keys page of the Cosmos DB account; unset it to "
+                            "use workload identity",
+                            strlen(key));
     }
     return WL_OK;
 }
@@ -269,6 +327,10 @@ static wl_status check_consumer_options(const consumer_options *options, wl_erro
     }
     status =
         check_resource_id(options->cosmos_container, "cosmos-container", "COSMOS_CONTAINER", err);
+    if (status != WL_OK) {
+        return status;
+    }
+    status = check_cosmos_key(options->cosmos_key, err);
     if (status != WL_OK) {
         return status;
     }

@@ -338,6 +338,89 @@ TEST_CASE(cosmos_endpoint_validated)
     }
 }
 
+/* A key that is not base64 is rejected with the options, named by flag and variable, and the
+ * message never contains the key. */
+TEST_CASE(cosmos_key_checked)
+{
+    static const char *const rejected[] = {"not base64!", "a2V", "====", "a2V5\n"};
+    consumer_config config;
+    wl_error err = {0};
+    char *argv[] = {"consumer"};
+
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        check_rejected("COSMOS_KEY", rejected[i], "--cosmos-key (COSMOS_KEY)");
+        check_rejected("COSMOS_KEY", rejected[i], "base64");
+        base_environment();
+        setenv("COSMOS_KEY", rejected[i], 1);
+        wl_error_clear(&err);
+        CHECK_INT_EQ(load(&config, 1, argv, &err), WL_ERR_INVALID);
+        if (strstr(err.message, rejected[i]) != NULL) {
+            fprintf(stderr, "the message shows the key: %s\n", err.message);
+            check_failures++;
+        }
+        consumer_config_free(&config);
+    }
+    check_rejected("COSMOS_KEY", "not base64!", "11 characters");
+
+    base_environment();
+    setenv(
+        "COSMOS_KEY",
+        "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+        1);
+    wl_error_clear(&err);
+    CHECK_INT_EQ(load(&config, 1, argv, &err), WL_OK);
+    consumer_config_free(&config);
+}
+
+/* A database or container id that the Cosmos client would reject is rejected with the options. */
+TEST_CASE(cosmos_ids_checked)
+{
+    static const struct {
+        const char *value;
+        const char *named;
+    } rejected[] = {
+        {"a b", "byte 1 is a space"},
+        {"results ", "byte 7 is a space"},
+        {"a/b", "byte 1 is '/'"},
+        {"a\\b", "byte 1 is '\\'"},
+        {"results?", "byte 7 is '?'"},
+        {"a#b", "byte 1 is '#'"},
+        {"caf\xc3\xa9", "byte 3 is not printable ASCII"},
+        {"a\tb", "byte 1 is not printable ASCII"},
+    };
+    static const char *const accepted[] = {"workload", "Orders-2024_v1.0", "a"};
+    char long_id[300];
+    consumer_config config;
+    char *argv[] = {"consumer"};
+
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        check_rejected("COSMOS_DATABASE", rejected[i].value, "--cosmos-database (COSMOS_DATABASE)");
+        check_rejected("COSMOS_DATABASE", rejected[i].value, rejected[i].named);
+        check_rejected("COSMOS_CONTAINER", rejected[i].value,
+                       "--cosmos-container (COSMOS_CONTAINER)");
+        check_rejected("COSMOS_CONTAINER", rejected[i].value, "1 to 255 ASCII letters, digits");
+    }
+
+    memset(long_id, 'a', 256);
+    long_id[256] = '\0';
+    check_rejected("COSMOS_CONTAINER", long_id, "it has 256 bytes");
+    check_rejected("COSMOS_CONTAINER", long_id, "1 to 255 ASCII letters");
+    long_id[255] = '\0';
+    for (size_t i = 0; i <= sizeof accepted / sizeof accepted[0]; i++) {
+        const char *id = i < sizeof accepted / sizeof accepted[0] ? accepted[i] : long_id;
+        wl_error err = {0};
+
+        base_environment();
+        setenv("COSMOS_DATABASE", id, 1);
+        setenv("COSMOS_CONTAINER", id, 1);
+        if (load(&config, 1, argv, &err) != WL_OK) {
+            fprintf(stderr, "id %s rejected: %s\n", id, err.message);
+            check_failures++;
+        }
+        consumer_config_free(&config);
+    }
+}
+
 TEST_CASE(missing_settings_are_named)
 {
     check_rejected("COSMOS_ENDPOINT", NULL, "COSMOS_ENDPOINT");
@@ -401,4 +484,5 @@ TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(check_mode_skips_service_settings), TEST_ENTRY(durations_follow_one_rule),
           TEST_ENTRY(shutdown_grace_new_name_wins), TEST_ENTRY(late_failures_rejected_at_start),
           TEST_ENTRY(cosmos_token_file_checked), TEST_ENTRY(partition_key_path_stable),
-          TEST_ENTRY(cosmos_endpoint_validated), TEST_ENTRY(coalesce_max_accepts_range))
+          TEST_ENTRY(cosmos_endpoint_validated), TEST_ENTRY(coalesce_max_accepts_range),
+          TEST_ENTRY(cosmos_key_checked), TEST_ENTRY(cosmos_ids_checked))

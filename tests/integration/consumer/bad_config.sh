@@ -45,11 +45,31 @@ expect_exit_2 'invalid value "https://127.0.0.1:1/ space" for --cosmos-endpoint'
     'COSMOS_ENDPOINT=https://127.0.0.1:1/ space' --
 expect_exit_2 '/destStamp" for --partition-key-path (COSMOS_PARTITION_KEY_PATH): destStamp changes' \
     COSMOS_PARTITION_KEY_PATH=/destStamp --
-expect_exit_2 'invalid Cosmos key' COSMOS_KEY='not base64!' --
+expect_exit_2 'invalid value for --cosmos-key (COSMOS_KEY), 11 characters (not shown): expected standard base64' \
+    COSMOS_KEY='not base64!' --
 expect_exit_2 'SERVICEBUS_CONNECTION_STRING' SERVICEBUS_CONNECTION_STRING= --
 expect_exit_2 'SERVICEBUS_QUEUE' SERVICEBUS_QUEUE= --
 expect_exit_2 'SERVICEBUS_ALLOW_INSECURE_PLAIN' SERVICEBUS_AUTH=plain --
 expect_exit_2 'unknown option --servicebus-ca-file' -- --servicebus-ca-file /dev/null
+
+# Errors of the options are one plain line on stderr, before logging starts. A key that is not
+# base64 and an id that the Cosmos client rejects are found there too, not in a later JSON
+# start-failed line. The key never appears.
+for setting in 'COSMOS_KEY=not base64!' 'COSMOS_DATABASE=a b'; do
+    status=0
+    output="$(timeout 60 env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
+        SERVICEBUS_QUEUE=orders COSMOS_ENDPOINT=https://127.0.0.1:1 COSMOS_KEY=a2V5 HEALTH_PORT=-1 \
+        "$setting" "$bin" 2>&1)" || status=$?
+    lines="$(wc -l <<<"$output")"
+    if [[ "$status" != 2 || "$lines" != 1 || "$output" != "consumer: invalid value "* ]]; then
+        echo "FAIL: $setting exited $status with $lines lines: $output"
+        failures=$((failures + 1))
+    fi
+    if grep -q 'not base64!' <<<"$output"; then
+        echo "FAIL: the message shows the Cosmos key: $output"
+        failures=$((failures + 1))
+    fi
+done
 
 # Values that used to pass the parser and fail only when used, with exit 1.
 expect_exit_2 'invalid value "999.1.1.1" for --health-bind (HEALTH_BIND)' HEALTH_BIND=999.1.1.1 --
@@ -57,6 +77,10 @@ expect_exit_2 'for --health-bind (HEALTH_BIND)' HEALTH_BIND=localhost -- --check
 expect_exit_2 'cannot read the file "/nonexistent/ca.pem" of --ca-file (SERVICEBUS_CA_FILE)' \
     SERVICEBUS_CA_FILE=/nonexistent/ca.pem --
 expect_exit_2 'invalid value "a/b" for --cosmos-database (COSMOS_DATABASE)' COSMOS_DATABASE=a/b --
+expect_exit_2 'invalid value "a b" for --cosmos-database (COSMOS_DATABASE): byte 1 is a space' \
+    'COSMOS_DATABASE=a b' --
+expect_exit_2 "invalid value \"$(printf 'c%.0s' {1..40})...\" for --cosmos-container (COSMOS_CONTAINER): it has 256 bytes" \
+    "COSMOS_CONTAINER=$(printf 'c%.0s' {1..256})" --
 expect_exit_2 'invalid value "" for --cosmos-container (COSMOS_CONTAINER)' -- --cosmos-container=
 expect_exit_2 'cannot read the file "/nonexistent/token" of AZURE_FEDERATED_TOKEN_FILE' \
     COSMOS_KEY= AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_FEDERATED_TOKEN_FILE=/nonexistent/token --
