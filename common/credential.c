@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef enum cred_kind_id {
@@ -619,9 +620,12 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
                      "file and scope");
         return NULL;
     }
-    if (strncmp(host, "https://", 8) != 0 && strncmp(host, "http://", 7) != 0) {
+    /* URL schemes are case-insensitive (RFC 3986, section 3.1). */
+    if (strncasecmp(host, "https://", 8) != 0 && strncasecmp(host, "http://", 7) != 0) {
         wl_error_set(err, WL_ERR_INVALID,
-                     "invalid AZURE_AUTHORITY_HOST \"%s\": expected an https:// URL", host);
+                     "invalid AZURE_AUTHORITY_HOST \"%s\": expected an https:// URL, or an "
+                     "http:// URL for a local test endpoint",
+                     host);
         return NULL;
     }
 

@@ -348,10 +348,12 @@ static bool valid_id(const char *id)
 
 static wl_status check_options(const cosmos_options *options, wl_error *err)
 {
-    if (options->endpoint == NULL || (strncmp(options->endpoint, "https://", 8) != 0 &&
-                                      strncmp(options->endpoint, "http://", 7) != 0)) {
+    /* URL schemes are case-insensitive (RFC 3986, section 3.1). */
+    if (options->endpoint == NULL || (strncasecmp(options->endpoint, "https://", 8) != 0 &&
+                                      strncasecmp(options->endpoint, "http://", 7) != 0)) {
         return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid Cosmos endpoint \"%s\": expected https://HOST[:PORT]",
+                            "invalid Cosmos endpoint \"%s\": expected https://HOST[:PORT] or "
+                            "http://HOST[:PORT]",
                             options->endpoint ? options->endpoint : "");
     }
     if (!valid_id(options->database)) {

@@ -338,6 +338,26 @@ TEST_CASE(cosmos_endpoint_validated)
     }
 }
 
+/* The endpoint's scheme is case-insensitive, as in every URL. */
+TEST_CASE(cosmos_endpoint_scheme_any_case)
+{
+    static const char *const accepted[] = {"HTTPS://127.0.0.1:8081/", "Http://localhost:8081"};
+    consumer_config config;
+    char *argv[] = {"consumer"};
+
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        wl_error err = {0};
+
+        base_environment();
+        setenv("COSMOS_ENDPOINT", accepted[i], 1);
+        if (load(&config, 1, argv, &err) != WL_OK) {
+            fprintf(stderr, "COSMOS_ENDPOINT=%s rejected: %s\n", accepted[i], err.message);
+            check_failures++;
+        }
+        consumer_config_free(&config);
+    }
+}
+
 /* A key that is not base64 is rejected with the options, named by flag and variable, and the
  * message never contains the key. */
 TEST_CASE(cosmos_key_checked)
@@ -485,4 +505,5 @@ TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(shutdown_grace_new_name_wins), TEST_ENTRY(late_failures_rejected_at_start),
           TEST_ENTRY(cosmos_token_file_checked), TEST_ENTRY(partition_key_path_stable),
           TEST_ENTRY(cosmos_endpoint_validated), TEST_ENTRY(coalesce_max_accepts_range),
-          TEST_ENTRY(cosmos_key_checked), TEST_ENTRY(cosmos_ids_checked))
+          TEST_ENTRY(cosmos_endpoint_scheme_any_case), TEST_ENTRY(cosmos_key_checked),
+          TEST_ENTRY(cosmos_ids_checked))

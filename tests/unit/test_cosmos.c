@@ -165,6 +165,32 @@ TEST_CASE(create_rejects_bad_options)
     CHECK_INT_EQ(err.status, WL_ERR_INVALID);
 }
 
+/* URL schemes are case-insensitive, and the error lists both schemes that the client takes. */
+TEST_CASE(create_accepts_scheme_in_any_case)
+{
+    static const char *const accepted[] = {"HTTPS://127.0.0.1:1", "Http://127.0.0.1:1/",
+                                           "https://[::1]:1/"};
+    cosmos_options options = {.database = "db", .container = "c", .max_connections = 1};
+    wl_error err = {0};
+
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        options.endpoint = accepted[i];
+        wl_error_clear(&err);
+        cosmos_client *client = cosmos_client_create(&options, &err);
+        if (client == NULL) {
+            fprintf(stderr, "endpoint %s rejected: %s\n", accepted[i], err.message);
+            check_failures++;
+        }
+        cosmos_client_destroy(client);
+    }
+
+    options.endpoint = "ftp://127.0.0.1:1";
+    wl_error_clear(&err);
+    CHECK(cosmos_client_create(&options, &err) == NULL);
+    CHECK(strstr(err.message, "https://HOST[:PORT]") != NULL);
+    CHECK(strstr(err.message, "http://HOST[:PORT]") != NULL);
+}
+
 /*
  * A one-connection-at-a-time HTTP/1.1 server on a loopback port: it answers each request with
  * the next canned response, records the request heads and counts accepted connections. After
@@ -1286,4 +1312,5 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(request_after_pooled_connection_closed),
           TEST_ENTRY(unsolicited_response_not_reused),
           TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first),
-          TEST_ENTRY(proxy_from_environment_used), TEST_ENTRY(writer_pause_follows_last_run))
+          TEST_ENTRY(proxy_from_environment_used), TEST_ENTRY(writer_pause_follows_last_run),
+          TEST_ENTRY(create_accepts_scheme_in_any_case))

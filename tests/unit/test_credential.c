@@ -545,6 +545,35 @@ TEST_CASE(wi_background_none_for_sas)
     cred_destroy(credential);
 }
 
+/* The authority host's scheme is case-insensitive, and the error lists both schemes taken. */
+TEST_CASE(wi_authority_scheme_any_case)
+{
+    static const char *const accepted[] = {"HTTPS://login.microsoftonline.com/",
+                                           "Http://127.0.0.1:1/"};
+    cred_wi_options options = {.tenant_id = "tenant-1",
+                               .client_id = "client-1",
+                               .token_file = "/nonexistent/token",
+                               .scope = "https://servicebus.azure.net/.default"};
+    wl_error err = {0};
+
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        options.authority_host = accepted[i];
+        wl_error_clear(&err);
+        cred *credential = cred_workload_identity_create(&options, &err);
+        if (credential == NULL) {
+            fprintf(stderr, "authority %s rejected: %s\n", accepted[i], err.message);
+            check_failures++;
+        }
+        cred_destroy(credential);
+    }
+
+    options.authority_host = "ftp://login.microsoftonline.com/";
+    wl_error_clear(&err);
+    CHECK(cred_workload_identity_create(&options, &err) == NULL);
+    CHECK(strstr(err.message, "https:// URL") != NULL);
+    CHECK(strstr(err.message, "http:// URL") != NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(sas_token_matches_openssl), TEST_ENTRY(sas_static_expiry),
           TEST_ENTRY(refresh_schedule), TEST_ENTRY(cbs_refresh_window),
           TEST_ENTRY(wi_exchange_sends_form), TEST_ENTRY(wi_cache_and_rotation),
@@ -552,4 +581,4 @@ TEST_MAIN(TEST_ENTRY(sas_token_matches_openssl), TEST_ENTRY(sas_static_expiry),
           TEST_ENTRY(wi_missing_token_file), TEST_ENTRY(wi_environment_named),
           TEST_ENTRY(wi_background_serves_cache), TEST_ENTRY(wi_background_after_fetch),
           TEST_ENTRY(wi_background_short_lifetime), TEST_ENTRY(wi_background_failure_reported),
-          TEST_ENTRY(wi_background_none_for_sas))
+          TEST_ENTRY(wi_background_none_for_sas), TEST_ENTRY(wi_authority_scheme_any_case))
