@@ -219,6 +219,55 @@ static wl_status resolve_namespace(const sb_settings *settings, sb_target *out, 
     return out->credential != NULL ? WL_OK : err->status;
 }
 
+/* Returns whether `c` is an ASCII letter or digit, whatever the locale. */
+static bool is_ascii_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * Checks `queue` against Azure Service Bus's naming rule for queues: 1 to 260 characters, each
+ * a letter, digit, '.', '-', '_' or '/', starting and ending with a letter or digit. A name
+ * outside the rule would only fail when the link attaches. `from_flag` is true for a name from
+ * --queue and false for one from the connection string's EntityPath.
+ */
+static wl_status check_queue_name(const char *queue, bool from_flag, wl_error *err)
+{
+    static const char rule[] = "a Service Bus queue name has 1 to 260 letters, digits, '.', "
+                               "'-', '_' or '/' and starts and ends with a letter or digit";
+    const char *setting = from_flag ? "for --queue (SERVICEBUS_QUEUE)"
+                                    : "for EntityPath in --connection-string "
+                                      "(SERVICEBUS_CONNECTION_STRING)";
+    size_t length = strlen(queue);
+    char problem[64] = "";
+
+    if (length > 260) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%.40s...\" %s: it has %zu bytes; %s", queue, setting,
+                            length, rule);
+    }
+    for (size_t i = 0; i < length && problem[0] == '\0'; i++) {
+        char c = queue[i];
+        if (c == ' ') {
+            snprintf(problem, sizeof problem, "byte %zu is a space", i);
+        } else if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f) {
+            snprintf(problem, sizeof problem, "byte %zu is not printable ASCII", i);
+        } else if (!is_ascii_alnum(c) && strchr(".-_/", c) == NULL) {
+            snprintf(problem, sizeof problem, "byte %zu is '%c'", i, c);
+        }
+    }
+    if (problem[0] == '\0' && (!is_ascii_alnum(queue[0]) || !is_ascii_alnum(queue[length - 1]))) {
+        snprintf(problem, sizeof problem, "it does not start and end with a letter or digit");
+    }
+    if (problem[0] != '\0') {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value \"%s\" %s: %s; %s (other AMQP brokers take any "
+                            "address with --auth plain or none)",
+                            queue, setting, problem, rule);
+    }
+    return WL_OK;
+}
+
 wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock, sb_target *out,
                               wl_error *err)
 {
@@ -262,6 +311,14 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
         return wl_error_set(err, WL_ERR_INVALID,
                             "no queue: set --queue (SERVICEBUS_QUEUE) or EntityPath in the "
                             "connection string");
+    }
+    /* Only Service Bus authenticates with CBS. Other brokers name their queues their own way,
+     * such as RabbitMQ's /amq/queue/NAME. */
+    if (out->auth == SB_AUTH_CBS) {
+        status = check_queue_name(out->queue, settings->queue != NULL, err);
+        if (status != WL_OK) {
+            return status;
+        }
     }
     if (settings->ca_file != NULL) {
         status = config_check_file(settings->ca_file, "ca-file", "SERVICEBUS_CA_FILE", true, err);

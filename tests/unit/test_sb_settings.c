@@ -16,6 +16,10 @@
     "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"                       \
     "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;EntityPath=orders"
 
+#define EMULATOR_NO_ENTITY                                                                         \
+    "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"                       \
+    "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true"
+
 typedef struct own_options {
     int64_t count;
 } own_options;
@@ -126,6 +130,23 @@ static wl_status resolve(loaded *settings, sb_target *target, int argc, char **a
         return status;
     }
     return sb_settings_resolve(&settings->servicebus, NULL, target, err);
+}
+
+/* Resolves `argv` and checks that it fails with a message that contains `named`. */
+static void check_resolve_rejected(int argc, char **argv, const char *named)
+{
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+
+    CHECK_INT_EQ(resolve(&settings, &target, argc, argv, &err), WL_ERR_INVALID);
+    if (strstr(err.message, named) == NULL) {
+        fprintf(stderr, "%s %s: the message does not name %s: %s\n", argv[argc - 2], argv[argc - 1],
+                named, err.message);
+        check_failures++;
+    }
+    sb_target_free(&target);
+    unload(&settings);
 }
 
 TEST_CASE(resolve_cbs_with_sas_key)
@@ -246,6 +267,72 @@ TEST_CASE(resolve_errors_name_setting)
     }
 }
 
+/* A queue name outside Service Bus's naming rule is rejected at start, not at attach, unless
+ * the broker is not Service Bus (no CBS). */
+TEST_CASE(resolve_checks_queue_name)
+{
+    static const struct {
+        const char *queue;
+        const char *named;
+    } rejected[] = {
+        {"a b/$management", "byte 1 is a space"},
+        {"orders$", "byte 6 is '$'"},
+        {"/amq/queue/orders", "does not start and end with a letter or digit"},
+        {"orders/", "does not start and end with a letter or digit"},
+        {"-orders", "does not start and end with a letter or digit"},
+        {"caf\xc3\xa9", "byte 3 is not printable ASCII"},
+    };
+    static const char *const accepted[] = {"orders", "a", "Orders.v2-eu_west/sub/q1"};
+    char long_name[300];
+
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        char queue[64];
+        char entity[256];
+        snprintf(queue, sizeof queue, "%s", rejected[i].queue);
+        snprintf(entity, sizeof entity, "%s;EntityPath=%s", EMULATOR_NO_ENTITY, queue);
+        char *flag[] = {"prog", "--connection-string", EMULATOR_NO_ENTITY, "--queue", queue};
+        char *entity_path[] = {"prog", "--connection-string", entity};
+
+        check_resolve_rejected(5, flag, rejected[i].named);
+        check_resolve_rejected(5, flag, "for --queue (SERVICEBUS_QUEUE)");
+        check_resolve_rejected(5, flag, "1 to 260 letters, digits, '.', '-', '_' or '/'");
+        check_resolve_rejected(3, entity_path, rejected[i].named);
+        check_resolve_rejected(3, entity_path, "for EntityPath in --connection-string");
+    }
+
+    memset(long_name, 'q', 261);
+    long_name[261] = '\0';
+    char *too_long[] = {"prog", "--connection-string", EMULATOR_NO_ENTITY, "--queue", long_name};
+    check_resolve_rejected(5, too_long, "it has 261 bytes");
+
+    long_name[260] = '\0';
+    for (size_t i = 0; i <= sizeof accepted / sizeof accepted[0]; i++) {
+        char queue[300];
+        snprintf(queue, sizeof queue, "%s",
+                 i < sizeof accepted / sizeof accepted[0] ? accepted[i] : long_name);
+        char *argv[] = {"prog", "--connection-string", EMULATOR_NO_ENTITY, "--queue", queue};
+        loaded settings;
+        sb_target target;
+        wl_error err = {0};
+
+        CHECK_INT_EQ(resolve(&settings, &target, 5, argv, &err), WL_OK);
+        CHECK_STR_EQ(target.queue, queue);
+        sb_target_free(&target);
+        unload(&settings);
+    }
+
+    /* RabbitMQ's addresses start with '/'; with SASL PLAIN or ANONYMOUS there is no rule. */
+    char *rabbitmq[] = {"prog",    "--connection-string", EMULATOR_NO_ENTITY, "--auth", "none",
+                        "--queue", "/amq/queue/orders"};
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+    CHECK_INT_EQ(resolve(&settings, &target, 7, rabbitmq, &err), WL_OK);
+    CHECK_STR_EQ(target.queue, "/amq/queue/orders");
+    sb_target_free(&target);
+    unload(&settings);
+}
+
 TEST_CASE(check_needs_health_port)
 {
     service_settings service = {.health_port = -1, .health_bind = "0.0.0.0"};
@@ -360,4 +447,5 @@ TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_title
           TEST_ENTRY(resolve_queue_matches_entity_path), TEST_ENTRY(resolve_plain_and_none),
           TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port),
           TEST_ENTRY(health_start_and_check), TEST_ENTRY(resolve_expired_signature),
-          TEST_ENTRY(resolve_checks_ca_file), TEST_ENTRY(health_bind_checked))
+          TEST_ENTRY(resolve_checks_ca_file), TEST_ENTRY(health_bind_checked),
+          TEST_ENTRY(resolve_checks_queue_name))

@@ -49,6 +49,8 @@ expect_exit_2 'invalid value for --cosmos-key (COSMOS_KEY), 11 characters (not s
     COSMOS_KEY='not base64!' --
 expect_exit_2 'SERVICEBUS_CONNECTION_STRING' SERVICEBUS_CONNECTION_STRING= --
 expect_exit_2 'SERVICEBUS_QUEUE' SERVICEBUS_QUEUE= --
+expect_exit_2 'invalid value "a b/$management" for --queue (SERVICEBUS_QUEUE): byte 1 is a space' \
+    'SERVICEBUS_QUEUE=a b/$management' --
 expect_exit_2 'SERVICEBUS_ALLOW_INSECURE_PLAIN' SERVICEBUS_AUTH=plain --
 expect_exit_2 'unknown option --servicebus-ca-file' -- --servicebus-ca-file /dev/null
 

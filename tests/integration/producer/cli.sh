@@ -82,6 +82,11 @@ check_invalid 'invalid value "5000" for --send-timeout (PRODUCER_SEND_TIMEOUT): 
 
 check_invalid 'invalid value "" for --queue (SERVICEBUS_QUEUE): expected a non-empty value' \
     --connection-string "$emulator" --queue=
+# Queue names follow Service Bus's naming rule, from --queue and from EntityPath alike.
+check_invalid 'invalid value "a b/$management" for --queue (SERVICEBUS_QUEUE): byte 1 is a space; a Service Bus queue name has 1 to 260 letters' \
+    --connection-string "$emulator" --queue 'a b/$management'
+check_invalid 'invalid value "orders/" for EntityPath in --connection-string (SERVICEBUS_CONNECTION_STRING): it does not start and end with a letter or digit' \
+    --connection-string "$emulator;EntityPath=orders/"
 
 # Workload identity reads the federated token file at start.
 status=0
