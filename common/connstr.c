@@ -1,5 +1,6 @@
 #include "connstr.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,21 @@ bool connstr_host_valid(const char *host, size_t length)
     return true;
 }
 
-/* Splits "sb://host:port/path" into host, port and transport. */
+bool connstr_ipv6_valid(const char *text, size_t length)
+{
+    char copy[INET6_ADDRSTRLEN];
+    struct in6_addr address;
+
+    if (length == 0 || length >= sizeof copy) {
+        return false;
+    }
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    return inet_pton(AF_INET6, copy, &address) == 1;
+}
+
+/* Splits "sb://host:port/path" into host, port and transport; the host loses an IPv6 literal's
+ * brackets. */
 static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *err)
 {
     const char *rest = strstr(endpoint, "://");
@@ -73,20 +88,41 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
             "invalid Endpoint scheme in \"%s\": expected sb://, amqps:// or amqp://", endpoint);
     }
 
-    size_t host_length = strcspn(rest, ":/");
-    if (host_length == 0) {
+    if (*rest == '[') {
+        /* An IPv6 literal in brackets, as RFC 3986 writes it in URIs. */
+        size_t literal_length = strcspn(rest + 1, "]");
+        if (rest[1 + literal_length] != ']' || !connstr_ipv6_valid(rest + 1, literal_length)) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid host in Endpoint \"%s\": expected an IPv6 address "
+                                "between [ and ], such as [::1]",
+                                endpoint);
+        }
+        out->host = wl_xstrndup(rest + 1, literal_length);
+        rest += literal_length + 2;
+    } else {
+        size_t host_length = strcspn(rest, ":/");
+        if (host_length == 0) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid Endpoint \"%s\" in the connection string: the host is "
+                                "empty",
+                                endpoint);
+        }
+        if (!connstr_host_valid(rest, host_length)) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid host \"%.*s\" in Endpoint \"%s\": expected a DNS name "
+                                "such as NAMESPACE.servicebus.windows.net, an IPv4 address or an "
+                                "IPv6 address in brackets",
+                                (int)host_length, rest, endpoint);
+        }
+        out->host = wl_xstrndup(rest, host_length);
+        rest += host_length;
+    }
+    if (*rest != '\0' && *rest != ':' && *rest != '/') {
         return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid Endpoint \"%s\" in the connection string: the host is empty",
+                            "invalid Endpoint \"%s\" in the connection string: expected a port "
+                            "or a path after the host",
                             endpoint);
     }
-    if (!connstr_host_valid(rest, host_length)) {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid host \"%.*s\" in Endpoint \"%s\": expected a DNS name such "
-                            "as NAMESPACE.servicebus.windows.net or an IPv4 address",
-                            (int)host_length, rest, endpoint);
-    }
-    out->host = wl_xstrndup(rest, host_length);
-    rest += host_length;
 
     if (*rest == ':') {
         char *end = NULL;

@@ -9,7 +9,8 @@
  * Keys are case-insensitive, pairs are separated by ';', and a value may itself contain '='
  * (base64 keys end with it). Endpoint schemes: sb:// (TLS on 5671, or plain TCP on 5672 with
  * UseDevelopmentEmulator=true), amqps:// (TLS, 5671) and amqp:// (plain TCP, 5672, for generic
- * AMQP 1.0 brokers). A port in the endpoint overrides the default.
+ * AMQP 1.0 brokers). A port in the endpoint overrides the default. An IPv6 address is written in
+ * brackets, as in sb://[::1]:5672.
  */
 #ifndef WL_CONNSTR_H
 #define WL_CONNSTR_H
@@ -21,7 +22,7 @@
 #include <stdint.h>
 
 typedef struct connstr {
-    char *host;                    /* endpoint host without scheme, port or path */
+    char *host;                    /* endpoint host without scheme, port, path or brackets */
     uint16_t port;                 /* effective port: explicit, or the scheme's default */
     bool port_explicit;            /* the endpoint named a port */
     bool tls;                      /* false for amqp:// and for the development emulator */
@@ -48,5 +49,8 @@ void connstr_free(connstr *cs);
  * them, a final dot is allowed, and the name has at most 253 bytes. IPv6 literals are rejected.
  */
 bool connstr_host_valid(const char *host, size_t length);
+
+/* Returns whether the first `length` bytes of `text` form an IPv6 address, without brackets. */
+bool connstr_ipv6_valid(const char *text, size_t length);
 
 #endif

@@ -156,7 +156,12 @@ sb_conn *sb_conn_create(sb_io io, const sb_conn_options *options, wl_error *err)
         conn->options.reconnect_backoff = backoff_policy_default();
     }
     conn->clock = options->clock != NULL ? options->clock : wl_clock_system();
-    snprintf(conn->address, sizeof conn->address, "%s:%u", conn->host, (unsigned)options->port);
+    if (strchr(conn->host, ':') != NULL) {
+        snprintf(conn->address, sizeof conn->address, "[%s]:%u", conn->host,
+                 (unsigned)options->port);
+    } else {
+        snprintf(conn->address, sizeof conn->address, "%s:%u", conn->host, (unsigned)options->port);
+    }
     if (conn->container_id == NULL) {
         char id[WL_UUID_SIZE];
         wl_uuid_v4(id);
@@ -216,7 +221,8 @@ static void configure_transport(sb_conn *conn, pn_transport_t *transport)
     if (conn->options.tls) {
         pn_ssl_t *ssl = pn_ssl(transport);
         pn_ssl_init(ssl, conn->ssl_domain, NULL);
-        /* SNI and the certificate name check both use the endpoint host. */
+        /* SNI and the certificate name check both use the endpoint host.
+         * NOTE: TLS to an IPv6 address is untested; the tests reach [::1] over plain TCP. */
         pn_ssl_set_peer_hostname(ssl, conn->options.host);
     }
 
@@ -786,12 +792,15 @@ wl_status sb_conn_authorize(sb_conn *conn, const char *audience, wl_error *err)
 void sb_conn_audience(const sb_conn *conn, const char *entity, char *out, size_t capacity)
 {
     uint16_t default_port = conn->options.tls ? 5671 : 5672;
+    /* A URI writes an IPv6 address in brackets (RFC 3986, section 3.2.2). */
+    bool ipv6 = strchr(conn->options.host, ':') != NULL;
 
     if (conn->options.port != default_port) {
-        snprintf(out, capacity, "sb://%s:%u/%s", conn->options.host, (unsigned)conn->options.port,
-                 entity);
+        snprintf(out, capacity, "sb://%s%s%s:%u/%s", ipv6 ? "[" : "", conn->options.host,
+                 ipv6 ? "]" : "", (unsigned)conn->options.port, entity);
     } else {
-        snprintf(out, capacity, "sb://%s/%s", conn->options.host, entity);
+        snprintf(out, capacity, "sb://%s%s%s/%s", ipv6 ? "[" : "", conn->options.host,
+                 ipv6 ? "]" : "", entity);
     }
 }
 

@@ -151,7 +151,8 @@ wl_status sb_conn_authorize(sb_conn *conn, const char *audience, wl_error *err);
 
 /*
  * Writes the CBS audience for `entity`: "sb://HOST/ENTITY", with ":PORT" after the host when the
- * port is not the default for the transport (as the JavaScript SDK does).
+ * port is not the default for the transport (as the JavaScript SDK does), and an IPv6 HOST in
+ * brackets ("sb://[::1]:5673/orders").
  */
 void sb_conn_audience(const sb_conn *conn, const char *entity, char *out, size_t capacity);
 

@@ -155,32 +155,52 @@ static wl_status resolve_connection_string(const sb_settings *settings, const wl
     return status;
 }
 
-/* Splits "HOST:PORT" for a local peer; a bare name gets the public cloud's suffix. */
+/*
+ * Splits "HOST:PORT" for a local peer, where HOST may be an IPv6 address in brackets ("[::1]"),
+ * stored without them. A bare name gets the public cloud's suffix.
+ */
 static wl_status resolve_namespace_host(const char *name, sb_target *out, wl_error *err)
 {
-    const char *colon = strchr(name, ':');
-    size_t host_length = colon != NULL ? (size_t)(colon - name) : strlen(name);
+    static const char expected[] = "expected NAME, HOST or HOST:PORT, where HOST is a DNS name, "
+                                   "an IPv4 address or an IPv6 address in brackets";
+    const char *host = name;
+    size_t host_length;
+    const char *after;
 
     out->port = 5671;
     out->tls = true;
-    if (!connstr_host_valid(name, host_length)) {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): "
-                            "expected NAME, HOST or HOST:PORT, where HOST is a DNS name or an "
-                            "IPv4 address",
-                            name);
+    if (name[0] == '[') {
+        host = name + 1;
+        host_length = strcspn(host, "]");
+        after = host + host_length + 1;
+        if (host[host_length] != ']' || !connstr_ipv6_valid(host, host_length) ||
+            (*after != '\0' && *after != ':')) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): %s",
+                                name, expected);
+        }
+    } else {
+        host_length = strcspn(name, ":");
+        after = name + host_length;
+        if (!connstr_host_valid(name, host_length)) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): %s",
+                                name, expected);
+        }
     }
-    if (colon != NULL) {
+    if (*after == ':') {
         char *end = NULL;
-        long port = strtol(colon + 1, &end, 10);
-        if (!isdigit((unsigned char)colon[1]) || *end != '\0' || port < 1 || port > 65535) {
+        long port = strtol(after + 1, &end, 10);
+        if (!isdigit((unsigned char)after[1]) || *end != '\0' || port < 1 || port > 65535) {
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid value \"%s\" for --namespace (SERVICEBUS_NAMESPACE): "
                                 "expected NAME, HOST or HOST:PORT",
                                 name);
         }
-        out->host = wl_xstrndup(name, (size_t)(colon - name));
         out->port = (uint16_t)port;
+    }
+    if (*after == ':' || host != name) {
+        out->host = wl_xstrndup(host, host_length);
     } else if (strchr(name, '.') == NULL) {
         out->host = wl_xasprintf("%s.servicebus.windows.net", name);
     } else {

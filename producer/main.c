@@ -273,9 +273,10 @@ static int run_producer(const producer_config *config, progress_mode mode)
     service_signals *signals = NULL;
     int exit_code = 1;
 
-    LOG_INFO("target", "sending to %s on %s:%u over %s with %s", target->queue, target->host,
-             (unsigned)target->port, target->tls ? "TLS" : "plain TCP",
-             sb_target_auth_name(target));
+    bool ipv6 = strchr(target->host, ':') != NULL;
+    LOG_INFO("target", "sending to %s on %s%s%s:%u over %s with %s", target->queue, ipv6 ? "[" : "",
+             target->host, ipv6 ? "]" : "", (unsigned)target->port,
+             target->tls ? "TLS" : "plain TCP", sb_target_auth_name(target));
     warn_buffer_bound(&config->producer);
 
     /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its

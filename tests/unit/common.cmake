@@ -1,7 +1,7 @@
 # Unit tests of the common protocol modules and of the producer's pure parts.
 wl_unit_test(connstr SOURCES test_connstr.c
   CASES cloud_sas_key emulator_plain_tcp port_overrides_default shared_access_signature
-        unknown_keys_ignored invalid_strings host_names_checked)
+        unknown_keys_ignored invalid_strings host_names_checked ipv6_endpoint_in_brackets)
 wl_unit_test(backoff SOURCES test_backoff.c
   CASES ceiling_doubles_to_cap full_jitter_bounds system_random_within_ceiling
         jitter_fraction_bounds equal_jitter_upper_half)
@@ -35,7 +35,7 @@ wl_unit_test(cbs SOURCES test_cbs.c
 wl_unit_test(sb_conn SOURCES test_sb_conn.c
   CASES give_up_while_waiting give_up_cuts_attempt give_up_closes_unused
         closed_at_once_backs_off stable_connection_resets link_lost_gives_up
-        dropped_counts_as_failure)
+        dropped_counts_as_failure audience_brackets_ipv6)
 wl_unit_test(event_loop SOURCES test_event_loop.c
   CASES connects_opens_and_closes peer_close_ends_connection idle_timeout_closes_at_once
         connect_refused_reported
@@ -48,7 +48,7 @@ wl_unit_test(sb_settings SOURCES test_sb_settings.c
         resolve_cbs_with_sas_key resolve_queue_matches_entity_path resolve_plain_and_none
         resolve_errors_name_setting check_needs_health_port health_start_and_check
         resolve_expired_signature resolve_checks_ca_file health_bind_checked
-        resolve_checks_queue_name)
+        resolve_checks_queue_name resolve_namespace_ipv6)
 wl_unit_test(producer_options SOURCES test_producer_options.c LIBS producer_core
   CASES defaults_differ_from_consumer shared_flags_reach_sections invalid_choices_named
         body_size_fits_max_message servicebus_settings_resolved)

@@ -121,7 +121,7 @@ TEST_CASE(invalid_strings)
          "invalid host \"bad host\""},
         {"Endpoint=sb://user@h;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
         {"Endpoint=sb://h?x=1;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
-        {"Endpoint=sb://[::1]:5672;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
+        {"Endpoint=sb://[::1:5672;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
         {"Endpoint=sb://h;SharedAccessKey=topsecret", "no SharedAccessKeyName"},
         {"Endpoint=sb://h;SharedAccessKeyName=k", "no SharedAccessKey"},
         {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=", "empty SharedAccessKey"},
@@ -193,7 +193,50 @@ TEST_CASE(host_names_checked)
     CHECK(!connstr_host_valid(long_name, 255));
 }
 
+/* An IPv6 address in brackets, as RFC 3986 writes it, gives the address without them. */
+TEST_CASE(ipv6_endpoint_in_brackets)
+{
+    static const struct {
+        const char *endpoint;
+        const char *host;
+        unsigned port;
+    } valid[] = {
+        {"sb://[::1]:5673", "::1", 5673},
+        {"sb://[::1]", "::1", 5672},
+        {"amqps://[2001:db8::7]:5671/", "2001:db8::7", 5671},
+        {"amqp://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1", 5672},
+    };
+    static const char *const invalid[] = {"sb://[::1",   "sb://[]:1", "sb://[localhost]:1",
+                                          "sb://[::1]x", "sb://::1",  "sb://[::1]:0"};
+    char text[256];
+    connstr cs;
+    wl_error err = {0};
+
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        snprintf(text, sizeof text,
+                 "Endpoint=%s;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=%s",
+                 valid[i].endpoint, strncmp(valid[i].endpoint, "sb:", 3) == 0 ? "true" : "false");
+        wl_error_clear(&err);
+        CHECK_INT_EQ(connstr_parse(text, &cs, &err), WL_OK);
+        if (cs.host != NULL) {
+            CHECK_STR_EQ(cs.host, valid[i].host);
+            CHECK_INT_EQ(cs.port, valid[i].port);
+        }
+        connstr_free(&cs);
+    }
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        snprintf(text, sizeof text, "Endpoint=%s;SharedAccessKeyName=k;SharedAccessKey=v",
+                 invalid[i]);
+        wl_error_clear(&err);
+        CHECK_INT_EQ(connstr_parse(text, &cs, &err), WL_ERR_INVALID);
+        if (strstr(err.message, invalid[i]) == NULL) {
+            fprintf(stderr, "the message does not name %s: %s\n", invalid[i], err.message);
+            check_failures++;
+        }
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(cloud_sas_key), TEST_ENTRY(emulator_plain_tcp),
           TEST_ENTRY(port_overrides_default), TEST_ENTRY(shared_access_signature),
           TEST_ENTRY(unknown_keys_ignored), TEST_ENTRY(invalid_strings),
-          TEST_ENTRY(host_names_checked))
+          TEST_ENTRY(host_names_checked), TEST_ENTRY(ipv6_endpoint_in_brackets))

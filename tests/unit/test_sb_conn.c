@@ -433,7 +433,45 @@ TEST_CASE(dropped_counts_as_failure)
     CHECK(strstr(fixture.reports[3].cause.message, "gave up after 2000 ms") != NULL);
 }
 
+/* The CBS audience is a URI, so an IPv6 host goes in brackets there, and the port follows it
+ * only when it is not the transport's default. */
+TEST_CASE(audience_brackets_ipv6)
+{
+    static const struct {
+        const char *host;
+        uint16_t port;
+        bool tls;
+        const char *audience;
+    } cases[] = {
+        {"::1", 5673, false, "sb://[::1]:5673/orders"},
+        {"::1", 5672, false, "sb://[::1]/orders"},
+        {"2001:db8::7", 5671, true, "sb://[2001:db8::7]/orders"},
+        {"127.0.0.1", 5673, false, "sb://127.0.0.1:5673/orders"},
+        {"ns.servicebus.windows.net", 5671, true, "sb://ns.servicebus.windows.net/orders"},
+    };
+    pn_proactor_t *proactor = pn_proactor();
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sb_conn_options options = {.host = cases[i].host,
+                                   .port = cases[i].port,
+                                   .tls = cases[i].tls,
+                                   .auth = SB_AUTH_NONE};
+        wl_error err = {0};
+        char audience[128];
+        sb_conn *conn = sb_conn_create((sb_io){.proactor = proactor}, &options, &err);
+
+        CHECK(conn != NULL);
+        if (conn == NULL) {
+            continue;
+        }
+        sb_conn_audience(conn, "orders", audience, sizeof audience);
+        CHECK_STR_EQ(audience, cases[i].audience);
+        sb_conn_destroy(conn);
+    }
+    pn_proactor_free(proactor);
+}
+
 TEST_MAIN(TEST_ENTRY(give_up_while_waiting), TEST_ENTRY(give_up_cuts_attempt),
           TEST_ENTRY(give_up_closes_unused), TEST_ENTRY(closed_at_once_backs_off),
           TEST_ENTRY(stable_connection_resets), TEST_ENTRY(link_lost_gives_up),
-          TEST_ENTRY(dropped_counts_as_failure))
+          TEST_ENTRY(dropped_counts_as_failure), TEST_ENTRY(audience_brackets_ipv6))

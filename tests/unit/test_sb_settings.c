@@ -246,7 +246,11 @@ TEST_CASE(resolve_errors_name_setting)
         {5, {"prog", "--namespace", "ns", "--auth", "plain"}, "needs cbs"},
         {5, {"prog", "--namespace", "host:port", "--queue", "q"}, "HOST:PORT"},
         {5, {"prog", "--namespace", "host:+5671", "--queue", "q"}, "HOST:PORT"},
-        {5, {"prog", "--namespace", "bad host", "--queue", "q"}, "a DNS name or an IPv4"},
+        {5, {"prog", "--namespace", "bad host", "--queue", "q"}, "a DNS name, an IPv4 address"},
+        {5, {"prog", "--namespace", "[::1", "--queue", "q"}, "IPv6 address in brackets"},
+        {5, {"prog", "--namespace", "::1", "--queue", "q"}, "IPv6 address in brackets"},
+        {5, {"prog", "--namespace", "[::1]x", "--queue", "q"}, "IPv6 address in brackets"},
+        {5, {"prog", "--namespace", "[::1]:0", "--queue", "q"}, "HOST:PORT"},
         {5, {"prog", "--namespace", ":5671", "--queue", "q"}, "HOST:PORT"},
     };
 
@@ -331,6 +335,34 @@ TEST_CASE(resolve_checks_queue_name)
     CHECK_STR_EQ(target.queue, "/amq/queue/orders");
     sb_target_free(&target);
     unload(&settings);
+}
+
+/* --namespace takes an IPv6 address in brackets, with or without a port. */
+TEST_CASE(resolve_namespace_ipv6)
+{
+    char *with_port[] = {"prog", "--namespace", "[::1]:5673", "--queue", "orders"};
+    char *without_port[] = {"prog", "--namespace", "[::1]", "--queue", "orders"};
+    loaded settings;
+    sb_target target;
+    wl_error err = {0};
+
+    setenv("AZURE_TENANT_ID", "tenant", 1);
+    setenv("AZURE_CLIENT_ID", "client", 1);
+    setenv("AZURE_FEDERATED_TOKEN_FILE", "/proc/self/cmdline", 1);
+    CHECK_INT_EQ(resolve(&settings, &target, 5, with_port, &err), WL_OK);
+    CHECK_STR_EQ(target.host, "::1");
+    CHECK_INT_EQ(target.port, 5673);
+    sb_target_free(&target);
+    unload(&settings);
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, without_port, &err), WL_OK);
+    CHECK_STR_EQ(target.host, "::1");
+    CHECK_INT_EQ(target.port, 5671);
+    sb_target_free(&target);
+    unload(&settings);
+    unsetenv("AZURE_TENANT_ID");
+    unsetenv("AZURE_CLIENT_ID");
+    unsetenv("AZURE_FEDERATED_TOKEN_FILE");
 }
 
 TEST_CASE(check_needs_health_port)
@@ -448,4 +480,4 @@ TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_title
           TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port),
           TEST_ENTRY(health_start_and_check), TEST_ENTRY(resolve_expired_signature),
           TEST_ENTRY(resolve_checks_ca_file), TEST_ENTRY(health_bind_checked),
-          TEST_ENTRY(resolve_checks_queue_name))
+          TEST_ENTRY(resolve_checks_queue_name), TEST_ENTRY(resolve_namespace_ipv6))
