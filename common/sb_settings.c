@@ -1,6 +1,7 @@
 #include "sb_settings.h"
 
 #include "connstr.h"
+#include "log.h"
 #include "sas.h"
 #include "timefmt.h"
 
@@ -370,6 +371,26 @@ void sb_target_conn_options(const sb_target *target, const sb_settings *settings
     out->idle_timeout_ms = settings->idle_timeout_ms;
     out->connect_timeout_ms = settings->connect_timeout_ms;
     out->give_up_after_ms = settings->give_up_after_ms;
+}
+
+void sb_target_warn_unencrypted(const sb_target *target)
+{
+    const char *sent = NULL;
+
+    if (target->tls) {
+        return;
+    }
+    if (target->auth == SB_AUTH_CBS) {
+        sent = "CBS tokens";
+    } else if (target->auth == SB_AUTH_PLAIN) {
+        sent = "the SASL PLAIN password";
+    } else {
+        return;
+    }
+    LOG_WARN("unencrypted-credential",
+             "the Service Bus endpoint uses plain TCP, so %s travel unencrypted; use sb:// "
+             "without UseDevelopmentEmulator=true, or amqps://, outside local tests",
+             sent);
 }
 
 const char *sb_target_auth_name(const sb_target *target)

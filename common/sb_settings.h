@@ -76,6 +76,13 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
 void sb_target_conn_options(const sb_target *target, const sb_settings *settings,
                             sb_conn_options *out);
 
+/*
+ * Logs one warning when the target sends a credential over plain TCP: CBS tokens (a SAS token
+ * signed with the key, a SharedAccessSignature or an Entra token) or a SASL PLAIN password.
+ * Call it once at start, after logging starts.
+ */
+void sb_target_warn_unencrypted(const sb_target *target);
+
 /* Returns how the target authenticates, for logs: "sas", "workload-identity", "SASL PLAIN"... */
 const char *sb_target_auth_name(const sb_target *target);
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Maximum gap between timer runs, so deadlines and the outbox are checked without events. */
@@ -677,6 +678,22 @@ static void teardown(consumer_app *app)
     cred_destroy(app->cosmos_credential);
 }
 
+/*
+ * Logs one warning when the Cosmos DB endpoint is plain HTTP: requests then carry the master-key
+ * signature or the Entra token unencrypted. Local test servers use plain HTTP, so it is allowed.
+ */
+static void warn_plain_http_cosmos(const consumer_options *options)
+{
+    if (strncasecmp(options->cosmos_endpoint, "http://", 7) != 0) {
+        return;
+    }
+    LOG_WARN("unencrypted-credential",
+             "--cosmos-endpoint (COSMOS_ENDPOINT) %s is plain HTTP, so requests signed with %s "
+             "travel unencrypted; use https:// outside local tests",
+             options->cosmos_endpoint,
+             options->cosmos_key != NULL ? "the master key (COSMOS_KEY)" : "Entra tokens");
+}
+
 int consumer_run(const consumer_config *config)
 {
     consumer_app app = {
@@ -693,6 +710,8 @@ int consumer_run(const consumer_config *config)
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
+    sb_target_warn_unencrypted(app.target);
+    warn_plain_http_cosmos(app.options);
     setup_names(&app);
     app.reattach_at_ms = INT64_MAX;
     app.message = pn_message();

@@ -277,6 +277,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
     LOG_INFO("target", "sending to %s on %s%s%s:%u over %s with %s", target->queue, ipv6 ? "[" : "",
              target->host, ipv6 ? "]" : "", (unsigned)target->port,
              target->tls ? "TLS" : "plain TCP", sb_target_auth_name(target));
+    sb_target_warn_unencrypted(target);
     warn_buffer_bound(&config->producer);
 
     /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its

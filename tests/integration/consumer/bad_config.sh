@@ -104,6 +104,32 @@ expect_exit_2 'for SHUTDOWN_GRACE_SECONDS: expected a whole number of seconds' \
     SHUTDOWN_GRACE_SECONDS=30s --
 expect_exit_2 'CONSUMER_SHUTDOWN_GRACE' CONSUMER_SHUTDOWN_GRACE=soon --
 
+# Plain-text endpoints that carry credentials are accepted, for local test servers, with one
+# warning each at start that never shows the key. Nothing listens on port 1, so the consumer
+# exits 1 at --give-up-after.
+status=0
+output="$(timeout 60 env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
+    SERVICEBUS_QUEUE=orders COSMOS_ENDPOINT=http://127.0.0.1:1 COSMOS_KEY=c2VjcmV0LWtleQ== HEALTH_PORT=-1 \
+    SERVICEBUS_GIVE_UP_AFTER=1s "$bin" 2>&1)" || status=$?
+cosmos_warnings="$(grep -c '"level":"warn".*"event":"unencrypted-credential".*COSMOS_ENDPOINT' <<<"$output" || true)"
+servicebus_warnings="$(grep -c '"level":"warn".*"event":"unencrypted-credential".*CBS tokens' <<<"$output" || true)"
+if [[ "$status" != 1 || "$cosmos_warnings" != 1 || "$servicebus_warnings" != 1 ]]; then
+    echo "FAIL: plain-text endpoints exited $status with $cosmos_warnings Cosmos and $servicebus_warnings Service Bus warnings: $output"
+    failures=$((failures + 1))
+fi
+if grep -q 'c2VjcmV0LWtleQ' <<<"$output"; then
+    echo "FAIL: the log shows the Cosmos key: $output"
+    failures=$((failures + 1))
+fi
+# Over https:// there is no Cosmos warning.
+output="$(timeout 60 env -i PATH="$PATH" SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true" \
+    SERVICEBUS_QUEUE=orders COSMOS_ENDPOINT=HTTPS://127.0.0.1:1 COSMOS_KEY=c2VjcmV0LWtleQ== HEALTH_PORT=-1 \
+    SERVICEBUS_GIVE_UP_AFTER=1s "$bin" 2>&1)" || true
+if grep -q '"event":"unencrypted-credential".*COSMOS_ENDPOINT' <<<"$output"; then
+    echo "FAIL: an https endpoint gave the plain HTTP warning: $output"
+    failures=$((failures + 1))
+fi
+
 if ((failures > 0)); then
     exit 1
 fi

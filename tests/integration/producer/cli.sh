@@ -130,6 +130,10 @@ SERVICEBUS_CONNECTION_STRING="Endpoint=sb://127.0.0.1:$closed_port;SharedAccessK
 grep -q '"event":"configuration".*"connection-string":"\*\*\*"' "$PRODUCER_TEST_DIR/config.log" ||
     fail "the configuration line does not mask the connection string"
 grep -q topsecret "$PRODUCER_TEST_DIR/config.log" && fail "the log contains the key"
+# The development emulator's plain TCP carries the CBS tokens unencrypted, so the producer logs
+# one warning about it.
+[[ "$(grep -c '"level":"warn".*"event":"unencrypted-credential".*CBS tokens' "$PRODUCER_TEST_DIR/config.log")" == 1 ]] ||
+    fail "plain TCP with CBS did not give one unencrypted-credential warning"
 echo "configuration errors are named and exit 2"
 
 # A full window of large messages may not fit a pod: the producer warns at start with its
