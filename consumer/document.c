@@ -19,8 +19,18 @@ bool document_utf8_valid(const uint8_t *data, size_t length, size_t *out_offset)
     size_t offset = 0;
 
     while (offset < length) {
+        /* ASCII needs no decoding, and most bodies are ASCII: 8 bytes at a time while none has
+         * its high bit set. */
+        uint64_t word;
+        if (length - offset >= sizeof word) {
+            memcpy(&word, data + offset, sizeof word);
+            if ((word & 0x8080808080808080u) == 0) {
+                offset += sizeof word;
+                continue;
+            }
+        }
         if (data[offset] < 0x80) {
-            offset++; /* ASCII needs no decoding, and most bodies are ASCII */
+            offset++;
             continue;
         }
         size_t step = utf8_sequence_length(data + offset, length - offset);
@@ -186,6 +196,43 @@ static size_t read_escape(json_reader *reader, char *out, bool *lone_surrogate)
     return wl_utf8_encode(target, unit);
 }
 
+/* Returns true when `length` bytes from `text` contain a control character (below 0x20). */
+static bool has_control_character(const char *text, size_t length)
+{
+    unsigned found = 0;
+
+    /* No early exit, so that the compiler can check many bytes per instruction. */
+    for (size_t i = 0; i < length; i++) {
+        found |= (unsigned char)text[i] < 0x20;
+    }
+    return found != 0;
+}
+
+/*
+ * Reads a string that has no escapes, the usual kind, whose text starts at `first`. Returns
+ * false and reads nothing when a backslash or a control character comes before the closing
+ * quote, or no quote follows. Otherwise copies the text into `out` when set, moves reader->at
+ * past the quote and returns true.
+ */
+static bool read_plain_string(json_reader *reader, const char *first, json_string *out)
+{
+    const char *quote = memchr(first, '"', (size_t)(reader->end - first));
+    size_t length = quote != NULL ? (size_t)(quote - first) : 0;
+
+    if (quote == NULL || memchr(first, '\\', length) != NULL ||
+        has_control_character(first, length)) {
+        return false;
+    }
+    if (out) {
+        out->text = wl_xmalloc(length + 1);
+        memcpy(out->text, first, length);
+        out->text[length] = '\0';
+        out->length = length;
+    }
+    reader->at = quote + 1;
+    return true;
+}
+
 /*
  * Reads a string whose opening quote is at reader->at. With `out` set, decodes it into a new
  * buffer there (caller frees out->text); otherwise only checks it.
@@ -196,6 +243,10 @@ static bool read_string(json_reader *reader, json_string *out)
     json_string local = {0};
     json_string *value = out ? out : &local;
     char *write = NULL;
+
+    if (read_plain_string(reader, first, out)) {
+        return true;
+    }
 
     /* Decoded text is never longer than its JSON form. */
     const char *close = first;
@@ -657,21 +708,23 @@ static char short_escape(unsigned char c)
     }
 }
 
-/* Returns the bytes `text` takes as the inside of a JSON string (see append_json_string). */
+/*
+ * Returns the bytes `text` takes at most as the inside of a JSON string (see
+ * append_json_string). The size equals `length` exactly when every byte is printable ASCII
+ * other than '"' and '\\', which append_json_string then copies as they are.
+ */
 static size_t json_string_size(const char *text, size_t length)
 {
-    size_t size = 0;
+    size_t size = length;
 
+    /* Branch-free, so that the compiler can check many bytes per instruction. */
     for (size_t i = 0; i < length; i++) {
         unsigned char c = (unsigned char)text[i];
 
-        if (short_escape(c) != '\0') {
-            size += 2;
-        } else if (c < 0x20 || c >= 0x80) {
-            size += 6; /* \u00XX, or \ufffd for a byte of malformed UTF-8 at most */
-        } else {
-            size += 1;
-        }
+        size += (size_t)(c == '"' || c == '\\'); /* \" or \\ */
+        /* \u00XX, or \ufffd for a byte of malformed UTF-8 at most. The short escapes of
+         * control characters (\n and the like) take 2, so 6 is an upper bound for them. */
+        size += (size_t)(c < 0x20 || c >= 0x80) * 5;
     }
     return size;
 }
@@ -680,13 +733,19 @@ static size_t json_string_size(const char *text, size_t length)
  * Appends `text` as a quoted JSON string and returns the position after it. Well-formed UTF-8
  * is copied as it is; '"', '\\' and control characters (NUL included) are escaped, and a byte
  * that is not part of well-formed UTF-8 becomes \ufffd, as in the partition key header.
+ * `size` is json_string_size of the text.
  */
-static char *append_json_string(char *out, const char *text, size_t length)
+static char *append_json_string(char *out, const char *text, size_t length, size_t size)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
 
     *out++ = '"';
+    if (size == length) {
+        memcpy(out, text, length); /* nothing to escape or check */
+        out += length;
+        i = length;
+    }
     while (i < length) {
         unsigned char c = (unsigned char)text[i];
 
@@ -787,21 +846,23 @@ char *document_build(const document_fields *fields, const document_meta *meta, i
     }
 
     /* Names, punctuation and numbers take under 256 bytes; the strings are measured. */
-    size_t capacity = 256 + json_string_size(meta->message_id, id_length) +
-                      json_string_size(fields->msg, fields->msg_length) +
-                      json_string_size(fields->src_stamp, stamp_length) + WL_STAMP_SIZE +
-                      WL_ISO8601_SIZE;
+    size_t id_size = json_string_size(meta->message_id, id_length);
+    size_t msg_size = json_string_size(fields->msg, fields->msg_length);
+    size_t stamp_size = json_string_size(fields->src_stamp, stamp_length);
+    size_t dest_stamp_length = strlen(dest_stamp);
+    size_t capacity = 256 + id_size + msg_size + stamp_size + WL_STAMP_SIZE + WL_ISO8601_SIZE;
     char *text = wl_xmalloc(capacity);
     char *at = text;
 
     at = append_text(at, "{\"id\":");
-    at = append_json_string(at, meta->message_id, id_length);
+    at = append_json_string(at, meta->message_id, id_length, id_size);
     at = append_text(at, ",\"data\":");
-    at = append_json_string(at, fields->msg, fields->msg_length);
+    at = append_json_string(at, fields->msg, fields->msg_length, msg_size);
     at = append_text(at, ",\"srcStamp\":");
-    at = append_json_string(at, fields->src_stamp, stamp_length);
+    at = append_json_string(at, fields->src_stamp, stamp_length, stamp_size);
     at = append_text(at, ",\"destStamp\":");
-    at = append_json_string(at, dest_stamp, strlen(dest_stamp));
+    at = append_json_string(at, dest_stamp, dest_stamp_length,
+                            json_string_size(dest_stamp, dest_stamp_length));
     at = append_text(at, ",\"messageProcessingTime\":");
     at = append_seconds(at, dest_unix_us - fields->src_unix_us);
     if (meta->sequence_number >= 0) {
@@ -810,7 +871,9 @@ char *document_build(const document_fields *fields, const document_meta *meta, i
     }
     if (meta->enqueued_unix_ms >= 0) {
         at = append_text(at, ",\"enqueuedTime\":");
-        at = append_json_string(at, enqueued, strlen(enqueued));
+        size_t enqueued_length = strlen(enqueued);
+        at = append_json_string(at, enqueued, enqueued_length,
+                                json_string_size(enqueued, enqueued_length));
     }
     at = append_text(at, ",\"deliveryCount\":");
     at = append_unsigned(at, meta->delivery_count);

@@ -60,6 +60,79 @@ TEST_CASE(utf8_rejects_malformed)
     }
 }
 
+/* The check reads 8 bytes at a time while they are ASCII, so a fault or a character at every
+ * position around those words must be found where it is. */
+TEST_CASE(utf8_offsets_across_words)
+{
+    for (size_t at = 0; at < 20; at++) {
+        char text[24];
+        size_t offset = 99;
+
+        memset(text, 'a', sizeof text);
+        text[at] = (char)0xff;
+        CHECK(!document_utf8_valid((const uint8_t *)text, sizeof text, &offset));
+        CHECK_INT_EQ(offset, at);
+
+        memcpy(text + at, "\xe2\x82\xac", 3); /* U+20AC, possibly across two words */
+        CHECK(document_utf8_valid((const uint8_t *)text, sizeof text, NULL));
+        text[at + 2] = 'a'; /* now truncated */
+        CHECK(!document_utf8_valid((const uint8_t *)text, sizeof text, &offset));
+        CHECK_INT_EQ(offset, at);
+    }
+}
+
+/* Builds a message whose msg is `prefix_length` bytes of 'm' and then `tail`. */
+static char *long_message(size_t prefix_length, const char *tail)
+{
+    const char *stamp = "\", \"srcStamp\": \"2026-12-04 06:14:27.123456\"}";
+    char *text = malloc(prefix_length + strlen(tail) + strlen(stamp) + 16);
+
+    strcpy(text, "{\"msg\": \"");
+    memset(text + strlen(text), 'm', prefix_length);
+    strcpy(text + 9 + prefix_length, tail);
+    strcat(text, stamp);
+    return text;
+}
+
+/* Strings without escapes are read in one piece; one with a backslash, a control character
+ * or no closing quote far into the text must still be decoded or rejected as before. */
+TEST_CASE(parse_long_strings)
+{
+    document_fields fields;
+    wl_error err = {0};
+
+    char *plain = long_message(5000, "\xc3\xa9");
+    CHECK_INT_EQ(parse_text(plain, &fields, &err), WL_OK);
+    CHECK_INT_EQ(fields.msg_length, 5002);
+    CHECK(fields.msg != NULL && fields.msg[4999] == 'm' &&
+          strcmp(fields.msg + 5000, "\xc3\xa9") == 0);
+    document_fields_free(&fields);
+    free(plain);
+
+    char *escaped = long_message(5000, "\\n\\u00e9");
+    CHECK_INT_EQ(parse_text(escaped, &fields, &err), WL_OK);
+    CHECK_INT_EQ(fields.msg_length, 5003);
+    CHECK(fields.msg != NULL && strcmp(fields.msg + 5000, "\n\xc3\xa9") == 0);
+    document_fields_free(&fields);
+    free(escaped);
+
+    char *control = long_message(5000, "\x1f");
+    wl_error control_err = {0};
+    check_rejected_text(control, "InvalidJson");
+    parse_text(control, &fields, &control_err);
+    CHECK(strstr(control_err.message, "control character") != NULL);
+    CHECK(strstr(control_err.message, "byte offset 5009") != NULL);
+    free(control);
+
+    char unterminated[6000] = "{\"msg\": \"";
+    memset(unterminated + 9, 'm', 5000);
+    unterminated[5009] = '\0';
+    wl_error unterminated_err = {0};
+    check_rejected_text(unterminated, "InvalidJson");
+    parse_text(unterminated, &fields, &unterminated_err);
+    CHECK(strstr(unterminated_err.message, "ends inside a string") != NULL);
+}
+
 TEST_CASE(parse_valid_message)
 {
     document_fields fields;
@@ -414,6 +487,41 @@ TEST_CASE(build_escapes_strings)
     free(text);
 }
 
+/* A msg of plain ASCII is copied in one piece; one byte to escape far into it takes the
+ * careful path for the whole string. */
+TEST_CASE(build_long_strings)
+{
+    static char msg[4097];
+    document_meta meta = {.message_id = "id-1", .sequence_number = -1, .enqueued_unix_ms = -1};
+    size_t length = 0;
+
+    memset(msg, 'm', 4096);
+    document_fields fields = {
+        .msg = msg, .msg_length = 4096, .src_stamp = "2026-12-04 06:14:27.000000"};
+    CHECK(wl_parse_stamp(fields.src_stamp, &fields.src_unix_us));
+    for (size_t at = 0; at < 4096; at += 1365) {
+        char expected[4200];
+
+        msg[at] = '"';
+        char *text = document_build(&fields, &meta, fields.src_unix_us, &length);
+        CHECK_INT_EQ(length, strlen(text));
+        memset(expected, 'm', 4097);
+        expected[at] = '\\';
+        expected[at + 1] = '"';
+        expected[4097] = '\0';
+        CHECK(strstr(text, expected) != NULL);
+        cJSON *doc = cJSON_Parse(text);
+        CHECK(doc != NULL);
+        CHECK_STR_EQ(cJSON_GetObjectItem(doc, "data")->valuestring, msg);
+        cJSON_Delete(doc);
+        free(text);
+        msg[at] = 'm';
+    }
+    char *text = document_build(&fields, &meta, fields.src_unix_us, &length);
+    CHECK(strstr(text, msg) != NULL);
+    free(text);
+}
+
 /* Ids that Cosmos DB stores unchanged, including text that looks like a path or a query
  * without their reserved characters. */
 TEST_CASE(check_id_accepts_text)
@@ -518,5 +626,6 @@ TEST_MAIN(TEST_ENTRY(utf8_accepts_valid), TEST_ENTRY(utf8_rejects_malformed),
           TEST_ENTRY(parse_ignores_other_members_exactly), TEST_ENTRY(parse_accepts_deep_nesting),
           TEST_ENTRY(parse_rejects_invalid_json_kinds), TEST_ENTRY(parse_rejects_nul_in_stamp),
           TEST_ENTRY(build_escapes_strings), TEST_ENTRY(check_id_accepts_text),
-          TEST_ENTRY(log_id_shows_nul), TEST_ENTRY(check_id_rejects_each_cause),
-          TEST_ENTRY(check_id_reads_whole_length))
+          TEST_ENTRY(utf8_offsets_across_words), TEST_ENTRY(parse_long_strings),
+          TEST_ENTRY(build_long_strings), TEST_ENTRY(log_id_shows_nul),
+          TEST_ENTRY(check_id_rejects_each_cause), TEST_ENTRY(check_id_reads_whole_length))
