@@ -290,6 +290,25 @@ TEST_CASE(partition_key_path_stable)
     check_rejected("COSMOS_PARTITION_KEY_PATH", "/sequenceNumber", "/id, /data or /srcStamp");
 }
 
+/* Checks that the consumer's options load with each of `endpoints` as COSMOS_ENDPOINT. */
+static void check_endpoints_accepted(const char *const *endpoints, size_t count)
+{
+    consumer_config config;
+    char *argv[] = {"consumer"};
+
+    for (size_t i = 0; i < count; i++) {
+        wl_error err = {0};
+
+        base_environment();
+        setenv("COSMOS_ENDPOINT", endpoints[i], 1);
+        if (load(&config, 1, argv, &err) != WL_OK) {
+            fprintf(stderr, "COSMOS_ENDPOINT=%s rejected: %s\n", endpoints[i], err.message);
+            check_failures++;
+        }
+        consumer_config_free(&config);
+    }
+}
+
 /* An endpoint that curl cannot use for every request is rejected at start, not retried. */
 TEST_CASE(cosmos_endpoint_validated)
 {
@@ -317,20 +336,7 @@ TEST_CASE(cosmos_endpoint_validated)
         {"https://user@127.0.0.1:8081/", "user name"},
         {"https://caf\xc3\xa9.example/", "outside ASCII"},
     };
-    consumer_config config;
-    char *argv[] = {"consumer"};
-
-    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
-        wl_error err = {0};
-
-        base_environment();
-        setenv("COSMOS_ENDPOINT", accepted[i], 1);
-        if (load(&config, 1, argv, &err) != WL_OK) {
-            fprintf(stderr, "COSMOS_ENDPOINT=%s rejected: %s\n", accepted[i], err.message);
-            check_failures++;
-        }
-        consumer_config_free(&config);
-    }
+    check_endpoints_accepted(accepted, sizeof accepted / sizeof accepted[0]);
     for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
         check_rejected("COSMOS_ENDPOINT", rejected[i].value, "--cosmos-endpoint (COSMOS_ENDPOINT)");
         check_rejected("COSMOS_ENDPOINT", rejected[i].value, rejected[i].named);
@@ -342,20 +348,7 @@ TEST_CASE(cosmos_endpoint_validated)
 TEST_CASE(cosmos_endpoint_scheme_any_case)
 {
     static const char *const accepted[] = {"HTTPS://127.0.0.1:8081/", "Http://localhost:8081"};
-    consumer_config config;
-    char *argv[] = {"consumer"};
-
-    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
-        wl_error err = {0};
-
-        base_environment();
-        setenv("COSMOS_ENDPOINT", accepted[i], 1);
-        if (load(&config, 1, argv, &err) != WL_OK) {
-            fprintf(stderr, "COSMOS_ENDPOINT=%s rejected: %s\n", accepted[i], err.message);
-            check_failures++;
-        }
-        consumer_config_free(&config);
-    }
+    check_endpoints_accepted(accepted, sizeof accepted / sizeof accepted[0]);
 }
 
 /* A key that is not base64 is rejected with the options, named by flag and variable, and the

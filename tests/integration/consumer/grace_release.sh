@@ -26,9 +26,7 @@ node "$here/delivery_counts.js" send "$queue" "$total" || fail "sending $total m
 # Credit is concurrency plus prefetch, 6, so all 6 messages are delivered at once. The request
 # timeout and the message deadline outlast the test, so the started write stays in progress.
 start_consumer "$queue" "$test_dir/consumer.log" \
-    --cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT" \
-    --cosmos-key "$COSMOS_EMULATOR_KEY" \
-    --cosmos-database itest --cosmos-container results \
+    "${STAND_IN_OPTIONS[@]}" \
     --concurrency 1 --prefetch 5 --cosmos-timeout 300s --message-deadline 10m \
     --shutdown-grace 1s
 

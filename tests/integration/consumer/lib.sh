@@ -71,8 +71,9 @@ consumer_test_setup() {
 
 # stalled_cosmos_start [--mode MODE]: starts stalled_cosmos.py in $test_dir, a Cosmos stand-in
 # that passes the start-up check and by default never responds to a document write. Sets
-# STALLED_COSMOS_PORT, and the writes it received are the lines of $test_dir/sink.requests.
-# cleanup stops it.
+# STALLED_COSMOS_PORT, and STAND_IN_OPTIONS to the consumer options that point the consumer at
+# the stand-in. The writes it received are the lines of $test_dir/sink.requests, and cleanup
+# stops it.
 stalled_cosmos_start() {
     /usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
         --requests-file "$test_dir/sink.requests" "$@" >"$test_dir/sink.log" 2>&1 &
@@ -81,6 +82,8 @@ stalled_cosmos_start() {
     wait_until 30 sink_ready ||
         fail "the Cosmos stand-in did not start: $(cat "$test_dir/sink.log")"
     STALLED_COSMOS_PORT="$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$test_dir/sink.ready")"
+    STAND_IN_OPTIONS=(--cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT"
+        --cosmos-key "$COSMOS_EMULATOR_KEY" --cosmos-database itest --cosmos-container results)
 }
 
 # proxy_start [OPTION...]: stops the proxy of an earlier call and starts tests/lib/tcp_proxy.py in

@@ -20,9 +20,7 @@ stalled_cosmos_start --mode reset-reused
 node "$here/delivery_counts.js" send "$queue" "$total" || fail "sending $total messages failed"
 
 start_consumer "$queue" "$test_dir/consumer.log" \
-    --cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT" \
-    --cosmos-key "$COSMOS_EMULATOR_KEY" \
-    --cosmos-database itest --cosmos-container results \
+    "${STAND_IN_OPTIONS[@]}" \
     --concurrency 2 --prefetch 2 --cosmos-timeout 30s --message-deadline 5m
 
 all_completed() { [[ "$(metric consumer_messages_completed_total 2>/dev/null)" == "$total" ]]; }

@@ -23,9 +23,7 @@ for round in 1 2 3; do
     : >"$test_dir/sink.requests"
     log="$test_dir/consumer-$round.log"
     start_consumer "$queue" "$log" \
-        --cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT" \
-        --cosmos-key "$COSMOS_EMULATOR_KEY" \
-        --cosmos-database itest --cosmos-container results \
+        "${STAND_IN_OPTIONS[@]}" \
         --concurrency 1 --prefetch 0 --cosmos-timeout 300s --message-deadline 10m \
         --shutdown-grace 120s
     write_started() { [[ "$(wc -l <"$test_dir/sink.requests")" -ge 1 ]]; }
@@ -52,9 +50,7 @@ for round in 1 2 3; do
     log="$test_dir/consumer-timeout-$round.log"
     SERVICEBUS_CONNECTION_STRING="$EMULATOR_CONNECTION_STRING" SERVICEBUS_QUEUE="$queue" \
         HEALTH_PORT=-1 timeout --preserve-status -s TERM 3 "$CONSUMER_BIN" \
-        --cosmos-endpoint "http://127.0.0.1:$STALLED_COSMOS_PORT" \
-        --cosmos-key "$COSMOS_EMULATOR_KEY" \
-        --cosmos-database itest --cosmos-container results \
+        "${STAND_IN_OPTIONS[@]}" \
         --concurrency 1 --prefetch 0 --cosmos-timeout 300s --message-deadline 10m \
         --shutdown-grace 3s >"$log" 2>&1 &
     timeout_pid=$!
