@@ -1,6 +1,7 @@
 #include "sb_settings.h"
 
 #include "connstr.h"
+#include "encoding.h"
 #include "log.h"
 #include "sas.h"
 #include "timefmt.h"
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define FIELD(name) offsetof(sb_settings, name)
 
@@ -248,24 +250,39 @@ static bool is_ascii_alnum(char c)
 
 /*
  * Checks `queue` against Azure Service Bus's naming rule for queues: 1 to 260 characters, each
- * a letter, digit, '.', '-', '_' or '/', starting and ending with a letter or digit. A name
- * outside the rule would only fail when the link attaches. `from_flag` is true for a name from
- * --queue and false for one from the connection string's EntityPath.
+ * a letter, digit, '.', '-', '_' or '/', starting and ending with a letter or digit. The path
+ * of a dead-letter subqueue, the name followed by /$DeadLetterQueue or
+ * /$Transfer/$DeadLetterQueue, is checked by its queue name. A name outside the rule would only
+ * fail when the link attaches. `from_flag` is true for a name from --queue and false for one
+ * from the connection string's EntityPath.
  */
 static wl_status check_queue_name(const char *queue, bool from_flag, wl_error *err)
 {
     static const char rule[] = "a Service Bus queue name has 1 to 260 letters, digits, '.', "
-                               "'-', '_' or '/' and starts and ends with a letter or digit";
+                               "'-', '_' or '/' and starts and ends with a letter or digit, and "
+                               "may be followed by /$DeadLetterQueue";
+    /* The longer suffix first, because it ends with the shorter one. */
+    static const char *const subqueues[] = {"/$Transfer/$DeadLetterQueue", "/$DeadLetterQueue"};
     const char *setting = from_flag ? "for --queue (SERVICEBUS_QUEUE)"
                                     : "for EntityPath in --connection-string "
                                       "(SERVICEBUS_CONNECTION_STRING)";
     size_t length = strlen(queue);
     char problem[64] = "";
+    char shown[41];
+
+    for (size_t i = 0; i < sizeof subqueues / sizeof subqueues[0]; i++) {
+        size_t suffix_length = strlen(subqueues[i]);
+        if (length > suffix_length &&
+            strcasecmp(queue + length - suffix_length, subqueues[i]) == 0) {
+            length -= suffix_length;
+            break;
+        }
+    }
 
     if (length > 260) {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value \"%.40s...\" %s: it has %zu bytes; %s", queue, setting,
-                            length, rule);
+        wl_utf8_copy(shown, sizeof shown, queue); /* a cut inside a character is not UTF-8 */
+        return wl_error_set(err, WL_ERR_INVALID, "invalid value \"%s...\" %s: it has %zu bytes; %s",
+                            shown, setting, length, rule);
     }
     for (size_t i = 0; i < length && problem[0] == '\0'; i++) {
         char c = queue[i];
@@ -376,6 +393,7 @@ void sb_target_conn_options(const sb_target *target, const sb_settings *settings
 void sb_target_warn_unencrypted(const sb_target *target)
 {
     const char *sent = NULL;
+    const char *verb = "travel";
 
     if (target->tls) {
         return;
@@ -384,13 +402,14 @@ void sb_target_warn_unencrypted(const sb_target *target)
         sent = "CBS tokens";
     } else if (target->auth == SB_AUTH_PLAIN) {
         sent = "the SASL PLAIN password";
+        verb = "travels";
     } else {
         return;
     }
     LOG_WARN("unencrypted-credential",
-             "the Service Bus endpoint uses plain TCP, so %s travel unencrypted; use sb:// "
+             "the Service Bus endpoint uses plain TCP, so %s %s unencrypted; use sb:// "
              "without UseDevelopmentEmulator=true, or amqps://, outside local tests",
-             sent);
+             sent, verb);
 }
 
 const char *sb_target_auth_name(const sb_target *target)

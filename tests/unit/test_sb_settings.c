@@ -285,9 +285,17 @@ TEST_CASE(resolve_checks_queue_name)
         {"orders/", "does not start and end with a letter or digit"},
         {"-orders", "does not start and end with a letter or digit"},
         {"caf\xc3\xa9", "byte 3 is not printable ASCII"},
+        {"orders/$DeadLetterQueue/x", "byte 7 is '$'"},
+        {"/$DeadLetterQueue", "byte 1 is '$'"},
     };
-    static const char *const accepted[] = {"orders", "a", "Orders.v2-eu_west/sub/q1"};
-    char long_name[300];
+    /* A dead-letter subqueue's path is checked by its queue name. */
+    static const char *const accepted[] = {"orders",
+                                           "a",
+                                           "Orders.v2-eu_west/sub/q1",
+                                           "orders/$DeadLetterQueue",
+                                           "orders/$deadletterqueue",
+                                           "orders/$Transfer/$DeadLetterQueue"};
+    char long_name[420];
 
     for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
         char queue[64];
@@ -303,6 +311,20 @@ TEST_CASE(resolve_checks_queue_name)
         check_resolve_rejected(3, entity_path, rejected[i].named);
         check_resolve_rejected(3, entity_path, "for EntityPath in --connection-string");
     }
+
+    /* The message shows the start of a name that is too long, cut where a character ends. */
+    long_name[0] = 'a';
+    for (size_t i = 0; i < 200; i++) {
+        memcpy(long_name + 1 + 2 * i, "\xc3\xa9", 2);
+    }
+    long_name[401] = '\0';
+    char shown[64] = "\"a";
+    for (size_t i = 0; i < 19; i++) {
+        strcat(shown, "\xc3\xa9");
+    }
+    strcat(shown, "...\"");
+    char *multibyte[] = {"prog", "--connection-string", EMULATOR_NO_ENTITY, "--queue", long_name};
+    check_resolve_rejected(5, multibyte, shown);
 
     memset(long_name, 'q', 261);
     long_name[261] = '\0';
