@@ -1,5 +1,7 @@
 #include "connstr.h"
 
+#include "encoding.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -67,12 +69,15 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
 {
     const char *rest = strstr(endpoint, "://");
     size_t scheme_length;
+    char shown[300]; /* the endpoint for messages, without a password that it may contain */
+
+    wl_url_redact_userinfo(endpoint, shown, sizeof shown);
 
     if (rest == NULL) {
         return wl_error_set(err, WL_ERR_INVALID,
                             "invalid Endpoint \"%s\" in the connection string: expected "
                             "sb://HOST, amqps://HOST or amqp://HOST",
-                            endpoint);
+                            shown);
     }
     scheme_length = (size_t)(rest - endpoint);
     rest += 3;
@@ -85,7 +90,7 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
     } else {
         return wl_error_set(
             err, WL_ERR_INVALID,
-            "invalid Endpoint scheme in \"%s\": expected sb://, amqps:// or amqp://", endpoint);
+            "invalid Endpoint scheme in \"%s\": expected sb://, amqps:// or amqp://", shown);
     }
 
     if (*rest == '[') {
@@ -95,7 +100,7 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid host in Endpoint \"%s\": expected an IPv6 address "
                                 "between [ and ], such as [::1]",
-                                endpoint);
+                                shown);
         }
         out->host = wl_xstrndup(rest + 1, literal_length);
         rest += literal_length + 2;
@@ -105,14 +110,14 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid Endpoint \"%s\" in the connection string: the host is "
                                 "empty",
-                                endpoint);
+                                shown);
         }
         if (!connstr_host_valid(rest, host_length)) {
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid host \"%.*s\" in Endpoint \"%s\": expected a DNS name "
                                 "such as NAMESPACE.servicebus.windows.net, an IPv4 address or an "
                                 "IPv6 address in brackets",
-                                (int)host_length, rest, endpoint);
+                                (int)host_length, rest, shown);
         }
         out->host = wl_xstrndup(rest, host_length);
         rest += host_length;
@@ -121,7 +126,7 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
         return wl_error_set(err, WL_ERR_INVALID,
                             "invalid Endpoint \"%s\" in the connection string: expected a port "
                             "or a path after the host",
-                            endpoint);
+                            shown);
     }
 
     if (*rest == ':') {
@@ -130,7 +135,7 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
         if (!isdigit((unsigned char)rest[1]) || (*end != '\0' && *end != '/') || port < 1 ||
             port > 65535) {
             return wl_error_set(err, WL_ERR_INVALID,
-                                "invalid port in Endpoint \"%s\": expected 1 to 65535", endpoint);
+                                "invalid port in Endpoint \"%s\": expected 1 to 65535", shown);
         }
         out->port = (uint16_t)port;
         out->port_explicit = true;

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 
 bool wl_hmac_sha256(const void *key, size_t key_length, const void *data, size_t data_length,
@@ -82,6 +83,27 @@ char *wl_url_encode(const char *text)
     }
     out[n] = '\0';
     return out;
+}
+
+void wl_url_redact_userinfo(const char *url, char *out, size_t capacity)
+{
+    const char *authority = strstr(url, "://");
+    const char *at = NULL;
+
+    if (authority != NULL) {
+        authority += 3;
+        size_t authority_length = strcspn(authority, "/?#");
+        for (size_t i = 0; i < authority_length; i++) {
+            if (authority[i] == '@') {
+                at = authority + i; /* the last '@' ends the user information (RFC 3986) */
+            }
+        }
+    }
+    if (at == NULL) {
+        snprintf(out, capacity, "%s", url);
+        return;
+    }
+    snprintf(out, capacity, "%.*s***%s", (int)(authority - url), url, at);
 }
 
 int wl_hex_digit_value(char c)

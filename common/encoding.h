@@ -35,6 +35,13 @@ char *wl_url_encode(const char *text);
  * Caller frees with free(). */
 char *wl_url_decode(const char *text, bool plus_is_space);
 
+/*
+ * Copies `url` into `out` (capacity bytes, NUL included, cut if longer) with any user name and
+ * password before the host replaced by "***", so that an error message can show the URL without
+ * a secret in it.
+ */
+void wl_url_redact_userinfo(const char *url, char *out, size_t capacity);
+
 /* Returns the value of the hex digit `c` (either case), or -1 when it is not one. */
 int wl_hex_digit_value(char c);
 

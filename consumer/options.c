@@ -106,9 +106,11 @@ static wl_status check_resource_id(const char *id, const char *flag, const char 
     size_t length = id != NULL ? strlen(id) : 0;
 
     if (length > 255) {
-        /* The whole id would not fit the message. */
+        /* The whole id would not fit the message, and a cut inside a character is not UTF-8. */
+        char shown[41];
+        wl_utf8_copy(shown, sizeof shown, id);
         return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value \"%.40s...\" for --%s (%s): it has %zu bytes; %s", id,
+                            "invalid value \"%s...\" for --%s (%s): it has %zu bytes; %s", shown,
                             flag, env, length, expected);
     }
     if (length == 0) {
@@ -289,10 +291,12 @@ static wl_status check_cosmos_endpoint(const char *endpoint, wl_error *err)
 
 out:
     if (problem != NULL) {
+        char shown[300];
+        wl_url_redact_userinfo(endpoint, shown, sizeof shown);
         status = wl_error_set(err, WL_ERR_INVALID,
                               "invalid value \"%s\" for --cosmos-endpoint (COSMOS_ENDPOINT): "
                               "%s; %s",
-                              endpoint, problem, expected);
+                              shown, problem, expected);
     }
     curl_free(extra);
     curl_free(path);

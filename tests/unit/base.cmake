@@ -1,7 +1,8 @@
 # Unit tests of the common base modules.
 wl_unit_test(encoding SOURCES test_encoding.c
   CASES base64_roundtrip base64_rejects_invalid url_encode_reserved url_decode hmac_sha256_rfc4231
-  hex_digit_values utf8_decode_table utf8_encode_roundtrip utf8_copy_table json_escape_utf8)
+  hex_digit_values utf8_decode_table utf8_encode_roundtrip utf8_copy_table json_escape_utf8
+  url_redact_userinfo)
 wl_unit_test(timefmt SOURCES test_timefmt.c
   CASES stamp_format stamp_parse_rejects rfc1123_roundtrip uuid_v4_shape guid_order
         stamp_cache_seconds iso8601_cached_seconds times_beyond_four_digit_years

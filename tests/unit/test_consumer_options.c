@@ -342,6 +342,17 @@ TEST_CASE(cosmos_endpoint_validated)
         check_rejected("COSMOS_ENDPOINT", rejected[i].value, rejected[i].named);
         check_rejected("COSMOS_ENDPOINT", rejected[i].value, "expected http(s)://HOST[:PORT][/]");
     }
+
+    /* A password in the endpoint is not repeated in the message. */
+    consumer_config config;
+    wl_error err = {0};
+    char *argv[] = {"consumer"};
+    base_environment();
+    setenv("COSMOS_ENDPOINT", "https://user:topsecret@127.0.0.1:8081/", 1);
+    CHECK_INT_EQ(load(&config, 1, argv, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "\"https://***@127.0.0.1:8081/\"") != NULL);
+    CHECK(strstr(err.message, "topsecret") == NULL);
+    consumer_config_free(&config);
 }
 
 /* The endpoint's scheme is case-insensitive, as in every URL. */

@@ -176,6 +176,28 @@ TEST_CASE(utf8_copy_table)
     }
 }
 
+TEST_CASE(url_redact_userinfo)
+{
+    static const struct {
+        const char *url;
+        const char *expected;
+    } cases[] = {
+        {"https://user:secret@host:8081/", "https://***@host:8081/"},
+        {"sb://a@b@host/queue", "sb://***@host/queue"},
+        {"https://host/path@x", "https://host/path@x"},
+        {"https://host:1/?q=a@b", "https://host:1/?q=a@b"},
+        {"no scheme@host", "no scheme@host"},
+        {"", ""},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+
+        wl_url_redact_userinfo(cases[i].url, out, sizeof out);
+        CHECK_STR_EQ(out, cases[i].expected);
+    }
+}
+
 TEST_CASE(json_escape_utf8)
 {
     char out[64];
@@ -195,4 +217,4 @@ TEST_MAIN(TEST_ENTRY(base64_roundtrip), TEST_ENTRY(base64_rejects_invalid),
           TEST_ENTRY(url_encode_reserved), TEST_ENTRY(url_decode), TEST_ENTRY(hmac_sha256_rfc4231),
           TEST_ENTRY(hex_digit_values), TEST_ENTRY(utf8_decode_table),
           TEST_ENTRY(utf8_encode_roundtrip), TEST_ENTRY(utf8_copy_table),
-          TEST_ENTRY(json_escape_utf8))
+          TEST_ENTRY(json_escape_utf8), TEST_ENTRY(url_redact_userinfo))
