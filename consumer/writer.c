@@ -78,7 +78,10 @@ static void set_not_ready(writer *w, const char *kind, const char *fmt, ...)
     int length = vsnprintf(reason, sizeof reason, fmt, args);
     va_end(args);
     if (length >= (int)sizeof reason) {
-        memcpy(reason + sizeof reason - 4, "...", 4); /* show that the end was cut */
+        /* Show that the end was cut, and cut where a character ends. */
+        char kept[sizeof reason - 3];
+        wl_utf8_copy(kept, sizeof kept, reason);
+        snprintf(reason, sizeof reason, "%s...", kept);
     }
 
     bool was_ready = w->ready;
@@ -252,7 +255,9 @@ static void refresh_token(writer *w, int64_t now_ms)
     wl_status status =
         cred_get_token(w->options.cosmos_credential, w->options.cosmos_scope, &fresh, &err);
     if (status != WL_OK) {
-        set_not_ready(w, "token", "Entra token for Cosmos DB failed: %.150s", err.message);
+        char excerpt[151];
+        wl_utf8_copy(excerpt, sizeof excerpt, err.message);
+        set_not_ready(w, "token", "Entra token for Cosmos DB failed: %s", excerpt);
         w->next_token_ms = w->next_check_ms;
         return;
     }
@@ -414,7 +419,7 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
          * close as a request goes out on it. The retry goes out on another connection, and in
          * an outage a new connection fails and stops the intake. */
         if (result->http_status == 0 && !result->kept_alive_connection_lost && w->ready) {
-            set_not_ready(w, kind, "%.200s", detail); /* detail names Cosmos DB unreachable */
+            set_not_ready(w, kind, "%s", detail); /* detail names Cosmos DB unreachable */
         }
         consumer_stats_count_retry(w->options.stats, result->http_status);
         job->retry_at_ms = now + decision.delay_ms;
@@ -433,10 +438,13 @@ static void on_upsert_done(void *ctx, const cosmos_result *result)
     case SETTLE_DEAD_LETTER:
         finish(w, job, SETTLE_DEAD_LETTER, decision.reason, detail);
         break;
-    case SETTLE_ABANDON_NOT_READY:
-        set_not_ready(w, kind, "%s: %.150s", decision.reason, detail);
+    case SETTLE_ABANDON_NOT_READY: {
+        char excerpt[151];
+        wl_utf8_copy(excerpt, sizeof excerpt, detail);
+        set_not_ready(w, kind, "%s: %s", decision.reason, excerpt);
         finish(w, job, SETTLE_ABANDON_NOT_READY, decision.reason, detail);
         break;
+    }
     case SETTLE_FORGET:
         finish(w, job, SETTLE_FORGET, decision.reason, detail);
         break;
