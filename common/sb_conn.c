@@ -310,12 +310,11 @@ void sb_conn_link_name(sb_conn *conn, const char *prefix, char *out, size_t capa
 
 static void record_condition(sb_conn *conn, pn_condition_t *condition, const char *what)
 {
-    char context[200];
+    char context[400];
 
     bool first = conn->cause.status == WL_OK;
 
-    snprintf(context, sizeof context, "%s (%s:%u)", what, conn->options.host,
-             (unsigned)conn->options.port);
+    snprintf(context, sizeof context, "%s (%s)", what, conn->address);
     amqp_condition_to_error(condition, WL_ERR_UNAVAILABLE, context, &conn->cause);
 
     /* Proton reports a rejected certificate as a framing error, but retrying cannot fix it. */
@@ -485,14 +484,12 @@ static void run_timers(sb_conn *conn)
         now >= attempt_deadline_ms(conn)) {
         conn->cut_at_deadline = true;
         if (now - conn->attempt_started_ms >= conn->options.connect_timeout_ms) {
-            wl_error_set(&conn->cause, WL_ERR_TIMEOUT,
-                         "connecting to %s:%u timed out after %lld ms", conn->options.host,
-                         (unsigned)conn->options.port, (long long)conn->options.connect_timeout_ms);
+            wl_error_set(&conn->cause, WL_ERR_TIMEOUT, "connecting to %s timed out after %lld ms",
+                         conn->address, (long long)conn->options.connect_timeout_ms);
         } else if (conn->cause.status == WL_OK) {
             /* Cut at the give-up time, with no failure of its own yet. */
-            char what[300];
-            snprintf(what, sizeof what, "connecting to %s:%u had not finished", conn->options.host,
-                     (unsigned)conn->options.port);
+            char what[340];
+            snprintf(what, sizeof what, "connecting to %s had not finished", conn->address);
             set_cut_cause(conn, WL_ERR_TIMEOUT, what);
         }
         close_transport_now(conn);

@@ -50,7 +50,7 @@ static void on_ready(sb_conn *conn, void *ctx)
     if (sb_conn_connect_count(conn) > 1) {
         metrics_counter_inc(app->stats.reconnects, 1);
     }
-    LOG_INFO("amqp-connected", "connected to %s (connection %u)", app->target->host,
+    LOG_INFO("amqp-connected", "connected to %s (connection %u)", sb_conn_address(conn),
              sb_conn_connect_count(conn));
     health_component_set(app->amqp_health, false, "authorizing");
     app->authorized = false;
