@@ -4,7 +4,8 @@
 # them with a long message of two-byte characters that the excerpts cut, and half with a Latin-1
 # page and activity id, whose bytes are not UTF-8. Every log line must decode as strict UTF-8 and
 # parse as JSON, and every description read back with @azure/service-bus must contain whole
-# characters only.
+# characters only. Then a stand-in rejects the upserts with 403 and the long message, and the
+# not-ready reason that the consumer logs must hold whole characters too.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 queue="foreign-text"
@@ -97,5 +98,32 @@ for description in latin1:
     if "activit\ufffd-\ufffd" not in description:
         sys.exit(f"the activity id's Latin-1 bytes were not replaced: {description!r}")
 print(f"{total} descriptions hold whole characters")
+EOF
+# A 403 makes Cosmos DB not ready, with its text in the reason that /readyz and the
+# cosmos-not-ready line show. The consumer cuts that text too.
+kill "$STALLED_COSMOS_PID"
+wait "$STALLED_COSMOS_PID" 2>/dev/null || true
+stalled_cosmos_start --mode forbid-text
+node "$here/delivery_counts.js" send "$queue" 1 || fail "sending the message failed"
+start_consumer "$queue" "$test_dir/consumer-forbidden.log" "${STAND_IN_OPTIONS[@]}" \
+    --concurrency 1 --prefetch 0
+not_ready_logged() { grep -q '"event":"cosmos-not-ready"' "$test_dir/consumer-forbidden.log"; }
+wait_until 60 not_ready_logged || fail "the consumer did not report Cosmos DB not ready"
+stop_consumer TERM
+/usr/bin/python3 - "$test_dir/consumer-forbidden.log" <<'EOF' || fail "the not-ready reason is wrong"
+import json
+import sys
+
+with open(sys.argv[1], "rb") as log:
+    records = [json.loads(line.decode("utf-8", errors="strict")) for line in log]
+reasons = [r["msg"] for r in records if r.get("event") == "cosmos-not-ready"]
+if not reasons:
+    sys.exit("no cosmos-not-ready line")
+for reason in reasons:
+    if "x\u00e9" not in reason:
+        sys.exit(f"the reason does not quote the Cosmos message: {reason!r}")
+    if "\ufffd" in reason:
+        sys.exit(f"a character was cut in two: {reason!r}")
+print(f"{len(reasons)} not-ready reasons hold whole characters")
 EOF
 echo "foreign_text: ok"

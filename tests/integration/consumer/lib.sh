@@ -75,6 +75,7 @@ consumer_test_setup() {
 # the stand-in. The writes it received are the lines of $test_dir/sink.requests, and cleanup
 # stops it.
 stalled_cosmos_start() {
+    rm -f "$test_dir/sink.ready" # a stand-in started before this one left its port there
     /usr/bin/python3 "$here/stalled_cosmos.py" --ready-file "$test_dir/sink.ready" \
         --requests-file "$test_dir/sink.requests" "$@" >"$test_dir/sink.log" 2>&1 &
     STALLED_COSMOS_PID=$!

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A Cosmos DB stand-in whose document writes fail in one of three ways (--mode).
+"""A Cosmos DB stand-in whose document writes fail in one of four ways (--mode).
 
 It responds to the consumer's start-up check (create database, create container, read container)
 with success, so that the consumer grants credit. Then, for each document upsert:
@@ -15,6 +15,8 @@ with success, so that the consumer grants credit. Then, for each document upsert
   "x" and 300 times "é" in UTF-8, which a cut at a byte count splits in the middle of a
   character. Even ones get an HTML page in Latin-1, as a proxy might send, with bytes that are
   not UTF-8 in the body and in the x-ms-activity-id header.
+- forbid-text: every upsert gets 403 with the JSON error of reject-text's odd-numbered upserts,
+  and the line "403 ID" goes to --requests-file.
 
     /usr/bin/python3 stalled_cosmos.py --ready-file FILE --requests-file FILE [--mode MODE]
 
@@ -90,6 +92,10 @@ class Handler(BaseHTTPRequestHandler):
         if DOCS_PATH.match(path) and self.mode == "reject-text":
             self.reject_with_text(json.loads(body))
             return
+        if DOCS_PATH.match(path) and self.mode == "forbid-text":
+            self.record(f"403 {json.loads(body)['id']}")
+            self.reply(403, {"code": "Forbidden", "message": "x" + "\u00e9" * 300}, ascii_only=False)
+            return
         if DOCS_PATH.match(path):
             document = json.loads(body)
             self.record(document["id"])
@@ -133,7 +139,7 @@ def main():
     parser = argparse.ArgumentParser(description="Cosmos DB stand-in whose writes fail")
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--requests-file", required=True)
-    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text"], default="stall")
+    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text", "forbid-text"], default="stall")
     args = parser.parse_args()
 
     Handler.requests_file = args.requests_file
