@@ -333,7 +333,7 @@ TEST_CASE(resolve_checks_queue_name)
 
     long_name[260] = '\0';
     for (size_t i = 0; i <= sizeof accepted / sizeof accepted[0]; i++) {
-        char queue[300];
+        char queue[sizeof long_name];
         snprintf(queue, sizeof queue, "%s",
                  i < sizeof accepted / sizeof accepted[0] ? accepted[i] : long_name);
         char *argv[] = {"prog", "--connection-string", EMULATOR_NO_ENTITY, "--queue", queue};
