@@ -94,8 +94,8 @@ static char *long_message(size_t prefix_length, const char *tail)
     return text;
 }
 
-/* Strings without escapes are read in one piece; one with a backslash, a control character
- * or no closing quote far into the text must still be decoded or rejected as before. */
+/* Strings without escapes are read in one piece. A backslash, a control character or a
+ * missing closing quote far into the text must still be decoded or rejected as before. */
 TEST_CASE(parse_long_strings)
 {
     document_fields fields;
@@ -104,15 +104,21 @@ TEST_CASE(parse_long_strings)
     char *plain = long_message(5000, "\xc3\xa9");
     CHECK_INT_EQ(parse_text(plain, &fields, &err), WL_OK);
     CHECK_INT_EQ(fields.msg_length, 5002);
-    CHECK(fields.msg != NULL && fields.msg[4999] == 'm' &&
-          strcmp(fields.msg + 5000, "\xc3\xa9") == 0);
+    CHECK(fields.msg != NULL);
+    if (fields.msg != NULL) {
+        CHECK(fields.msg[4999] == 'm');
+        CHECK_STR_EQ(fields.msg + 5000, "\xc3\xa9");
+    }
     document_fields_free(&fields);
     free(plain);
 
     char *escaped = long_message(5000, "\\n\\u00e9");
     CHECK_INT_EQ(parse_text(escaped, &fields, &err), WL_OK);
     CHECK_INT_EQ(fields.msg_length, 5003);
-    CHECK(fields.msg != NULL && strcmp(fields.msg + 5000, "\n\xc3\xa9") == 0);
+    CHECK(fields.msg != NULL);
+    if (fields.msg != NULL) {
+        CHECK_STR_EQ(fields.msg + 5000, "\n\xc3\xa9");
+    }
     document_fields_free(&fields);
     free(escaped);
 

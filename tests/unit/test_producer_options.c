@@ -16,7 +16,7 @@ static const char *no_environment(const char *name)
     return NULL;
 }
 
-/* The least environment with which the Service Bus settings resolve. */
+/* Returns the minimal environment with which the Service Bus settings resolve. */
 static const char *emulator_environment(const char *name)
 {
     return strcmp(name, "SERVICEBUS_CONNECTION_STRING") == 0 ? emulator : NULL;
