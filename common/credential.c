@@ -628,6 +628,14 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
                      host);
         return NULL;
     }
+    /* Allowed for local token servers, but the federated token that proves the pod's identity
+     * and the access token granted for it would cross the network readable by anyone on it. */
+    if (strncasecmp(host, "http://", 7) == 0) {
+        LOG_WARN("unencrypted-credential",
+                 "AZURE_AUTHORITY_HOST %s is plain HTTP, so the federated token and the access "
+                 "token for %s travel unencrypted; use https:// outside local tests",
+                 host, options->scope);
+    }
 
     credential = cred_new(CRED_WORKLOAD_IDENTITY, options->clock);
     pthread_condattr_t attributes;

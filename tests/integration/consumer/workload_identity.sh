@@ -52,4 +52,12 @@ done
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 check_end_state orders "$test_dir/expected.json"
+# The token server is plain HTTP: one warning names it and the token's scope, and neither token
+# appears in the log.
+authority_warnings="$(grep -c '"level":"warn".*"event":"unencrypted-credential".*AZURE_AUTHORITY_HOST http://127.0.0.1:.*documents.azure.com' "$test_dir/consumer.log" || true)"
+[[ "$authority_warnings" == 1 ]] ||
+    fail "a plain HTTP AZURE_AUTHORITY_HOST gave $authority_warnings warnings, expected 1"
+if grep -q -e "federated-service-account-token" -e "$access_token" "$test_dir/consumer.log"; then
+    fail "the consumer log shows a token: $(grep -m 1 -e "federated-service-account-token" -e "$access_token" "$test_dir/consumer.log")"
+fi
 echo "workload_identity: ok"

@@ -50,6 +50,14 @@ tail -1 "$token_log" | grep -q 'rotated-service-account-token' ||
     fail "the rotated token file was not re-read: $(tail -1 "$token_log")"
 grep -q '"event":"authorized"' "$log" || fail "no CBS authorization with the jwt"
 echo "token exchanges: $requests"
+# The fake Entra endpoint is plain HTTP: one warning names it and the token's scope, and no
+# token appears in the output.
+authority_warnings="$(cat "$log" "$log.stderr" | grep -c '"level":"warn".*"event":"unencrypted-credential".*AZURE_AUTHORITY_HOST http://127.0.0.1:.*servicebus.azure.net' || true)"
+[[ "$authority_warnings" == 1 ]] ||
+    fail "a plain HTTP AZURE_AUTHORITY_HOST gave $authority_warnings warnings, expected 1"
+if grep -q -e 'service-account-token' "$log" "$log.stderr"; then
+    fail "the producer's output shows the federated token"
+fi
 
 # A rejected client: the AADSTS text reaches stderr, and the run ends quickly with status 1.
 rejected_log="$PRODUCER_TEST_DIR/rejected-requests.jsonl"
