@@ -21,12 +21,17 @@
 #define NOT_READY_LOG_INTERVAL_MS 60000
 /* How often the writer gives free heap pages back to the kernel (trim_heap). */
 #define HEAP_TRIM_INTERVAL_MS 1000
+/* A ready writer that has finished no request for this long reads the container, so that
+ * /readyz reports an outage while the queue is empty too. Kubernetes probes readiness every
+ * 10 s by default. */
+#define IDLE_CHECK_INTERVAL_MS 10000
 
 typedef enum check_step {
     CHECK_IDLE,
     CHECK_DATABASE,  /* creating the database (master key) */
     CHECK_CONTAINER, /* creating the container (master key) */
     CHECK_READ,      /* reading the container (Entra) */
+    CHECK_IDLE_READ, /* reading the container while ready and idle */
 } check_step;
 
 struct writer {
@@ -37,9 +42,10 @@ struct writer {
     size_t job_count;
     int active; /* upserts in progress */
     bool ready;
-    bool sockets_ready;  /* the Cosmos client's descriptor was readable */
-    uint64_t finished;   /* requests finished so far, checks included */
-    int finished_in_run; /* requests that the last writer_run finished */
+    bool sockets_ready;       /* the Cosmos client's descriptor was readable */
+    uint64_t finished;        /* requests finished so far, checks included */
+    int finished_in_run;      /* requests that the last writer_run finished */
+    int64_t last_finished_ms; /* when writer_run last saw a request finish */
     coalesce coalesce;
 
     check_step check;
@@ -219,14 +225,33 @@ static void on_check_done(void *ctx, const cosmos_result *result)
         cosmos_create_container(w->cosmos, on_check_done, w);
         return;
     }
-    if ((step == CHECK_CONTAINER && exists) || (step == CHECK_READ && http == 200)) {
+    bool read = step == CHECK_READ || step == CHECK_IDLE_READ;
+    if ((step == CHECK_CONTAINER && exists) || (read && http == 200)) {
         set_ready(w);
+        return;
+    }
+
+    /* A throttled read (429) shows that the account is reachable and accepted our credentials. */
+    if (step == CHECK_IDLE_READ && http == 429) {
+        return;
+    }
+    /* Servers close connections that sat idle, and an idle writer has many. The read goes out
+     * again at once, on another connection or a new one, which tells an outage apart. */
+    if (step == CHECK_IDLE_READ && http == 0 && result->kept_alive_connection_lost) {
+        LOG_DEBUG("cosmos-connection-lost", "the idle container read lost its kept-alive "
+                                            "connection; reading again");
+        w->check = CHECK_IDLE_READ;
+        cosmos_read_container(w->cosmos, on_check_done, w);
         return;
     }
 
     describe_result(result, detail, sizeof detail);
     failure_kind(result, kind, sizeof kind);
-    if (step == CHECK_READ && http == 404) {
+    if (read && http == 404 && w->uses_key) {
+        /* The next check creates the database and the container again. */
+        set_not_ready(w, kind, "container %s/%s not found; creating it again",
+                      w->options.cosmos.database, w->options.cosmos.container);
+    } else if (read && http == 404) {
         set_not_ready(w, kind,
                       "container %s/%s not found; Entra tokens cannot create it: run az "
                       "cosmosdb sql container create with --partition-key-path %s",
@@ -539,6 +564,10 @@ int64_t writer_run(writer *w)
     refresh_token(w, now);
     if (!w->ready && w->check == CHECK_IDLE && now >= w->next_check_ms) {
         start_check(w);
+    } else if (w->ready && w->check == CHECK_IDLE && w->active == 0 &&
+               now - w->last_finished_ms >= IDLE_CHECK_INTERVAL_MS) {
+        w->check = CHECK_IDLE_READ;
+        cosmos_read_container(w->cosmos, on_check_done, w);
     }
 
     /* The first round starts due jobs and sends them (a new request is due on curl's timer at
@@ -575,6 +604,9 @@ int64_t writer_run(writer *w)
     }
     trim_heap(w, now);
     w->finished_in_run = (int)(w->finished - finished_before);
+    if (w->finished_in_run > 0) {
+        w->last_finished_ms = now;
+    }
     return next;
 }
 

@@ -11,6 +11,7 @@
 //   dump     prints the documents as one JSON array, sorted by id
 //   get ID   prints one document, or exits 3 when it does not exist
 //   init     creates the database and a container partitioned on /id when they are missing
+//   drop     deletes the container and its documents
 // Options default to environment variables: --endpoint (COSMOS_ENDPOINT), --key (COSMOS_KEY),
 // --ca FILE (COSMOS_CA_FILE, a PEM CA for HTTPS), --database (COSMOS_DATABASE),
 // --container (COSMOS_CONTAINER). Exits 1 when a request fails and 2 on bad usage.
@@ -19,7 +20,7 @@ const fs = require("fs");
 const https = require("https");
 const { CosmosClient } = require("@azure/cosmos");
 
-const COMMANDS = ["count", "ids", "dump", "get", "init"];
+const COMMANDS = ["count", "ids", "dump", "get", "init", "drop"];
 const OPTIONS = {
   "--endpoint": "COSMOS_ENDPOINT",
   "--key": "COSMOS_KEY",
@@ -31,7 +32,7 @@ const OPTIONS = {
 function usage(message) {
   process.stderr.write(`cosmos_count: ${message}\n`);
   process.stderr.write(
-    "usage: cosmos_count.js count|ids|dump|get ID|init [--endpoint URL] [--key KEY] [--ca FILE] [--database NAME] [--container NAME]\n",
+    "usage: cosmos_count.js count|ids|dump|get ID|init|drop [--endpoint URL] [--key KEY] [--ca FILE] [--database NAME] [--container NAME]\n",
   );
   process.exit(2);
 }
@@ -129,6 +130,9 @@ async function run(args) {
       });
       break;
     }
+    case "drop":
+      await container.delete();
+      break;
   }
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A Cosmos DB stand-in whose document writes fail in one of four ways (--mode).
+"""A Cosmos DB stand-in whose document writes or container reads fail in one of five ways (--mode).
 
 It responds to the consumer's start-up check (create database, create container, read container)
 with success, so that the consumer grants credit. Then, for each document upsert:
@@ -17,6 +17,10 @@ with success, so that the consumer grants credit. Then, for each document upsert
   not UTF-8 in the body and in the x-ms-activity-id header.
 - forbid-text: every upsert gets 403 with the JSON error of reject-text's odd-numbered upserts,
   and the line "403 ID" goes to --requests-file.
+- reset-reads: a container read that is the first request on its connection gets 200, and the
+  line "200 read" goes to --requests-file. One on a connection that served an earlier request
+  gets the start of a 200 response and then a TCP reset, and the line "reset read". curl sends
+  a request again by itself only when no response byte arrived.
 
     /usr/bin/python3 stalled_cosmos.py --ready-file FILE --requests-file FILE [--mode MODE]
 
@@ -47,6 +51,7 @@ class Handler(BaseHTTPRequestHandler):
     requests_file = ""
     mode = "stall"
     upserts_on_connection = 0  # http.server keeps one handler per connection
+    requests_on_connection = 0  # for reset-reads
     upserts = 0  # on every connection, for reject-text
     upserts_lock = threading.Lock()
 
@@ -69,6 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.requests_on_connection += 1
         path = self.path.split("?", 1)[0]
         body = self.read_body()
         if DOCS_PATH.match(path) and self.mode == "reset-reused":
@@ -82,12 +88,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\n\r\n{")
             self.wfile.flush()
             time.sleep(0.05)  # the consumer reads the part, then the reset arrives
-            # With a zero linger time close() sends a reset. http.server's own close would
-            # first shut the socket down for writing, which sends a FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
-            self.connection.close()
-            self.close_connection = True
+            self.reset()
             return
         if DOCS_PATH.match(path) and self.mode == "reject-text":
             self.reject_with_text(json.loads(body))
@@ -123,12 +124,29 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def reset(self):
+        # With a zero linger time close() sends a reset. http.server's own close would first
+        # shut the socket down for writing, which sends a FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
     def record(self, line):
         with open(self.requests_file, "a", encoding="utf-8") as out:
             out.write(line + "\n")
 
     def do_GET(self):  # noqa: N802
+        self.requests_on_connection += 1
         path = self.path.split("?", 1)[0]
+        if CONTAINER_PATH.match(path) and self.mode == "reset-reads":
+            if self.requests_on_connection > 1:
+                self.record("reset read")
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+                self.wfile.flush()
+                time.sleep(0.05)  # the consumer reads the part, then the reset arrives
+                self.reset()
+                return
+            self.record("200 read")
         if CONTAINER_PATH.match(path):
             self.reply(200, {"id": path.rstrip("/").rsplit("/", 1)[1]})
             return
@@ -139,7 +157,7 @@ def main():
     parser = argparse.ArgumentParser(description="Cosmos DB stand-in whose writes fail")
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--requests-file", required=True)
-    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text", "forbid-text"], default="stall")
+    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text", "forbid-text", "reset-reads"], default="stall")
     args = parser.parse_args()
 
     Handler.requests_file = args.requests_file
