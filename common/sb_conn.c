@@ -221,8 +221,8 @@ static void configure_transport(sb_conn *conn, pn_transport_t *transport)
     if (conn->options.tls) {
         pn_ssl_t *ssl = pn_ssl(transport);
         pn_ssl_init(ssl, conn->ssl_domain, NULL);
-        /* SNI and the certificate name check both use the endpoint host.
-         * NOTE: TLS to an IPv6 address is untested; the tests reach [::1] over plain TCP. */
+        /* SNI and the certificate name check both use the endpoint host, which is a DNS name:
+         * sb_settings_resolve rejects TLS to an IP address, which Proton-C cannot verify. */
         pn_ssl_set_peer_hostname(ssl, conn->options.host);
     }
 

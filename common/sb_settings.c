@@ -6,7 +6,9 @@
 #include "sas.h"
 #include "timefmt.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,8 @@ static const config_option option_table[] = {
      FIELD(connection_string)},
     {"namespace", "SERVICEBUS_NAMESPACE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "Namespace to reach over TLS with workload identity when no connection string is set: a "
-     "name (completed with .servicebus.windows.net), a host, or HOST:PORT.",
+     "name (completed with .servicebus.windows.net), a host, or HOST:PORT. The host is a DNS "
+     "name: TLS cannot verify a certificate for an IP address here.",
      FIELD(namespace_name)},
     {"queue", "SERVICEBUS_QUEUE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "Queue to use; defaults to the connection string's EntityPath.", FIELD(queue)},
@@ -306,6 +309,29 @@ static wl_status check_queue_name(const char *queue, bool from_flag, wl_error *e
     return WL_OK;
 }
 
+/*
+ * Rejects TLS to an IP address. Proton-C checks the server's certificate against the host's DNS
+ * names (subjectAltName DNS entries and the common name) only, so no certificate passes for an
+ * IP address, even one that lists it, and every connection would fail at the handshake.
+ */
+static wl_status check_tls_host(const sb_settings *settings, const sb_target *target, wl_error *err)
+{
+    struct in6_addr address;
+
+    if (!target->tls || (inet_pton(AF_INET, target->host, &address) != 1 &&
+                         inet_pton(AF_INET6, target->host, &address) != 1)) {
+        return WL_OK;
+    }
+    return wl_error_set(err, WL_ERR_INVALID,
+                        "invalid Service Bus host %s in %s: TLS needs a DNS name, because "
+                        "Proton-C matches the server certificate against DNS names only; use a "
+                        "name that the certificate lists, such as localhost for a local peer",
+                        target->host,
+                        settings->connection_string != NULL
+                            ? "--connection-string (SERVICEBUS_CONNECTION_STRING)"
+                            : "--namespace (SERVICEBUS_NAMESPACE)");
+}
+
 wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock, sb_target *out,
                               wl_error *err)
 {
@@ -331,6 +357,10 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
                               "(SERVICEBUS_CONNECTION_STRING) or --namespace "
                               "(SERVICEBUS_NAMESPACE) with workload identity");
     }
+    if (status != WL_OK) {
+        return status;
+    }
+    status = check_tls_host(settings, out, err);
     if (status != WL_OK) {
         return status;
     }

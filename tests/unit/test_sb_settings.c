@@ -252,6 +252,10 @@ TEST_CASE(resolve_errors_name_setting)
         {5, {"prog", "--namespace", "[::1]x", "--queue", "q"}, "IPv6 address in brackets"},
         {5, {"prog", "--namespace", "[::1]:0", "--queue", "q"}, "HOST:PORT"},
         {5, {"prog", "--namespace", ":5671", "--queue", "q"}, "HOST:PORT"},
+        {5,
+         {"prog", "--connection-string",
+          "Endpoint=sb://127.0.0.1:5671;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q"},
+         "invalid Service Bus host 127.0.0.1 in --connection-string"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -359,11 +363,14 @@ TEST_CASE(resolve_checks_queue_name)
     unload(&settings);
 }
 
-/* --namespace takes an IPv6 address in brackets, with or without a port. */
+/* --namespace parses an IPv6 address in brackets, with or without a port, and rejects it as it
+ * rejects every IP address: --namespace always means TLS, which needs a DNS name. */
 TEST_CASE(resolve_namespace_ipv6)
 {
     char *with_port[] = {"prog", "--namespace", "[::1]:5673", "--queue", "orders"};
     char *without_port[] = {"prog", "--namespace", "[::1]", "--queue", "orders"};
+    char *ipv4[] = {"prog", "--namespace", "127.0.0.1:5671", "--queue", "orders"};
+    char *name[] = {"prog", "--namespace", "localhost:5673", "--queue", "orders"};
     loaded settings;
     sb_target target;
     wl_error err = {0};
@@ -371,15 +378,26 @@ TEST_CASE(resolve_namespace_ipv6)
     setenv("AZURE_TENANT_ID", "tenant", 1);
     setenv("AZURE_CLIENT_ID", "client", 1);
     setenv("AZURE_FEDERATED_TOKEN_FILE", "/proc/self/cmdline", 1);
-    CHECK_INT_EQ(resolve(&settings, &target, 5, with_port, &err), WL_OK);
+    CHECK_INT_EQ(resolve(&settings, &target, 5, with_port, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "invalid Service Bus host ::1 in --namespace") != NULL);
     CHECK_STR_EQ(target.host, "::1");
     CHECK_INT_EQ(target.port, 5673);
     sb_target_free(&target);
     unload(&settings);
 
-    CHECK_INT_EQ(resolve(&settings, &target, 5, without_port, &err), WL_OK);
+    CHECK_INT_EQ(resolve(&settings, &target, 5, without_port, &err), WL_ERR_INVALID);
     CHECK_STR_EQ(target.host, "::1");
     CHECK_INT_EQ(target.port, 5671);
+    sb_target_free(&target);
+    unload(&settings);
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, ipv4, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "TLS needs a DNS name") != NULL);
+    sb_target_free(&target);
+    unload(&settings);
+
+    CHECK_INT_EQ(resolve(&settings, &target, 5, name, &err), WL_OK);
+    CHECK_STR_EQ(target.host, "localhost");
     sb_target_free(&target);
     unload(&settings);
     unsetenv("AZURE_TENANT_ID");
