@@ -540,7 +540,7 @@ SCENARIOS = [
              "Consumer into the strict Cosmos test server over HTTPS (signatures checked)",
              run_consumer, CONSUMERS_COALESCING,
              lambda ctx: [{"concurrency": 32, "count": n, "sink": "strict"}
-                          for n in (5000, 20000)],
+                          for n in (5000, 10000, 20000)],
              lambda ctx: [{"concurrency": 8, "count": 100, "sink": "strict"}], None),
     Scenario("consumer-remote",
              "Consumer into sinks that hold each document response 5 ms, as a remote account "
