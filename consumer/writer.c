@@ -42,10 +42,12 @@ struct writer {
     size_t job_count;
     int active; /* upserts in progress */
     bool ready;
-    bool sockets_ready;       /* the Cosmos client's descriptor was readable */
-    uint64_t finished;        /* requests finished so far, checks included */
-    int finished_in_run;      /* requests that the last writer_run finished */
-    int64_t last_finished_ms; /* when writer_run last saw a request finish */
+    bool sockets_ready;             /* the Cosmos client's descriptor was readable */
+    uint64_t finished;              /* requests finished so far, checks included */
+    int finished_in_run;            /* requests that the last writer_run finished */
+    int64_t last_finished_ms;       /* when writer_run last saw a request finish */
+    uint64_t answered;              /* requests that got an HTTP response, checks included */
+    uint64_t answered_at_idle_read; /* `answered` when the idle container read went out */
     coalesce coalesce;
 
     check_step check;
@@ -189,6 +191,9 @@ static void on_check_done(void *ctx, const cosmos_result *result);
 static void count_request(writer *w, const cosmos_result *result)
 {
     w->finished++;
+    if (result->http_status != 0) {
+        w->answered++;
+    }
     if (result->opened_connection) {
         metrics_counter_inc(w->options.stats->cosmos_connections, 1);
     }
@@ -231,17 +236,29 @@ static void on_check_done(void *ctx, const cosmos_result *result)
         return;
     }
 
-    /* A throttled read (429) shows that the account is reachable and accepted our credentials. */
-    if (step == CHECK_IDLE_READ && http == 429) {
+    /* Any response but a rejection of our credentials or a missing container shows that the
+     * account is reachable. Writes retry a 429 or 5xx while staying ready, and so does this. */
+    if (step == CHECK_IDLE_READ && http != 0 && http != 401 && http != 403 && http != 404) {
+        LOG_DEBUG("cosmos-idle-read-failed", "the idle container read got HTTP %d: %s", http,
+                  result->error.message);
         return;
     }
     /* Servers close connections that sat idle, and an idle writer has many. The read goes out
-     * again at once, on another connection or a new one, which tells an outage apart. */
+     * again at once, on another connection or a new one, whose result decides. */
     if (step == CHECK_IDLE_READ && http == 0 && result->kept_alive_connection_lost) {
         LOG_DEBUG("cosmos-connection-lost", "the idle container read lost its kept-alive "
                                             "connection; reading again");
         w->check = CHECK_IDLE_READ;
         cosmos_read_container(w->cosmos, on_check_done, w);
+        return;
+    }
+    /* Writes may start while the idle read is out. One that got a response shows that Cosmos
+     * DB is reachable, so a read that timed out or failed to connect meanwhile is no outage. */
+    if (step == CHECK_IDLE_READ && http == 0 && w->answered != w->answered_at_idle_read) {
+        LOG_DEBUG("cosmos-idle-read-failed",
+                  "the idle container read failed, but Cosmos DB responded to other requests "
+                  "meanwhile: %s",
+                  result->error.message);
         return;
     }
 
@@ -567,6 +584,7 @@ int64_t writer_run(writer *w)
     } else if (w->ready && w->check == CHECK_IDLE && w->active == 0 &&
                now - w->last_finished_ms >= IDLE_CHECK_INTERVAL_MS) {
         w->check = CHECK_IDLE_READ;
+        w->answered_at_idle_read = w->answered;
         cosmos_read_container(w->cosmos, on_check_done, w);
     }
 

@@ -4,7 +4,7 @@ set(consumer_itests
     drain tls faults sigterm sigkill reconnect wrong_key lock_renewal workload_identity bad_config
     rabbitmq give_up cosmos_down sigint_ignored checker grace_release drain_timeout
     second_signal shutdown_frozen shutdown_skipped reset_reused coalesce foreign_text
-    stamp_latency cosmos_idle idle_reset)
+    stamp_latency cosmos_idle idle_reset idle_read_errors)
 # check.js on a queue longer than one rhea session's 2048 unsettled deliveries.
 list(APPEND consumer_itests check_long_queue)
 foreach(case IN LISTS consumer_itests)

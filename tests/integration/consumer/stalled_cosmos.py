@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A Cosmos DB stand-in whose document writes or container reads fail in one of five ways (--mode).
+"""A Cosmos DB stand-in whose document writes or container reads fail in one of seven ways (--mode).
 
 It responds to the consumer's start-up check (create database, create container, read container)
 with success, so that the consumer grants credit. Then, for each document upsert:
@@ -21,6 +21,10 @@ with success, so that the consumer grants credit. Then, for each document upsert
   line "200 read" goes to --requests-file. One on a connection that served an earlier request
   gets the start of a 200 response and then a TCP reset, and the line "reset read". curl sends
   a request again by itself only when no response byte arrived.
+- unavailable-reads: every container read gets 503 and the line "503 read"; every upsert gets
+  201 and the line "201 ID".
+- hang-reads: every container read gets no response until the server stops, and the line
+  "hang read"; every upsert gets 201 and the line "201 ID".
 
     /usr/bin/python3 stalled_cosmos.py --ready-file FILE --requests-file FILE [--mode MODE]
 
@@ -90,6 +94,11 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.05)  # the consumer reads the part, then the reset arrives
             self.reset()
             return
+        if DOCS_PATH.match(path) and self.mode in ("unavailable-reads", "hang-reads"):
+            document = json.loads(body)
+            self.record(f"201 {document['id']}")
+            self.reply(201, document)
+            return
         if DOCS_PATH.match(path) and self.mode == "reject-text":
             self.reject_with_text(json.loads(body))
             return
@@ -147,6 +156,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.reset()
                 return
             self.record("200 read")
+        if CONTAINER_PATH.match(path) and self.mode == "unavailable-reads":
+            self.record("503 read")
+            self.reply(503, {"code": "ServiceUnavailable", "message": "read refused by the stand-in"})
+            return
+        if CONTAINER_PATH.match(path) and self.mode == "hang-reads":
+            self.record("hang read")
+            stopping.wait()
+            return
         if CONTAINER_PATH.match(path):
             self.reply(200, {"id": path.rstrip("/").rsplit("/", 1)[1]})
             return
@@ -157,7 +174,8 @@ def main():
     parser = argparse.ArgumentParser(description="Cosmos DB stand-in whose writes fail")
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--requests-file", required=True)
-    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text", "forbid-text", "reset-reads"], default="stall")
+    parser.add_argument("--mode", choices=["stall", "reset-reused", "reject-text", "forbid-text", "reset-reads",
+                                           "unavailable-reads", "hang-reads"], default="stall")
     args = parser.parse_args()
 
     Handler.requests_file = args.requests_file
