@@ -37,6 +37,7 @@ struct cred {
     int64_t signature_expiry;
 
     /* CRED_WORKLOAD_IDENTITY: the options, and the cached token guarded by `lock`. */
+    char *authority_host;
     char *token_url;
     char *client_id;
     char *token_file;
@@ -628,15 +629,6 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
                      host);
         return NULL;
     }
-    /* Allowed for local token servers, but the federated token that proves the pod's identity
-     * and the access token granted for it would cross the network readable by anyone on it. */
-    if (strncasecmp(host, "http://", 7) == 0) {
-        LOG_WARN("unencrypted-credential",
-                 "AZURE_AUTHORITY_HOST %s is plain HTTP, so the federated token and the access "
-                 "token for %s travel unencrypted; use https:// outside local tests",
-                 host, options->scope);
-    }
-
     credential = cred_new(CRED_WORKLOAD_IDENTITY, options->clock);
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);
@@ -648,6 +640,7 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
     credential->token_url = wl_xasprintf("%s%s%s/oauth2/v2.0/token", host,
                                          host_length > 0 && host[host_length - 1] == '/' ? "" : "/",
                                          options->tenant_id);
+    credential->authority_host = wl_xstrdup(host);
     credential->client_id = wl_xstrdup(options->client_id);
     credential->token_file = wl_xstrdup(options->token_file);
     credential->scope = wl_xstrdup(options->scope);
@@ -673,6 +666,20 @@ wl_status cred_get_token(cred *credential, const char *audience, cred_token *out
         return get_workload_identity(credential, out, err);
     }
     return wl_error_set(err, WL_ERR_INVALID, "unknown credential kind");
+}
+
+void cred_warn_unencrypted(const cred *credential)
+{
+    /* Allowed for local token servers, but the federated token that proves the pod's identity
+     * and the access token granted for it would cross the network readable by anyone on it. */
+    if (credential == NULL || credential->kind != CRED_WORKLOAD_IDENTITY ||
+        strncasecmp(credential->authority_host, "http://", 7) != 0) {
+        return;
+    }
+    LOG_WARN("unencrypted-credential",
+             "AZURE_AUTHORITY_HOST %s is plain HTTP, so the federated token and the access "
+             "token for scope %s travel unencrypted; use https:// outside local tests",
+             credential->authority_host, credential->scope);
 }
 
 const char *cred_type(const cred *credential)
@@ -716,6 +723,7 @@ void cred_destroy(cred *credential)
     free(credential->key_name);
     wl_free_secret(credential->key);
     wl_free_secret(credential->signature);
+    free(credential->authority_host);
     free(credential->token_url);
     free(credential->client_id);
     free(credential->token_file);

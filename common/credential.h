@@ -48,6 +48,10 @@ void cred_token_free(cred_token *token);
  */
 wl_status cred_get_token(cred *credential, const char *audience, cred_token *out, wl_error *err);
 
+/* Logs one warning when a workload identity credential fetches tokens over plain HTTP. Call it
+ * after logging is set up, because credentials are created while the options load. */
+void cred_warn_unencrypted(const cred *credential);
+
 /* Returns CRED_TYPE_SAS or CRED_TYPE_JWT. */
 const char *cred_type(const cred *credential);
 

@@ -6,9 +6,8 @@
 #include "sas.h"
 #include "timefmt.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,8 @@ static const config_option option_table[] = {
      FIELD(connection_string)},
     {"namespace", "SERVICEBUS_NAMESPACE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "Namespace to reach over TLS with workload identity when no connection string is set: a "
-     "name (completed with .servicebus.windows.net), a host, or HOST:PORT. The host is a DNS "
-     "name: TLS cannot verify a certificate for an IP address here.",
+     "name (completed with .servicebus.windows.net), a host, or HOST:PORT. The host must be a "
+     "DNS name, because Proton-C checks the certificate against DNS names only.",
      FIELD(namespace_name)},
     {"queue", "SERVICEBUS_QUEUE", CONFIG_STRING, NULL, NULL, 0, 0, false,
      "Queue to use; defaults to the connection string's EntityPath.", FIELD(queue)},
@@ -316,16 +315,21 @@ static wl_status check_queue_name(const char *queue, bool from_flag, wl_error *e
  */
 static wl_status check_tls_host(const sb_settings *settings, const sb_target *target, wl_error *err)
 {
-    struct in6_addr address;
+    /* Proton-C resolves the host with getaddrinfo, which also takes the short and numeric IPv4
+     * forms that inet_pton rejects (127.1, 2130706433, 0x7f.0.0.1). AI_NUMERICHOST accepts the
+     * same forms without a DNS lookup. */
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
+    struct addrinfo *addresses = NULL;
 
-    if (!target->tls || (inet_pton(AF_INET, target->host, &address) != 1 &&
-                         inet_pton(AF_INET6, target->host, &address) != 1)) {
+    if (!target->tls || getaddrinfo(target->host, NULL, &hints, &addresses) != 0) {
         return WL_OK;
     }
+    freeaddrinfo(addresses);
     return wl_error_set(err, WL_ERR_INVALID,
                         "invalid Service Bus host %s in %s: TLS needs a DNS name, because "
                         "Proton-C matches the server certificate against DNS names only; use a "
-                        "name that the certificate lists, such as localhost for a local peer",
+                        "name that the certificate lists, such as localhost for a local peer, or "
+                        "plain TCP (UseDevelopmentEmulator=true or amqp://)",
                         target->host,
                         settings->connection_string != NULL
                             ? "--connection-string (SERVICEBUS_CONNECTION_STRING)"
@@ -425,6 +429,7 @@ void sb_target_warn_unencrypted(const sb_target *target)
     const char *sent = NULL;
     const char *verb = "travel";
 
+    cred_warn_unencrypted(target->credential);
     if (target->tls) {
         return;
     }

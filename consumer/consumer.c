@@ -568,6 +568,7 @@ static wl_status make_cosmos_credential(consumer_app *app, char *scope, size_t c
     if (app->cosmos_credential == NULL) {
         return WL_ERR_INVALID;
     }
+    cred_warn_unencrypted(app->cosmos_credential);
     /* The writer runs on the event loop, which must not wait for Entra. */
     return cred_start_background_refresh(app->cosmos_credential, err);
 }

@@ -256,6 +256,14 @@ TEST_CASE(resolve_errors_name_setting)
          {"prog", "--connection-string",
           "Endpoint=sb://127.0.0.1:5671;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q"},
          "invalid Service Bus host 127.0.0.1 in --connection-string"},
+        {5,
+         {"prog", "--connection-string",
+          "Endpoint=sb://127.1:5671;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q"},
+         "invalid Service Bus host 127.1 in --connection-string"},
+        {5,
+         {"prog", "--connection-string",
+          "Endpoint=sb://2130706433:5671;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q"},
+         "invalid Service Bus host 2130706433 in --connection-string"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
