@@ -49,6 +49,13 @@ static const metrics_definition definitions[] = {
             "completed messages whose srcStamp was later than the consumer's clock, which "
             "consumer_end_to_end_seconds leaves out",
             stamps_in_future),
+    COUNTER("consumer_cosmos_idle_reads_total",
+            "container reads made after 10 s without a Cosmos DB request, to notice an outage "
+            "while the queue is empty",
+            idle_reads),
+    COUNTER("consumer_cosmos_idle_read_failures_total",
+            "idle container reads that got no response or a status other than 200",
+            idle_read_failures),
     RETRIES("408", retries_408),
     RETRIES("429", retries_429),
     RETRIES("449", retries_449),

@@ -202,6 +202,15 @@ static void count_request(writer *w, const cosmos_result *result)
     }
 }
 
+/* Reads the container while ready and idle, and notes how many requests had a response. */
+static void start_idle_read(writer *w)
+{
+    w->check = CHECK_IDLE_READ;
+    w->answered_at_idle_read = w->answered;
+    metrics_counter_inc(w->options.stats->idle_reads, 1);
+    cosmos_read_container(w->cosmos, on_check_done, w);
+}
+
 static void start_check(writer *w)
 {
     if (!w->uses_key) {
@@ -231,6 +240,9 @@ static void on_check_done(void *ctx, const cosmos_result *result)
         return;
     }
     bool read = step == CHECK_READ || step == CHECK_IDLE_READ;
+    if (step == CHECK_IDLE_READ && http != 200) {
+        metrics_counter_inc(w->options.stats->idle_read_failures, 1);
+    }
     if ((step == CHECK_CONTAINER && exists) || (read && http == 200)) {
         set_ready(w);
         return;
@@ -248,8 +260,7 @@ static void on_check_done(void *ctx, const cosmos_result *result)
     if (step == CHECK_IDLE_READ && http == 0 && result->kept_alive_connection_lost) {
         LOG_DEBUG("cosmos-connection-lost", "the idle container read lost its kept-alive "
                                             "connection; reading again");
-        w->check = CHECK_IDLE_READ;
-        cosmos_read_container(w->cosmos, on_check_done, w);
+        start_idle_read(w);
         return;
     }
     /* Writes may start while the idle read is out. One that got a response shows that Cosmos
@@ -583,9 +594,7 @@ int64_t writer_run(writer *w)
         start_check(w);
     } else if (w->ready && w->check == CHECK_IDLE && w->active == 0 &&
                now - w->last_finished_ms >= IDLE_CHECK_INTERVAL_MS) {
-        w->check = CHECK_IDLE_READ;
-        w->answered_at_idle_read = w->answered;
-        cosmos_read_container(w->cosmos, on_check_done, w);
+        start_idle_read(w);
     }
 
     /* The first round starts due jobs and sends them (a new request is due on curl's timer at

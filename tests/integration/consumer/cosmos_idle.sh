@@ -17,6 +17,9 @@ sleep 25
 reads=$(($(cosmos_stat byStatus 200) - reads_at_ready))
 echo "idle container reads in 25 s: $reads"
 ((reads >= 2 && reads <= 3)) || fail "$reads idle container reads in 25 s, expected 2 or 3"
+counted="$(metric consumer_cosmos_idle_reads_total)"
+((counted >= reads)) || fail "consumer_cosmos_idle_reads_total is $counted, below the $reads reads the server saw"
+[[ "$(metric consumer_cosmos_idle_read_failures_total)" == 0 ]] || fail "an idle read that got 200 counted as failed"
 ready || fail "an idle read made the consumer not ready"
 
 # A deleted container is noticed by the next idle read and created again.
@@ -32,6 +35,8 @@ cosmos_stop
 unreachable() { http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q '"component":"cosmos".*unreachable'; }
 wait_until 30 unreachable || fail "/readyz never said Cosmos DB is unreachable while idle"
 echo "readyz during the outage: $(http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz")"
+failures="$(metric consumer_cosmos_idle_read_failures_total)"
+((failures >= 2)) || fail "consumer_cosmos_idle_read_failures_total is $failures after a deletion and an outage, expected at least 2"
 [[ "$(metric consumer_messages_received_total)" == 0 ]] || fail "messages were received from an empty queue"
 
 # The server comes back empty on its old port, and the consumer creates the container.

@@ -26,6 +26,8 @@ no_not_ready "a 503 to an idle read"
 ready || fail "the consumer is not ready after two refused idle reads"
 grep -q '"event":"cosmos-idle-read-failed".*HTTP 503' "$test_dir/consumer.log" ||
     fail "the refused idle reads were not logged"
+failures="$(metric consumer_cosmos_idle_read_failures_total)"
+((failures >= 2)) || fail "consumer_cosmos_idle_read_failures_total is $failures after two refused reads"
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 kill "$STALLED_COSMOS_PID" && wait "$STALLED_COSMOS_PID" 2>/dev/null || true
