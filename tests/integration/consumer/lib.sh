@@ -165,6 +165,15 @@ metric() {
         <<<"$body"
 }
 
+# expect_no_failures: fails unless the running consumer abandoned no message, lost no lock and
+# never reconnected, as in a run where nothing fails and check.js end requires exact counts.
+expect_no_failures() {
+    local counter
+    for counter in consumer_messages_abandoned_total consumer_locks_lost_total consumer_reconnects_total; do
+        [[ "$(metric "$counter")" == 0 ]] || fail "$counter is $(metric "$counter"), expected 0"
+    done
+}
+
 # counters_add_up: reads the running consumer's end counters into RECEIVED, COMPLETED,
 # ABANDONED, DEAD_LETTERED and LOCKS_LOST, prints them, and fails unless every received delivery
 # ended in exactly one of the others. Call it once the queue is drained and nothing is in flight.
