@@ -222,6 +222,39 @@ static void start_check(writer *w)
     }
 }
 
+/*
+ * Returns true when a failed idle read leaves the writer ready (logged at debug) or goes out
+ * again. An outage is only no response with no other response meanwhile, or a 401, 403 or 404.
+ */
+static bool idle_read_failure_tolerated(writer *w, const cosmos_result *result)
+{
+    int http = result->http_status;
+
+    /* Writes retry a 429 or 5xx while staying ready, and so does the idle read. */
+    if (http != 0 && http != 401 && http != 403 && http != 404) {
+        LOG_DEBUG("cosmos-idle-read-failed", "the idle container read got HTTP %d: %s", http,
+                  result->error.message);
+        return true;
+    }
+    /* Servers close connections that sat idle, and an idle writer has many. The read goes out
+     * again at once, on another connection or a new one, and that result decides. */
+    if (http == 0 && result->kept_alive_connection_lost) {
+        LOG_DEBUG("cosmos-connection-lost",
+                  "the idle container read lost its kept-alive connection; reading again");
+        start_idle_read(w);
+        return true;
+    }
+    /* A write that got a response while the read was out shows that Cosmos DB is reachable. */
+    if (http == 0 && w->answered != w->answered_at_idle_read) {
+        LOG_DEBUG("cosmos-idle-read-failed",
+                  "the idle container read failed, but Cosmos DB responded to other requests "
+                  "meanwhile: %s",
+                  result->error.message);
+        return true;
+    }
+    return false;
+}
+
 static void on_check_done(void *ctx, const cosmos_result *result)
 {
     writer *w = ctx;
@@ -239,47 +272,25 @@ static void on_check_done(void *ctx, const cosmos_result *result)
         cosmos_create_container(w->cosmos, on_check_done, w);
         return;
     }
-    bool read = step == CHECK_READ || step == CHECK_IDLE_READ;
-    if (step == CHECK_IDLE_READ && http != 200) {
-        metrics_counter_inc(w->options.stats->idle_read_failures, 1);
-    }
-    if ((step == CHECK_CONTAINER && exists) || (read && http == 200)) {
+    bool container_read = step == CHECK_READ || step == CHECK_IDLE_READ;
+    if ((step == CHECK_CONTAINER && exists) || (container_read && http == 200)) {
         set_ready(w);
         return;
     }
-
-    /* Any response but a rejection of our credentials or a missing container shows that the
-     * account is reachable. Writes retry a 429 or 5xx while staying ready, and so does this. */
-    if (step == CHECK_IDLE_READ && http != 0 && http != 401 && http != 403 && http != 404) {
-        LOG_DEBUG("cosmos-idle-read-failed", "the idle container read got HTTP %d: %s", http,
-                  result->error.message);
-        return;
-    }
-    /* Servers close connections that sat idle, and an idle writer has many. The read goes out
-     * again at once, on another connection or a new one, whose result decides. */
-    if (step == CHECK_IDLE_READ && http == 0 && result->kept_alive_connection_lost) {
-        LOG_DEBUG("cosmos-connection-lost", "the idle container read lost its kept-alive "
-                                            "connection; reading again");
-        start_idle_read(w);
-        return;
-    }
-    /* Writes may start while the idle read is out. One that got a response shows that Cosmos
-     * DB is reachable, so a read that timed out or failed to connect meanwhile is no outage. */
-    if (step == CHECK_IDLE_READ && http == 0 && w->answered != w->answered_at_idle_read) {
-        LOG_DEBUG("cosmos-idle-read-failed",
-                  "the idle container read failed, but Cosmos DB responded to other requests "
-                  "meanwhile: %s",
-                  result->error.message);
-        return;
+    if (step == CHECK_IDLE_READ) {
+        metrics_counter_inc(w->options.stats->idle_read_failures, 1);
+        if (idle_read_failure_tolerated(w, result)) {
+            return;
+        }
     }
 
     describe_result(result, detail, sizeof detail);
     failure_kind(result, kind, sizeof kind);
-    if (read && http == 404 && w->uses_key) {
+    if (container_read && http == 404 && w->uses_key) {
         /* The next check creates the database and the container again. */
         set_not_ready(w, kind, "container %s/%s not found; creating it again",
                       w->options.cosmos.database, w->options.cosmos.container);
-    } else if (read && http == 404) {
+    } else if (container_read && http == 404) {
         set_not_ready(w, kind,
                       "container %s/%s not found; Entra tokens cannot create it: run az "
                       "cosmosdb sql container create with --partition-key-path %s",
