@@ -629,6 +629,7 @@ cred *cred_workload_identity_create(const cred_wi_options *options, wl_error *er
                      host);
         return NULL;
     }
+
     credential = cred_new(CRED_WORKLOAD_IDENTITY, options->clock);
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);

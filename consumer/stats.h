@@ -22,7 +22,7 @@ typedef struct consumer_stats {
     metrics_counter *coalesce_pauses;
     metrics_counter *stamps_in_future;
     metrics_counter *idle_reads;         /* container reads of an idle writer */
-    metrics_counter *idle_read_failures; /* those that got no 200 */
+    metrics_counter *idle_read_failures; /* idle reads without a 200 */
     /* Retries by cause: 408, 429, 449, 500, 502, 503, 504, other HTTP statuses, transport. */
     metrics_counter *retries_408;
     metrics_counter *retries_429;

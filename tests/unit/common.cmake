@@ -48,7 +48,7 @@ wl_unit_test(sb_settings SOURCES test_sb_settings.c
         resolve_cbs_with_sas_key resolve_queue_matches_entity_path resolve_plain_and_none
         resolve_errors_name_setting check_needs_health_port health_start_and_check
         resolve_expired_signature resolve_checks_ca_file health_bind_checked
-        resolve_checks_queue_name resolve_namespace_ipv6)
+        resolve_checks_queue_name resolve_namespace_rejects_ip)
 wl_unit_test(producer_options SOURCES test_producer_options.c LIBS producer_core
   CASES defaults_differ_from_consumer shared_flags_reach_sections invalid_choices_named
         body_size_fits_max_message servicebus_settings_resolved)

@@ -373,7 +373,7 @@ TEST_CASE(resolve_checks_queue_name)
 
 /* --namespace parses an IPv6 address in brackets, with or without a port, and rejects it as it
  * rejects every IP address: --namespace always means TLS, which needs a DNS name. */
-TEST_CASE(resolve_namespace_ipv6)
+TEST_CASE(resolve_namespace_rejects_ip)
 {
     char *with_port[] = {"prog", "--namespace", "[::1]:5673", "--queue", "orders"};
     char *without_port[] = {"prog", "--namespace", "[::1]", "--queue", "orders"};
@@ -528,4 +528,4 @@ TEST_MAIN(TEST_ENTRY(sections_load_together), TEST_ENTRY(sections_help_has_title
           TEST_ENTRY(resolve_errors_name_setting), TEST_ENTRY(check_needs_health_port),
           TEST_ENTRY(health_start_and_check), TEST_ENTRY(resolve_expired_signature),
           TEST_ENTRY(resolve_checks_ca_file), TEST_ENTRY(health_bind_checked),
-          TEST_ENTRY(resolve_checks_queue_name), TEST_ENTRY(resolve_namespace_ipv6))
+          TEST_ENTRY(resolve_checks_queue_name), TEST_ENTRY(resolve_namespace_rejects_ip))

@@ -11,8 +11,7 @@ consumer_test_setup
 # outage. The debug log records every failed Cosmos check, which the outage phase counts.
 start_consumer orders "$test_dir/consumer.log" --message-deadline 3s --concurrency 2 \
     --prefetch 2 --log-level debug
-ready() { http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q '"status":"ready"'; }
-wait_until 30 ready || fail "the consumer never became ready"
+wait_until 30 consumer_ready || fail "the consumer never became ready"
 
 cosmos_port="${COSMOS_ENDPOINT##*:}"
 cosmos_stop
@@ -74,7 +73,7 @@ echo "peeked $peeked messages: $once delivered once, $more delivered more often"
 # The server comes back empty on its old port, and the consumer creates the container again.
 # NOTE: another process may take the freed port during the outage; the restart then fails.
 cosmos_start "$test_dir/cosmos" --port "$cosmos_port" || fail "the Cosmos test server did not restart"
-wait_until 60 ready || fail "the consumer did not become ready after Cosmos DB came back"
+wait_until 60 consumer_ready || fail "the consumer did not become ready after Cosmos DB came back"
 wait_until 120 queue_drained orders 6 || fail "the queue was not drained after the outage"
 [[ "$(metric consumer_locks_lost_total)" == 0 ]] || fail "locks were lost"
 [[ "$(metric consumer_reconnects_total)" == 0 ]] || fail "the consumer reconnected"

@@ -7,8 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 consumer_test_setup
 
 start_consumer orders "$test_dir/consumer.log"
-ready() { http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q '"status":"ready"'; }
-wait_until 30 ready || fail "the consumer never became ready"
+wait_until 30 consumer_ready || fail "the consumer never became ready"
 
 # Idle reads: two or three in 25 s, each a container read that the server responds to with 200.
 # Nothing else in this phase gets a 200: the start-up check creates (201) or finds (409).
@@ -16,17 +15,18 @@ reads_at_ready="$(cosmos_stat byStatus 200)"
 sleep 25
 reads=$(($(cosmos_stat byStatus 200) - reads_at_ready))
 echo "idle container reads in 25 s: $reads"
-((reads >= 2 && reads <= 3)) || fail "$reads idle container reads in 25 s, expected 2 or 3"
+((reads >= 2)) || fail "$reads idle container reads in 25 s, expected at least 2"
+((reads <= 3)) || fail "$reads idle container reads in 25 s, expected at most 3"
 counted="$(metric consumer_cosmos_idle_reads_total)"
 ((counted >= reads)) || fail "consumer_cosmos_idle_reads_total is $counted, below the $reads reads the server saw"
 [[ "$(metric consumer_cosmos_idle_read_failures_total)" == 0 ]] || fail "an idle read that got 200 counted as failed"
-ready || fail "an idle read made the consumer not ready"
+consumer_ready || fail "an idle read made the consumer not ready"
 
 # A deleted container is noticed by the next idle read and created again.
 node "$root/tests/lib/cosmos_count.js" drop || fail "deleting the container failed"
 recreated() { grep -q '"event":"cosmos-not-ready".*container itest/results not found; creating it again' "$test_dir/consumer.log"; }
 wait_until 30 recreated || fail "the consumer did not notice the deleted container"
-wait_until 30 ready || fail "the consumer did not become ready after creating the container"
+wait_until 30 consumer_ready || fail "the consumer did not become ready after creating the container"
 node "$root/tests/lib/cosmos_count.js" count >/dev/null || fail "the container was not created again"
 
 # An outage with nothing to write.
@@ -42,7 +42,7 @@ failures="$(metric consumer_cosmos_idle_read_failures_total)"
 # The server comes back empty on its old port, and the consumer creates the container.
 # NOTE: another process may take the freed port during the outage; the restart then fails.
 cosmos_start "$test_dir/cosmos" --port "$cosmos_port" || fail "the Cosmos test server did not restart"
-wait_until 60 ready || fail "the consumer did not become ready after Cosmos DB came back"
+wait_until 60 consumer_ready || fail "the consumer did not become ready after Cosmos DB came back"
 seed orders 50 "$test_dir/expected.json"
 wait_until 120 queue_drained orders 6 || fail "the queue was not drained after the outage"
 expect_no_failures

@@ -12,8 +12,7 @@ emulator_start "$test_dir/emulator" || fail "the Service Bus emulator did not st
 stalled_cosmos_start --mode reset-reads
 
 start_consumer orders "$test_dir/consumer.log" "${STAND_IN_OPTIONS[@]}" --log-level debug
-ready() { http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q '"status":"ready"'; }
-wait_until 30 ready || fail "the consumer never became ready"
+wait_until 30 consumer_ready || fail "the consumer never became ready"
 
 # The first idle read reuses the start-up check's connection, and each later one the connection
 # of the read before it, so every idle read meets a reset first.
@@ -28,7 +27,7 @@ retries="$(grep -c '"event":"cosmos-connection-lost"' "$test_dir/consumer.log" |
 if grep -q '"event":"cosmos-not-ready"' "$test_dir/consumer.log"; then
     fail "a reset idle connection made the consumer not ready: $(grep -m 1 '"event":"cosmos-not-ready"' "$test_dir/consumer.log")"
 fi
-ready || fail "the consumer is not ready after the resets"
+consumer_ready || fail "the consumer is not ready after the resets"
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 echo "idle_reset: ok"

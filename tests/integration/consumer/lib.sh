@@ -165,6 +165,11 @@ metric() {
         <<<"$body"
 }
 
+# consumer_ready: succeeds when the running consumer's /readyz reports ready.
+consumer_ready() {
+    http_get "http://127.0.0.1:$CONSUMER_HEALTH_PORT/readyz" | grep -q '"status":"ready"'
+}
+
 # expect_no_failures: fails unless the running consumer abandoned no message, lost no lock and
 # never reconnected, as in a run where nothing fails and check.js end requires exact counts.
 expect_no_failures() {
