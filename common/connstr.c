@@ -230,8 +230,20 @@ static wl_status check_complete(connstr *out, const char *endpoint, wl_error *er
         }
     }
 
-    /* The development emulator listens on plain TCP; an sb:// endpoint means TLS otherwise. */
+    /* The development emulator listens on plain TCP; an sb:// endpoint means TLS otherwise.
+     * @azure/core-amqp 4.4 drops TLS with the emulator flag whatever the scheme, but amqps://
+     * requests TLS explicitly, so that pair is rejected rather than silently sent in the clear. */
     if (out->use_development_emulator) {
+        if (strncasecmp(endpoint, "amqps:", 6) == 0) {
+            char shown[300];
+            wl_url_redact_userinfo(endpoint, shown, sizeof shown);
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "the connection string sets Endpoint \"%s\", which requests TLS, "
+                                "and UseDevelopmentEmulator=true, which selects plain TCP: use "
+                                "sb:// or amqp:// for the development emulator, or remove "
+                                "UseDevelopmentEmulator to keep TLS",
+                                shown);
+        }
         out->tls = false;
     }
     if (!out->port_explicit) {

@@ -9,8 +9,9 @@
  * Keys are case-insensitive, pairs are separated by ';', and a value may itself contain '='
  * (base64 keys end with it). Endpoint schemes: sb:// (TLS on 5671, or plain TCP on 5672 with
  * UseDevelopmentEmulator=true), amqps:// (TLS, 5671) and amqp:// (plain TCP, 5672, for generic
- * AMQP 1.0 brokers). A port in the endpoint overrides the default. An IPv6 address is written in
- * brackets, as in sb://[::1]:5672.
+ * AMQP 1.0 brokers). amqps:// with UseDevelopmentEmulator=true is rejected, because the two select
+ * opposite transports. A port in the endpoint overrides the default. An IPv6 address is
+ * written in brackets, as in sb://[::1]:5672.
  */
 #ifndef WL_CONNSTR_H
 #define WL_CONNSTR_H

@@ -166,8 +166,10 @@ static wl_status resolve_connection_string(const sb_settings *settings, const wl
  */
 static wl_status resolve_namespace_host(const char *name, sb_target *out, wl_error *err)
 {
-    static const char expected[] = "expected NAME, HOST or HOST:PORT, where HOST is a DNS name, "
-                                   "an IPv4 address or an IPv6 address in brackets";
+    /* IP addresses pass this syntax check and are then rejected by check_tls_host, with the
+     * reason, because --namespace always means TLS. */
+    static const char expected[] = "expected NAME, HOST or HOST:PORT, where HOST is a DNS name "
+                                   "such as NAMESPACE.servicebus.windows.net or localhost";
     const char *host = name;
     size_t host_length;
     const char *after;

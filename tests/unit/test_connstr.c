@@ -132,6 +132,12 @@ TEST_CASE(invalid_strings)
         {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=maybe",
          "UseDevelopmentEmulator"},
         {"Endpoint=sb://h;topsecret;SharedAccessKeyName=k;SharedAccessKey=v", "not KEY=VALUE"},
+        {"Endpoint=amqps://h;SharedAccessKeyName=k;SharedAccessKey=topsecret;"
+         "UseDevelopmentEmulator=true",
+         "Endpoint \"amqps://h\", which requests TLS, and UseDevelopmentEmulator=true"},
+        {"Endpoint=AMQPS://h:5671/;SharedAccessKeyName=k;SharedAccessKey=topsecret;"
+         "UseDevelopmentEmulator=true",
+         "remove UseDevelopmentEmulator"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
