@@ -1,6 +1,8 @@
 """A loopback TCP proxy whose connections a test can cut or stall.
 
 Forwards 127.0.0.1:<free port> to 127.0.0.1:TARGET_PORT and writes its port to READY_FILE.
+--listen ADDR listens on another loopback address, such as ::1, and the proxy prints a line for
+each connection it accepts.
 SIGUSR1 closes every open connection at once. The listener stays open, so the client can
 reconnect, and the number of connections cut so far is printed after each cut. SIGUSR2 stalls
 the connections open at that moment as --stall-after does, from the client's next bytes on.
@@ -16,18 +18,20 @@ through a small receive buffer, as a slow network would: the client's bytes keep
 slower than it can write them. --server-rate BYTES_PER_S does the same to the target's bytes on
 their way to the client.
 
-    /usr/bin/python3 tcp_proxy.py [--stall-after BYTES [--stall-all]] \
+    /usr/bin/python3 tcp_proxy.py [--listen ADDR] [--stall-after BYTES [--stall-all]] \
         [--client-rate BYTES_PER_S] [--server-rate BYTES_PER_S] READY_FILE TARGET_PORT
 """
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import signal
 import socket
 import time
 
 parser = argparse.ArgumentParser()
+parser.add_argument("--listen", default="127.0.0.1")
 parser.add_argument("--stall-after", type=int, default=-1)
 parser.add_argument("--stall-all", action="store_true")
 parser.add_argument("--client-rate", type=int, default=0)
@@ -68,6 +72,8 @@ async def pipe(reader, writer, stall_after=-1, rate=0, stall_signal=None):
 async def handle(client_reader, client_writer):
     global connections
     connections += 1
+    print(f"connection {connections} from {client_writer.get_extra_info('peername')[0]}",
+          flush=True)
     stall_after = args.stall_after if connections == 1 or args.stall_all else -1
     if args.client_rate:
         client_writer.get_extra_info("socket").setsockopt(
@@ -106,7 +112,9 @@ def stall_open_connections():
 
 
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    if not ipaddress.ip_address(args.listen).is_loopback:
+        parser.error(f"--listen {args.listen} is not a loopback address")
+    server = await asyncio.start_server(handle, args.listen, 0)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, cut)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, stall_open_connections)
     with open(args.ready_file + ".tmp", "w") as ready:

@@ -23,6 +23,7 @@ export NODE_PATH="$root/node_modules"
 CONSUMER_PID=""
 STALLED_COSMOS_PID=""
 PROXY_PID=""
+OTHER_PIDS=() # further processes that a test started in the background; cleanup stops them
 test_dir=""
 
 cleanup() {
@@ -38,6 +39,11 @@ cleanup() {
         kill "$PROXY_PID" 2>/dev/null || true
         wait "$PROXY_PID" 2>/dev/null || true
     fi
+    local pid
+    for pid in "${OTHER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     emulator_stop || true
     cosmos_stop || true
     if [[ -n "$test_dir" && "${KEEP_TEST_DIR:-}" != 1 ]]; then
