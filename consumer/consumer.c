@@ -597,6 +597,7 @@ static wl_status start_writer(consumer_app *app, wl_error *err)
         .partition_key_field = consumer_partition_key_field(options),
         .concurrency = (int)options->concurrency,
         .coalesce_max_us = options->coalesce_max_ms * 1000,
+        .idle_check_ms = options->cosmos_idle_check_ms,
         .queue_capacity = app->slot_capacity,
         .cosmos_credential = app->cosmos_credential,
         .cosmos_scope = scope,

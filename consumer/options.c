@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@ static const config_option options_table[] = {
      "Timeout of one Cosmos DB request, connect included; a bare number is seconds, no longer "
      "milliseconds.",
      FIELD(cosmos_timeout_ms)},
+    {"cosmos-idle-check", "COSMOS_IDLE_CHECK_INTERVAL", CONFIG_DURATION, "10s", NULL, 0, 3600000,
+     false,
+     "How long a ready consumer may finish no Cosmos DB request before it reads the container, "
+     "so that /readyz reports an outage while the queue is empty; each read is a metadata "
+     "request. 0 turns these reads off; otherwise at least 1s.",
+     FIELD(cosmos_idle_check_ms)},
     {"concurrency", "CONSUMER_CONCURRENCY", CONFIG_INT, "32", "requests", 1, 512, false,
      "Concurrent Cosmos DB upserts (and connections).", FIELD(concurrency)},
     {"prefetch", "CONSUMER_PREFETCH", CONFIG_INT, "8", "messages", 0, 1000, false,
@@ -337,6 +344,15 @@ static wl_status check_consumer_options(const consumer_options *options, wl_erro
     status = check_cosmos_key(options->cosmos_key, err);
     if (status != WL_OK) {
         return status;
+    }
+    /* Idle reads are metadata requests, which Cosmos DB rate-limits, and a readiness probe
+     * looks every few seconds, so more than one read a second would only add load. */
+    if (options->cosmos_idle_check_ms > 0 && options->cosmos_idle_check_ms < 1000) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid value %" PRId64 "ms for --cosmos-idle-check "
+                            "(COSMOS_IDLE_CHECK_INTERVAL): expected 0 to turn idle container "
+                            "reads off, or at least 1s",
+                            options->cosmos_idle_check_ms);
     }
     return check_cosmos_identity(options, err);
 }

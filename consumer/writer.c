@@ -21,10 +21,6 @@
 #define NOT_READY_LOG_INTERVAL_MS 60000
 /* How often the writer gives free heap pages back to the kernel (trim_heap). */
 #define HEAP_TRIM_INTERVAL_MS 1000
-/* A ready writer that has finished no request for this long reads the container, so that
- * /readyz reports an outage while the queue is empty too. Kubernetes probes readiness every
- * 10 s by default. */
-#define IDLE_CHECK_INTERVAL_MS 10000
 
 typedef enum check_step {
     CHECK_IDLE,
@@ -200,6 +196,15 @@ static void count_request(writer *w, const cosmos_result *result)
     if (result->resumed_tls_session) {
         metrics_counter_inc(w->options.stats->cosmos_tls_resumptions, 1);
     }
+}
+
+/* A ready writer that has finished no request for the idle-check time reads the container, so
+ * that /readyz reports an outage while the queue is empty too. Kubernetes probes readiness every
+ * 10 s by default, the option's default. */
+static bool idle_read_due(const writer *w, int64_t now)
+{
+    return w->options.idle_check_ms > 0 && w->ready && w->check == CHECK_IDLE && w->active == 0 &&
+           now - w->last_finished_ms >= w->options.idle_check_ms;
 }
 
 /* Reads the container while ready and idle, and notes how many requests had a response. */
@@ -603,8 +608,7 @@ int64_t writer_run(writer *w)
     refresh_token(w, now);
     if (!w->ready && w->check == CHECK_IDLE && now >= w->next_check_ms) {
         start_check(w);
-    } else if (w->ready && w->check == CHECK_IDLE && w->active == 0 &&
-               now - w->last_finished_ms >= IDLE_CHECK_INTERVAL_MS) {
+    } else if (idle_read_due(w, now)) {
         start_idle_read(w);
     }
 

@@ -18,4 +18,5 @@ wl_unit_test_cases(document
   utf8_offsets_across_words parse_long_strings build_long_strings)
 
 wl_unit_test_cases(consumer_options
-  partition_key_path_stable cosmos_endpoint_validated coalesce_max_accepts_range)
+  partition_key_path_stable cosmos_endpoint_validated coalesce_max_accepts_range
+  idle_check_accepts_range)

@@ -24,6 +24,7 @@ static const char *const variables[] = {
     "SHUTDOWN_GRACE_SECONDS",
     "CONSUMER_SHUTDOWN_GRACE",
     "COSMOS_REQUEST_TIMEOUT",
+    "COSMOS_IDLE_CHECK_INTERVAL",
     "COSMOS_DATABASE",
     "COSMOS_CONTAINER",
     "SERVICEBUS_CA_FILE",
@@ -75,6 +76,7 @@ TEST_CASE(defaults)
     CHECK_INT_EQ(config.consumer.concurrency, 32);
     CHECK_INT_EQ(config.consumer.prefetch, 8);
     CHECK_INT_EQ(config.consumer.coalesce_max_ms, 1);
+    CHECK_INT_EQ(config.consumer.cosmos_idle_check_ms, 10000);
     CHECK_INT_EQ(config.consumer.message_deadline_ms, 60000);
     CHECK_INT_EQ(config.consumer.shutdown_grace_ms, 25000);
     CHECK_INT_EQ(config.service.health_port, 8080);
@@ -132,6 +134,31 @@ TEST_CASE(invalid_values_name_the_setting)
     check_rejected("SHUTDOWN_GRACE_SECONDS", "soon", "SHUTDOWN_GRACE_SECONDS");
     check_rejected("CONSUMER_COALESCE_MAX", "101ms", "CONSUMER_COALESCE_MAX");
     check_rejected("CONSUMER_COALESCE_MAX", "250us", "250us");
+    check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "999ms", "at least 1s");
+    check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "1ms", "COSMOS_IDLE_CHECK_INTERVAL");
+    check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "2h", "COSMOS_IDLE_CHECK_INTERVAL");
+    check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "-1s", "COSMOS_IDLE_CHECK_INTERVAL");
+}
+
+/* 0 turns idle container reads off; any other interval is at least a second. */
+TEST_CASE(idle_check_accepts_range)
+{
+    static struct {
+        char value[8]; /* writable, because argv is */
+        int64_t expected_ms;
+    } cases[] = {{"0", 0},         {"0s", 0},     {"1s", 1000},
+                 {"1000ms", 1000}, {"90", 90000}, {"1h", 3600000}};
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        consumer_config config;
+        wl_error err = {0};
+        char *argv[] = {"consumer", "--cosmos-idle-check", cases[i].value};
+
+        base_environment();
+        CHECK_INT_EQ(load(&config, 3, argv, &err), WL_OK);
+        CHECK_INT_EQ(config.consumer.cosmos_idle_check_ms, cases[i].expected_ms);
+        consumer_config_free(&config);
+    }
 }
 
 TEST_CASE(coalesce_max_accepts_range)
@@ -509,5 +536,5 @@ TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(shutdown_grace_new_name_wins), TEST_ENTRY(late_failures_rejected_at_start),
           TEST_ENTRY(cosmos_token_file_checked), TEST_ENTRY(partition_key_path_stable),
           TEST_ENTRY(cosmos_endpoint_validated), TEST_ENTRY(coalesce_max_accepts_range),
-          TEST_ENTRY(cosmos_endpoint_scheme_any_case), TEST_ENTRY(cosmos_key_checked),
-          TEST_ENTRY(cosmos_ids_checked))
+          TEST_ENTRY(idle_check_accepts_range), TEST_ENTRY(cosmos_endpoint_scheme_any_case),
+          TEST_ENTRY(cosmos_key_checked), TEST_ENTRY(cosmos_ids_checked))

@@ -17,7 +17,8 @@ expect_stayed_ready() {
 
 # Every idle read gets 503.
 stalled_cosmos_start --mode unavailable-reads
-start_consumer orders "$test_dir/consumer.log" "${STAND_IN_OPTIONS[@]}" --log-level debug
+start_consumer orders "$test_dir/consumer.log" "${STAND_IN_OPTIONS[@]}" --log-level debug \
+    --cosmos-idle-check 2s
 wait_until 30 consumer_ready || fail "the consumer never became ready"
 two_refused() { (($(reads 503) >= 2)); }
 wait_until 40 two_refused || fail "$(reads 503) idle reads in 40 s, expected 2"
@@ -32,7 +33,9 @@ stop_consumer TERM
 kill "$STALLED_COSMOS_PID" && wait "$STALLED_COSMOS_PID" 2>/dev/null || true
 STALLED_COSMOS_PID=""
 
-# The idle read hangs, and messages arrive while it waits for its 3 s timeout.
+# The idle read hangs, and messages arrive while it waits for its 3 s timeout. This phase keeps
+# the default interval of 10 s, so that no second read hangs after the writes and before the
+# checks below.
 stalled_cosmos_start --mode hang-reads
 start_consumer orders "$test_dir/consumer.log" "${STAND_IN_OPTIONS[@]}" --log-level debug \
     --cosmos-timeout 3s

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# An idle consumer reads the container every 10 s. Servers close idle connections, and one may
-# reset a kept-alive connection in the middle of that read's response. The read then goes out
-# again on a new connection and the consumer stays ready, because a lost idle connection is not
-# an outage. The stand-in resets every read on a connection that served a request before, after
-# the start of the response, so that curl does not send the read again by itself.
+# An idle consumer reads the container after --cosmos-idle-check (2 s here) without a request.
+# Servers close idle connections, and one may reset a kept-alive connection in the middle of that
+# read's response. The read then goes out again on a new connection and the consumer stays ready,
+# because a lost idle connection is not an outage. The stand-in resets every read on a connection
+# that served a request before, after the start of the response, so that curl does not send the
+# read again by itself.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 test_dir="$(mktemp -d)"
@@ -11,7 +12,8 @@ trap cleanup EXIT
 emulator_start "$test_dir/emulator" || fail "the Service Bus emulator did not start"
 stalled_cosmos_start --mode reset-reads
 
-start_consumer orders "$test_dir/consumer.log" "${STAND_IN_OPTIONS[@]}" --log-level debug
+start_consumer orders "$test_dir/consumer.log" "${STAND_IN_OPTIONS[@]}" --log-level debug \
+    --cosmos-idle-check 2s
 wait_until 30 consumer_ready || fail "the consumer never became ready"
 
 # The first idle read reuses the start-up check's connection, and each later one the connection
