@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -63,6 +64,18 @@ bool connstr_ipv6_valid(const char *text, size_t length)
     return inet_pton(AF_INET6, copy, &address) == 1;
 }
 
+bool connstr_host_is_ip(const char *host)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
+    struct addrinfo *addresses = NULL;
+
+    if (getaddrinfo(host, NULL, &hints, &addresses) != 0) {
+        return false;
+    }
+    freeaddrinfo(addresses);
+    return true;
+}
+
 /* Splits "sb://host:port/path" into host, port and transport; the host loses an IPv6 literal's
  * brackets. */
 static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *err)
@@ -81,6 +94,16 @@ static wl_status parse_endpoint(const char *endpoint, connstr *out, wl_error *er
     }
     scheme_length = (size_t)(rest - endpoint);
     rest += 3;
+    /* A user name or password before '@' would otherwise be read as part of the host and shown
+     * in the message about it. */
+    const char *at = memchr(rest, '@', strcspn(rest, "/?#"));
+    if (at != NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid Endpoint \"%s\" in the connection string: it contains user "
+                            "information before '@'; put the credentials in SharedAccessKeyName "
+                            "and SharedAccessKey (or SharedAccessSignature) instead",
+                            shown);
+    }
     if (scheme_length == 2 && strncasecmp(endpoint, "sb", 2) == 0) {
         out->tls = true;
     } else if (scheme_length == 5 && strncasecmp(endpoint, "amqps", 5) == 0) {
@@ -172,6 +195,11 @@ static wl_status store_pair(connstr *out, const char *key, size_t key_length, co
     } else if (key_is(key, key_length, "EntityPath")) {
         slot = &out->entity_path;
     } else if (key_is(key, key_length, "UseDevelopmentEmulator")) {
+        if (out->use_development_emulator_set) {
+            return wl_error_set(err, WL_ERR_INVALID,
+                                "the connection string sets UseDevelopmentEmulator twice");
+        }
+        out->use_development_emulator_set = true;
         char *text = trimmed_copy(value, value_length);
         bool ok = parse_bool(text, &out->use_development_emulator);
         wl_status status = WL_OK;
@@ -235,14 +263,18 @@ static wl_status check_complete(connstr *out, const char *endpoint, wl_error *er
      * requests TLS explicitly, so that pair is rejected rather than silently sent in the clear. */
     if (out->use_development_emulator) {
         if (strncasecmp(endpoint, "amqps:", 6) == 0) {
+            /* TLS to an IP address fails the certificate check (sb_settings.c), so keeping TLS
+             * is offered only for a DNS name. */
             char shown[300];
             wl_url_redact_userinfo(endpoint, shown, sizeof shown);
             return wl_error_set(err, WL_ERR_INVALID,
                                 "the connection string sets Endpoint \"%s\", which requests TLS, "
                                 "and UseDevelopmentEmulator=true, which selects plain TCP: use "
-                                "sb:// or amqp:// for the development emulator, or remove "
-                                "UseDevelopmentEmulator to keep TLS",
-                                shown);
+                                "sb:// or amqp:// for the development emulator%s",
+                                shown,
+                                connstr_host_is_ip(out->host)
+                                    ? ""
+                                    : ", or remove UseDevelopmentEmulator to keep TLS");
         }
         out->tls = false;
     }

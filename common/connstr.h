@@ -32,6 +32,7 @@ typedef struct connstr {
     char *shared_access_signature; /* SharedAccessSignature, or NULL (secret) */
     char *entity_path;             /* EntityPath, or NULL */
     bool use_development_emulator;
+    bool use_development_emulator_set; /* the key appeared, so that a second one is rejected */
 } connstr;
 
 /*
@@ -53,5 +54,12 @@ bool connstr_host_valid(const char *host, size_t length);
 
 /* Returns whether the first `length` bytes of `text` form an IPv6 address, without brackets. */
 bool connstr_ipv6_valid(const char *text, size_t length);
+
+/*
+ * Returns whether `host` is an IP address in any form that getaddrinfo takes without a DNS
+ * lookup: IPv6, dotted IPv4 and the short and numeric IPv4 forms (127.1, 2130706433,
+ * 0x7f.0.0.1), as Proton-C resolves hosts with getaddrinfo.
+ */
+bool connstr_host_is_ip(const char *host);
 
 #endif

@@ -7,7 +7,6 @@
 #include "timefmt.h"
 
 #include <ctype.h>
-#include <netdb.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +215,37 @@ static wl_status resolve_namespace_host(const char *name, sb_target *out, wl_err
     return WL_OK;
 }
 
+/*
+ * Rejects TLS to an IP address. Proton-C checks the server's certificate against the host's DNS
+ * names (subjectAltName DNS entries and the common name) only, so no certificate passes for an
+ * IP address, even one that lists it, and every connection would fail at the handshake.
+ */
+static wl_status check_tls_host(const sb_settings *settings, const sb_target *target, wl_error *err)
+{
+    bool ipv6 = strchr(target->host, ':') != NULL;
+
+    if (!target->tls || !connstr_host_is_ip(target->host)) {
+        return WL_OK;
+    }
+    if (settings->connection_string == NULL) {
+        return wl_error_set(err, WL_ERR_INVALID,
+                            "invalid Service Bus host %s%s%s in --namespace "
+                            "(SERVICEBUS_NAMESPACE): --namespace always uses TLS, which needs a "
+                            "DNS name, because Proton-C matches the server certificate against "
+                            "DNS names only; use a name that the certificate lists, such as "
+                            "localhost for a local peer, or --connection-string "
+                            "(SERVICEBUS_CONNECTION_STRING) with plain TCP",
+                            ipv6 ? "[" : "", target->host, ipv6 ? "]" : "");
+    }
+    return wl_error_set(err, WL_ERR_INVALID,
+                        "invalid Service Bus host %s%s%s in --connection-string "
+                        "(SERVICEBUS_CONNECTION_STRING): TLS needs a DNS name, because Proton-C "
+                        "matches the server certificate against DNS names only; use a name that "
+                        "the certificate lists, such as localhost for a local peer, or plain TCP "
+                        "(sb:// with UseDevelopmentEmulator=true, or amqp://)",
+                        ipv6 ? "[" : "", target->host, ipv6 ? "]" : "");
+}
+
 static wl_status resolve_namespace(const sb_settings *settings, sb_target *out, wl_error *err)
 {
     cred_wi_options wi = {0};
@@ -229,6 +259,11 @@ static wl_status resolve_namespace(const sb_settings *settings, sb_target *out, 
                             settings->auth);
     }
     status = resolve_namespace_host(settings->namespace_name, out, err);
+    if (status != WL_OK) {
+        return status;
+    }
+    /* Before the workload identity settings, whose errors would hide this one. */
+    status = check_tls_host(settings, out, err);
     if (status != WL_OK) {
         return status;
     }
@@ -310,34 +345,6 @@ static wl_status check_queue_name(const char *queue, bool from_flag, wl_error *e
     return WL_OK;
 }
 
-/*
- * Rejects TLS to an IP address. Proton-C checks the server's certificate against the host's DNS
- * names (subjectAltName DNS entries and the common name) only, so no certificate passes for an
- * IP address, even one that lists it, and every connection would fail at the handshake.
- */
-static wl_status check_tls_host(const sb_settings *settings, const sb_target *target, wl_error *err)
-{
-    /* Proton-C resolves the host with getaddrinfo, which also takes the short and numeric IPv4
-     * forms that inet_pton rejects (127.1, 2130706433, 0x7f.0.0.1). AI_NUMERICHOST accepts the
-     * same forms without a DNS lookup. */
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
-    struct addrinfo *addresses = NULL;
-
-    if (!target->tls || getaddrinfo(target->host, NULL, &hints, &addresses) != 0) {
-        return WL_OK;
-    }
-    freeaddrinfo(addresses);
-    return wl_error_set(err, WL_ERR_INVALID,
-                        "invalid Service Bus host %s in %s: TLS needs a DNS name, because "
-                        "Proton-C matches the server certificate against DNS names only; use a "
-                        "name that the certificate lists, such as localhost for a local peer, or "
-                        "plain TCP (UseDevelopmentEmulator=true or amqp://)",
-                        target->host,
-                        settings->connection_string != NULL
-                            ? "--connection-string (SERVICEBUS_CONNECTION_STRING)"
-                            : "--namespace (SERVICEBUS_NAMESPACE)");
-}
-
 wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock, sb_target *out,
                               wl_error *err)
 {
@@ -355,6 +362,9 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
     }
     if (settings->connection_string != NULL) {
         status = resolve_connection_string(settings, clock, out, err);
+        if (status == WL_OK) {
+            status = check_tls_host(settings, out, err);
+        }
     } else if (settings->namespace_name != NULL) {
         status = resolve_namespace(settings, out, err);
     } else {
@@ -363,10 +373,6 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
                               "(SERVICEBUS_CONNECTION_STRING) or --namespace "
                               "(SERVICEBUS_NAMESPACE) with workload identity");
     }
-    if (status != WL_OK) {
-        return status;
-    }
-    status = check_tls_host(settings, out, err);
     if (status != WL_OK) {
         return status;
     }
@@ -403,7 +409,8 @@ wl_status sb_settings_resolve(const sb_settings *settings, const wl_clock *clock
     if (out->auth == SB_AUTH_PLAIN && !out->tls && !settings->allow_insecure_plain) {
         return wl_error_set(err, WL_ERR_INVALID,
                             "--auth plain (SERVICEBUS_AUTH) over plain TCP sends the password "
-                            "unencrypted: use an amqps:// endpoint, or set --allow-insecure-plain "
+                            "unencrypted: use an amqps:// endpoint without "
+                            "UseDevelopmentEmulator, or set --allow-insecure-plain "
                             "(SERVICEBUS_ALLOW_INSECURE_PLAIN)");
     }
     return WL_OK;

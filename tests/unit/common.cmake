@@ -1,7 +1,8 @@
 # Unit tests of the common protocol modules and of the producer's pure parts.
 wl_unit_test(connstr SOURCES test_connstr.c
   CASES cloud_sas_key emulator_plain_tcp port_overrides_default shared_access_signature
-        unknown_keys_ignored invalid_strings host_names_checked ipv6_endpoint_in_brackets)
+        unknown_keys_ignored invalid_strings host_names_checked ipv6_endpoint_in_brackets
+        emulator_flag_with_amqps)
 wl_unit_test(backoff SOURCES test_backoff.c
   CASES ceiling_doubles_to_cap full_jitter_bounds system_random_within_ceiling
         jitter_fraction_bounds equal_jitter_upper_half)

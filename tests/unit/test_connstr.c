@@ -119,7 +119,15 @@ TEST_CASE(invalid_strings)
         {"Endpoint=sb://h: 5671;SharedAccessKeyName=k;SharedAccessKey=v", "port"},
         {"Endpoint=sb://bad host;SharedAccessKeyName=k;SharedAccessKey=v",
          "invalid host \"bad host\""},
-        {"Endpoint=sb://user@h;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
+        {"Endpoint=sb://user@h;SharedAccessKeyName=k;SharedAccessKey=v",
+         "user information before '@'"},
+        {"Endpoint=sb://user:topsecret@h:5671/;SharedAccessKeyName=k;SharedAccessKey=v",
+         "Endpoint \"sb://***@h:5671/\""},
+        {"Endpoint=amqp://[::1]:1@h;SharedAccessKeyName=k;SharedAccessKey=v",
+         "user information before '@'"},
+        {"Endpoint=sb://h;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=false;"
+         "UseDevelopmentEmulator=true",
+         "sets UseDevelopmentEmulator twice"},
         {"Endpoint=sb://h?x=1;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
         {"Endpoint=sb://[::1:5672;SharedAccessKeyName=k;SharedAccessKey=v", "invalid host"},
         {"Endpoint=sb://h;SharedAccessKey=topsecret", "no SharedAccessKeyName"},
@@ -242,7 +250,40 @@ TEST_CASE(ipv6_endpoint_in_brackets)
     }
 }
 
+/* amqps:// requests TLS and the emulator flag plain TCP. Keeping TLS is offered only for a DNS
+ * name, because TLS to an IP address fails Proton-C's certificate check. */
+TEST_CASE(emulator_flag_with_amqps)
+{
+    static const struct {
+        const char *endpoint;
+        bool offers_tls;
+    } cases[] = {
+        {"amqps://localhost:5671", true},  {"AMQPS://ns.servicebus.windows.net/", true},
+        {"amqps://127.0.0.1:5671", false}, {"amqps://[::1]:5671", false},
+        {"amqps://127.1", false},
+    };
+    char text[256];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        connstr cs;
+        wl_error err = {0};
+
+        snprintf(text, sizeof text,
+                 "Endpoint=%s;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true",
+                 cases[i].endpoint);
+        CHECK_INT_EQ(connstr_parse(text, &cs, &err), WL_ERR_INVALID);
+        CHECK(strstr(err.message, "use sb:// or amqp:// for the development emulator") != NULL);
+        bool offers_tls = strstr(err.message, "remove UseDevelopmentEmulator") != NULL;
+        if (offers_tls != cases[i].offers_tls) {
+            fprintf(stderr, "%s: %s\n", cases[i].endpoint, err.message);
+        }
+        CHECK(offers_tls == cases[i].offers_tls);
+        connstr_free(&cs);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(cloud_sas_key), TEST_ENTRY(emulator_plain_tcp),
           TEST_ENTRY(port_overrides_default), TEST_ENTRY(shared_access_signature),
           TEST_ENTRY(unknown_keys_ignored), TEST_ENTRY(invalid_strings),
-          TEST_ENTRY(host_names_checked), TEST_ENTRY(ipv6_endpoint_in_brackets))
+          TEST_ENTRY(host_names_checked), TEST_ENTRY(ipv6_endpoint_in_brackets),
+          TEST_ENTRY(emulator_flag_with_amqps))

@@ -231,7 +231,7 @@ TEST_CASE(resolve_errors_name_setting)
 {
     struct {
         int argc;
-        char *argv[6];
+        char *argv[7];
         const char *named;
     } cases[] = {
         {1, {"prog"}, "SERVICEBUS_NAMESPACE"},
@@ -264,6 +264,18 @@ TEST_CASE(resolve_errors_name_setting)
          {"prog", "--connection-string",
           "Endpoint=sb://2130706433:5671;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q"},
          "invalid Service Bus host 2130706433 in --connection-string"},
+        {5,
+         {"prog", "--connection-string",
+          "Endpoint=sb://127.0.0.1:5671;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q"},
+         "or plain TCP (sb:// with UseDevelopmentEmulator=true, or amqp://)"},
+        /* The password would go in the clear over plain TCP, and the emulator flag is what
+         * chose plain TCP here, so the message suggests dropping it. */
+        {7,
+         {"prog", "--connection-string",
+          "Endpoint=sb://localhost:5672;SharedAccessKeyName=k;SharedAccessKey=v;"
+          "UseDevelopmentEmulator=true",
+          "--queue", "q", "--auth", "plain"},
+         "use an amqps:// endpoint without UseDevelopmentEmulator"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -387,7 +399,10 @@ TEST_CASE(resolve_namespace_rejects_ip)
     setenv("AZURE_CLIENT_ID", "client", 1);
     setenv("AZURE_FEDERATED_TOKEN_FILE", "/proc/self/cmdline", 1);
     CHECK_INT_EQ(resolve(&settings, &target, 5, with_port, &err), WL_ERR_INVALID);
-    CHECK(strstr(err.message, "invalid Service Bus host ::1 in --namespace") != NULL);
+    CHECK(strstr(err.message, "invalid Service Bus host [::1] in --namespace") != NULL);
+    CHECK(strstr(err.message,
+                 "--connection-string (SERVICEBUS_CONNECTION_STRING) with plain TCP") != NULL);
+    CHECK(strstr(err.message, "UseDevelopmentEmulator") == NULL);
     CHECK_STR_EQ(target.host, "::1");
     CHECK_INT_EQ(target.port, 5673);
     sb_target_free(&target);
@@ -399,8 +414,9 @@ TEST_CASE(resolve_namespace_rejects_ip)
     sb_target_free(&target);
     unload(&settings);
 
+    wl_error_clear(&err);
     CHECK_INT_EQ(resolve(&settings, &target, 5, ipv4, &err), WL_ERR_INVALID);
-    CHECK(strstr(err.message, "TLS needs a DNS name") != NULL);
+    CHECK(strstr(err.message, "invalid Service Bus host 127.0.0.1 in --namespace") != NULL);
     sb_target_free(&target);
     unload(&settings);
 
@@ -411,6 +427,15 @@ TEST_CASE(resolve_namespace_rejects_ip)
     unsetenv("AZURE_TENANT_ID");
     unsetenv("AZURE_CLIENT_ID");
     unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+
+    /* Without the workload identity settings the IP address is still what is named, because
+     * no setting would make it work. */
+    wl_error_clear(&err);
+    CHECK_INT_EQ(resolve(&settings, &target, 5, ipv4, &err), WL_ERR_INVALID);
+    CHECK(strstr(err.message, "invalid Service Bus host 127.0.0.1 in --namespace") != NULL);
+    CHECK(strstr(err.message, "AZURE_") == NULL);
+    sb_target_free(&target);
+    unload(&settings);
 }
 
 TEST_CASE(check_needs_health_port)

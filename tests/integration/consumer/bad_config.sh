@@ -91,7 +91,7 @@ expect_exit_2 'expired at 2023-11-14T22:13:20.000Z' \
     "SERVICEBUS_CONNECTION_STRING=Endpoint=sb://127.0.0.1:1;SharedAccessSignature=SharedAccessSignature sr=sb%3A%2F%2F127.0.0.1%2Forders&sig=abc%3D&se=1700000000&skn=k;UseDevelopmentEmulator=true" --
 
 # TLS to an IP address cannot pass Proton-C's certificate name check, so it is rejected at start.
-expect_exit_2 'invalid Service Bus host ::1 in --connection-string (SERVICEBUS_CONNECTION_STRING): TLS needs a DNS name' \
+expect_exit_2 'invalid Service Bus host \[::1\] in --connection-string (SERVICEBUS_CONNECTION_STRING): TLS needs a DNS name' \
     "SERVICEBUS_CONNECTION_STRING=Endpoint=sb://[::1]:5671;SharedAccessKeyName=k;SharedAccessKey=v" --
 
 # A health port that another process uses is named in the error with the settings to change.
