@@ -47,7 +47,7 @@ static const config_option options_table[] = {
      false,
      "How long a ready consumer may finish no Cosmos DB request before it reads the container, "
      "so that /readyz reports an outage while the queue is empty; each read is a metadata "
-     "request. 0 turns these reads off; otherwise at least 1s.",
+     "request. 0 turns these reads off; otherwise 1s to 1h.",
      FIELD(cosmos_idle_check_ms)},
     {"concurrency", "CONSUMER_CONCURRENCY", CONFIG_INT, "32", "requests", 1, 512, false,
      "Concurrent Cosmos DB upserts (and connections).", FIELD(concurrency)},
@@ -349,9 +349,9 @@ static wl_status check_consumer_options(const consumer_options *options, wl_erro
      * looks every few seconds, so more than one read a second would only add load. */
     if (options->cosmos_idle_check_ms > 0 && options->cosmos_idle_check_ms < 1000) {
         return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value %" PRId64 "ms for --cosmos-idle-check "
-                            "(COSMOS_IDLE_CHECK_INTERVAL): expected 0 to turn idle container "
-                            "reads off, or at least 1s",
+                            "invalid value for --cosmos-idle-check (COSMOS_IDLE_CHECK_INTERVAL): "
+                            "%" PRId64 " ms is below 1s; expected 0 to turn idle container reads "
+                            "off, or 1s to 1h",
                             options->cosmos_idle_check_ms);
     }
     return check_cosmos_identity(options, err);
