@@ -40,7 +40,10 @@ cleanup() {
         wait "$PROXY_PID" 2>/dev/null || true
     fi
     local pid
-    for pid in "${OTHER_PIDS[@]}"; do
+    # TCP_PROXY_PID is set as soon as tcp_proxy_start has started a proxy, before the caller
+    # keeps it in PROXY_PID or OTHER_PIDS, so a test stopped in between leaves no proxy behind.
+    for pid in "${OTHER_PIDS[@]}" "${TCP_PROXY_PID:-}"; do
+        [[ -n "$pid" ]] || continue
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -135,25 +138,33 @@ write_queue_config() {
 }
 
 # start_consumer QUEUE LOG [FLAG...]: starts the consumer in the background and waits until
-# /healthz responds. Exports CONSUMER_PID, CONSUMER_HEALTH_PORT and CONSUMER_QUEUE.
+# /healthz responds. Exports CONSUMER_PID, CONSUMER_HEALTH_PORT and CONSUMER_QUEUE. The consumer
+# binds a free health port itself (HEALTH_PORT=0) and logs it at info, so that no test running
+# beside this one can take the port between its choice and its use.
 start_consumer() {
     local queue="$1" log="$2"
     shift 2
     CONSUMER_QUEUE="$queue"
-    CONSUMER_HEALTH_PORT="$(free_port)"
+    CONSUMER_HEALTH_PORT=""
     SERVICEBUS_CONNECTION_STRING="$EMULATOR_CONNECTION_STRING" SERVICEBUS_QUEUE="$queue" \
-        HEALTH_PORT="$CONSUMER_HEALTH_PORT" HEALTH_BIND=127.0.0.1 \
-        "$CONSUMER_BIN" "$@" >"$log" 2>&1 &
+        HEALTH_PORT=0 HEALTH_BIND=127.0.0.1 "$CONSUMER_BIN" "$@" >"$log" 2>&1 &
     CONSUMER_PID=$!
-    export CONSUMER_PID CONSUMER_HEALTH_PORT CONSUMER_QUEUE
+    export CONSUMER_PID CONSUMER_QUEUE
     local i
     for ((i = 0; i < 100; i++)); do
-        if "$CONSUMER_BIN" --check --health-port "$CONSUMER_HEALTH_PORT" 2>/dev/null; then
+        if [[ -z "$CONSUMER_HEALTH_PORT" ]]; then
+            CONSUMER_HEALTH_PORT="$(sed -n 's/.*"event":"health-listening".*health server on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
+        fi
+        if [[ -n "$CONSUMER_HEALTH_PORT" ]] &&
+            "$CONSUMER_BIN" --check --health-port "$CONSUMER_HEALTH_PORT" 2>/dev/null; then
+            export CONSUMER_HEALTH_PORT
             return 0
         fi
         kill -0 "$CONSUMER_PID" 2>/dev/null || fail "the consumer exited during start"
         sleep 0.1
     done
+    [[ -n "$CONSUMER_HEALTH_PORT" ]] ||
+        fail "the consumer logged no health-listening line within 10 s (it is logged at info)"
     fail "the consumer's /healthz did not answer within 10 s"
 }
 
