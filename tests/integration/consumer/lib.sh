@@ -152,8 +152,13 @@ start_consumer() {
     export CONSUMER_PID CONSUMER_QUEUE
     local i
     for ((i = 0; i < 100; i++)); do
-        if [[ -z "$CONSUMER_HEALTH_PORT" ]]; then
-            CONSUMER_HEALTH_PORT="$(sed -n 's/.*"event":"health-listening".*health server on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
+        # The log may not exist yet, because the background shell opens it after the fork.
+        # The closing quote of the message makes sure the whole port number was written.
+        if [[ -z "$CONSUMER_HEALTH_PORT" && -f "$log" ]]; then
+            CONSUMER_HEALTH_PORT="$(sed -n '/"event":"health-listening"/{
+                s/.*health server on 127\.0\.0\.1:\([0-9][0-9]*\)".*/\1/p
+                q
+            }' "$log")"
         fi
         if [[ -n "$CONSUMER_HEALTH_PORT" ]] &&
             "$CONSUMER_BIN" --check --health-port "$CONSUMER_HEALTH_PORT" 2>/dev/null; then
