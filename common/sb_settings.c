@@ -6,8 +6,10 @@
 #include "sas.h"
 #include "timefmt.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -222,28 +224,30 @@ static wl_status resolve_namespace_host(const char *name, sb_target *out, wl_err
  */
 static wl_status check_tls_host(const sb_settings *settings, const sb_target *target, wl_error *err)
 {
-    bool ipv6 = strchr(target->host, ':') != NULL;
+    char host[INET6_ADDRSTRLEN + 2]; /* an IPv6 address in brackets, as a URI writes it */
 
     if (!target->tls || !connstr_host_is_ip(target->host)) {
         return WL_OK;
     }
+    bool ipv6 = strchr(target->host, ':') != NULL;
+    snprintf(host, sizeof host, "%s%s%s", ipv6 ? "[" : "", target->host, ipv6 ? "]" : "");
     if (settings->connection_string == NULL) {
         return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid Service Bus host %s%s%s in --namespace "
+                            "invalid Service Bus host %s in --namespace "
                             "(SERVICEBUS_NAMESPACE): --namespace always uses TLS, which needs a "
                             "DNS name, because Proton-C matches the server certificate against "
                             "DNS names only; use a name that the certificate lists, such as "
                             "localhost for a local peer, or --connection-string "
                             "(SERVICEBUS_CONNECTION_STRING) with plain TCP",
-                            ipv6 ? "[" : "", target->host, ipv6 ? "]" : "");
+                            host);
     }
     return wl_error_set(err, WL_ERR_INVALID,
-                        "invalid Service Bus host %s%s%s in --connection-string "
+                        "invalid Service Bus host %s in --connection-string "
                         "(SERVICEBUS_CONNECTION_STRING): TLS needs a DNS name, because Proton-C "
                         "matches the server certificate against DNS names only; use a name that "
                         "the certificate lists, such as localhost for a local peer, or plain TCP "
                         "(sb:// with UseDevelopmentEmulator=true, or amqp://)",
-                        ipv6 ? "[" : "", target->host, ipv6 ? "]" : "");
+                        host);
 }
 
 static wl_status resolve_namespace(const sb_settings *settings, sb_target *out, wl_error *err)

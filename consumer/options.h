@@ -26,7 +26,7 @@ typedef struct consumer_options {
     char *partition_key_path; /* "/id", "/data" or "/srcStamp": stable across redeliveries */
     char *cosmos_ca_file;
     int64_t cosmos_timeout_ms;
-    int64_t cosmos_idle_check_ms; /* idle time before a container read while ready; 0: never */
+    int64_t cosmos_idle_check_ms; /* idle time before a container read; 0 turns it off */
     int64_t concurrency;
     int64_t prefetch;
     int64_t coalesce_max_ms; /* maximum wake-up coalescing pause (coalesce.h); 0 turns it off */

@@ -198,9 +198,9 @@ static void count_request(writer *w, const cosmos_result *result)
     }
 }
 
-/* A ready writer that has finished no request for the idle-check time reads the container, so
- * that /readyz reports an outage while the queue is empty too. Kubernetes probes readiness every
- * 10 s by default, the option's default. */
+/* Returns whether a ready, idle writer should read the container, so that /readyz reports an
+ * outage while the queue is empty too. The default interval, 10 s, is Kubernetes' default
+ * readiness probe period. */
 static bool idle_read_due(const writer *w, int64_t now)
 {
     return w->options.idle_check_ms > 0 && w->ready && w->check == CHECK_IDLE && w->active == 0 &&

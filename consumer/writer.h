@@ -38,7 +38,7 @@ typedef struct writer_options {
     const char *partition_key_field; /* document field whose value is the partition key */
     int concurrency;                 /* concurrent upserts */
     int64_t coalesce_max_us;         /* maximum coalescing pause (coalesce.h); 0 turns it off */
-    int64_t idle_check_ms;           /* idle time before a container read while ready; 0: never */
+    int64_t idle_check_ms;           /* idle time before a container read; 0 turns it off */
     size_t queue_capacity;           /* max jobs the writer owns at once, and the outbox size */
     cred *cosmos_credential;         /* Entra credential when cosmos.master_key is NULL; borrowed */
     const char *cosmos_scope;        /* "https://ACCOUNT.documents.azure.com/.default" */

@@ -31,18 +31,10 @@ cleanup() {
         kill -KILL "$CONSUMER_PID" 2>/dev/null || true
         wait "$CONSUMER_PID" 2>/dev/null || true
     fi
-    if [[ -n "$STALLED_COSMOS_PID" ]]; then
-        kill "$STALLED_COSMOS_PID" 2>/dev/null || true
-        wait "$STALLED_COSMOS_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$PROXY_PID" ]]; then
-        kill "$PROXY_PID" 2>/dev/null || true
-        wait "$PROXY_PID" 2>/dev/null || true
-    fi
     local pid
     # TCP_PROXY_PID is set as soon as tcp_proxy_start has started a proxy, before the caller
     # keeps it in PROXY_PID or OTHER_PIDS, so a test stopped in between leaves no proxy behind.
-    for pid in "${OTHER_PIDS[@]}" "${TCP_PROXY_PID:-}"; do
+    for pid in "$STALLED_COSMOS_PID" "$PROXY_PID" "${OTHER_PIDS[@]}" "${TCP_PROXY_PID:-}"; do
         [[ -n "$pid" ]] || continue
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
