@@ -184,55 +184,57 @@ static void format_number(double value, char *out, size_t capacity)
     }
 }
 
+/* Writes the accepted range of a bounded number or duration, for example "from 1s to 1h" or
+ * "0 to turn it off, or from 1s to 1h", or an empty string for an unbounded one. */
+static void describe_range(const config_option *option, char *out, size_t capacity)
+{
+    char low[48];
+    char high[48];
+
+    if (!has_bounds(option)) {
+        out[0] = '\0';
+        return;
+    }
+    if (option->type == CONFIG_DURATION) {
+        format_duration((int64_t)option->min, low, sizeof low);
+        format_duration((int64_t)option->max, high, sizeof high);
+    } else {
+        format_number(option->min, low, sizeof low);
+        format_number(option->max, high, sizeof high);
+    }
+    snprintf(out, capacity, "%sfrom %s to %s",
+             (option->flags & CONFIG_ZERO_OFF) ? "0 to turn it off, or " : "", low, high);
+}
+
 static wl_status invalid_value(const config_option *option, const char *value, wl_error *err)
 {
+    static const char duration_syntax[] =
+        "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds) in whole "
+        "milliseconds";
     char names[160];
-    char expected[192];
+    char range[128];
+    char expected[256];
 
     describe_names(option, names, sizeof names);
+    describe_range(option, range, sizeof range);
     switch (option->type) {
     case CONFIG_INT:
-        if (has_bounds(option)) {
-            snprintf(expected, sizeof expected, "an integer from %.0f to %.0f", option->min,
-                     option->max);
-        } else {
-            snprintf(expected, sizeof expected, "an integer");
-        }
+        snprintf(expected, sizeof expected, "an integer%s%s", range[0] ? " " : "", range);
         break;
     case CONFIG_DOUBLE:
-        if (has_bounds(option)) {
-            char low[48];
-            char high[48];
-            format_number(option->min, low, sizeof low);
-            format_number(option->max, high, sizeof high);
-            snprintf(expected, sizeof expected, "a number from %s to %s", low, high);
-        } else {
-            snprintf(expected, sizeof expected, "a number");
-        }
+        snprintf(expected, sizeof expected, "a number%s%s", range[0] ? " " : "", range);
         break;
     case CONFIG_BOOL:
         snprintf(expected, sizeof expected, "true or false");
         break;
-    case CONFIG_DURATION: {
-        static const char duration_syntax[] =
-            "a duration such as 500ms, 30s, 5m or 1h (a bare number is seconds) in whole "
-            "milliseconds";
-        if (has_bounds(option)) {
-            char low[32];
-            char high[32];
-            format_duration((int64_t)option->min, low, sizeof low);
-            format_duration((int64_t)option->max, high, sizeof high);
-            snprintf(expected, sizeof expected, "%s, from %s to %s", duration_syntax, low, high);
-        } else {
-            snprintf(expected, sizeof expected, "%s", duration_syntax);
-        }
+    case CONFIG_DURATION:
+        snprintf(expected, sizeof expected, "%s%s%s", duration_syntax, range[0] ? ", " : "", range);
         break;
-    }
     case CONFIG_STRING:
         snprintf(expected, sizeof expected, "a non-empty value");
         break;
     }
-    if (option->secret) {
+    if (option->flags & CONFIG_SECRET) {
         return wl_error_set(err, WL_ERR_INVALID, "invalid value for %s: expected %s", names,
                             expected);
     }
@@ -242,7 +244,8 @@ static wl_status invalid_value(const config_option *option, const char *value, w
 
 static bool within_bounds(const config_option *option, double value)
 {
-    return !has_bounds(option) || (value >= option->min && value <= option->max);
+    return !has_bounds(option) || (value >= option->min && value <= option->max) ||
+           ((option->flags & CONFIG_ZERO_OFF) && value == 0);
 }
 
 static wl_status apply_value(const config_option *option, void *target, const char *value,
@@ -548,7 +551,7 @@ static void print_option(const config_section *section, const config_option *opt
     } else if (option->unit != NULL) {
         fprintf(out, " Unit: %s.", option->unit);
     }
-    if (default_text != NULL && !option->secret) {
+    if (default_text != NULL && !(option->flags & CONFIG_SECRET)) {
         fprintf(out, " Default: %s.", default_text);
     }
     if (option->env != NULL) {
@@ -627,7 +630,7 @@ static void append_value(text_buffer *buffer, const config_option *option, const
         if (value == NULL) {
             append_text(buffer, "null");
         } else {
-            append_json_string(buffer, option->secret ? "***" : value);
+            append_json_string(buffer, (option->flags & CONFIG_SECRET) ? "***" : value);
         }
         return;
     }
@@ -642,7 +645,7 @@ static void append_value(text_buffer *buffer, const config_option *option, const
         snprintf(number, sizeof number, "%s", *(const bool *)field ? "true" : "false");
         break;
     }
-    if (option->secret) {
+    if (option->flags & CONFIG_SECRET) {
         append_json_string(buffer, "***");
     } else {
         append_text(buffer, number);

@@ -3,7 +3,7 @@
  * printed effective configuration all follow.
  *
  * Each option has a flag (`--count`), an optional environment variable, a type, a default
- * written as text, a unit, bounds, a secret flag, help text and the offset of its field in the
+ * written as text, a unit, bounds, flags, help text and the offset of its field in the
  * caller's target struct. Loading applies the defaults, then the environment, then the command
  * line, so a flag overrides its variable. Every error names the flag or variable, the value and
  * what is expected; the caller prints it and exits with status 2.
@@ -30,6 +30,12 @@ typedef enum config_type {
                         number of seconds */
 } config_type;
 
+enum config_flag {
+    CONFIG_SECRET = 1u << 0,   /* never echoed: "***" in config_describe_json, and left out
+                                  of errors and of the defaults in --help */
+    CONFIG_ZERO_OFF = 1u << 1, /* 0 is accepted besides min..max and turns the setting off */
+};
+
 typedef struct config_option {
     const char *flag; /* long flag without dashes, for example "count" */
     const char *env;  /* environment variable, or NULL for a flag only */
@@ -39,7 +45,7 @@ typedef struct config_option {
                                  CONFIG_DURATION, whose bare numbers are always seconds */
     double min, max;          /* inclusive bounds for numbers and durations (in ms); ignored
                                  when both are 0 */
-    bool secret;              /* masked in config_describe_json */
+    unsigned flags;           /* config_flag bits, or 0 */
     const char *help;         /* one sentence: what the option sets */
     size_t offset;            /* offsetof(target struct, field) */
 } config_option;

@@ -17,39 +17,40 @@
 #define FIELD(name) offsetof(sb_settings, name)
 
 static const config_option option_table[] = {
-    {"connection-string", "SERVICEBUS_CONNECTION_STRING", CONFIG_STRING, NULL, NULL, 0, 0, true,
+    {"connection-string", "SERVICEBUS_CONNECTION_STRING", CONFIG_STRING, NULL, NULL, 0, 0,
+     CONFIG_SECRET,
      "Service Bus connection string (SAS key or signature, emulator, or amqp:// broker); leave "
      "unset to use workload identity with --namespace.",
      FIELD(connection_string)},
-    {"namespace", "SERVICEBUS_NAMESPACE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"namespace", "SERVICEBUS_NAMESPACE", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "Namespace to reach over TLS with workload identity when no connection string is set: a "
      "name (completed with .servicebus.windows.net), a host, or HOST:PORT. The host must be a "
      "DNS name, because Proton-C checks the certificate against DNS names only.",
      FIELD(namespace_name)},
-    {"queue", "SERVICEBUS_QUEUE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"queue", "SERVICEBUS_QUEUE", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "Queue to use; defaults to the connection string's EntityPath.", FIELD(queue)},
-    {"ca-file", "SERVICEBUS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"ca-file", "SERVICEBUS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "PEM file of CAs trusted for the Service Bus TLS connection instead of the system store.",
      FIELD(ca_file)},
-    {"auth", "SERVICEBUS_AUTH", CONFIG_STRING, "cbs", NULL, 0, 0, false,
+    {"auth", "SERVICEBUS_AUTH", CONFIG_STRING, "cbs", NULL, 0, 0, 0,
      "AMQP authentication: cbs (CBS put-token, Service Bus), plain (SASL PLAIN with --username "
      "and --password, no CBS) or none (SASL ANONYMOUS, no CBS).",
      FIELD(auth)},
-    {"username", "SERVICEBUS_USERNAME", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"username", "SERVICEBUS_USERNAME", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "SASL PLAIN username with --auth plain; defaults to SharedAccessKeyName.", FIELD(username)},
-    {"password", "SERVICEBUS_PASSWORD", CONFIG_STRING, NULL, NULL, 0, 0, true,
+    {"password", "SERVICEBUS_PASSWORD", CONFIG_STRING, NULL, NULL, 0, 0, CONFIG_SECRET,
      "SASL PLAIN password with --auth plain; defaults to SharedAccessKey.", FIELD(password)},
-    {"allow-insecure-plain", "SERVICEBUS_ALLOW_INSECURE_PLAIN", CONFIG_BOOL, "false", NULL, 0, 0,
-     false, "Allow SASL PLAIN over plain TCP, which sends the password unencrypted.",
+    {"allow-insecure-plain", "SERVICEBUS_ALLOW_INSECURE_PLAIN", CONFIG_BOOL, "false", NULL, 0, 0, 0,
+     "Allow SASL PLAIN over plain TCP, which sends the password unencrypted.",
      FIELD(allow_insecure_plain)},
-    {"connect-timeout", "SERVICEBUS_CONNECT_TIMEOUT", CONFIG_DURATION, "30s", NULL, 100, 3.6e6,
-     false, "Limit for one connection attempt, from TCP connect to an open AMQP session.",
+    {"connect-timeout", "SERVICEBUS_CONNECT_TIMEOUT", CONFIG_DURATION, "30s", NULL, 100, 3.6e6, 0,
+     "Limit for one connection attempt, from TCP connect to an open AMQP session.",
      FIELD(connect_timeout_ms)},
-    {"give-up-after", "SERVICEBUS_GIVE_UP_AFTER", CONFIG_DURATION, "60s", NULL, 0, 8.64e7, false,
+    {"give-up-after", "SERVICEBUS_GIVE_UP_AFTER", CONFIG_DURATION, "60s", NULL, 0, 8.64e7, 0,
      "Stop reconnecting and exit with status 1 after this long without a working connection; 0 "
      "reconnects forever.",
      FIELD(give_up_after_ms)},
-    {"idle-timeout", "SERVICEBUS_IDLE_TIMEOUT", CONFIG_DURATION, "60s", NULL, 1000, 3.6e6, false,
+    {"idle-timeout", "SERVICEBUS_IDLE_TIMEOUT", CONFIG_DURATION, "60s", NULL, 1000, 3.6e6, 0,
      "AMQP idle timeout advertised to the peer.", FIELD(idle_timeout_ms)},
 };
 

@@ -16,16 +16,16 @@
 #define FIELD(name) offsetof(service_settings, name)
 
 static const config_option option_table[] = {
-    {"health-port", "HEALTH_PORT", CONFIG_INT, "8080", "port", -1, 65535, false,
+    {"health-port", "HEALTH_PORT", CONFIG_INT, "8080", "port", -1, 65535, 0,
      "Port of the /healthz, /readyz and /metrics server; -1 disables it, 0 picks a free one.",
      FIELD(health_port)},
-    {"health-bind", "HEALTH_BIND", CONFIG_STRING, "0.0.0.0", NULL, 0, 0, false,
+    {"health-bind", "HEALTH_BIND", CONFIG_STRING, "0.0.0.0", NULL, 0, 0, 0,
      "IPv4 address the health server listens on.", FIELD(health_bind)},
-    {"check", NULL, CONFIG_BOOL, "false", NULL, 0, 0, false,
+    {"check", NULL, CONFIG_BOOL, "false", NULL, 0, 0, 0,
      "Request /healthz of the instance running on --health-port, exit 0 on HTTP 200 and 1 "
      "otherwise.",
      FIELD(check)},
-    {"log-level", "LOG_LEVEL", CONFIG_STRING, "info", NULL, 0, 0, false,
+    {"log-level", "LOG_LEVEL", CONFIG_STRING, "info", NULL, 0, 0, 0,
      "Minimum log level: debug, info, warn or error.", FIELD(log_level)},
 };
 

@@ -13,57 +13,60 @@
 #define FIELD(name) offsetof(consumer_options, name)
 
 static const config_option options_table[] = {
-    {"source-address", "SERVICEBUS_SOURCE_ADDRESS", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"source-address", "SERVICEBUS_SOURCE_ADDRESS", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "Receiver link source address when it differs from the queue name (RabbitMQ: "
      "/amq/queue/NAME).",
      FIELD(source_address)},
-    {"rcv-settle-mode", "SERVICEBUS_RCV_SETTLE_MODE", CONFIG_STRING, "second", NULL, 0, 0, false,
+    {"rcv-settle-mode", "SERVICEBUS_RCV_SETTLE_MODE", CONFIG_STRING, "second", NULL, 0, 0, 0,
      "Receiver settle mode: second (Service Bus) or first (brokers that reject second).",
      FIELD(rcv_settle_mode)},
-    {"management", "SERVICEBUS_MANAGEMENT", CONFIG_BOOL, "true", NULL, 0, 0, false,
+    {"management", "SERVICEBUS_MANAGEMENT", CONFIG_BOOL, "true", NULL, 0, 0, 0,
      "Use the queue's $management node to renew locks and settle after a reconnect.",
      FIELD(management)},
-    {"cosmos-endpoint", "COSMOS_ENDPOINT", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"cosmos-endpoint", "COSMOS_ENDPOINT", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "Cosmos DB account endpoint, https://ACCOUNT.documents.azure.com:443/",
      FIELD(cosmos_endpoint)},
-    {"cosmos-key", "COSMOS_KEY", CONFIG_STRING, NULL, NULL, 0, 0, true,
+    {"cosmos-key", "COSMOS_KEY", CONFIG_STRING, NULL, NULL, 0, 0, CONFIG_SECRET,
      "Cosmos DB master key; leave unset to use workload identity.", FIELD(cosmos_key)},
-    {"cosmos-database", "COSMOS_DATABASE", CONFIG_STRING, "workload", NULL, 0, 0, false,
+    {"cosmos-database", "COSMOS_DATABASE", CONFIG_STRING, "workload", NULL, 0, 0, 0,
      "Cosmos DB database id.", FIELD(cosmos_database)},
-    {"cosmos-container", "COSMOS_CONTAINER", CONFIG_STRING, "results", NULL, 0, 0, false,
+    {"cosmos-container", "COSMOS_CONTAINER", CONFIG_STRING, "results", NULL, 0, 0, 0,
      "Cosmos DB container id.", FIELD(cosmos_container)},
-    {"partition-key-path", "COSMOS_PARTITION_KEY_PATH", CONFIG_STRING, "/id", NULL, 0, 0, false,
+    {"partition-key-path", "COSMOS_PARTITION_KEY_PATH", CONFIG_STRING, "/id", NULL, 0, 0, 0,
      "Container partition key path: /id, /data or /srcStamp, the document fields that stay the "
      "same when a message is redelivered.",
      FIELD(partition_key_path)},
-    {"cosmos-ca-file", "COSMOS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, false,
+    {"cosmos-ca-file", "COSMOS_CA_FILE", CONFIG_STRING, NULL, NULL, 0, 0, 0,
      "PEM file of CAs trusted for Cosmos DB HTTPS instead of the system store.",
      FIELD(cosmos_ca_file)},
-    {"cosmos-timeout", "COSMOS_REQUEST_TIMEOUT", CONFIG_DURATION, "10s", NULL, 100, 300000, false,
+    {"cosmos-timeout", "COSMOS_REQUEST_TIMEOUT", CONFIG_DURATION, "10s", NULL, 100, 300000, 0,
      "Timeout of one Cosmos DB request, connect included; a bare number is seconds, no longer "
      "milliseconds.",
      FIELD(cosmos_timeout_ms)},
-    {"cosmos-idle-check", "COSMOS_IDLE_CHECK_INTERVAL", CONFIG_DURATION, "10s", NULL, 0, 3600000,
-     false,
+    /* Idle reads are metadata requests, which Cosmos DB rate-limits, and a readiness probe
+     * looks every few seconds, so more than one read a second would only add load. */
+    {"cosmos-idle-check", "COSMOS_IDLE_CHECK_INTERVAL", CONFIG_DURATION, "10s", NULL, 1000, 3600000,
+     CONFIG_ZERO_OFF,
      "How long a ready consumer may finish no Cosmos DB request before it reads the container, "
      "so that /readyz reports an outage while the queue is empty; each read is a metadata "
      "request. 0 turns these reads off; otherwise 1s to 1h.",
      FIELD(cosmos_idle_check_ms)},
-    {"concurrency", "CONSUMER_CONCURRENCY", CONFIG_INT, "32", "requests", 1, 512, false,
+    {"concurrency", "CONSUMER_CONCURRENCY", CONFIG_INT, "32", "requests", 1, 512, 0,
      "Concurrent Cosmos DB upserts (and connections).", FIELD(concurrency)},
-    {"prefetch", "CONSUMER_PREFETCH", CONFIG_INT, "8", "messages", 0, 1000, false,
+    {"prefetch", "CONSUMER_PREFETCH", CONFIG_INT, "8", "messages", 0, 1000, 0,
      "Messages locked ahead of the writers; link credit is concurrency plus prefetch.",
      FIELD(prefetch)},
-    {"coalesce-max", "CONSUMER_COALESCE_MAX", CONFIG_DURATION, "1ms", NULL, 0, 100, false,
+    {"coalesce-max", "CONSUMER_COALESCE_MAX", CONFIG_DURATION, "1ms", NULL, 0, 100, 0,
      "Longest pause after a pass that finished at most one Cosmos DB request while 4 or more "
      "are in flight, so that responses arriving one by one are handled together; the pause is "
      "also at most 1/8 of the mean request latency, and none is taken below 100 microseconds or "
      "while events are waiting. 0 turns it off.",
      FIELD(coalesce_max_ms)},
     {"message-deadline", "CONSUMER_MESSAGE_DEADLINE", CONFIG_DURATION, "60s", NULL, 1000, 3600000,
-     false, "How long one delivery of a message may retry its write before it is abandoned.",
+     CONFIG_ZERO_OFF,
+     "How long one delivery of a message may retry its write before it is abandoned.",
      FIELD(message_deadline_ms)},
-    {"shutdown-grace", "CONSUMER_SHUTDOWN_GRACE", CONFIG_DURATION, "25s", NULL, 0, 3600000, false,
+    {"shutdown-grace", "CONSUMER_SHUTDOWN_GRACE", CONFIG_DURATION, "25s", NULL, 0, 3600000, 0,
      "Time after SIGTERM to finish in-flight writes before the rest is abandoned.",
      FIELD(shutdown_grace_ms)},
 };
@@ -344,15 +347,6 @@ static wl_status check_consumer_options(const consumer_options *options, wl_erro
     status = check_cosmos_key(options->cosmos_key, err);
     if (status != WL_OK) {
         return status;
-    }
-    /* Idle reads are metadata requests, which Cosmos DB rate-limits, and a readiness probe
-     * looks every few seconds, so more than one read a second would only add load. */
-    if (options->cosmos_idle_check_ms > 0 && options->cosmos_idle_check_ms < 1000) {
-        return wl_error_set(err, WL_ERR_INVALID,
-                            "invalid value for --cosmos-idle-check (COSMOS_IDLE_CHECK_INTERVAL): "
-                            "%" PRId64 " ms is below 1s; expected 0 to turn idle container reads "
-                            "off, or 1s to 1h",
-                            options->cosmos_idle_check_ms);
     }
     return check_cosmos_identity(options, err);
 }

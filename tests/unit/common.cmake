@@ -11,7 +11,7 @@ wl_unit_test(config SOURCES test_config.c
         alias_takes_whole_seconds choice_lists_expected file_checks_name_setting errors_name_option
         bool_value_forms
         secret_never_echoed help_lists_units durations_reject_other_syntax
-        numbers_reject_other_syntax duration_range_in_units)
+        numbers_reject_other_syntax duration_range_in_units zero_off_outside_range)
 wl_unit_test(credential SOURCES test_credential.c
   CASES sas_token_matches_openssl sas_static_expiry refresh_schedule cbs_refresh_window
         wi_exchange_sends_form wi_cache_and_rotation wi_aadsts_error wi_transient_retried

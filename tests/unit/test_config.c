@@ -15,17 +15,16 @@ typedef struct sample {
 } sample;
 
 static const config_option sample_options[] = {
-    {"name", "SAMPLE_NAME", CONFIG_STRING, "orders", NULL, 0, 0, false, "Queue name.",
+    {"name", "SAMPLE_NAME", CONFIG_STRING, "orders", NULL, 0, 0, 0, "Queue name.",
      offsetof(sample, name)},
-    {"secret", "SAMPLE_SECRET", CONFIG_STRING, NULL, NULL, 0, 0, true, "A key.",
+    {"secret", "SAMPLE_SECRET", CONFIG_STRING, NULL, NULL, 0, 0, CONFIG_SECRET, "A key.",
      offsetof(sample, secret)},
-    {"count", "SAMPLE_COUNT", CONFIG_INT, "10", "messages", 0, 100, false, "How many.",
+    {"count", "SAMPLE_COUNT", CONFIG_INT, "10", "messages", 0, 100, 0, "How many.",
      offsetof(sample, count)},
-    {"rate", "SAMPLE_RATE", CONFIG_DOUBLE, "0", "messages/s", 0, 1e9, false, "How fast.",
+    {"rate", "SAMPLE_RATE", CONFIG_DOUBLE, "0", "messages/s", 0, 1e9, 0, "How fast.",
      offsetof(sample, rate)},
-    {"verbose", NULL, CONFIG_BOOL, "false", NULL, 0, 0, false, "Talk more.",
-     offsetof(sample, verbose)},
-    {"timeout", "SAMPLE_TIMEOUT", CONFIG_DURATION, "30s", NULL, 100, 60000, false, "Wait.",
+    {"verbose", NULL, CONFIG_BOOL, "false", NULL, 0, 0, 0, "Talk more.", offsetof(sample, verbose)},
+    {"timeout", "SAMPLE_TIMEOUT", CONFIG_DURATION, "30s", NULL, 100, 60000, 0, "Wait.",
      offsetof(sample, timeout_ms)},
 };
 static const config_table sample_table = {sample_options, 6};
@@ -204,11 +203,50 @@ TEST_CASE(duration_range_in_units)
     config_free(&sample_table, &s);
 }
 
+/* An option whose 0 means off takes 0 and its range, rejects what lies between, and says both. */
+TEST_CASE(zero_off_outside_range)
+{
+    static const config_option options[] = {
+        {"interval", "SAMPLE_INTERVAL", CONFIG_DURATION, "10s", NULL, 1000, 3600000,
+         CONFIG_ZERO_OFF, "Check.", 0},
+    };
+    static const config_table table = {options, 1};
+    static char accepted[][8] = {"0", "0ms", "1s", "1h"}; /* writable, because argv is */
+    static char rejected[][8] = {"1ms", "999ms", "2h", "-1s"};
+    int64_t interval_ms = -1;
+    bool help = false;
+
+    fake_environment = NULL;
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        char *argv[] = {"prog", "--interval", accepted[i]};
+        wl_error err = {0};
+        int64_t expected_ms = 0;
+
+        CHECK(config_parse_duration(accepted[i], &expected_ms));
+        CHECK_INT_EQ(config_load(&table, &interval_ms, 3, argv, fake_getenv, &help, &err), WL_OK);
+        CHECK_INT_EQ(interval_ms, expected_ms);
+    }
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        char *argv[] = {"prog", "--interval", rejected[i]};
+        wl_error err = {0}; /* the first error set is kept, so each case starts clear */
+        char expected[256];
+
+        snprintf(expected, sizeof expected,
+                 "invalid value \"%s\" for --interval (SAMPLE_INTERVAL): expected a duration "
+                 "such as 500ms, 30s, 5m or 1h (a bare number is seconds) in whole milliseconds, "
+                 "0 to turn it off, or from 1s to 1h",
+                 rejected[i]);
+        CHECK_INT_EQ(config_load(&table, &interval_ms, 3, argv, fake_getenv, &help, &err),
+                     WL_ERR_INVALID);
+        CHECK_STR_EQ(err.message, expected);
+    }
+}
+
 /* One rule for every duration option: a bare number is seconds, whatever the table's unit. */
 TEST_CASE(bare_duration_is_seconds)
 {
     static const config_option options[] = {
-        {"wait", "SAMPLE_WAIT", CONFIG_DURATION, "2", "ms", 0, 0, false, "Wait.", 0},
+        {"wait", "SAMPLE_WAIT", CONFIG_DURATION, "2", "ms", 0, 0, 0, "Wait.", 0},
     };
     static const config_table table = {options, 1};
     static const char *const environment[] = {"SAMPLE_WAIT=40", NULL};
@@ -473,4 +511,5 @@ TEST_MAIN(TEST_ENTRY(defaults_apply), TEST_ENTRY(flag_overrides_environment),
           TEST_ENTRY(file_checks_name_setting), TEST_ENTRY(errors_name_option),
           TEST_ENTRY(bool_value_forms), TEST_ENTRY(secret_never_echoed),
           TEST_ENTRY(help_lists_units), TEST_ENTRY(durations_reject_other_syntax),
-          TEST_ENTRY(numbers_reject_other_syntax), TEST_ENTRY(duration_range_in_units))
+          TEST_ENTRY(numbers_reject_other_syntax), TEST_ENTRY(duration_range_in_units),
+          TEST_ENTRY(zero_off_outside_range))

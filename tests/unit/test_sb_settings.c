@@ -25,7 +25,7 @@ typedef struct own_options {
 } own_options;
 
 static const config_option own_rows[] = {
-    {"count", "OWN_COUNT", CONFIG_INT, "5", "messages", 0, 100, false, "How many.",
+    {"count", "OWN_COUNT", CONFIG_INT, "5", "messages", 0, 100, 0, "How many.",
      offsetof(own_options, count)},
 };
 static const config_table own_table = {own_rows, 1};
