@@ -1,7 +1,7 @@
 # Integration tests of the consumer's Cosmos DB path: hard message-ids and bodies, message-ids
 # that cannot be document ids, and the Cosmos CA file. Each starts the Service Bus emulator
 # and the strict Cosmos test server on free loopback ports (tests/integration/consumer/lib.sh).
-set(consumer_cosmos_itests cosmos_input cosmos_ca message_ids)
+set(consumer_cosmos_itests cosmos_input cosmos_ca message_ids large_bodies)
 foreach(case IN LISTS consumer_cosmos_itests)
   add_test(NAME consumer.${case}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/consumer/${case}.sh)
