@@ -62,9 +62,9 @@ static const config_option options_table[] = {
      "also at most 1/8 of the mean request latency, and none is taken below 100 microseconds or "
      "while events are waiting. 0 turns it off.",
      FIELD(coalesce_max_ms)},
+    /* 0 is rejected, because a deadline of 0 abandons every message before its first write. */
     {"message-deadline", "CONSUMER_MESSAGE_DEADLINE", CONFIG_DURATION, "60s", NULL, 1000, 3600000,
-     CONFIG_ZERO_OFF,
-     "How long one delivery of a message may retry its write before it is abandoned.",
+     0, "How long one delivery of a message may retry its write before it is abandoned.",
      FIELD(message_deadline_ms)},
     {"shutdown-grace", "CONSUMER_SHUTDOWN_GRACE", CONFIG_DURATION, "25s", NULL, 0, 3600000, 0,
      "Time after SIGTERM to finish in-flight writes before the rest is abandoned.",

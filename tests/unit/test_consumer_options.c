@@ -138,6 +138,8 @@ TEST_CASE(invalid_values_name_the_setting)
     check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "0.5", "0 to turn it off, or from 1s to 1h");
     check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "2h", "0 to turn it off, or from 1s to 1h");
     check_rejected("COSMOS_IDLE_CHECK_INTERVAL", "-1s", "COSMOS_IDLE_CHECK_INTERVAL");
+    check_rejected("CONSUMER_MESSAGE_DEADLINE", "0", "\"0\" for --message-deadline");
+    check_rejected("CONSUMER_MESSAGE_DEADLINE", "0ms", "milliseconds, from 1s to 1h");
 }
 
 /* 0 turns idle container reads off; any other interval is at least a second. */
