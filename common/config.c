@@ -153,7 +153,8 @@ static bool parse_bool(const char *text, bool *out)
     return false;
 }
 
-/* Writes `ms` in the largest unit that it is a whole number of ("250ms", "30s", "5m", "1h"). */
+/* Writes `ms` in the largest unit that it is a whole number of ("250ms", "30s", "5m", "1h"), and
+ * 0 as "0". */
 static void format_duration(int64_t ms, char *out, size_t capacity)
 {
     static const struct {
@@ -167,7 +168,7 @@ static void format_duration(int64_t ms, char *out, size_t capacity)
             return;
         }
     }
-    snprintf(out, capacity, "%" PRId64 "ms", ms);
+    snprintf(out, capacity, ms == 0 ? "0" : "%" PRId64 "ms", ms);
 }
 
 /* Writes `value` in plain decimal digits, without an exponent or trailing zeros ("1000000000",
@@ -366,7 +367,7 @@ static wl_status apply_alias(const config_option *option, const char *alias, voi
 {
     if (option->type == CONFIG_DURATION) {
         size_t digits = strspn(value, "0123456789");
-        if (digits == 0 || value[digits] != '\0' || digits > 12) {
+        if (digits == 0 || value[digits] != '\0') {
             return wl_error_set(err, WL_ERR_INVALID,
                                 "invalid value \"%s\" for %s: expected a whole number of seconds; "
                                 "set --%s (%s) instead for a duration with a suffix",
@@ -430,10 +431,13 @@ static wl_status load_arguments(const config_section *sections, size_t count, in
             *out_help = true;
             continue;
         }
+        /* The stray text is not shown: it may be a key or connection string typed without
+         * its option. */
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             return wl_error_set(err, WL_ERR_INVALID,
-                                "unexpected argument \"%s\": options are --NAME VALUE; see --help",
-                                arg);
+                                "unexpected argument %d (not shown, as it may hold a secret): "
+                                "options are --NAME VALUE; see --help",
+                                i);
         }
         arg += 2;
         name_length = strcspn(arg, "=");
@@ -550,6 +554,11 @@ static void print_option(const config_section *section, const config_option *opt
         fprintf(out, " Unit: s, or a suffix ms, s, m or h.");
     } else if (option->unit != NULL) {
         fprintf(out, " Unit: %s.", option->unit);
+    }
+    char range[128];
+    describe_range(option, range, sizeof range);
+    if (range[0] != '\0') {
+        fprintf(out, " Range: %s.", range);
     }
     if (default_text != NULL && !(option->flags & CONFIG_SECRET)) {
         fprintf(out, " Default: %s.", default_text);

@@ -49,7 +49,7 @@ static const config_option options_table[] = {
      CONFIG_ZERO_OFF,
      "How long a ready consumer may finish no Cosmos DB request before it reads the container, "
      "so that /readyz reports an outage while the queue is empty; each read is a metadata "
-     "request. 0 turns these reads off; otherwise 1s to 1h.",
+     "request. 0 turns these reads off.",
      FIELD(cosmos_idle_check_ms)},
     {"concurrency", "CONSUMER_CONCURRENCY", CONFIG_INT, "32", "requests", 1, 512, 0,
      "Concurrent Cosmos DB upserts (and connections).", FIELD(concurrency)},

@@ -203,7 +203,7 @@ TEST_CASE(duration_range_in_units)
     config_free(&sample_table, &s);
 }
 
-/* An option whose 0 means off takes 0 and its range, rejects what lies between, and says both. */
+/* An option whose 0 means off takes 0 and its range, and its error names both. */
 TEST_CASE(zero_off_outside_range)
 {
     static const config_option options[] = {
@@ -290,6 +290,11 @@ TEST_CASE(alias_takes_whole_seconds)
          WL_ERR_INVALID,
          0,
          "(read from SAMPLE_TIMEOUT_SECONDS)"},
+        /* A whole number too large for the range gets the range, not a complaint about its form. */
+        {{"SAMPLE_TIMEOUT_SECONDS=9999999999999", NULL},
+         WL_ERR_INVALID,
+         0,
+         "from 100ms to 1m (read from SAMPLE_TIMEOUT_SECONDS)"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -393,7 +398,7 @@ TEST_CASE(errors_name_option)
         {NULL, "--timeout=50ms", "for --timeout (SAMPLE_TIMEOUT): expected a duration"},
         {NULL, "--timeout=soon", "expected a duration such as 500ms, 30s, 5m or 1h"},
         {NULL, "--colour=red", "unknown option --colour"},
-        {NULL, "stray", "unexpected argument \"stray\""},
+        {NULL, "stray", "unexpected argument 1 (not shown"},
         {NULL, "--count", "option --count needs a value"},
         {NULL,
          "--name=", "invalid value \"\" for --name (SAMPLE_NAME): expected a non-empty value"},
@@ -477,6 +482,14 @@ TEST_CASE(secret_never_echoed)
     CHECK(strstr(json, "\"verbose\":false") != NULL);
     free(json);
     config_free(&sample_table, &s);
+
+    /* A key passed without its option is not echoed either. */
+    char *stray_argv[] = {"prog", "--count", "5", "hunter2"};
+    wl_error stray_err = {0};
+    CHECK_INT_EQ(load(&s, NULL, 4, stray_argv, &stray_err), WL_ERR_INVALID);
+    CHECK(strstr(stray_err.message, "unexpected argument 3") != NULL);
+    CHECK(strstr(stray_err.message, "hunter2") == NULL);
+    config_free(&sample_table, &s);
 }
 
 TEST_CASE(help_lists_units)
@@ -501,6 +514,9 @@ TEST_CASE(help_lists_units)
     CHECK(strstr(text, "Env: SAMPLE_COUNT.") != NULL);
     CHECK(strstr(text, "Default: 30s.") != NULL);
     CHECK(strstr(text, "Unit: s, or a suffix ms, s, m or h.") != NULL);
+    CHECK(strstr(text, "Range: from 0 to 100.") != NULL);
+    CHECK(strstr(text, "Range: from 100ms to 1m.") != NULL);
+    CHECK(strstr(text, "--name TEXT\n      Queue name. Default") != NULL);
     free(text);
     config_free(&sample_table, &s);
 }
