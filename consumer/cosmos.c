@@ -22,8 +22,9 @@
 #include <unistd.h>
 
 #define COSMOS_API_VERSION "2018-12-31"
-/* Bytes of an error response body kept for the error message. */
-#define RESPONSE_KEEP         1024
+/* Bytes of an error response body kept for the error message. A Cosmos DB error body can carry
+ * request diagnostics after the message, so it may be far longer than the message. */
+#define ERROR_BODY_KEEP       (16 * 1024)
 #define MASTER_AUTH_LINE_SIZE (sizeof "authorization: " - 1 + COSMOS_MASTER_AUTH_SIZE)
 #define DATE_LINE_SIZE        (sizeof "x-ms-date: " - 1 + WL_RFC1123_SIZE)
 
@@ -93,8 +94,8 @@ typedef struct cosmos_request {
     void *user;
     int64_t started_us;
     cosmos_result result;
-    char response[RESPONSE_KEEP];
-    size_t response_length;
+    text_buffer error_body;   /* the start of a response body with a status of 300 or more */
+    size_t error_body_length; /* bytes in error_body, without the terminating NUL */
     char curl_error[CURL_ERROR_SIZE];
     bool resumed_tls_session; /* the connection of the current transfer resumed a session */
     long connected_port;      /* local port of that connection, to match it at the end */
@@ -659,6 +660,7 @@ static void slot_free(cosmos_request *request)
     release_other(request);
     text_free(&request->authorization_line);
     text_free(&request->partition_key_line);
+    text_free(&request->error_body);
     free(request);
 }
 
@@ -814,16 +816,29 @@ static int on_connected(void *user, char *remote_ip, char *local_ip, int remote_
     return CURL_PREREQFUNC_OK;
 }
 
+/* Keeps the start of an error response's body for describe_failure. The body of a success is
+ * the stored document, which nothing reads, so it is not copied. */
 static size_t on_body(char *data, size_t size, size_t count, void *user)
 {
     cosmos_request *request = user;
     size_t length = size * count;
-    size_t room = sizeof request->response - 1 - request->response_length;
-    size_t take = length < room ? length : room;
+    long status = 0;
 
-    memcpy(request->response + request->response_length, data, take);
-    request->response_length += take;
-    request->response[request->response_length] = '\0';
+    curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 300) {
+        return length;
+    }
+
+    size_t room = ERROR_BODY_KEEP - request->error_body_length;
+    size_t take = length < room ? length : room;
+    if (take == 0) {
+        return length;
+    }
+    /* Allocated whole on the slot's first error body, and kept for the slot's later ones. */
+    char *body = text_reserve(&request->error_body, ERROR_BODY_KEEP + 1);
+    memcpy(body + request->error_body_length, data, take);
+    request->error_body_length += take;
+    body[request->error_body_length] = '\0';
     return length;
 }
 
@@ -896,7 +911,7 @@ static void configure_common(cosmos_request *request, const char *url)
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, client);
     /* curl keeps one receive buffer per handle for the handle's life, 16 KiB by default. A
-     * response to an upsert holds the document, and a longer response only takes more reads.
+     * response to an upsert contains the document, and a longer response only takes more reads.
      * 1 KiB, curl's minimum, cut the steady RSS at concurrency 128 by about 0.5 MB with no
      * change in CPU (docs/BENCHMARKS.md). */
     curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L);
@@ -939,8 +954,7 @@ static void begin_request(cosmos_request *request, cosmos_done_fn done, void *us
     memset(&request->result, 0, sizeof request->result);
     request->resumed_tls_session = false;
     request->result.retry_after_ms = -1;
-    request->response[0] = '\0';
-    request->response_length = 0;
+    request->error_body_length = 0;
     request->curl_error[0] = '\0';
     request->done = done;
     request->user = user;
@@ -1134,8 +1148,8 @@ static void describe_failure(cosmos_request *request, CURLcode code)
         return;
     }
 
-    const char *text = request->response;
-    cJSON *body = cJSON_Parse(request->response);
+    const char *text = request->error_body_length > 0 ? request->error_body.data : "";
+    cJSON *body = cJSON_Parse(text);
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(body, "message");
     const cJSON *error_code = cJSON_GetObjectItemCaseSensitive(body, "code");
     if (cJSON_IsString(message)) {

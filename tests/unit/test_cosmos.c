@@ -440,6 +440,42 @@ TEST_CASE(upsert_headers_and_connection_reuse)
     cosmos_client_destroy(client);
 }
 
+/* A Cosmos DB error body with several KiB of diagnostics after its message still yields the
+ * message and the code. */
+TEST_CASE(long_error_body_keeps_message)
+{
+    static char long_error[6144];
+    static const char *const responses[] = {long_error};
+    char diagnostics[4097];
+    fake_server server;
+    captured out = {0};
+    wl_fake_clock fake;
+
+    memset(diagnostics, 'x', sizeof diagnostics - 1);
+    diagnostics[sizeof diagnostics - 1] = '\0';
+    char body[5120];
+    int body_length = snprintf(body, sizeof body,
+                               "{\"code\":\"BadRequest\",\"message\":\"Message: One of the "
+                               "specified inputs is invalid\\r\\nRequestStats: %s\"}",
+                               diagnostics);
+    snprintf(long_error, sizeof long_error,
+             "HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n%s", body_length, body);
+
+    wl_fake_clock_init(&fake, 0, 1796364867000000);
+    fake_server_start(&server, responses, 1, 0);
+    cosmos_client *client = client_for(&server, &fake.clock);
+    upsert_and_wait(client, "long-error", &out);
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, 1);
+    CHECK_INT_EQ(out.results[0].http_status, 400);
+    CHECK_STR_EQ(out.results[0].error.condition, "BadRequest");
+    CHECK(strncmp(out.results[0].error.message,
+                  "Cosmos returned HTTP 400: Message: One of the specified inputs is invalid",
+                  72) == 0);
+    cosmos_client_destroy(client);
+}
+
 /* Environment variables that would change which proxy curl uses, cleared around a test. */
 static const char *const proxy_variables[] = {"http_proxy", "all_proxy", "ALL_PROXY", "no_proxy",
                                               "NO_PROXY"};
@@ -1304,11 +1340,12 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(master_auth_documented_example), TEST_ENTRY(aad_auth_format),
           TEST_ENTRY(status_classes), TEST_ENTRY(rfc1123_date_for_x_ms_date),
           TEST_ENTRY(create_rejects_bad_options), TEST_ENTRY(upsert_headers_and_connection_reuse),
-          TEST_ENTRY(create_and_read_requests), TEST_ENTRY(connection_refused_is_transport_error),
-          TEST_ENTRY(partition_key_json_escapes), TEST_ENTRY(partition_key_json_worst_case_fits),
-          TEST_ENTRY(upsert_escapes_partition_key), TEST_ENTRY(upsert_signature_per_second),
-          TEST_ENTRY(upsert_after_other_requests), TEST_ENTRY(upserts_queued_together),
-          TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
+          TEST_ENTRY(long_error_body_keeps_message), TEST_ENTRY(create_and_read_requests),
+          TEST_ENTRY(connection_refused_is_transport_error), TEST_ENTRY(partition_key_json_escapes),
+          TEST_ENTRY(partition_key_json_worst_case_fits), TEST_ENTRY(upsert_escapes_partition_key),
+          TEST_ENTRY(upsert_signature_per_second), TEST_ENTRY(upsert_after_other_requests),
+          TEST_ENTRY(upserts_queued_together), TEST_ENTRY(create_checks_ca_file),
+          TEST_ENTRY(pooled_connection_watched_until_closed),
           TEST_ENTRY(request_after_pooled_connection_closed),
           TEST_ENTRY(unsolicited_response_not_reused),
           TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first),
