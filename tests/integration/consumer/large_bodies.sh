@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Bodies close to the queue's 256 KiB message limit: ASCII, multi-byte UTF-8 and characters
 # that JSON escapes. The strict test server returns the whole document in each upsert's
-# response, so the consumer reads responses many times longer than its receive buffer. Each document must be
-# stored exactly, each message completed and none dead-lettered. @azure/service-bus seeds the
-# messages and @azure/cosmos reads the documents back.
+# response, so the consumer reads responses many times longer than its receive buffer. Each
+# document must be stored exactly, each message completed and none dead-lettered.
+# @azure/service-bus seeds the messages and @azure/cosmos reads the documents back.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 consumer_test_setup
 
