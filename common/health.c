@@ -1,5 +1,6 @@
 #include "health.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <curl/curl.h>
@@ -18,6 +19,12 @@
 
 #define HEALTH_MAX_COMPONENTS 16
 
+/* Connections one client address may hold open, so that a single client cannot take all
+ * HEALTH_MAX_CONNECTIONS and make the kubelet's probes fail. The kubelet, a Prometheus
+ * scraper and `--check` each come from their own address. */
+#define HEALTH_MAX_CONNECTIONS 64
+#define HEALTH_MAX_CONNECTIONS_PER_ADDRESS 8
+
 struct health_component {
     char name[48];
     atomic_bool ready;
@@ -31,6 +38,11 @@ struct health_server {
     size_t component_count;
     struct MHD_Daemon *daemon;
     uint16_t port;
+    /* Stored after beat_clock and beat_limit_ms, so a thread that reads it true sees both. */
+    atomic_bool beats_watched;
+    const wl_clock *beat_clock;
+    int64_t beat_limit_ms;
+    atomic_int_fast64_t last_beat_ms;
 };
 
 health_server *health_server_create(metrics_registry *metrics)
@@ -67,6 +79,22 @@ void health_component_set(health_component *component, bool ready, const char *r
     atomic_store(&component->ready, ready);
 }
 
+void health_server_watch_beats(health_server *server, const wl_clock *clock, int64_t limit_ms)
+{
+    atomic_store(&server->last_beat_ms, wl_clock_monotonic_ms(clock));
+    server->beat_limit_ms = limit_ms;
+    server->beat_clock = clock;
+    atomic_store_explicit(&server->beats_watched, true, memory_order_release);
+}
+
+void health_server_beat(health_server *server)
+{
+    if (atomic_load_explicit(&server->beats_watched, memory_order_acquire)) {
+        atomic_store_explicit(&server->last_beat_ms, wl_clock_monotonic_ms(server->beat_clock),
+                              memory_order_relaxed);
+    }
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *connection, unsigned int status,
                                  const char *content_type, char *body, size_t length)
 {
@@ -76,6 +104,10 @@ static enum MHD_Result send_text(struct MHD_Connection *connection, unsigned int
 
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        /* RFC 9110 section 15.5.6: a 405 response must list the allowed methods. */
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    }
     result = MHD_queue_response(connection, status, response);
     MHD_destroy_response(response);
     return result;
@@ -84,6 +116,22 @@ static enum MHD_Result send_text(struct MHD_Connection *connection, unsigned int
 static enum MHD_Result send_json(struct MHD_Connection *connection, unsigned int status, char *body)
 {
     return send_text(connection, status, "application/json", body, strlen(body));
+}
+
+/* Returns 200 while the watched loop has beaten within its limit, else 503 naming the gap. */
+static enum MHD_Result serve_live(health_server *server, struct MHD_Connection *connection)
+{
+    if (atomic_load_explicit(&server->beats_watched, memory_order_acquire)) {
+        int64_t silent_ms = wl_clock_monotonic_ms(server->beat_clock) -
+                            atomic_load_explicit(&server->last_beat_ms, memory_order_relaxed);
+        if (silent_ms > server->beat_limit_ms) {
+            return send_json(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             wl_xasprintf("{\"status\":\"stalled\",\"reason\":\"the event loop "
+                                          "has not run for %lld ms (limit %lld ms)\"}",
+                                          (long long)silent_ms, (long long)server->beat_limit_ms));
+        }
+    }
+    return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ok\"}"));
 }
 
 static enum MHD_Result serve_ready(health_server *server, struct MHD_Connection *connection)
@@ -126,7 +174,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *connecti
                          wl_xstrdup("{\"error\":\"method not allowed: use GET\"}"));
     }
     if (strcmp(url, "/healthz") == 0) {
-        return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ok\"}"));
+        return serve_live(server, connection);
     }
     if (strcmp(url, "/readyz") == 0) {
         return serve_ready(server, connection);
@@ -176,7 +224,9 @@ wl_status health_server_start(health_server *server, const char *bind_address, u
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, handle_request, server,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+        (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HEALTH_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HEALTH_MAX_CONNECTIONS_PER_ADDRESS,
+        MHD_OPTION_END);
     if (server->daemon == NULL) {
         int cause = probe_bind_errno(&address);
         if (cause == EADDRINUSE || cause == EACCES || cause == EADDRNOTAVAIL) {

@@ -1,18 +1,22 @@
 /*
  * The HTTP health server (libmicrohttpd, on its own thread):
  *
- *   GET /healthz  200 {"status":"ok"} while the process serves; liveness only
+ *   GET /healthz  200 {"status":"ok"} while the process serves and, once
+ *                 health_server_watch_beats is called, its loop beats within the limit; else 503
+ *                 {"status":"stalled","reason":"..."}
  *   GET /readyz   200 {"status":"ready"} when every registered component is ready, else 503
  *                 {"status":"not-ready","component":"amqp","reason":"connecting"}
  *   GET /metrics  200 Prometheus text from the metrics registry
  *
  * Components (for example "amqp" and "cosmos") are registered before health_server_start and
  * then set ready or not from any thread. Reasons are copied under a mutex; they must never
- * contain a secret. Any other path returns 404, any method but GET and HEAD 405.
+ * contain a secret. Any other path returns 404, any method but GET and HEAD 405 with an Allow
+ * header. One client address may hold at most 8 of the 64 connections.
  */
 #ifndef WL_HEALTH_H
 #define WL_HEALTH_H
 
+#include "clock.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -30,6 +34,15 @@ health_component *health_component_add(health_server *server, const char *name, 
 
 /* Marks `component` ready, or not ready with `reason`; safe from any thread. */
 void health_component_set(health_component *component, bool ready, const char *reason);
+
+/*
+ * Makes /healthz return 503 once health_server_beat has not been called for more than
+ * `limit_ms` on `clock`, counted from this call. Call it once, before the loop starts beating.
+ */
+void health_server_watch_beats(health_server *server, const wl_clock *clock, int64_t limit_ms);
+
+/* Records that the watched loop ran; safe from any thread, a no-op before watch_beats. */
+void health_server_beat(health_server *server);
 
 /*
  * Listens on `bind_address` (for example "0.0.0.0", or "127.0.0.1" in tests) and `port` (0 for a

@@ -27,7 +27,8 @@ wl_unit_test(amqp_message SOURCES test_amqp_message.c LIBS producer_core
 wl_unit_test(metrics SOURCES test_metrics.c
   CASES render_prometheus_text family_help_once register_table_fills_fields)
 wl_unit_test(health SOURCES test_health.c
-  CASES endpoints_and_readiness bind_errors_named port_in_use_invalid)
+  CASES endpoints_and_readiness healthz_fails_stalled_loop method_not_allowed_lists_allow
+        one_address_cannot_fill_server bind_errors_named port_in_use_invalid)
 wl_unit_test(cbs SOURCES test_cbs.c
   CASES put_token_accepted put_token_status_as_long put_token_unauthorized put_token_timeout
         reply_matched_by_correlation refresh_puts_new_token retry_delay_schedule

@@ -1,13 +1,16 @@
 /* The health server on a free loopback port, fetched with libcurl. */
 #include "check.h"
+#include "clock.h"
 #include "health.h"
 
 #include <curl/curl.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 typedef struct fetched {
@@ -108,6 +111,123 @@ TEST_CASE(endpoints_and_readiness)
     metrics_registry_destroy(metrics);
 }
 
+TEST_CASE(healthz_fails_stalled_loop)
+{
+    wl_fake_clock fake;
+    health_server *server = health_server_create(NULL);
+    wl_error err = {0};
+
+    wl_fake_clock_init(&fake, 1000, 0);
+    CHECK_INT_EQ(health_server_start(server, "127.0.0.1", 0, &err), WL_OK);
+    uint16_t port = health_server_port(server);
+
+    /* Before the loop is watched, /healthz only shows that the server runs. */
+    wl_fake_clock_advance(&fake, 60000);
+    CHECK_INT_EQ(get(port, "/healthz", NULL).status, 200);
+
+    health_server_watch_beats(server, &fake.clock, 15000);
+    wl_fake_clock_advance(&fake, 15000);
+    CHECK_INT_EQ(get(port, "/healthz", NULL).status, 200);
+
+    wl_fake_clock_advance(&fake, 1);
+    fetched stalled = get(port, "/healthz", NULL);
+    CHECK_INT_EQ(stalled.status, 503);
+    CHECK_STR_EQ(stalled.body, "{\"status\":\"stalled\",\"reason\":\"the event loop has not "
+                               "run for 15001 ms (limit 15000 ms)\"}");
+
+    health_server_beat(server);
+    CHECK_INT_EQ(get(port, "/healthz", NULL).status, 200);
+    health_server_destroy(server);
+}
+
+/* Sends `request` from `source` (a loopback address) and returns the socket, or -1. */
+static int send_from(const char *source, uint16_t port, const char *request)
+{
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    struct sockaddr_in remote = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    inet_pton(AF_INET, source, &local.sin_addr);
+    remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof local) != 0 ||
+        connect(fd, (struct sockaddr *)&remote, sizeof remote) != 0 ||
+        write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads what the server sends until it closes the connection or 5 s pass. */
+static void read_reply(int fd, char *out, size_t capacity)
+{
+    struct timeval timeout = {.tv_sec = 5};
+    size_t length = 0;
+    ssize_t got;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    while (length + 1 < capacity && (got = read(fd, out + length, capacity - 1 - length)) > 0) {
+        length += (size_t)got;
+    }
+    out[length] = '\0';
+}
+
+TEST_CASE(method_not_allowed_lists_allow)
+{
+    health_server *server = health_server_create(NULL);
+    wl_error err = {0};
+    char reply[2048];
+
+    CHECK_INT_EQ(health_server_start(server, "127.0.0.1", 0, &err), WL_OK);
+    int fd = send_from("127.0.0.1", health_server_port(server),
+                       "DELETE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(fd >= 0);
+    read_reply(fd, reply, sizeof reply);
+    close(fd);
+    CHECK(strncmp(reply, "HTTP/1.1 405 ", 13) == 0);
+    CHECK(strstr(reply, "\r\nAllow: GET, HEAD\r\n") != NULL);
+    health_server_destroy(server);
+}
+
+TEST_CASE(one_address_cannot_fill_server)
+{
+    health_server *server = health_server_create(NULL);
+    wl_error err = {0};
+    int held[16];
+    char reply[2048];
+
+    CHECK_INT_EQ(health_server_start(server, "127.0.0.1", 0, &err), WL_OK);
+    uint16_t port = health_server_port(server);
+    /* Sixteen unfinished requests from one address, as a slow client would leave them. */
+    for (size_t i = 0; i < 16; i++) {
+        held[i] = send_from("127.0.0.2", port, "GET /healthz HTTP/1.1\r\n");
+        CHECK(held[i] >= 0);
+    }
+    /* Another address, as the kubelet's probe comes from, is still served. */
+    int fd = send_from("127.0.0.1", port,
+                       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(fd >= 0);
+    read_reply(fd, reply, sizeof reply);
+    close(fd);
+    CHECK(strncmp(reply, "HTTP/1.1 200 ", 13) == 0);
+
+    /* The server closed the connections from 127.0.0.2 beyond its limit of 8. */
+    size_t closed = 0;
+    for (size_t i = 0; i < 16; i++) {
+        char byte;
+        struct timeval timeout = {.tv_usec = 200000};
+        setsockopt(held[i], SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        if (read(held[i], &byte, 1) <= 0 && errno != EAGAIN) {
+            closed++;
+        }
+        close(held[i]);
+    }
+    CHECK_INT_EQ(closed, 8);
+    health_server_destroy(server);
+}
+
 TEST_CASE(bind_errors_named)
 {
     health_server *server = health_server_create(NULL);
@@ -143,5 +263,6 @@ TEST_CASE(port_in_use_invalid)
     close(holder);
 }
 
-TEST_MAIN(TEST_ENTRY(endpoints_and_readiness), TEST_ENTRY(bind_errors_named),
-          TEST_ENTRY(port_in_use_invalid))
+TEST_MAIN(TEST_ENTRY(endpoints_and_readiness), TEST_ENTRY(healthz_fails_stalled_loop),
+          TEST_ENTRY(method_not_allowed_lists_allow), TEST_ENTRY(one_address_cannot_fill_server),
+          TEST_ENTRY(bind_errors_named), TEST_ENTRY(port_in_use_invalid))
