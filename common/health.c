@@ -22,14 +22,17 @@
 /* Connections one client address may hold open, so that a single client cannot take all
  * HEALTH_MAX_CONNECTIONS and make the kubelet's probes fail. The kubelet, a Prometheus
  * scraper and `--check` each come from their own address. */
-#define HEALTH_MAX_CONNECTIONS 64
+#define HEALTH_MAX_CONNECTIONS             64
 #define HEALTH_MAX_CONNECTIONS_PER_ADDRESS 8
 
+#define HEALTH_NAME_SIZE   48
+#define HEALTH_REASON_SIZE 512
+
 struct health_component {
-    char name[48];
+    char name[HEALTH_NAME_SIZE];
     atomic_bool ready;
     pthread_mutex_t lock; /* guards reason */
-    char reason[512];
+    char reason[HEALTH_REASON_SIZE];
 };
 
 struct health_server {
@@ -38,7 +41,8 @@ struct health_server {
     size_t component_count;
     struct MHD_Daemon *daemon;
     uint16_t port;
-    /* Stored after beat_clock and beat_limit_ms, so a thread that reads it true sees both. */
+    /* Stored after beat_clock and beat_limit_ms, so a thread that reads it as true reads both set.
+     */
     atomic_bool beats_watched;
     const wl_clock *beat_clock;
     int64_t beat_limit_ms;
@@ -118,29 +122,77 @@ static enum MHD_Result send_json(struct MHD_Connection *connection, unsigned int
     return send_text(connection, status, "application/json", body, strlen(body));
 }
 
+/* Writes why the watched loop counts as stalled into `out` and returns true, or returns false
+ * while it beats within its limit or is not watched. */
+static bool loop_stalled(health_server *server, char *out, size_t capacity)
+{
+    if (!atomic_load_explicit(&server->beats_watched, memory_order_acquire)) {
+        return false;
+    }
+    int64_t silent_ms = wl_clock_monotonic_ms(server->beat_clock) -
+                        atomic_load_explicit(&server->last_beat_ms, memory_order_relaxed);
+    if (silent_ms <= server->beat_limit_ms) {
+        return false;
+    }
+    snprintf(out, capacity, "the event loop has not run for %lld ms (limit %lld ms)",
+             (long long)silent_ms, (long long)server->beat_limit_ms);
+    return true;
+}
+
 /* Returns 200 while the watched loop has beaten within its limit, else 503 naming the gap. */
 static enum MHD_Result serve_live(health_server *server, struct MHD_Connection *connection)
 {
-    if (atomic_load_explicit(&server->beats_watched, memory_order_acquire)) {
-        int64_t silent_ms = wl_clock_monotonic_ms(server->beat_clock) -
-                            atomic_load_explicit(&server->last_beat_ms, memory_order_relaxed);
-        if (silent_ms > server->beat_limit_ms) {
-            return send_json(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                             wl_xasprintf("{\"status\":\"stalled\",\"reason\":\"the event loop "
-                                          "has not run for %lld ms (limit %lld ms)\"}",
-                                          (long long)silent_ms, (long long)server->beat_limit_ms));
-        }
+    char reason[96];
+
+    if (loop_stalled(server, reason, sizeof reason)) {
+        return send_json(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         wl_xasprintf("{\"status\":\"stalled\",\"reason\":\"%s\"}", reason));
     }
     return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ok\"}"));
 }
 
+/* The parts of a /readyz body that are not ready, as JSON members, grown one part at a time. */
+typedef struct not_ready_list {
+    char *first;   /* "component":NAME,"reason":REASON of the first part; NULL while empty */
+    char *entries; /* {...},{...} of every part */
+} not_ready_list;
+
+static void not_ready_add(not_ready_list *list, const char *name, const char *reason)
+{
+    char escaped_reason[2 * HEALTH_REASON_SIZE];
+    char escaped_name[2 * HEALTH_NAME_SIZE];
+
+    log_json_escape(escaped_reason, sizeof escaped_reason, reason);
+    log_json_escape(escaped_name, sizeof escaped_name, name);
+    char *members =
+        wl_xasprintf("\"component\":\"%s\",\"reason\":\"%s\"", escaped_name, escaped_reason);
+    char *entries = wl_xasprintf("%s%s{%s}", list->entries ? list->entries : "",
+                                 list->entries ? "," : "", members);
+    free(list->entries);
+    list->entries = entries;
+    if (list->first == NULL) {
+        list->first = members;
+    } else {
+        free(members);
+    }
+}
+
+/*
+ * Returns 200 when every component is ready and the loop beats. Otherwise returns 503 naming
+ * the first part that is not ready in "component" and "reason", and every such part in
+ * "not_ready", so that one look shows all that needs fixing.
+ */
 static enum MHD_Result serve_ready(health_server *server, struct MHD_Connection *connection)
 {
+    not_ready_list list = {0};
+    char stalled[96];
+
+    if (loop_stalled(server, stalled, sizeof stalled)) {
+        not_ready_add(&list, "loop", stalled);
+    }
     for (size_t i = 0; i < server->component_count; i++) {
         health_component *component = &server->components[i];
         char reason[sizeof component->reason];
-        char escaped_reason[2 * sizeof component->reason];
-        char escaped_name[2 * sizeof component->name];
 
         if (atomic_load(&component->ready)) {
             continue;
@@ -148,14 +200,16 @@ static enum MHD_Result serve_ready(health_server *server, struct MHD_Connection 
         pthread_mutex_lock(&component->lock);
         memcpy(reason, component->reason, sizeof reason);
         pthread_mutex_unlock(&component->lock);
-        log_json_escape(escaped_reason, sizeof escaped_reason, reason);
-        log_json_escape(escaped_name, sizeof escaped_name, component->name);
-        return send_json(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                         wl_xasprintf("{\"status\":\"not-ready\",\"component\":\"%s\","
-                                      "\"reason\":\"%s\"}",
-                                      escaped_name, escaped_reason));
+        not_ready_add(&list, component->name, reason);
     }
-    return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ready\"}"));
+    if (list.first == NULL) {
+        return send_json(connection, MHD_HTTP_OK, wl_xstrdup("{\"status\":\"ready\"}"));
+    }
+    char *body =
+        wl_xasprintf("{\"status\":\"not-ready\",%s,\"not_ready\":[%s]}", list.first, list.entries);
+    free(list.first);
+    free(list.entries);
+    return send_json(connection, MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }
 
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *connection, const char *url,

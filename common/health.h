@@ -4,8 +4,10 @@
  *   GET /healthz  200 {"status":"ok"} while the process serves and, once
  *                 health_server_watch_beats is called, its loop beats within the limit; else 503
  *                 {"status":"stalled","reason":"..."}
- *   GET /readyz   200 {"status":"ready"} when every registered component is ready, else 503
- *                 {"status":"not-ready","component":"amqp","reason":"connecting"}
+ *   GET /readyz   200 {"status":"ready"} when every registered component is ready and the loop
+ *                 beats, else 503 {"status":"not-ready","component":"amqp","reason":"connecting",
+ *                 "not_ready":[{"component":"amqp","reason":"connecting"},...]} naming the
+ *                 first part that is not ready, then every one ("loop" for a stalled loop)
  *   GET /metrics  200 Prometheus text from the metrics registry
  *
  * Components (for example "amqp" and "cosmos") are registered before health_server_start and
@@ -35,8 +37,13 @@ health_component *health_component_add(health_server *server, const char *name, 
 /* Marks `component` ready, or not ready with `reason`; safe from any thread. */
 void health_component_set(health_component *component, bool ready, const char *reason);
 
+/* How long a program's event loop may go without a beat before /healthz fails. The loops of the
+ * producer and the consumer wait at most 1 s between passes, so only a thread that is stuck (a
+ * deadlock, a blocking call) misses 15 passes. */
+#define HEALTH_STALL_LIMIT_MS 15000
+
 /*
- * Makes /healthz return 503 once health_server_beat has not been called for more than
+ * Makes /healthz and /readyz return 503 once health_server_beat has not been called for more than
  * `limit_ms` on `clock`, counted from this call. Call it once, before the loop starts beating.
  */
 void health_server_watch_beats(health_server *server, const wl_clock *clock, int64_t limit_ms);

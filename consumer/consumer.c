@@ -25,9 +25,6 @@
 
 /* Maximum gap between timer runs, so deadlines and the outbox are checked without events. */
 #define TICK_MAX_MS 1000
-/* /healthz fails once the loop has not run for this long. The loop runs at least every
- * TICK_MAX_MS, so only a thread that is stuck (a deadlock, a blocking call) misses 15 ticks. */
-#define LOOP_STALL_LIMIT_MS 15000
 /* How long shutdown waits for the peer to complete the drain. A peer responds within a round
  * trip, so this only bounds the wait for one that never does. */
 #define DRAIN_TIMEOUT_MS 2000
@@ -499,7 +496,7 @@ static void run_loop(consumer_app *app)
 {
     int64_t writer_next_ms = 0;
 
-    health_server_watch_beats(app->health, app->clock, LOOP_STALL_LIMIT_MS);
+    health_server_watch_beats(app->health, app->clock, HEALTH_STALL_LIMIT_MS);
     while (!app->stopped) {
         health_server_beat(app->health);
         int64_t now = wl_clock_monotonic_ms(app->clock);

@@ -201,15 +201,18 @@ static void print_summary(const producer_run *run, int64_t count, progress_mode 
     }
 }
 
-/* Runs the proactor until the run has closed every connection. */
+/* Runs the proactor until the run has closed every connection, and beats `health` on every
+ * pass, at least once a second, so that /healthz reports a loop that is stuck. */
 static void run_loop(pn_proactor_t *proactor, producer_run *run, const producer_options *options,
-                     progress_mode mode)
+                     progress_mode mode, health_server *health)
 {
     int64_t next_progress_ms = monotonic_ms();
     int64_t progress_interval =
         mode == PROGRESS_BAR ? PROGRESS_BAR_INTERVAL_MS : options->progress_interval_ms;
 
+    health_server_watch_beats(health, wl_clock_system(), HEALTH_STALL_LIMIT_MS);
     while (!producer_run_finished(run)) {
+        health_server_beat(health);
         pn_event_batch_t *batch = pn_proactor_wait(proactor);
         producer_run_handle(run, batch);
         pn_proactor_done(proactor, batch);
@@ -331,7 +334,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
         LOG_ERROR("start-failed", "%s", err.message);
         goto out;
     }
-    run_loop(proactor, run, &config->producer, mode);
+    run_loop(proactor, run, &config->producer, mode, health);
     print_summary(run, config->producer.count, mode);
     if (producer_run_error(run) != NULL) {
         fprintf(stderr, "producer: %s\n", producer_run_error(run)->message);

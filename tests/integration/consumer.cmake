@@ -4,7 +4,7 @@ set(consumer_itests
     drain tls faults sigterm sigkill reconnect wrong_key lock_renewal workload_identity bad_config
     rabbitmq give_up cosmos_down sigint_ignored checker grace_release drain_timeout
     second_signal shutdown_frozen shutdown_skipped reset_reused coalesce foreign_text
-    stamp_latency cosmos_idle idle_reset idle_read_errors ipv6)
+    stamp_latency cosmos_idle idle_reset idle_read_errors ipv6 loop_stall)
 # check.js on a queue longer than one rhea session's 2048 unsettled deliveries.
 list(APPEND consumer_itests check_long_queue)
 foreach(case IN LISTS consumer_itests)
@@ -17,3 +17,6 @@ foreach(case IN LISTS consumer_itests)
 endforeach()
 # Exits 77 when the host has no ::1.
 set_tests_properties(consumer.ipv6 PROPERTIES SKIP_RETURN_CODE 77)
+# The stalled-loop test preloads tests/lib/freeze_epoll.c (tests/integration/freeze.cmake).
+set_property(TEST consumer.loop_stall APPEND PROPERTY
+             ENVIRONMENT "FREEZE_LIBRARY=$<TARGET_FILE:freeze_epoll>")

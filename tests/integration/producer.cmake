@@ -5,7 +5,7 @@ set(producer_itests emulator_plain emulator_tls rabbitmq emulator_restart worklo
                     signal_grace resend stalled_peer cli sigint_ignored summary
                     shutdown_unresponsive summary_level send_timeout rate_after_outage
                     failure_logs late_accept unsent_not_resent
-                    stalled_connection slow_link)
+                    stalled_connection slow_link loop_stall)
 foreach(case IN LISTS producer_itests)
   add_test(NAME producer.${case}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/producer/${case}.sh)
@@ -14,3 +14,6 @@ foreach(case IN LISTS producer_itests)
     TIMEOUT 400
     ENVIRONMENT "PRODUCER_BIN=$<TARGET_FILE:producer>;SERVICEBUS_EMULATOR=$<TARGET_FILE:servicebus-emulator>;WORKLOAD_ROOT=${CMAKE_SOURCE_DIR}")
 endforeach()
+# The stalled-loop test preloads tests/lib/freeze_epoll.c (tests/integration/freeze.cmake).
+set_property(TEST producer.loop_stall APPEND PROPERTY
+             ENVIRONMENT "FREEZE_LIBRARY=$<TARGET_FILE:freeze_epoll>")

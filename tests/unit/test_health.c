@@ -78,13 +78,16 @@ TEST_CASE(endpoints_and_readiness)
     fetched not_ready = get(port, "/readyz", NULL);
     CHECK_INT_EQ(not_ready.status, 503);
     CHECK_STR_EQ(not_ready.body,
-                 "{\"status\":\"not-ready\",\"component\":\"amqp\",\"reason\":\"connecting\"}");
+                 "{\"status\":\"not-ready\",\"component\":\"amqp\",\"reason\":\"connecting\","
+                 "\"not_ready\":[{\"component\":\"amqp\",\"reason\":\"connecting\"},"
+                 "{\"component\":\"cosmos\",\"reason\":\"no \\\"write\\\" yet\"}]}");
 
     health_component_set(amqp, true, NULL);
     fetched second = get(port, "/readyz", NULL);
     CHECK_INT_EQ(second.status, 503);
     CHECK_STR_EQ(second.body, "{\"status\":\"not-ready\",\"component\":\"cosmos\",\"reason\":"
-                              "\"no \\\"write\\\" yet\"}");
+                              "\"no \\\"write\\\" yet\",\"not_ready\":[{\"component\":\"cosmos\","
+                              "\"reason\":\"no \\\"write\\\" yet\"}]}");
 
     health_component_set(cosmos, true, NULL);
     fetched ready = get(port, "/readyz", NULL);
@@ -134,9 +137,18 @@ TEST_CASE(healthz_fails_stalled_loop)
     CHECK_INT_EQ(stalled.status, 503);
     CHECK_STR_EQ(stalled.body, "{\"status\":\"stalled\",\"reason\":\"the event loop has not "
                                "run for 15001 ms (limit 15000 ms)\"}");
+    /* A stalled loop processes nothing, so the consumer is not ready either. */
+    fetched not_ready = get(port, "/readyz", NULL);
+    CHECK_INT_EQ(not_ready.status, 503);
+    CHECK_STR_EQ(not_ready.body,
+                 "{\"status\":\"not-ready\",\"component\":\"loop\",\"reason\":\"the event loop "
+                 "has not run for 15001 ms (limit 15000 ms)\",\"not_ready\":[{\"component\":"
+                 "\"loop\",\"reason\":\"the event loop has not run for 15001 ms (limit 15000 "
+                 "ms)\"}]}");
 
     health_server_beat(server);
     CHECK_INT_EQ(get(port, "/healthz", NULL).status, 200);
+    CHECK_INT_EQ(get(port, "/readyz", NULL).status, 200);
     health_server_destroy(server);
 }
 
