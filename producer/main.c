@@ -21,6 +21,7 @@
 #include <proton/proactor.h>
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,28 @@ static int64_t monotonic_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/* The run that a signal stops; NULL until the run exists. */
+typedef struct stop_target {
+    _Atomic(producer_run *) run;
+} stop_target;
+
+/*
+ * Stops the run, on the signal thread. Before the run exists the producer may be in the Entra
+ * token exchange, which blocks for 4 attempts of up to 10 s each when the endpoint does not
+ * respond. Nothing has been sent then, so the producer exits at once with status 1, as a run
+ * stopped before any sender link attached does.
+ */
 static void stop_on_signal(void *ctx)
 {
-    producer_run_request_stop(ctx);
+    stop_target *target = ctx;
+    producer_run *run = atomic_load(&target->run);
+
+    if (run == NULL) {
+        LOG_WARN("stopping-now", "stopped by a signal before connecting; no message was sent");
+        fprintf(stderr, "producer: stopped by a signal before connecting; no message was sent\n");
+        _exit(1);
+    }
+    producer_run_request_stop(run);
 }
 
 static progress_mode choose_progress(const char *mode)
@@ -274,6 +294,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
     pn_proactor_t *proactor = NULL;
     producer_run *run = NULL;
     service_signals *signals = NULL;
+    stop_target stop = {NULL};
     int exit_code = 1;
 
     bool ipv6 = strchr(target->host, ':') != NULL;
@@ -282,6 +303,27 @@ static int run_producer(const producer_config *config, progress_mode mode)
              target->tls ? "TLS" : "plain TCP", sb_target_auth_name(target));
     sb_target_warn_unencrypted(target);
     warn_buffer_bound(&config->producer);
+
+    /* The signal thread and the health server start before the Entra token exchange, so that
+     * SIGTERM and the liveness probe are handled while it runs. */
+    signals = service_signals_start(stop_on_signal, &stop, &err);
+    if (signals == NULL) {
+        LOG_ERROR("start-failed", "%s", err.message);
+        goto out;
+    }
+    metrics = metrics_registry_create();
+    health = health_server_create(metrics);
+    ready = health_component_add(health, "amqp", "connecting");
+    if (service_health_start(health, service, &health_started, &err) != WL_OK) {
+        LOG_ERROR("health-failed", "%s", err.message);
+        fprintf(stderr, "producer: %s\n", err.message);
+        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
+        goto out;
+    }
+    if (health_started) {
+        LOG_INFO("health-listening", "health server on %s:%u", service->health_bind,
+                 (unsigned)health_server_port(health));
+    }
 
     /* Fetch the Entra token before connecting, so that a refused exchange ends the run with its
      * AADSTS message instead of a CBS timeout. */
@@ -303,20 +345,6 @@ static int run_producer(const producer_config *config, progress_mode mode)
         }
     }
 
-    metrics = metrics_registry_create();
-    health = health_server_create(metrics);
-    ready = health_component_add(health, "amqp", "connecting");
-    if (service_health_start(health, service, &health_started, &err) != WL_OK) {
-        LOG_ERROR("health-failed", "%s", err.message);
-        fprintf(stderr, "producer: %s\n", err.message);
-        exit_code = err.status == WL_ERR_INVALID ? 2 : 1;
-        goto out;
-    }
-    if (health_started) {
-        LOG_INFO("health-listening", "health server on %s:%u", service->health_bind,
-                 (unsigned)health_server_port(health));
-    }
-
     proactor = pn_proactor();
     run = producer_run_create(proactor, config, target, metrics, ready, &err);
     if (run == NULL) {
@@ -325,11 +353,7 @@ static int run_producer(const producer_config *config, progress_mode mode)
         goto out;
     }
 
-    signals = service_signals_start(stop_on_signal, run, &err);
-    if (signals == NULL) {
-        LOG_ERROR("start-failed", "%s", err.message);
-        goto out;
-    }
+    atomic_store(&stop.run, run);
     if (producer_run_start(run, &err) != WL_OK) {
         LOG_ERROR("start-failed", "%s", err.message);
         goto out;

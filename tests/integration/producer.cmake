@@ -5,7 +5,7 @@ set(producer_itests emulator_plain emulator_tls rabbitmq emulator_restart worklo
                     signal_grace resend stalled_peer cli sigint_ignored summary
                     shutdown_unresponsive summary_level send_timeout rate_after_outage
                     failure_logs late_accept unsent_not_resent
-                    stalled_connection slow_link loop_stall)
+                    stalled_connection slow_link loop_stall signal_token_request)
 foreach(case IN LISTS producer_itests)
   add_test(NAME producer.${case}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/producer/${case}.sh)
