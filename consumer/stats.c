@@ -50,8 +50,8 @@ static const metrics_definition definitions[] = {
             "consumer_end_to_end_seconds leaves out",
             stamps_in_future),
     COUNTER("consumer_cosmos_idle_reads_total",
-            "container reads made after 10 s without a Cosmos DB request, to notice an outage "
-            "while the queue is empty",
+            "container reads made after --cosmos-idle-check without a Cosmos DB request, to "
+            "notice an outage while the queue is empty",
             idle_reads),
     COUNTER("consumer_cosmos_idle_read_failures_total",
             "idle container reads that got no response or a status other than 200",
