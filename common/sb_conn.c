@@ -201,7 +201,7 @@ static void give_up(sb_conn *conn)
 
     conn->state = CONN_STOPPED;
     snprintf(conn->cause.message + used, sizeof conn->cause.message - used,
-             "; gave up after %lld ms without a working connection",
+             "; gave up after %lld ms in which this connection did not work",
              (long long)conn->options.give_up_after_ms);
     if (conn->options.callbacks.on_disconnected != NULL) {
         conn->options.callbacks.on_disconnected(conn, &conn->cause, false, conn->options.ctx);

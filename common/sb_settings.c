@@ -47,8 +47,8 @@ static const config_option option_table[] = {
      "Limit for one connection attempt, from TCP connect to an open AMQP session.",
      FIELD(connect_timeout_ms)},
     {"give-up-after", "SERVICEBUS_GIVE_UP_AFTER", CONFIG_DURATION, "60s", NULL, 0, 8.64e7, 0,
-     "Stop reconnecting and exit with status 1 after this long without a working connection; 0 "
-     "reconnects forever.",
+     "Stop reconnecting and exit with status 1 once a connection has not worked for this long, "
+     "whether or not other connections work; 0 reconnects forever.",
      FIELD(give_up_after_ms)},
     {"idle-timeout", "SERVICEBUS_IDLE_TIMEOUT", CONFIG_DURATION, "60s", NULL, 1000, 3.6e6, 0,
      "AMQP idle timeout advertised to the peer.", FIELD(idle_timeout_ms)},
