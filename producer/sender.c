@@ -142,6 +142,7 @@ struct producer_run {
     metrics_counter *rejected_metric;
     metrics_counter *retried_metric;
     metrics_counter *late_accepted_metric;
+    metrics_counter *reconnects_metric;
     metrics_gauge *inflight_metric;
     metrics_histogram *latency_metric;
 };
@@ -744,6 +745,9 @@ static void on_ready(sb_conn *conn, void *ctx)
     producer_link *link = ctx;
     wl_error err = {0};
 
+    if (sb_conn_connect_count(conn) > 1) {
+        metrics_counter_inc(link->run->reconnects_metric, 1);
+    }
     LOG_INFO("connected", "connection %u to %s is open (attempt %u)", link->index,
              sb_conn_address(conn), sb_conn_connect_count(conn));
     link->authorized = false;
@@ -975,6 +979,9 @@ static const metrics_definition metric_definitions[] = {
      "Acceptances of a transfer whose message had finished: a second copy in the queue (unless "
      "its duplicate detection drops it), or a message counted as failed that the service stored.",
      NULL, 0, offsetof(producer_run, late_accepted_metric)},
+    {METRICS_COUNTER, "producer_reconnects_total", NULL,
+     "AMQP connections opened after the first of each of --connections.", NULL, 0,
+     offsetof(producer_run, reconnects_metric)},
     {METRICS_GAUGE, "producer_messages_inflight", NULL, "Messages sent and not yet settled.", NULL,
      0, offsetof(producer_run, inflight_metric)},
     {METRICS_HISTOGRAM, "producer_send_latency_seconds", NULL,

@@ -9,7 +9,7 @@
 # until the receiver has taken every message the emulator holds. Then the emulator is paused,
 # so that it accepts nothing more, and the producer resumes and sends messages that get no
 # outcome. The emulator is then killed with SIGKILL, which it cannot handle, so those messages
-# are in flight when the connection drops and must be resent.
+# are in flight when the connection drops and must be resent. /metrics counts the reconnect.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 emulator_start "$PRODUCER_TEST_DIR/emulator"
@@ -33,7 +33,7 @@ PRODUCER_TEST_PIDS+=("$receiver_pid")
 log="$PRODUCER_TEST_DIR/producer.log"
 "$PRODUCER_BIN" --connection-string "$connection_string" --queue test-queue --count 3000 \
     --rate 300 --send-timeout 5s --give-up-after 60s --progress json --progress-interval 1s \
-    >"$log" 2>"$log.stderr" &
+    --health-port 0 --health-bind 127.0.0.1 >"$log" 2>"$log.stderr" &
 producer_pid=$!
 PRODUCER_TEST_PIDS+=("$producer_pid")
 
@@ -74,6 +74,19 @@ for ((i = 0; i < 100; i++)); do
 done
 [[ -s "$PRODUCER_TEST_DIR/restarted.ready" ]] ||
     fail "the emulator did not restart on port $port: $(cat "$PRODUCER_TEST_DIR/restarted.log")"
+
+# The producer still has most of its 3,000 messages to send at 300/s, so it runs for seconds
+# after the reconnect, while /metrics can be read.
+health_port="$(sed -n 's/.*health server on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")"
+[[ -n "$health_port" ]] || fail "the health server port was not logged"
+reconnects=""
+for ((i = 0; i < 100; i++)); do
+    reconnects="$(curl -s "http://127.0.0.1:$health_port/metrics" |
+        sed -n 's/^producer_reconnects_total \([0-9]*\)$/\1/p')"
+    [[ "$reconnects" == 1 ]] && break
+    sleep 0.1
+done
+[[ "$reconnects" == 1 ]] || fail "producer_reconnects_total is '$reconnects' after one reconnect"
 
 status=0
 wait "$producer_pid" || status=$?
