@@ -287,6 +287,14 @@ static wl_status check_cosmos_endpoint(const char *endpoint, wl_error *err)
         problem = "port 0 is not a port a server listens on";
         goto out;
     }
+    /* curl takes "HOST:" as the scheme's default port, which hides a port left out by mistake. */
+    const char *authority = strchr(endpoint, ':') + 1; /* the scheme is http or https */
+    authority += strspn(authority, "/");
+    size_t authority_length = strcspn(authority, "/?#");
+    if (authority_length > 0 && authority[authority_length - 1] == ':') {
+        problem = "the port after ':' is empty; give one, as in :443, or leave out the ':'";
+        goto out;
+    }
     curl_url_get(url, CURLUPART_PATH, &path, 0);
     if (path != NULL && strcmp(path, "/") != 0 && path[0] != '\0') {
         problem = "it has a path: the consumer appends dbs/DATABASE/colls/CONTAINER itself";
