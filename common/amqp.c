@@ -236,8 +236,16 @@ wl_status amqp_condition_to_error(pn_condition_t *condition, wl_status fallback,
     name = pn_condition_get_name(condition);
     description = pn_condition_get_description(condition);
     status = amqp_condition_status(name);
-    return wl_error_set_condition(err, status, name, "%s: %s: %s", what, name,
-                                  description != NULL ? description : "no description");
+    /* Proton names a socket that closed without an AMQP close a framing error, which reads like
+     * a fault in the bytes received, so the text says what happened. */
+    const char *hint = "";
+    if (name != NULL && strcmp(name, "amqp:connection:framing-error") == 0 && description != NULL &&
+        strcmp(description, "connection aborted") == 0) {
+        hint = " (the socket closed without an AMQP close: the peer stopped, or the network "
+               "dropped the connection)";
+    }
+    return wl_error_set_condition(err, status, name, "%s: %s: %s%s", what, name,
+                                  description != NULL ? description : "no description", hint);
 }
 
 bool amqp_status_is_retryable(wl_status status)

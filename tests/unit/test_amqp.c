@@ -52,6 +52,15 @@ TEST_CASE(condition_to_error_text)
     CHECK_STR_EQ(err.condition, "com.microsoft:server-busy");
     CHECK_STR_EQ(err.message,
                  "send: com.microsoft:server-busy: The request was terminated. TrackingId:abc");
+
+    /* A socket closed without an AMQP close is named as what it is. */
+    wl_error_clear(&err);
+    pn_condition_set_name(condition, "amqp:connection:framing-error");
+    pn_condition_set_description(condition, "connection aborted");
+    amqp_condition_to_error(condition, WL_ERR_UNAVAILABLE, "connection lost", &err);
+    CHECK_STR_EQ(err.message, "connection lost: amqp:connection:framing-error: connection aborted "
+                              "(the socket closed without an AMQP close: the peer stopped, or "
+                              "the network dropped the connection)");
     pn_condition_free(condition);
 }
 

@@ -36,6 +36,10 @@ echo "reconnects: $(metric consumer_reconnects_total), late settlements: $late,"
     "locks lost: $(metric consumer_locks_lost_total)"
 # Writes were in progress at each cut, and they finish after their link is gone.
 ((late >= 1)) || fail "no write was settled through \$management after a cut"
+# A cut connection sends no AMQP close, and the log says so instead of blaming framing.
+log="$test_dir/consumer.log"
+grep -q '"event":"amqp-disconnected".*the socket closed without an AMQP close' "$log" ||
+    fail "no disconnect line says the socket closed: $(grep -m 1 amqp-disconnected "$log")"
 stop_consumer TERM
 [[ "$CONSUMER_STATUS" == 0 ]] || fail "the consumer exited with $CONSUMER_STATUS after SIGTERM"
 check_end_state orders "$test_dir/expected.json"
