@@ -41,8 +41,8 @@ struct health_server {
     size_t component_count;
     struct MHD_Daemon *daemon;
     uint16_t port;
-    /* Stored after beat_clock and beat_limit_ms, so a thread that reads it as true reads both set.
-     */
+    /* Stored last, with release order, so that a thread reading it true also reads the
+     * beat_clock and beat_limit_ms set before it. */
     atomic_bool beats_watched;
     const wl_clock *beat_clock;
     int64_t beat_limit_ms;
