@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>

@@ -6,17 +6,8 @@
 # The library loads ahead of AddressSanitizer's runtime in a sanitizer build.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
-# poll_until LIMIT_SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds; fails after
-# LIMIT_SECONDS.
-poll_until() {
-    local limit="$1" deadline
-    shift
-    deadline=$((SECONDS + limit))
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
+# shellcheck source=wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
 loop_health() { curl -s "$LOOP_HEALTH_URL/$1"; }
 loop_stalled() { loop_health healthz | grep -q '"status":"stalled"'; }
@@ -33,7 +24,7 @@ expect_loop_stall() {
 
     touch "$freeze"
     started=$SECONDS
-    poll_until 40 loop_stalled ||
+    wait_until 40 loop_stalled ||
         fail "/healthz did not report the stalled loop: $(loop_health healthz)"
     ((SECONDS - started >= 14)) ||
         fail "/healthz failed after $((SECONDS - started)) s, before 15 s"
@@ -46,5 +37,5 @@ expect_loop_stall() {
     fi
 
     rm "$freeze"
-    poll_until 10 loop_live || fail "/healthz did not recover: $(loop_health healthz)"
+    wait_until 10 loop_live || fail "/healthz did not recover: $(loop_health healthz)"
 }

@@ -18,6 +18,8 @@ source "$root/tests/lib/emulator.sh"
 source "$root/tests/lib/port_holder.sh"
 # shellcheck source=../../lib/tcp_proxy.sh
 source "$root/tests/lib/tcp_proxy.sh"
+# shellcheck source=../../lib/wait.sh
+source "$root/tests/lib/wait.sh"
 export NODE_PATH="$root/node_modules"
 
 CONSUMER_PID=""
@@ -221,18 +223,6 @@ settled_count() {
 queue_count() {
     http_get "http://127.0.0.1:$EMULATOR_HTTP_PORT/$1?api-version=2021-05" |
         grep -o "$2>[0-9]*" | head -n 1 | cut -d '>' -f 2
-}
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; fails when it never succeeds.
-# The bound only stops a hung test; no assertion depends on how fast the consumer is.
-wait_until() {
-    local limit="$1"
-    shift
-    local deadline=$((SECONDS + limit))
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
 }
 
 queue_drained() {

@@ -21,6 +21,8 @@ source "$WORKLOAD_ROOT/tests/lib/emulator.sh"
 source "$WORKLOAD_ROOT/tests/lib/port_holder.sh"
 # shellcheck source=../../lib/tcp_proxy.sh
 source "$WORKLOAD_ROOT/tests/lib/tcp_proxy.sh"
+# shellcheck source=../../lib/wait.sh
+source "$WORKLOAD_ROOT/tests/lib/wait.sh"
 
 producer_test_cleanup() {
     local pid

@@ -20,12 +20,12 @@ url="http://127.0.0.1:$health_port"
 ready() { curl -s "$url/readyz" | grep -q '"status":"ready"'; }
 accepted_now() { sed -n 's/.*"event":"progress".*"accepted":\([0-9]*\).*/\1/p' "$log" | tail -1; }
 
-poll_until 30 ready || fail "/readyz did not report ready: $(curl -s "$url/readyz")"
+wait_until 30 ready || fail "/readyz did not report ready: $(curl -s "$url/readyz")"
 expect_loop_stall "$url" "$WL_FREEZE_FILE" "$PRODUCER_BIN" --check --health-port "$health_port"
-poll_until 30 ready || fail "/readyz did not recover: $(curl -s "$url/readyz")"
+wait_until 30 ready || fail "/readyz did not recover: $(curl -s "$url/readyz")"
 before="$(accepted_now)"
 more() { (($(accepted_now) > before + 20)); }
-poll_until 30 more || fail "sending did not go on after the stall (accepted $(accepted_now))"
+wait_until 30 more || fail "sending did not go on after the stall (accepted $(accepted_now))"
 
 kill -TERM "$PRODUCER_PID"
 status=0

@@ -19,14 +19,15 @@ AZURE_AUTHORITY_HOST="http://127.0.0.1:$PORT_HOLDER_PORT/" AZURE_TENANT_ID=tenan
 producer_pid=$!
 PRODUCER_TEST_PIDS+=("$producer_pid")
 
-for ((i = 0; i < 50; i++)); do
-    grep -q '"event":"health-listening"' "$log" && break
-    sleep 0.1
-done
+listening() { grep -q '"event":"health-listening"' "$log"; }
+wait_until 5 listening || fail "the health server did not start"
 sleep 1
-health="$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$health_port/healthz" || true)"
-[[ "$health" == 200 ]] || fail "/healthz answered '$health' during the token request, expected 200"
-grep -q '"event":"token-acquired"' "$log" && fail "the token endpoint answered, so the test proves nothing"
+url="http://127.0.0.1:$health_port/healthz"
+health="$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$url" || true)"
+[[ "$health" == 200 ]] || fail "/healthz returned '$health' during the token request, expected 200"
+if grep -q '"event":"token-acquired"' "$log"; then
+    fail "the token endpoint responded, so the test proves nothing"
+fi
 
 started="$(date +%s%N)"
 kill -TERM "$producer_pid"
@@ -34,8 +35,10 @@ status=0
 wait "$producer_pid" || status=$?
 elapsed_ms=$((($(date +%s%N) - started) / 1000000))
 
-[[ "$status" == 1 ]] || fail "the producer exited $status after SIGTERM, expected 1: $(cat "$log.stderr")"
-((elapsed_ms < 3000)) || fail "the producer took $elapsed_ms ms to stop after SIGTERM, expected < 3000"
+[[ "$status" == 1 ]] ||
+    fail "the producer exited $status after SIGTERM, expected 1: $(cat "$log.stderr")"
+((elapsed_ms < 3000)) ||
+    fail "the producer took $elapsed_ms ms to stop after SIGTERM, expected < 3000"
 grep -q '"event":"stopping-now"' "$log" || fail "no stopping-now line: $(tail -3 "$log")"
 grep -q 'stopped by a signal before connecting' "$log.stderr" ||
     fail "stderr does not give the reason the producer stopped: $(cat "$log.stderr")"
