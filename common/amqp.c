@@ -236,8 +236,8 @@ wl_status amqp_condition_to_error(pn_condition_t *condition, wl_status fallback,
     name = pn_condition_get_name(condition);
     description = pn_condition_get_description(condition);
     status = amqp_condition_status(name);
-    /* Proton names a socket that closed without an AMQP close a framing error, which reads like
-     * a fault in the bytes received, so the text says what happened. */
+    /* Proton reports a socket closed without an AMQP close as a framing error, which reads like
+     * corrupt input, so the message adds what happened. */
     const char *hint = "";
     if (name != NULL && strcmp(name, "amqp:connection:framing-error") == 0 && description != NULL &&
         strcmp(description, "connection aborted") == 0) {

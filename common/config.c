@@ -435,7 +435,7 @@ static wl_status load_arguments(const config_section *sections, size_t count, in
          * its option. */
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             return wl_error_set(err, WL_ERR_INVALID,
-                                "unexpected argument %d (not shown, as it may hold a secret): "
+                                "unexpected argument %d (not shown, as it may contain a secret): "
                                 "options are --NAME VALUE; see --help",
                                 i);
         }

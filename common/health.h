@@ -48,7 +48,8 @@ void health_component_set(health_component *component, bool ready, const char *r
  */
 void health_server_watch_beats(health_server *server, const wl_clock *clock, int64_t limit_ms);
 
-/* Records that the watched loop ran; safe from any thread, a no-op before watch_beats. */
+/* Records that the watched loop ran. Safe from any thread, and a no-op before
+ * health_server_watch_beats. */
 void health_server_beat(health_server *server);
 
 /*

@@ -3,7 +3,7 @@
  * by WL_FREEZE_FILE exists, every epoll_wait call waits for it to go away first. Only the
  * thread that calls epoll_wait stops. The event loops of the producer and the consumer call it,
  * and their health servers (libmicrohttpd) and signal threads do not, so /healthz keeps
- * answering while the loop is stopped.
+ * responding while the loop is stopped.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

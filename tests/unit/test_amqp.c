@@ -53,7 +53,7 @@ TEST_CASE(condition_to_error_text)
     CHECK_STR_EQ(err.message,
                  "send: com.microsoft:server-busy: The request was terminated. TrackingId:abc");
 
-    /* A socket closed without an AMQP close is named as what it is. */
+    /* A socket closed without an AMQP close gets a hint that names the cause. */
     wl_error_clear(&err);
     pn_condition_set_name(condition, "amqp:connection:framing-error");
     pn_condition_set_description(condition, "connection aborted");

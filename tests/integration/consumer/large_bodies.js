@@ -62,8 +62,8 @@ async function check(queue, expectedPath) {
   const { resources } = await container.items.query("SELECT * FROM c").fetchAll();
 
   if (resources.length !== expected.stored.length) {
-    const wanted = expected.stored.length;
-    failures.push(`Cosmos contains ${resources.length} documents, expected ${wanted}`);
+    const expectedCount = expected.stored.length;
+    failures.push(`Cosmos contains ${resources.length} documents, expected ${expectedCount}`);
   }
   for (const stored of expected.stored) {
     const matches = resources.filter((document) => document.id === stored.id);

@@ -36,7 +36,7 @@ echo "reconnects: $(metric consumer_reconnects_total), late settlements: $late,"
     "locks lost: $(metric consumer_locks_lost_total)"
 # Writes were in progress at each cut, and they finish after their link is gone.
 ((late >= 1)) || fail "no write was settled through \$management after a cut"
-# A cut connection sends no AMQP close, and the log says so instead of blaming framing.
+# A cut connection sends no AMQP close, and the log reports that, not a framing fault.
 log="$test_dir/consumer.log"
 grep -q '"event":"amqp-disconnected".*the socket closed without an AMQP close' "$log" ||
     fail "no disconnect line says the socket closed: $(grep -m 1 amqp-disconnected "$log")"
