@@ -286,9 +286,15 @@ static wl_status check_cosmos_endpoint(const char *endpoint, wl_error *err)
         problem = "port 0 is not a port a server listens on";
         goto out;
     }
-    /* curl takes "HOST:" as the scheme's default port, which hides a port left out by mistake. */
+    /* curl 7.88 reads "https:/HOST" and "https:///HOST" as "https://HOST", which would hide a
+     * typing mistake. */
     const char *authority = strchr(endpoint, ':') + 1; /* the scheme is http or https */
-    authority += strspn(authority, "/");
+    if (strncmp(authority, "//", 2) != 0 || authority[2] == '/') {
+        problem = "the scheme must be followed by exactly two slashes, as in https://HOST";
+        goto out;
+    }
+    authority += 2;
+    /* curl takes "HOST:" as the scheme's default port, which hides a port left out by mistake. */
     size_t authority_length = strcspn(authority, "/?#");
     if (authority_length > 0 && authority[authority_length - 1] == ':') {
         problem = "the port after ':' is empty; give one, as in :443, or leave out the ':'";
