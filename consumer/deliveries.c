@@ -328,12 +328,12 @@ void deliveries_on_delivery(consumer_app *app, pn_delivery_t *delivery)
         return;
     }
     if (received != WL_OK) {
-        decide(slot, SETTLE_DEAD_LETTER, "InvalidAmqpMessage", err.message);
+        decide(slot, settle_invalid_message_action(), "InvalidAmqpMessage", err.message);
         apply_outcome(app, slot);
         return;
     }
     if (!copy_body(app->message, job)) {
-        decide(slot, SETTLE_DEAD_LETTER, "InvalidBody",
+        decide(slot, settle_invalid_message_action(), "InvalidBody",
                "the message body must be one data section or a string");
         apply_outcome(app, slot);
         return;

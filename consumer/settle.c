@@ -28,9 +28,11 @@ static const settle_rule rules[] = {
     {SETTLE_EVENT_HTTP, 403, 403, SETTLE_ABANDON_NOT_READY, "cosmos access forbidden"},
     {SETTLE_EVENT_HTTP, 404, 404, SETTLE_ABANDON_NOT_READY, "cosmos database or container missing"},
     {SETTLE_EVENT_TRANSPORT, 0, 0, SETTLE_RETRY_BACKOFF, "cosmos unreachable"},
-    /* NOTE: writer.c and deliveries.c dead-letter invalid messages, and deliveries.c forgets
-     * lost locks, without looking up these two rows, so a change here reaches only the tests. */
+    /* The DeadLetterReason of an invalid message names the check that failed (InvalidJson,
+     * MissingField and others), so this row's reason is only its label. */
     {SETTLE_EVENT_INVALID_MESSAGE, 0, 0, SETTLE_DEAD_LETTER, "InvalidMessage"},
+    /* NOTE: deliveries.c ends a delivery whose lock is lost without looking up this row,
+     * because nothing is left to settle. The row documents that case. */
     {SETTLE_EVENT_LOCK_LOST, 0, 0, SETTLE_FORGET, "message lock lost"},
     {SETTLE_EVENT_HTTP, 0, 999, SETTLE_RETRY_BACKOFF, "unexpected status"},
 };
@@ -58,6 +60,11 @@ const settle_rule *settle_match(settle_event event, int http_status)
         return rule;
     }
     return &rules[count - 1];
+}
+
+settle_action settle_invalid_message_action(void)
+{
+    return settle_match(SETTLE_EVENT_INVALID_MESSAGE, 0)->action;
 }
 
 int64_t settle_backoff_ms(int attempt, uint32_t random, const settle_limits *limits)

@@ -83,6 +83,9 @@ const settle_rule *settle_rules(int *out_count);
 /* Returns the first table row matching the event (and status), or the default row. */
 const settle_rule *settle_match(settle_event event, int http_status);
 
+/* Returns the table's action for a message that fails validation, before any request. */
+settle_action settle_invalid_message_action(void);
+
 /* Applies the policy, including the deadline, to one attempt. */
 settle_decision settle_decide(const settle_input *input, const settle_limits *limits);
 

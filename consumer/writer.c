@@ -372,7 +372,7 @@ static const char *partition_value(const writer *w, const consumer_job *job,
     return value;
 }
 
-/* Validates the message and builds its document; false when the job was dead-lettered. */
+/* Validates the message and builds its document; false when the job was settled instead. */
 static bool prepare(writer *w, consumer_job *job)
 {
     document_fields fields;
@@ -382,11 +382,11 @@ static bool prepare(writer *w, consumer_job *job)
     /* The message-id becomes the document id and, by default, the partition key. Both must be
      * text that Cosmos DB stores unchanged, or two messages could share one document. */
     if (document_check_id(job->message_id, job->message_id_length, &err) != WL_OK) {
-        finish(w, job, SETTLE_DEAD_LETTER, err.condition, err.message);
+        finish(w, job, settle_invalid_message_action(), err.condition, err.message);
         return false;
     }
     if (document_parse_message(job->body, job->body_length, &fields, &err) != WL_OK) {
-        finish(w, job, SETTLE_DEAD_LETTER, err.condition, err.message);
+        finish(w, job, settle_invalid_message_action(), err.condition, err.message);
         return false;
     }
 

@@ -86,6 +86,8 @@ TEST_CASE(too_large_dead_letters)
 TEST_CASE(invalid_message_dead_letters)
 {
     CHECK_INT_EQ(decide_event(SETTLE_EVENT_INVALID_MESSAGE).action, SETTLE_DEAD_LETTER);
+    /* The receiver and the writer settle invalid messages through this function. */
+    CHECK_INT_EQ(settle_invalid_message_action(), SETTLE_DEAD_LETTER);
 }
 
 TEST_CASE(configuration_errors_abandon_not_ready)
