@@ -769,6 +769,25 @@ static void copy_header_value(const char *value, size_t length, char *out, size_
     out[length] = '\0';
 }
 
+/*
+ * Returns the delay of an x-ms-retry-after-ms value in whole milliseconds (digits, with an
+ * optional fraction that is dropped), or -1 for anything else. The caller backs off by itself
+ * on -1, which is safer than reading a bad value as 0 and retrying a throttling server at once.
+ */
+static int64_t parse_retry_after_ms(const char *text)
+{
+    size_t digits = strspn(text, "0123456789");
+
+    if (digits == 0 || digits > 12) {
+        return -1;
+    }
+    if (text[digits] == '.' && text[digits + 1] != '\0' &&
+        strspn(text + digits + 1, "0123456789") == strlen(text + digits + 1)) {
+        return strtoll(text, NULL, 10);
+    }
+    return text[digits] == '\0' ? strtoll(text, NULL, 10) : -1;
+}
+
 static size_t on_header(char *data, size_t size, size_t count, void *user)
 {
     cosmos_request *request = user;
@@ -783,7 +802,7 @@ static size_t on_header(char *data, size_t size, size_t count, void *user)
     copy_header_value(colon + 1, length - name_length - 1, value, sizeof value);
 
     if (name_length == 19 && strncasecmp(data, "x-ms-retry-after-ms", 19) == 0) {
-        request->result.retry_after_ms = strtoll(value, NULL, 10);
+        request->result.retry_after_ms = parse_retry_after_ms(value);
     } else if (name_length == 16 && strncasecmp(data, "x-ms-activity-id", 16) == 0) {
         wl_utf8_copy(request->result.activity_id, sizeof request->result.activity_id, value);
     } else if (name_length == 19 && strncasecmp(data, "x-ms-request-charge", 19) == 0) {

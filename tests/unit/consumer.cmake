@@ -19,7 +19,8 @@ wl_unit_test(document SOURCES test_document.c LIBS consumer_core
 wl_unit_test(cosmos SOURCES test_cosmos.c LIBS consumer_core
   CASES master_auth_matches_independent_hmac master_auth_keeps_link_case
         master_auth_documented_example aad_auth_format status_classes rfc1123_date_for_x_ms_date
-        create_rejects_bad_options upsert_headers_and_connection_reuse long_error_body_keeps_message
+        create_rejects_bad_options upsert_headers_and_connection_reuse
+        bad_retry_after_counts_as_absent long_error_body_keeps_message
         create_and_read_requests
         connection_refused_is_transport_error)
 wl_unit_test(consumer_options SOURCES test_consumer_options.c LIBS consumer_core

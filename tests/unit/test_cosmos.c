@@ -378,6 +378,48 @@ static cosmos_client *client_for(const fake_server *server, const wl_clock *cloc
     return client;
 }
 
+/* A retry delay that is not a number counts as absent, so the consumer backs off by itself
+ * rather than retrying at once. A fraction is dropped. */
+TEST_CASE(bad_retry_after_counts_as_absent)
+{
+    static const char *const values[] = {"", "abc", "-5", "12abc", "1e3", "7.", "25.5", "9"};
+    static const int64_t expected[] = {-1, -1, -1, -1, -1, -1, 25, 9};
+    enum { COUNT = sizeof values / sizeof values[0] };
+    char responses_text[COUNT][160];
+    const char *responses[COUNT];
+    fake_server server;
+    captured out = {0};
+    wl_fake_clock fake;
+
+    for (int i = 0; i < COUNT; i++) {
+        snprintf(responses_text[i], sizeof responses_text[i],
+                 "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\n"
+                 "x-ms-retry-after-ms: %s\r\n\r\n{}",
+                 values[i]);
+        responses[i] = responses_text[i];
+    }
+    wl_fake_clock_init(&fake, 0, 1796364867000000);
+    fake_server_start(&server, responses, COUNT, 0);
+    cosmos_client *client = client_for(&server, &fake.clock);
+
+    for (int i = 0; i < COUNT; i++) {
+        cosmos_upsert(client, "a", 1, "{\"id\":\"a\"}", 10, capture, &out);
+        run_until(client, &out, i + 1);
+    }
+    fake_server_stop(&server);
+
+    CHECK_INT_EQ(out.calls, COUNT);
+    for (int i = 0; i < COUNT && i < out.calls; i++) {
+        CHECK_INT_EQ(out.results[i].http_status, 429);
+        if (out.results[i].retry_after_ms != expected[i]) {
+            fprintf(stderr, "x-ms-retry-after-ms \"%s\" gave %lld, expected %lld\n", values[i],
+                    (long long)out.results[i].retry_after_ms, (long long)expected[i]);
+            check_failures++;
+        }
+    }
+    cosmos_client_destroy(client);
+}
+
 TEST_CASE(upsert_headers_and_connection_reuse)
 {
     static const char *const responses[] = {
@@ -1340,12 +1382,12 @@ TEST_MAIN(TEST_ENTRY(master_auth_matches_independent_hmac), TEST_ENTRY(master_au
           TEST_ENTRY(master_auth_documented_example), TEST_ENTRY(aad_auth_format),
           TEST_ENTRY(status_classes), TEST_ENTRY(rfc1123_date_for_x_ms_date),
           TEST_ENTRY(create_rejects_bad_options), TEST_ENTRY(upsert_headers_and_connection_reuse),
-          TEST_ENTRY(long_error_body_keeps_message), TEST_ENTRY(create_and_read_requests),
-          TEST_ENTRY(connection_refused_is_transport_error), TEST_ENTRY(partition_key_json_escapes),
-          TEST_ENTRY(partition_key_json_worst_case_fits), TEST_ENTRY(upsert_escapes_partition_key),
-          TEST_ENTRY(upsert_signature_per_second), TEST_ENTRY(upsert_after_other_requests),
-          TEST_ENTRY(upserts_queued_together), TEST_ENTRY(create_checks_ca_file),
-          TEST_ENTRY(pooled_connection_watched_until_closed),
+          TEST_ENTRY(bad_retry_after_counts_as_absent), TEST_ENTRY(long_error_body_keeps_message),
+          TEST_ENTRY(create_and_read_requests), TEST_ENTRY(connection_refused_is_transport_error),
+          TEST_ENTRY(partition_key_json_escapes), TEST_ENTRY(partition_key_json_worst_case_fits),
+          TEST_ENTRY(upsert_escapes_partition_key), TEST_ENTRY(upsert_signature_per_second),
+          TEST_ENTRY(upsert_after_other_requests), TEST_ENTRY(upserts_queued_together),
+          TEST_ENTRY(create_checks_ca_file), TEST_ENTRY(pooled_connection_watched_until_closed),
           TEST_ENTRY(request_after_pooled_connection_closed),
           TEST_ENTRY(unsolicited_response_not_reused),
           TEST_ENTRY(kept_alive_connection_lost_reported), TEST_ENTRY(writer_starts_oldest_first),
