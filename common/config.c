@@ -226,7 +226,7 @@ static wl_status invalid_value(const config_option *option, const char *value, w
         snprintf(expected, sizeof expected, "a number%s%s", range[0] ? " " : "", range);
         break;
     case CONFIG_BOOL:
-        snprintf(expected, sizeof expected, "true or false");
+        snprintf(expected, sizeof expected, "true or false (or 1/0, yes/no, on/off)");
         break;
     case CONFIG_DURATION:
         snprintf(expected, sizeof expected, "%s%s%s", duration_syntax, range[0] ? ", " : "", range);

@@ -441,7 +441,7 @@ TEST_CASE(bool_value_forms)
         {{"--verbose=maybe"},
          WL_ERR_INVALID,
          false,
-         "invalid value \"maybe\" for --verbose: expected true or false"},
+         "invalid value \"maybe\" for --verbose: expected true or false (or 1/0, yes/no, on/off)"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
