@@ -25,11 +25,13 @@ set(servicebus_python_cases
   ManagementTest.test_peek_does_not_lock
   ManagementTest.test_deferred_received_by_sequence_number
   ManagementTest.test_schedule_and_cancel
+  ManagementTest.test_peek_reports_message_state
   LockTest.test_expired_lock_redelivers
   LockTest.test_renew_lock_extends
   ErrorTest.test_wrong_key_fails_with_authorization_error
   ErrorTest.test_unknown_queue_fails_with_not_found
-  ErrorTest.test_oversize_message_is_rejected)
+  ErrorTest.test_oversize_message_is_rejected
+  ErrorTest.test_session_receiver_fails_at_once)
 foreach(case IN LISTS servicebus_python_cases)
   add_test(NAME contract.servicebus.python.${case}
            COMMAND ${servicebus_contract_dir}/run.sh python test_python_sdk.py ${case})

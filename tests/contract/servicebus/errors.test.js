@@ -80,3 +80,27 @@ test("oversize message is rejected with message-size-exceeded", async () => {
     await client.close();
   }
 });
+
+// The emulator has no sessions: a session receiver must fail at once, and the client must close.
+test("session receiver fails at once", async () => {
+  const client = createClient();
+  try {
+    // The SDK reports an attach reply without the requested session as SessionCannotBeLocked
+    // and drops the detach's reason.
+    await assert.rejects(within(20000, client.acceptSession("orders", "session-1"), "acceptSession"),
+      (error) => {
+        assert.equal(codeOf(error), "SessionCannotBeLocked", `${codeOf(error)}: ${error.message}`);
+        return true;
+      });
+    // acceptNextSession waits for the detach, and amqp:not-allowed reaches the caller as
+    // GeneralError prefixed with its name.
+    await assert.rejects(within(20000, client.acceptNextSession("orders"), "acceptNextSession"),
+      (error) => {
+        assert.equal(codeOf(error), "GeneralError", `${codeOf(error)}: ${error.message}`);
+        assert.match(error.message, /^InvalidOperationError: .*does not require sessions/);
+        return true;
+      });
+  } finally {
+    await client.close();
+  }
+});

@@ -189,3 +189,95 @@ test("deferred message is received by sequence number", async () => {
     await client.close();
   }
 });
+
+test("abandon and defer apply propertiesToModify", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    const sender = client.createSender(queue);
+    await sender.sendMessages({
+      body: "modify me",
+      messageId: "modify-1",
+      applicationProperties: { kept: "yes", attempt: 0 },
+    });
+    await sender.close();
+    const receiver = client.createReceiver(queue);
+    const first = await receiveOne(receiver);
+    await receiver.abandonMessage(first, { attempt: 1, lastError: "timeout" });
+    const second = await receiveOne(receiver);
+    assert.deepEqual(second.applicationProperties, { kept: "yes", attempt: 1, lastError: "timeout" });
+
+    await receiver.deferMessage(second, { deferredBy: "contract" });
+    const [deferred] = await receiver.receiveDeferredMessages([second.sequenceNumber]);
+    assert.ok(deferred, "receiveDeferredMessages returned nothing");
+    assert.equal(deferred.applicationProperties.deferredBy, "contract");
+    assert.equal(deferred.applicationProperties.attempt, 1);
+    await receiver.completeMessage(deferred);
+    await receiver.close();
+  } finally {
+    await client.close();
+  }
+});
+
+test("dead-letter applies propertiesToModify", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await purge(client, queue, { subQueueType: "deadLetter" });
+    await sendOne(client, "dead with details", "dead-letter-modify-1");
+    const receiver = client.createReceiver(queue);
+    const message = await receiveOne(receiver);
+    await receiver.deadLetterMessage(message, {
+      deadLetterReason: "ValidationFailed",
+      deadLetterErrorDescription: "count is negative",
+      failedField: "count",
+    });
+    await receiver.close();
+
+    const deadLetters = client.createReceiver(queue, { subQueueType: "deadLetter" });
+    const dead = await receiveOne(deadLetters);
+    assert.equal(dead.messageId, "dead-letter-modify-1");
+    assert.equal(dead.deadLetterReason, "ValidationFailed");
+    assert.equal(dead.deadLetterErrorDescription, "count is negative");
+    assert.equal(dead.applicationProperties.failedField, "count");
+    await deadLetters.completeMessage(dead);
+    await deadLetters.close();
+  } finally {
+    await client.close();
+  }
+});
+
+test("peek and deferred receive report the message state", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    const sender = client.createSender(queue);
+    await sender.sendMessages({ body: "to defer", messageId: "state-deferred" });
+    await sender.sendMessages({ body: "active", messageId: "state-active" });
+    const [scheduledNumber] = await sender.scheduleMessages(
+      { body: "later", messageId: "state-scheduled" }, new Date(Date.now() + 60000));
+    const receiver = client.createReceiver(queue);
+    const toDefer = await receiveOne(receiver);
+    assert.equal(toDefer.messageId, "state-deferred");
+    await receiver.deferMessage(toDefer);
+
+    const peeked = await receiver.peekMessages(10, { fromSequenceNumber: toDefer.sequenceNumber });
+    const states = Object.fromEntries(peeked.map((m) => [m.messageId, m.state]));
+    assert.deepEqual(states, {
+      "state-deferred": "deferred",
+      "state-active": "active",
+      "state-scheduled": "scheduled",
+    });
+
+    const [deferred] = await receiver.receiveDeferredMessages([toDefer.sequenceNumber]);
+    assert.ok(deferred, "receiveDeferredMessages returned nothing");
+    assert.equal(deferred.state, "deferred");
+    await receiver.completeMessage(deferred);
+    await receiver.close();
+    await sender.cancelScheduledMessages(scheduledNumber);
+    await sender.close();
+    await purge(client, queue);
+  } finally {
+    await client.close();
+  }
+});

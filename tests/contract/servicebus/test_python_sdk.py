@@ -16,6 +16,7 @@ import azure.servicebus._common._configuration as sb_configuration
 from azure.servicebus import (
     ServiceBusClient,
     ServiceBusMessage,
+    ServiceBusMessageState,
     ServiceBusReceiveMode,
     ServiceBusSubQueue,
 )
@@ -285,6 +286,29 @@ class ManagementTest(unittest.TestCase):
             self.assertEqual(messages[0].sequence_number, kept)
             receiver.complete_message(messages[0])
 
+    def test_peek_reports_message_state(self):
+        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1)
+        with self.client.get_queue_sender("test-queue") as sender:
+            sender.send_messages(ServiceBusMessage("to defer", message_id="py-state-deferred"))
+            sender.send_messages(ServiceBusMessage("active", message_id="py-state-active"))
+            (scheduled,) = sender.schedule_messages(
+                ServiceBusMessage("later", message_id="py-state-scheduled"), at)
+        with self.client.get_queue_receiver("test-queue") as receiver:
+            message = receive_one(receiver)
+            receiver.defer_message(message)
+            peeked = receiver.peek_messages(
+                max_message_count=10, sequence_number=message.sequence_number)
+            self.assertEqual({m.message_id: m.state for m in peeked}, {
+                "py-state-deferred": ServiceBusMessageState.DEFERRED,
+                "py-state-active": ServiceBusMessageState.ACTIVE,
+                "py-state-scheduled": ServiceBusMessageState.SCHEDULED,
+            })
+            (deferred,) = receiver.receive_deferred_messages([message.sequence_number])
+            self.assertEqual(deferred.state, ServiceBusMessageState.DEFERRED)
+            receiver.complete_message(deferred)
+        with self.client.get_queue_sender("test-queue") as sender:
+            sender.cancel_scheduled_messages(scheduled)
+
 
 class LockTest(unittest.TestCase):
     """short-lock has LockDuration PT2S in the suite's Config.json."""
@@ -355,6 +379,16 @@ class ErrorTest(unittest.TestCase):
                 with self.assertRaises((MessageSizeExceededError, ServiceBusError)) as caught:
                     sender.send_messages(ServiceBusMessage(b"a" * (300 * 1024)))
         self.assertNotIsInstance(caught.exception, ServiceBusConnectionError)
+
+    def test_session_receiver_fails_at_once(self):
+        # The emulator has no sessions, so the attach is rejected with amqp:not-allowed.
+        started = time.monotonic()
+        with make_client() as client:
+            with self.assertRaises(ServiceBusError) as caught:
+                with client.get_queue_receiver("orders", session_id="session-1") as receiver:
+                    receiver.receive_messages(max_message_count=1, max_wait_time=5)
+        self.assertIn("does not require sessions", str(caught.exception))
+        self.assertLess(time.monotonic() - started, 30)
 
 
 if __name__ == "__main__":
