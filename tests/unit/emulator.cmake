@@ -21,7 +21,7 @@ target_compile_definitions(test_emulator_config PRIVATE
 wl_unit_test(emulator_codec SOURCES test_emulator_codec.c
   CASES split_reads_sections split_rejects_invalid batch_envelope_unpacked
         plain_data_is_not_batch message_id_assigned message_id_forms
-        split_survives_damaged_input
+        split_survives_damaged_input map_entries_merged
   LIBS servicebus_emulator_core)
 
 wl_unit_test(emulator_store SOURCES test_emulator_store.c

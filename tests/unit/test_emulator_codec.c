@@ -265,7 +265,110 @@ TEST_CASE(split_survives_damaged_input)
     pn_message_free(message);
 }
 
+/* Encodes the map that `data` holds; the caller frees. */
+static uint8_t *encode_data(pn_data_t *data, size_t *out_size)
+{
+    ssize_t size = pn_data_encoded_size(data);
+    uint8_t *bytes = wl_xmalloc((size_t)size);
+
+    CHECK(pn_data_encode(data, (char *)bytes, (size_t)size) == size);
+    *out_size = (size_t)size;
+    return bytes;
+}
+
+TEST_CASE(map_entries_merged)
+{
+    pn_data_t *base = pn_data(0);
+    pn_data_t *changes = pn_data(0);
+
+    pn_data_put_map(base);
+    pn_data_enter(base);
+    pn_data_put_string(base, pn_bytes(4, "kept"));
+    pn_data_put_int(base, 1);
+    pn_data_put_string(base, pn_bytes(7, "changed"));
+    pn_data_put_string(base, pn_bytes(3, "old"));
+    pn_data_exit(base);
+    /* Symbol keys, as in the message-annotations of a modified outcome. */
+    pn_data_put_map(changes);
+    pn_data_enter(changes);
+    pn_data_put_symbol(changes, pn_bytes(7, "changed"));
+    pn_data_put_bool(changes, true);
+    pn_data_put_symbol(changes, pn_bytes(5, "added"));
+    pn_data_put_long(changes, 5);
+    pn_data_put_symbol(changes, pn_bytes(7, "ignored"));
+    pn_data_put_long(changes, 6);
+    pn_data_exit(changes);
+
+    size_t base_size;
+    size_t changes_size;
+    uint8_t *base_bytes = encode_data(base, &base_size);
+    uint8_t *changes_bytes = encode_data(changes, &changes_size);
+    sbe_map_entries base_entries;
+    sbe_map_entries change_entries;
+    CHECK(sbe_map_entries_read(base_bytes, base_size, &base_entries));
+    CHECK(sbe_map_entries_read(changes_bytes, changes_size, &change_entries));
+    CHECK_INT_EQ(change_entries.count, 6);
+    sbe_bytes value;
+    CHECK(sbe_map_entries_find(change_entries, "added", &value));
+    CHECK_INT_EQ(value.data[0], 0x55); /* Proton writes a small long as smalllong */
+    CHECK(!sbe_map_entries_find(change_entries, "absent", &value));
+
+    static const char *const ignored[] = {"ignored", NULL};
+    sbe_buffer merged = {0};
+    uint32_t count = sbe_map_entries_merge(base_entries, change_entries, ignored, &merged);
+    CHECK_INT_EQ(count, 6);
+
+    /* Wrap the entries in a map32 and decode them with Proton. */
+    sbe_buffer wrapped = {0};
+    uint8_t header[9] = {0xd1};
+    uint32_t size = (uint32_t)merged.size + 4;
+    header[1] = (uint8_t)(size >> 24);
+    header[2] = (uint8_t)(size >> 16);
+    header[3] = (uint8_t)(size >> 8);
+    header[4] = (uint8_t)size;
+    header[8] = (uint8_t)count;
+    sbe_buffer_append(&wrapped, header, sizeof header);
+    sbe_buffer_append(&wrapped, merged.data, merged.size);
+    pn_data_t *result = pn_data(0);
+    CHECK(pn_data_decode(result, (const char *)wrapped.data, wrapped.size) ==
+          (ssize_t)wrapped.size);
+    pn_data_rewind(result);
+    CHECK(pn_data_next(result));
+    CHECK_INT_EQ(pn_data_get_map(result), 6);
+    pn_data_enter(result);
+    static const char *const keys[] = {"kept", "changed", "added"};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(pn_data_next(result));
+        /* Every key is a string, as application-properties require. */
+        CHECK_INT_EQ(pn_data_type(result), PN_STRING);
+        pn_bytes_t key = pn_data_get_string(result);
+        CHECK_INT_EQ(key.size, strlen(keys[i]));
+        CHECK(memcmp(key.start, keys[i], key.size) == 0);
+        CHECK(pn_data_next(result));
+    }
+    pn_data_rewind(result);
+    pn_data_next(result);
+    pn_data_enter(result);
+    pn_data_next(result);
+    pn_data_next(result);
+    CHECK_INT_EQ(pn_data_get_int(result), 1);
+    pn_data_next(result);
+    pn_data_next(result);
+    CHECK(pn_data_get_bool(result));
+    pn_data_next(result);
+    pn_data_next(result);
+    CHECK_INT_EQ(pn_data_get_long(result), 5);
+
+    pn_data_free(result);
+    sbe_buffer_free(&wrapped);
+    sbe_buffer_free(&merged);
+    free(base_bytes);
+    free(changes_bytes);
+    pn_data_free(base);
+    pn_data_free(changes);
+}
+
 TEST_MAIN(TEST_ENTRY(split_reads_sections), TEST_ENTRY(split_rejects_invalid),
           TEST_ENTRY(batch_envelope_unpacked), TEST_ENTRY(plain_data_is_not_batch),
           TEST_ENTRY(message_id_assigned), TEST_ENTRY(message_id_forms),
-          TEST_ENTRY(split_survives_damaged_input))
+          TEST_ENTRY(split_survives_damaged_input), TEST_ENTRY(map_entries_merged))

@@ -49,6 +49,7 @@
  */
 #define DISPATCH_BYTES    (1024 * 1024)
 #define MANAGEMENT_SUFFIX "/$management"
+#define SESSION_FILTER    "com.microsoft:session-filter"
 #define CBS_NODE          "$cbs"
 
 typedef enum link_kind {
@@ -507,6 +508,30 @@ static void handle_cbs_request(link_ctx *link, pn_message_t *request)
     free(token);
 }
 
+/*
+ * Encodes the map that `data` contains into `buffer` and reads its entries. Returns false when
+ * `data` is NULL, empty or not a map.
+ */
+static bool encode_map_entries(pn_data_t *data, sbe_buffer *buffer, sbe_map_entries *out_entries)
+{
+    if (data == NULL || pn_data_size(data) == 0) {
+        return false;
+    }
+    pn_data_rewind(data);
+    ssize_t size = pn_data_encoded_size(data);
+    if (size <= 0) {
+        return false;
+    }
+    buffer->size = 0;
+    sbe_buffer_reserve(buffer, (size_t)size);
+    size = pn_data_encode(data, (char *)buffer->data, (size_t)size);
+    if (size <= 0) {
+        return false;
+    }
+    buffer->size = (size_t)size;
+    return sbe_map_entries_read(buffer->data, buffer->size, out_entries);
+}
+
 /* ---- $management ---- */
 
 /* Reads the lock-tokens array (uuids in string order) as delivery tags. Caller frees. */
@@ -610,8 +635,20 @@ static pn_message_t *management_update_disposition(sbe_queue *queue, pn_message_
                             "amqp:invalid-field");
         goto out;
     }
+    /* properties-to-modify is a map inside the request's body map. */
+    sbe_buffer encoded_body = {0};
+    sbe_map_entries body_entries;
+    sbe_bytes modify_value;
+    sbe_map_entries properties_to_modify = {0};
+    if (encode_map_entries(body, &encoded_body, &body_entries) &&
+        sbe_map_entries_find(body_entries, "properties-to-modify", &modify_value) &&
+        !sbe_map_entries_read(modify_value.data, modify_value.size, &properties_to_modify)) {
+        properties_to_modify = (sbe_map_entries){0};
+    }
     for (size_t i = 0; i < count; i++) {
-        if (sbe_queue_settle(queue, tokens[i], outcome, reason, description) != WL_OK) {
+        if (sbe_queue_settle_modified(queue, tokens[i], outcome, reason, description,
+                                      &properties_to_modify) != WL_OK) {
+            sbe_buffer_free(&encoded_body);
             reply = reply_begin(request, "statusCode", "statusDescription", 410,
                                 "The lock supplied is invalid. Either the lock expired, or the "
                                 "message has already been removed from the queue.",
@@ -619,6 +656,7 @@ static pn_message_t *management_update_disposition(sbe_queue *queue, pn_message_
             goto out;
         }
     }
+    sbe_buffer_free(&encoded_body);
     reply = reply_begin(request, "statusCode", "statusDescription", 200, "OK", NULL);
 
 out:
@@ -1098,6 +1136,7 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
     sbe_outcome outcome;
     char *reason = NULL;
     char *description = NULL;
+    pn_data_t *changes = NULL; /* the properties to modify that the disposition carries */
 
     switch (state) {
     case PN_ACCEPTED:
@@ -1110,12 +1149,14 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
         break;
     case PN_MODIFIED:
         outcome = pn_disposition_is_undeliverable(remote) ? SBE_OUTCOME_DEFER : SBE_OUTCOME_ABANDON;
+        changes = pn_disposition_annotations(remote);
         break;
     case PN_REJECTED: {
         /* Service Bus dead-letters a rejected message, and the SDKs send the reason in info. */
         pn_condition_t *condition = pn_disposition_condition(remote);
         pn_data_t *info = pn_condition_info(condition);
         outcome = SBE_OUTCOME_DEAD_LETTER;
+        changes = info;
         reason = map_get_text(info, "DeadLetterReason");
         description = map_get_text(info, "DeadLetterErrorDescription");
         if (reason == NULL && pn_condition_get_name(condition) != NULL &&
@@ -1141,8 +1182,14 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
         free(description);
         return;
     }
-    wl_status status =
-        sbe_queue_settle(link->queue, (const uint8_t *)tag.start, outcome, reason, description);
+    sbe_buffer encoded_changes = {0};
+    sbe_map_entries properties_to_modify = {0};
+    if (!encode_map_entries(changes, &encoded_changes, &properties_to_modify)) {
+        properties_to_modify = (sbe_map_entries){0};
+    }
+    wl_status status = sbe_queue_settle_modified(link->queue, (const uint8_t *)tag.start, outcome,
+                                                 reason, description, &properties_to_modify);
+    sbe_buffer_free(&encoded_changes);
     if (status != WL_OK) {
         reject_delivery(delivery, "com.microsoft:message-lock-lost",
                         "The lock supplied is invalid. Either the lock expired, or the message "
@@ -1219,6 +1266,15 @@ static bool classify_link(link_ctx *link, bool we_send, const char *path)
     }
     if (management) {
         link->kind = we_send ? LINK_MGMT_REPLY : LINK_MGMT_REQUEST;
+    } else if (we_send && amqp_map_find(pn_terminus_filter(pn_link_remote_source(link->link)),
+                                        SESSION_FILTER)) {
+        /* A session receiver: queues here never require sessions. The first sentence is what
+         * Service Bus replies to a session receiver on such an entity. */
+        reject_attach(link, "amqp:not-allowed",
+                      "A sessionful message receiver cannot be created on an entity that does not "
+                      "require sessions. This emulator supports no sessions (RequiresSession "
+                      "true is rejected in Config.json).");
+        return false;
     } else if (we_send) {
         link->kind = LINK_QUEUE_OUT;
     } else if (sbe_queue_is_dead_letter(link->queue)) {

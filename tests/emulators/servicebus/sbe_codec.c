@@ -444,6 +444,175 @@ bool sbe_message_id_text(sbe_bytes encoded, char *out, size_t capacity)
     }
 }
 
+bool sbe_map_entries_read(const uint8_t *encoded, size_t size, sbe_map_entries *out_entries)
+{
+    size_t length = value_length(encoded, size, 0);
+
+    if (length == 0 || (encoded[0] != 0x40 && encoded[0] != 0xc1 && encoded[0] != 0xd1) ||
+        !compound_elements(encoded, length, &out_entries->bytes, &out_entries->count) ||
+        out_entries->count % 2 != 0) {
+        return false;
+    }
+    const uint8_t *p = out_entries->bytes.data;
+    size_t remaining = out_entries->bytes.size;
+    for (uint32_t i = 0; i < out_entries->count; i++) {
+        size_t element_length = value_length(p, remaining, 0);
+        if (element_length == 0) {
+            return false;
+        }
+        p += element_length;
+        remaining -= element_length;
+    }
+    return remaining == 0;
+}
+
+/* Points `out_text` at the text of a string or symbol key. Returns false for other types. */
+static bool key_text(const uint8_t *key, size_t length, sbe_bytes *out_text)
+{
+    if ((key[0] == 0xa1 || key[0] == 0xa3) && length >= 2) {
+        *out_text = (sbe_bytes){key + 2, length - 2};
+        return true;
+    }
+    if ((key[0] == 0xb1 || key[0] == 0xb3) && length >= 5) {
+        *out_text = (sbe_bytes){key + 5, length - 5};
+        return true;
+    }
+    return false;
+}
+
+static bool keys_equal(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b_length)
+{
+    sbe_bytes a_text;
+    sbe_bytes b_text;
+
+    if (key_text(a, a_length, &a_text) && key_text(b, b_length, &b_text)) {
+        return a_text.size == b_text.size && memcmp(a_text.data, b_text.data, a_text.size) == 0;
+    }
+    return a_length == b_length && memcmp(a, b, a_length) == 0;
+}
+
+/* Reports whether `key` is a string or symbol whose text is in `keys` (NULL-terminated). */
+static bool key_in_list(const uint8_t *key, size_t length, const char *const *keys)
+{
+    sbe_bytes text;
+
+    if (keys == NULL || !key_text(key, length, &text)) {
+        return false;
+    }
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        if (strlen(keys[i]) == text.size && memcmp(keys[i], text.data, text.size) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reports whether a key of `changes` that is not ignored has the text of `key`. */
+static bool changes_have_key(sbe_map_entries changes, const char *const *ignored_keys,
+                             const uint8_t *key, size_t key_length)
+{
+    const uint8_t *p = changes.bytes.data;
+    size_t remaining = changes.bytes.size;
+
+    for (uint32_t i = 0; i + 1 < changes.count; i += 2) {
+        size_t change_key_length = value_length(p, remaining, 0);
+        if (change_key_length == 0) {
+            break;
+        }
+        size_t change_value_length =
+            value_length(p + change_key_length, remaining - change_key_length, 0);
+        if (change_value_length == 0) {
+            break;
+        }
+        if (keys_equal(p, change_key_length, key, key_length) &&
+            !key_in_list(p, change_key_length, ignored_keys)) {
+            return true;
+        }
+        p += change_key_length + change_value_length;
+        remaining -= change_key_length + change_value_length;
+    }
+    return false;
+}
+
+bool sbe_map_entries_find(sbe_map_entries entries, const char *key, sbe_bytes *out_value)
+{
+    const char *const keys[] = {key, NULL};
+    const uint8_t *p = entries.bytes.data;
+    size_t remaining = entries.bytes.size;
+
+    for (uint32_t i = 0; i + 1 < entries.count; i += 2) {
+        size_t key_length = value_length(p, remaining, 0);
+        size_t value_size =
+            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
+        if (value_size == 0) {
+            return false;
+        }
+        if (key_in_list(p, key_length, keys)) {
+            *out_value = (sbe_bytes){p + key_length, value_size};
+            return true;
+        }
+        p += key_length + value_size;
+        remaining -= key_length + value_size;
+    }
+    return false;
+}
+
+uint32_t sbe_map_entries_merge(sbe_map_entries base, sbe_map_entries changes,
+                               const char *const *ignored_keys, sbe_buffer *out)
+{
+    uint32_t count = 0;
+    const uint8_t *p = base.bytes.data;
+    size_t remaining = base.bytes.size;
+
+    for (uint32_t i = 0; i + 1 < base.count; i += 2) {
+        size_t key_length = value_length(p, remaining, 0);
+        size_t value_size =
+            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
+        if (value_size == 0) {
+            break;
+        }
+        size_t entry_length = key_length + value_size;
+        if (!changes_have_key(changes, ignored_keys, p, key_length)) {
+            sbe_buffer_append(out, p, entry_length);
+            count += 2;
+        }
+        p += entry_length;
+        remaining -= entry_length;
+    }
+
+    p = changes.bytes.data;
+    remaining = changes.bytes.size;
+    for (uint32_t i = 0; i + 1 < changes.count; i += 2) {
+        size_t key_length = value_length(p, remaining, 0);
+        size_t value_size =
+            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
+        sbe_bytes text;
+        if (value_size == 0) {
+            break;
+        }
+        if (!key_in_list(p, key_length, ignored_keys)) {
+            if (key_text(p, key_length, &text)) {
+                /* A symbol key (as in modified message-annotations) becomes a string. */
+                if (text.size <= 255) {
+                    put_byte(out, 0xa1);
+                    put_byte(out, (uint8_t)text.size);
+                } else {
+                    put_byte(out, 0xb1);
+                    put_be32(out, (uint32_t)text.size);
+                }
+                sbe_buffer_append(out, text.data, text.size);
+            } else {
+                sbe_buffer_append(out, p, key_length);
+            }
+            sbe_buffer_append(out, p + key_length, value_size);
+            count += 2;
+        }
+        p += key_length + value_size;
+        remaining -= key_length + value_size;
+    }
+    return count;
+}
+
 void sbe_buffer_reserve(sbe_buffer *buffer, size_t extra)
 {
     if (buffer->capacity - buffer->size >= extra) {

@@ -69,6 +69,15 @@ bool sbe_body_next_data(sbe_bytes body, size_t *cursor, sbe_bytes *out_data);
  */
 bool sbe_message_id_text(sbe_bytes encoded, char *out, size_t capacity);
 
+/*
+ * Reads the entries of the map value encoded at `encoded` (a map, or null for none), checking
+ * that every key and value is complete. Returns false when it is not a valid map.
+ */
+bool sbe_map_entries_read(const uint8_t *encoded, size_t size, sbe_map_entries *out_entries);
+
+/* Finds the value of the string or symbol key `key` in `entries` (from sbe_map_entries_read). */
+bool sbe_map_entries_find(sbe_map_entries entries, const char *key, sbe_bytes *out_value);
+
 /* A growable output buffer for encoding. */
 typedef struct sbe_buffer {
     uint8_t *data;
@@ -101,6 +110,17 @@ void sbe_put_uint(sbe_buffer *buffer, uint32_t value);
  */
 size_t sbe_map_section_begin(sbe_buffer *buffer, uint8_t code);
 void sbe_map_section_end(sbe_buffer *buffer, size_t begin, uint32_t entry_count);
+
+/*
+ * Writes to `out` the entries of `base` with `changes` applied, and returns the entry count
+ * (keys plus values). An entry of `base` whose key has the text of a key in `changes` is
+ * replaced, and the other entries of `changes` are added with their keys written as strings,
+ * as application-properties require. Keys of `changes` named in `ignored_keys` (a
+ * NULL-terminated list, or NULL) are left out. Both maps must come from sbe_map_entries_read
+ * or sbe_message_split.
+ */
+uint32_t sbe_map_entries_merge(sbe_map_entries base, sbe_map_entries changes,
+                               const char *const *ignored_keys, sbe_buffer *out);
 
 /* Writes a header section with every field set. */
 void sbe_put_header(sbe_buffer *buffer, bool durable, uint8_t priority, bool has_ttl,

@@ -344,13 +344,47 @@ static void append_string_entry(sbe_buffer *buffer, const char *key, const char 
     sbe_put_string(buffer, value);
 }
 
+/* Replaces the application-property entries of `message` with `entries`. */
+static void set_application_properties(sbe_message *message, const sbe_buffer *entries,
+                                       uint32_t count)
+{
+    size_t prefix = message->annotations_size + message->properties_size;
+    size_t total = prefix + entries->size + message->body_size;
+    uint8_t *bytes = wl_xmalloc(total > 0 ? total : 1);
+
+    copy_bytes(bytes, message->bytes, prefix);
+    copy_bytes(bytes + prefix, entries->data, entries->size);
+    copy_bytes(bytes + prefix + entries->size,
+               message->bytes + prefix + message->application_properties_size, message->body_size);
+    free(message->bytes);
+    message->bytes = bytes;
+    message->application_properties_size = entries->size;
+    message->application_property_count = count;
+}
+
+/* Sets or adds the application properties in `changes`, skipping `ignored_keys`. */
+static void modify_application_properties(sbe_message *message, sbe_map_entries changes,
+                                          const char *const *ignored_keys)
+{
+    sbe_map_entries current = {
+        .bytes = {message->bytes + message->annotations_size + message->properties_size,
+                  message->application_properties_size},
+        .count = message->application_property_count,
+    };
+    sbe_buffer entries = {0};
+
+    uint32_t count = sbe_map_entries_merge(current, changes, ignored_keys, &entries);
+    set_application_properties(message, &entries, count);
+    sbe_buffer_free(&entries);
+}
+
 /* Moves `message` (already unlinked from its queue) to the dead-letter subqueue. */
 static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reason,
                         const char *description)
 {
     sbe_queue *target = queue->dead_letter;
-    sbe_buffer entries = {0};
-    uint32_t added = 0;
+    sbe_buffer changes = {0};
+    uint32_t count = 0;
 
     if (target == NULL) {
         /* NOTE: a message dead-lettered out of a dead-letter subqueue is dropped, because a
@@ -358,32 +392,20 @@ static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reas
         sbe_message_free(message);
         return;
     }
-    const uint8_t *old_entries =
-        message->bytes + message->annotations_size + message->properties_size;
-    sbe_buffer_append(&entries, old_entries, message->application_properties_size);
     if (reason != NULL) {
-        append_string_entry(&entries, "DeadLetterReason", reason);
-        added += 2;
+        append_string_entry(&changes, "DeadLetterReason", reason);
+        count += 2;
     }
     if (description != NULL) {
-        append_string_entry(&entries, "DeadLetterErrorDescription", description);
-        added += 2;
+        append_string_entry(&changes, "DeadLetterErrorDescription", description);
+        count += 2;
     }
-
-    size_t prefix = message->annotations_size + message->properties_size;
-    size_t total = prefix + entries.size + message->body_size;
-    uint8_t *bytes = wl_xmalloc(total);
-    copy_bytes(bytes, message->bytes, prefix);
-    copy_bytes(bytes + prefix, entries.data, entries.size);
-    copy_bytes(bytes + prefix + entries.size,
-               message->bytes + prefix + message->application_properties_size, message->body_size);
-    free(message->bytes);
-    message->bytes = bytes;
-    message->application_properties_size = entries.size;
-    message->application_property_count += added;
-    sbe_buffer_free(&entries);
+    modify_application_properties(
+        message, (sbe_map_entries){.bytes = {changes.data, changes.size}, .count = count}, NULL);
+    sbe_buffer_free(&changes);
 
     message->state = SBE_MESSAGE_AVAILABLE;
+    message->deferred = false;
     message->expires_at_ms = INT64_MAX;
     list_insert_ordered(target, message);
     heap_push(&target->available, message);
@@ -794,6 +816,17 @@ static sbe_message *find_locked(sbe_queue *queue, const uint8_t token[SBE_LOCK_T
 wl_status sbe_queue_settle(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_TOKEN_SIZE],
                            sbe_outcome outcome, const char *reason, const char *description)
 {
+    return sbe_queue_settle_modified(queue, lock_token, outcome, reason, description, NULL);
+}
+
+wl_status sbe_queue_settle_modified(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_TOKEN_SIZE],
+                                    sbe_outcome outcome, const char *reason,
+                                    const char *description,
+                                    const sbe_map_entries *properties_to_modify)
+{
+    /* The dead-letter reason and description have their own parameters. */
+    static const char *const dead_letter_keys[] = {"DeadLetterReason", "DeadLetterErrorDescription",
+                                                   NULL};
     int64_t now = now_ms(queue->store);
     sbe_message *message = find_locked(queue, lock_token);
 
@@ -803,6 +836,10 @@ wl_status sbe_queue_settle(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_T
     }
     heap_remove(&queue->locks, message);
     token_remove(queue, message);
+    if (properties_to_modify != NULL && properties_to_modify->count > 0 &&
+        outcome != SBE_OUTCOME_COMPLETE) {
+        modify_application_properties(message, *properties_to_modify, dead_letter_keys);
+    }
 
     switch (outcome) {
     case SBE_OUTCOME_COMPLETE:
@@ -898,6 +935,12 @@ static void encode_message(const sbe_message *message, bool locked, bool lock_to
     sbe_put_long(out, message->sequence_number);
     sbe_put_symbol(out, "x-opt-enqueued-time");
     sbe_put_timestamp(out, message->enqueued_time_ms);
+    /* x-opt-message-state: 1 deferred, 2 scheduled, absent for active (the SDKs' default). */
+    if (message->deferred || message->state == SBE_MESSAGE_SCHEDULED) {
+        sbe_put_symbol(out, "x-opt-message-state");
+        sbe_put_long(out, message->deferred ? 1 : 2);
+        count += 2;
+    }
     if (locked) {
         sbe_put_symbol(out, "x-opt-locked-until");
         sbe_put_timestamp(out, message->locked_until_ms);

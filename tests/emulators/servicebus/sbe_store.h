@@ -171,6 +171,17 @@ void sbe_message_free(sbe_message *message);
 wl_status sbe_queue_settle(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_TOKEN_SIZE],
                            sbe_outcome outcome, const char *reason, const char *description);
 
+/*
+ * Like sbe_queue_settle, and unless completing, first sets or adds the application properties
+ * in `properties_to_modify` (map entries, or NULL), as Service Bus does with the
+ * properties-to-modify of abandon, defer and dead-letter. Keys DeadLetterReason and
+ * DeadLetterErrorDescription are left to `reason` and `description`.
+ */
+wl_status sbe_queue_settle_modified(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_TOKEN_SIZE],
+                                    sbe_outcome outcome, const char *reason,
+                                    const char *description,
+                                    const sbe_map_entries *properties_to_modify);
+
 /* Extends a lock by the queue's lock duration. Returns WL_ERR_NOT_FOUND when the lock is lost. */
 wl_status sbe_queue_renew_lock(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_TOKEN_SIZE],
                                int64_t *out_locked_until_ms);
