@@ -3,7 +3,7 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { createClient, purge, countDetails } = require("./helpers.js");
+const { createClient, purge, countDetails, sleep } = require("./helpers.js");
 
 // orders: LockDuration PT1M, MaxDeliveryCount 3 in the suite's Config.json.
 const queue = "orders";
@@ -277,6 +277,87 @@ test("peek and deferred receive report the message state", async () => {
     await sender.cancelScheduledMessages(scheduledNumber);
     await sender.close();
     await purge(client, queue);
+  } finally {
+    await client.close();
+  }
+});
+
+// Service Bus counts a deferral as a delivery: a deferred message comes back with delivery
+// count 1, and each abandon or defer of it adds one (Azure SDK for JS deferredMessage tests).
+test("deferral counts as a delivery", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    await purge(client, queue, { subQueueType: "deadLetter" });
+    await sendOne(client, "count my deferrals", "defer-count-1");
+    const receiver = client.createReceiver(queue);
+    const message = await receiveOne(receiver);
+    assert.equal(message.deliveryCount, 0);
+    await receiver.deferMessage(message);
+
+    const [first] = await receiver.receiveDeferredMessages([message.sequenceNumber]);
+    assert.ok(first, "receiveDeferredMessages returned nothing");
+    assert.equal(first.deliveryCount, 1, "deferring did not count a delivery");
+    await receiver.abandonMessage(first);
+    const [second] = await receiver.receiveDeferredMessages([message.sequenceNumber]);
+    assert.equal(second.deliveryCount, 2, "abandoning a deferred message did not count");
+    await receiver.deferMessage(second);
+    const [third] = await receiver.receiveDeferredMessages([message.sequenceNumber]);
+    assert.equal(third.deliveryCount, 3, "deferring a deferred message did not count");
+    await receiver.deadLetterMessage(third, { deadLetterReason: "counted" });
+    await receiver.close();
+
+    const deadLetters = client.createReceiver(queue, { subQueueType: "deadLetter" });
+    const dead = await receiveOne(deadLetters);
+    assert.equal(dead.messageId, "defer-count-1");
+    assert.equal(dead.deliveryCount, 3, "dead-lettering changed the delivery count");
+    assert.equal(dead.state, "active", "a dead-lettered message is not deferred");
+    await deadLetters.completeMessage(dead);
+    await deadLetters.close();
+  } finally {
+    await client.close();
+  }
+});
+
+// In a dead-letter subqueue Service Bus neither counts an abandon nor dead-letters a message
+// again: that fails and the message stays (Azure SDK for JS batchReceiver tests).
+test("dead-letter subqueue keeps its messages", async () => {
+  // short-lock (LockDuration PT2S) lets the refused message's lock run out quickly.
+  const shortLock = "short-lock";
+  const client = createClient();
+  try {
+    await purge(client, shortLock);
+    await purge(client, shortLock, { subQueueType: "deadLetter" });
+    const sender = client.createSender(shortLock);
+    await sender.sendMessages({ body: "dead once", messageId: "dead-letter-again-1" });
+    await sender.close();
+    const receiver = client.createReceiver(shortLock);
+    await receiver.deadLetterMessage(await receiveOne(receiver));
+    await receiver.close();
+
+    const deadLetters = client.createReceiver(shortLock, {
+      subQueueType: "deadLetter",
+      maxAutoLockRenewalDurationInMs: 0,
+    });
+    const first = await receiveOne(deadLetters);
+    assert.equal(first.deliveryCount, 0);
+    await deadLetters.abandonMessage(first);
+    const second = await receiveOne(deadLetters);
+    assert.equal(second.messageId, "dead-letter-again-1");
+    assert.equal(second.deliveryCount, 0, "an abandon in the dead-letter subqueue was counted");
+
+    await assert.rejects(deadLetters.deadLetterMessage(second), (error) => {
+      // amqp:not-allowed reaches the caller as GeneralError.
+      assert.equal(error.code, "GeneralError", `unexpected error ${error.code}: ${error.message}`);
+      return true;
+    });
+    const peeked = await deadLetters.peekMessages(10, { fromSequenceNumber: second.sequenceNumber });
+    assert.deepEqual(peeked.map((m) => m.messageId), ["dead-letter-again-1"],
+      "the message left the dead-letter subqueue");
+    await deadLetters.close();
+    await sleep(2500);
+    await purge(client, shortLock, { subQueueType: "deadLetter" });
+    assert.deepEqual(await countDetails(shortLock), { active: 0, deadLetter: 0 });
   } finally {
     await client.close();
   }
