@@ -372,10 +372,52 @@ TEST_CASE(deferred_receive_by_sequence)
     sbe_message *taken = sbe_queue_receive_deferred(work, sequence, true);
     CHECK(taken != NULL);
     if (taken != NULL) {
-        CHECK_INT_EQ(taken->delivery_count, 1);
+        /* The deferral and the abandon each count a delivery, as in Service Bus. */
+        CHECK_INT_EQ(taken->delivery_count, 2);
     }
     sbe_message_free(taken);
     CHECK_INT_EQ(active(work), 0);
+    fixture_free(&f);
+}
+
+TEST_CASE(dead_letter_subqueue_keeps_messages)
+{
+    fixture f;
+    fixture_init(&f, 0);
+    sbe_queue *work = sbe_store_find(f.store, "work");
+    sbe_queue *dead_letters = sbe_store_find(f.store, "work/$DeadLetterQueue");
+
+    enqueue(work, "dead", 0, NULL);
+    sbe_message *message = sbe_queue_lock_next(work);
+    CHECK_INT_EQ(
+        sbe_queue_settle(work, message->lock_token, SBE_OUTCOME_DEAD_LETTER, "reason", NULL),
+        WL_OK);
+
+    sbe_message *dead = sbe_queue_lock_next(dead_letters);
+    CHECK(dead != NULL);
+    if (dead == NULL) {
+        fixture_free(&f);
+        return;
+    }
+    CHECK_INT_EQ(sbe_queue_settle(dead_letters, dead->lock_token, SBE_OUTCOME_ABANDON, NULL, NULL),
+                 WL_OK);
+    dead = sbe_queue_lock_next(dead_letters);
+    CHECK(dead != NULL);
+    if (dead == NULL) {
+        fixture_free(&f);
+        return;
+    }
+    /* An abandon in a dead-letter subqueue is not counted. */
+    CHECK_INT_EQ(dead->delivery_count, 0);
+    /* Dead-lettering again is refused, and the message keeps its lock. */
+    CHECK_INT_EQ(
+        sbe_queue_settle(dead_letters, dead->lock_token, SBE_OUTCOME_DEAD_LETTER, "again", NULL),
+        WL_ERR_CONFLICT);
+    CHECK_INT_EQ(sbe_queue_settle(dead_letters, dead->lock_token, SBE_OUTCOME_COMPLETE, NULL, NULL),
+                 WL_OK);
+    sbe_queue_counts counts;
+    sbe_queue_get_counts(work, &counts);
+    CHECK_INT_EQ(counts.dead_letter, 0);
     fixture_free(&f);
 }
 
@@ -577,7 +619,8 @@ TEST_MAIN(TEST_ENTRY(lock_expiry_redelivers), TEST_ENTRY(settle_after_expiry_is_
           TEST_ENTRY(renew_lock_extends), TEST_ENTRY(max_delivery_count_dead_letters),
           TEST_ENTRY(dead_letter_keeps_reason), TEST_ENTRY(abandon_keeps_sequence_order),
           TEST_ENTRY(defer_keeps_message_out_of_delivery), TEST_ENTRY(deferred_receive_by_sequence),
-          TEST_ENTRY(scheduled_message_waits), TEST_ENTRY(ttl_expiry_dead_letters),
-          TEST_ENTRY(ttl_expiry_removes), TEST_ENTRY(message_ttl_shorter_than_queue),
+          TEST_ENTRY(dead_letter_subqueue_keeps_messages), TEST_ENTRY(scheduled_message_waits),
+          TEST_ENTRY(ttl_expiry_dead_letters), TEST_ENTRY(ttl_expiry_removes),
+          TEST_ENTRY(message_ttl_shorter_than_queue),
           TEST_ENTRY(locked_message_expires_after_release), TEST_ENTRY(duplicate_detection_window),
           TEST_ENTRY(queue_cap_rejects), TEST_ENTRY(receive_and_delete_takes))

@@ -52,6 +52,10 @@
 #define SESSION_FILTER    "com.microsoft:session-filter"
 #define CBS_NODE          "$cbs"
 
+#define DEAD_LETTER_AGAIN_DESCRIPTION                                                              \
+    "A message in a dead-letter subqueue cannot be dead-lettered again. Complete it to remove "    \
+    "it, or abandon it to leave it there."
+
 typedef enum link_kind {
     LINK_CLOSED,       /* rejected or detached by the emulator; ignored until it goes */
     LINK_CBS_REQUEST,  /* client -> $cbs */
@@ -646,8 +650,15 @@ static pn_message_t *management_update_disposition(sbe_queue *queue, pn_message_
         properties_to_modify = (sbe_map_entries){0};
     }
     for (size_t i = 0; i < count; i++) {
-        if (sbe_queue_settle_modified(queue, tokens[i], outcome, reason, description,
-                                      &properties_to_modify) != WL_OK) {
+        wl_status status = sbe_queue_settle_modified(queue, tokens[i], outcome, reason, description,
+                                                     &properties_to_modify);
+        if (status == WL_ERR_CONFLICT) {
+            sbe_buffer_free(&encoded_body);
+            reply = reply_begin(request, "statusCode", "statusDescription", 400,
+                                DEAD_LETTER_AGAIN_DESCRIPTION, "amqp:not-allowed");
+            goto out;
+        }
+        if (status != WL_OK) {
             sbe_buffer_free(&encoded_body);
             reply = reply_begin(request, "statusCode", "statusDescription", 410,
                                 "The lock supplied is invalid. Either the lock expired, or the "
@@ -1190,7 +1201,9 @@ static void settle_outgoing(link_ctx *link, pn_delivery_t *delivery)
     wl_status status = sbe_queue_settle_modified(link->queue, (const uint8_t *)tag.start, outcome,
                                                  reason, description, &properties_to_modify);
     sbe_buffer_free(&encoded_changes);
-    if (status != WL_OK) {
+    if (status == WL_ERR_CONFLICT) {
+        reject_delivery(delivery, "amqp:not-allowed", DEAD_LETTER_AGAIN_DESCRIPTION);
+    } else if (status != WL_OK) {
         reject_delivery(delivery, "com.microsoft:message-lock-lost",
                         "The lock supplied is invalid. Either the lock expired, or the message "
                         "has already been removed from the queue.");

@@ -387,8 +387,8 @@ static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reas
     uint32_t count = 0;
 
     if (target == NULL) {
-        /* NOTE: a message dead-lettered out of a dead-letter subqueue is dropped, because a
-         * subqueue has no subqueue of its own. What Service Bus does here is not checked. */
+        /* Not reached: settling refuses a dead-letter in a subqueue, and messages there
+         * neither expire nor count deliveries. */
         sbe_message_free(message);
         return;
     }
@@ -441,8 +441,14 @@ static void return_message(sbe_queue *queue, sbe_message *message, int64_t now)
 /* Handles a failed delivery (abandon or lock expiry) of a message unlinked from its lock. */
 static void delivery_failed(sbe_queue *queue, sbe_message *message, int64_t now)
 {
+    if (queue->is_dead_letter) {
+        /* Service Bus does not count an abandon in a dead-letter subqueue.
+         * NOTE: a lock expiry there is assumed to behave the same; that is not checked. */
+        return_message(queue, message, now);
+        return;
+    }
     message->delivery_count++;
-    if (!queue->is_dead_letter && message->delivery_count >= queue->config->max_delivery_count) {
+    if (message->delivery_count >= queue->config->max_delivery_count) {
         heap_remove(&queue->expiry, message);
         list_remove(queue, message);
         dead_letter(queue, message, "MaxDeliveryCountExceeded",
@@ -834,6 +840,11 @@ wl_status sbe_queue_settle_modified(sbe_queue *queue, const uint8_t lock_token[S
         /* An expired lock not yet collected is lost all the same. */
         return WL_ERR_NOT_FOUND;
     }
+    if (outcome == SBE_OUTCOME_DEAD_LETTER && queue->is_dead_letter) {
+        /* Service Bus refuses this and keeps the message in the subqueue.
+         * NOTE: that it also keeps the lock, as here, is not checked. */
+        return WL_ERR_CONFLICT;
+    }
     heap_remove(&queue->locks, message);
     token_remove(queue, message);
     if (properties_to_modify != NULL && properties_to_modify->count > 0 &&
@@ -854,6 +865,8 @@ wl_status sbe_queue_settle_modified(sbe_queue *queue, const uint8_t lock_token[S
         return_message(queue, message, now);
         break;
     case SBE_OUTCOME_DEFER:
+        /* Service Bus counts a deferral as a delivery, as it does an abandon. */
+        message->delivery_count++;
         message->state = SBE_MESSAGE_DEFERRED;
         message->deferred = true;
         break;

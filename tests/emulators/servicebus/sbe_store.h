@@ -166,7 +166,8 @@ void sbe_message_free(sbe_message *message);
  * Settles the message locked with `lock_token`. `reason` and `description` (either may be
  * NULL) become the DeadLetterReason and DeadLetterErrorDescription application properties
  * when dead-lettering. Returns WL_ERR_NOT_FOUND when no message holds that lock (it expired,
- * or the message was settled already).
+ * or the message was settled already), and WL_ERR_CONFLICT, leaving the message locked, for a
+ * dead-letter in a dead-letter subqueue.
  */
 wl_status sbe_queue_settle(sbe_queue *queue, const uint8_t lock_token[SBE_LOCK_TOKEN_SIZE],
                            sbe_outcome outcome, const char *reason, const char *description);
