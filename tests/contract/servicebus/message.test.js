@@ -79,3 +79,41 @@ test("sequence numbers increase in send order", async () => {
     await client.close();
   }
 });
+
+// A received message sent again carries the broker's annotations from its first trip. Service
+// Bus sets those itself, and a repeated key in the annotations map is invalid AMQP.
+test("broker annotations from the sender are replaced", async () => {
+  const client = createClient();
+  try {
+    await purge(client, queue);
+    const sender = client.createSender(queue);
+    await sender.sendMessages({
+      body: "sent again",
+      bodyType: "value",
+      messageAnnotations: {
+        "x-opt-sequence-number": 999999,
+        "x-opt-enqueued-time": new Date(0),
+        "x-opt-locked-until": new Date(0),
+        "x-opt-message-state": 1,
+        "x-opt-partition-key": "kept",
+      },
+    });
+    await sender.close();
+
+    const receiver = client.createReceiver(queue);
+    const [peeked] = await receiver.peekMessages(1);
+    assert.ok(peeked, "nothing to peek");
+    assert.equal(peeked.state, "active", "the sender's x-opt-message-state was kept");
+    assert.equal(peeked.lockedUntilUtc, undefined, "a peeked message shows the sender's lock");
+    assert.notEqual(peeked.sequenceNumber.toNumber(), 999999);
+    assert.ok(peeked.enqueuedTimeUtc.getTime() > 0, "the sender's enqueued time was kept");
+    assert.equal(peeked.partitionKey, "kept", "an annotation the broker does not own was lost");
+    const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    assert.ok(message, "no message was received");
+    assert.equal(message.state, "active");
+    await receiver.completeMessage(message);
+    await receiver.close();
+  } finally {
+    await client.close();
+  }
+});
