@@ -313,6 +313,17 @@ TEST_CASE(map_entries_merged)
     CHECK_INT_EQ(value.data[0], 0x55); /* Proton writes a small long as smalllong */
     CHECK(!sbe_map_entries_find(change_entries, "absent", &value));
 
+    static const char *const removed_keys[] = {"changed", "absent", NULL};
+    sbe_buffer remaining = {0};
+    sbe_map_entries left = {.count =
+                                sbe_map_entries_remove(change_entries, removed_keys, &remaining)};
+    left.bytes = (sbe_bytes){remaining.data, remaining.size};
+    CHECK_INT_EQ(left.count, 4);
+    CHECK(!sbe_map_entries_find(left, "changed", &value));
+    CHECK(sbe_map_entries_find(left, "added", &value));
+    CHECK(sbe_map_entries_find(left, "ignored", &value));
+    sbe_buffer_free(&remaining);
+
     static const char *const ignored[] = {"ignored", NULL};
     sbe_buffer merged = {0};
     uint32_t count = sbe_map_entries_merge(base_entries, change_entries, ignored, &merged);

@@ -557,6 +557,29 @@ bool sbe_map_entries_find(sbe_map_entries entries, const char *key, sbe_bytes *o
     return false;
 }
 
+uint32_t sbe_map_entries_remove(sbe_map_entries entries, const char *const *keys, sbe_buffer *out)
+{
+    uint32_t count = 0;
+    const uint8_t *p = entries.bytes.data;
+    size_t remaining = entries.bytes.size;
+
+    for (uint32_t i = 0; i + 1 < entries.count; i += 2) {
+        size_t key_length = value_length(p, remaining, 0);
+        size_t value_size =
+            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
+        if (value_size == 0) {
+            break;
+        }
+        if (!key_in_list(p, key_length, keys)) {
+            sbe_buffer_append(out, p, key_length + value_size);
+            count += 2;
+        }
+        p += key_length + value_size;
+        remaining -= key_length + value_size;
+    }
+    return count;
+}
+
 uint32_t sbe_map_entries_merge(sbe_map_entries base, sbe_map_entries changes,
                                const char *const *ignored_keys, sbe_buffer *out)
 {

@@ -122,6 +122,12 @@ void sbe_map_section_end(sbe_buffer *buffer, size_t begin, uint32_t entry_count)
 uint32_t sbe_map_entries_merge(sbe_map_entries base, sbe_map_entries changes,
                                const char *const *ignored_keys, sbe_buffer *out);
 
+/*
+ * Writes to `out` the entries of `entries` whose key is not a string or symbol named in `keys`
+ * (NULL-terminated), and returns their count (keys plus values).
+ */
+uint32_t sbe_map_entries_remove(sbe_map_entries entries, const char *const *keys, sbe_buffer *out);
+
 /* Writes a header section with every field set. */
 void sbe_put_header(sbe_buffer *buffer, bool durable, uint8_t priority, bool has_ttl,
                     uint32_t ttl_ms, bool first_acquirer, uint32_t delivery_count);

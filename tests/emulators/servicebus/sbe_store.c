@@ -607,6 +607,32 @@ static const sbe_message_parts *assign_message_id(const sbe_message_parts *parts
  * Stores a message that becomes available at `scheduled_ms` (now or earlier: at once). Its
  * enqueued time is then the scheduled time, as in Service Bus.
  */
+/*
+ * Returns `parts`, or a copy in `out_parts` whose annotations (written to `buffer`) lack the
+ * ones that encode_message writes. A received message sent again carries them from its first
+ * trip, and a repeated key in the delivered annotations map is invalid AMQP.
+ */
+static const sbe_message_parts *remove_broker_annotations(const sbe_message_parts *parts,
+                                                          sbe_message_parts *out_parts,
+                                                          sbe_buffer *buffer)
+{
+    static const char *const broker_keys[] = {"x-opt-sequence-number", "x-opt-enqueued-time",
+                                              "x-opt-locked-until", "x-opt-message-state", NULL};
+    sbe_bytes value;
+    bool found = false;
+
+    for (size_t i = 0; broker_keys[i] != NULL && !found; i++) {
+        found = sbe_map_entries_find(parts->annotations, broker_keys[i], &value);
+    }
+    if (!found) {
+        return parts;
+    }
+    *out_parts = *parts;
+    out_parts->annotations.count = sbe_map_entries_remove(parts->annotations, broker_keys, buffer);
+    out_parts->annotations.bytes = (sbe_bytes){buffer->data, buffer->size};
+    return out_parts;
+}
+
 static wl_status enqueue_at(sbe_queue *queue, const sbe_message_parts *parts, int64_t scheduled_ms,
                             int64_t *out_sequence_number, bool *out_duplicate, wl_error *err)
 {
@@ -634,6 +660,9 @@ static wl_status enqueue_at(sbe_queue *queue, const sbe_message_parts *parts, in
     if (parts->message_id.size == 0) {
         parts = assign_message_id(parts, &with_id, &properties);
     }
+    sbe_message_parts without_broker_annotations;
+    sbe_buffer annotations = {0};
+    parts = remove_broker_annotations(parts, &without_broker_annotations, &annotations);
 
     size_t total = parts->annotations.bytes.size + parts->properties.size +
                    parts->application_properties.bytes.size + parts->body.size;
@@ -676,6 +705,7 @@ static wl_status enqueue_at(sbe_queue *queue, const sbe_message_parts *parts, in
         heap_push(&queue->expiry, message);
     }
     sbe_buffer_free(&properties);
+    sbe_buffer_free(&annotations);
     if (scheduled) {
         message->state = SBE_MESSAGE_SCHEDULED;
         heap_push(&queue->scheduled, message);
