@@ -102,3 +102,41 @@ test("health endpoint reports healthy", async () => {
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { status: "healthy" });
 });
+
+// Service Bus checks a deferred message's time-to-live only when a client receives it by
+// sequence number, and then dead-letters it (message deferral docs on learn.microsoft.com).
+test("expired deferred message waits for its receive", async () => {
+  // short-ttl: DefaultMessageTimeToLive PT2S, DeadLetteringOnMessageExpiration true.
+  const client = createClient();
+  try {
+    await purge(client, "short-ttl");
+    await purge(client, "short-ttl", { subQueueType: "deadLetter" });
+    const sender = client.createSender("short-ttl");
+    await sender.sendMessages({ body: "set aside", messageId: "ttl-deferred-1" });
+    await sender.close();
+    const receiver = client.createReceiver("short-ttl");
+    const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    assert.ok(message, "no message was received");
+    await receiver.deferMessage(message);
+
+    await sleep(3000);
+    assert.deepEqual(await countDetails("short-ttl"), { active: 1, deadLetter: 0 },
+      "the deferred message expired before anyone tried to receive it");
+    await assert.rejects(receiver.receiveDeferredMessages([message.sequenceNumber]), (error) => {
+      assert.equal(error.code, "MessageNotFound", `unexpected error ${error.code}: ${error.message}`);
+      return true;
+    });
+    await receiver.close();
+    assert.deepEqual(await countDetails("short-ttl"), { active: 0, deadLetter: 1 });
+
+    const deadLetters = client.createReceiver("short-ttl", { subQueueType: "deadLetter" });
+    const [dead] = await deadLetters.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    assert.ok(dead, "the expired deferred message is not on the dead-letter subqueue");
+    assert.equal(dead.messageId, "ttl-deferred-1");
+    assert.equal(dead.deadLetterReason, "TTLExpiredException");
+    await deadLetters.completeMessage(dead);
+    await deadLetters.close();
+  } finally {
+    await client.close();
+  }
+});
