@@ -29,6 +29,7 @@ wl_unit_test(emulator_store SOURCES test_emulator_store.c
         max_delivery_count_dead_letters dead_letter_keeps_reason abandon_keeps_sequence_order
         defer_keeps_message_out_of_delivery deferred_receive_by_sequence
         dead_letter_subqueue_keeps_messages scheduled_message_waits ttl_expiry_dead_letters
-        ttl_expiry_removes message_ttl_shorter_than_queue locked_message_expires_after_release
-        duplicate_detection_window queue_cap_rejects receive_and_delete_takes
+        deferred_expires_on_receive ttl_expiry_removes message_ttl_shorter_than_queue
+        locked_message_expires_after_release duplicate_detection_window queue_cap_rejects
+        receive_and_delete_takes
   LIBS servicebus_emulator_core)

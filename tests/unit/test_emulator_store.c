@@ -491,6 +491,28 @@ TEST_CASE(ttl_expiry_dead_letters)
     fixture_free(&f);
 }
 
+TEST_CASE(deferred_expires_on_receive)
+{
+    fixture f;
+    fixture_init(&f, 0);
+    sbe_queue *expiring = sbe_store_find(f.store, "expiring");
+
+    enqueue(expiring, "set aside", 0, NULL);
+    sbe_message *message = sbe_queue_lock_next(expiring);
+    int64_t sequence = message->sequence_number;
+    CHECK_INT_EQ(sbe_queue_settle(expiring, message->lock_token, SBE_OUTCOME_DEFER, NULL, NULL),
+                 WL_OK);
+    wl_fake_clock_advance(&f.clock, 10000);
+    sbe_store_expire(f.store);
+    /* Past its time-to-live, the deferred message waits for a receive by sequence number. */
+    CHECK_INT_EQ(active(expiring), 1);
+    CHECK_INT_EQ(dead_lettered(expiring), 0);
+    CHECK(!sbe_queue_has_deferred(expiring, sequence));
+    CHECK_INT_EQ(active(expiring), 0);
+    CHECK_INT_EQ(dead_lettered(expiring), 1);
+    fixture_free(&f);
+}
+
 TEST_CASE(ttl_expiry_removes)
 {
     fixture f;
@@ -620,7 +642,7 @@ TEST_MAIN(TEST_ENTRY(lock_expiry_redelivers), TEST_ENTRY(settle_after_expiry_is_
           TEST_ENTRY(dead_letter_keeps_reason), TEST_ENTRY(abandon_keeps_sequence_order),
           TEST_ENTRY(defer_keeps_message_out_of_delivery), TEST_ENTRY(deferred_receive_by_sequence),
           TEST_ENTRY(dead_letter_subqueue_keeps_messages), TEST_ENTRY(scheduled_message_waits),
-          TEST_ENTRY(ttl_expiry_dead_letters), TEST_ENTRY(ttl_expiry_removes),
-          TEST_ENTRY(message_ttl_shorter_than_queue),
+          TEST_ENTRY(ttl_expiry_dead_letters), TEST_ENTRY(deferred_expires_on_receive),
+          TEST_ENTRY(ttl_expiry_removes), TEST_ENTRY(message_ttl_shorter_than_queue),
           TEST_ENTRY(locked_message_expires_after_release), TEST_ENTRY(duplicate_detection_window),
           TEST_ENTRY(queue_cap_rejects), TEST_ENTRY(receive_and_delete_takes))

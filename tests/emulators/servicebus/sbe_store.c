@@ -489,9 +489,10 @@ static void queue_expire(sbe_queue *queue, int64_t now)
         token_remove(queue, message);
         delivery_failed(queue, message, now);
     }
-    /* Only available and deferred messages expire; a locked one expires once released. */
+    /* Only available messages expire here. A locked one expires once released, and a deferred
+     * one when a client tries to receive it, as Service Bus documents for deferral. */
     while ((message = heap_top(&queue->expiry)) != NULL && message->expires_at_ms <= now) {
-        if (message->state == SBE_MESSAGE_LOCKED) {
+        if (message->state == SBE_MESSAGE_LOCKED || message->state == SBE_MESSAGE_DEFERRED) {
             heap_remove(&queue->expiry, message);
             continue;
         }
@@ -805,9 +806,15 @@ static sbe_message *find_deferred(const sbe_queue *queue, int64_t sequence_numbe
     return NULL;
 }
 
-bool sbe_queue_has_deferred(const sbe_queue *queue, int64_t sequence_number)
+bool sbe_queue_has_deferred(sbe_queue *queue, int64_t sequence_number)
 {
-    return find_deferred(queue, sequence_number) != NULL;
+    sbe_message *message = find_deferred(queue, sequence_number);
+
+    if (message != NULL && message->expires_at_ms <= now_ms(queue->store)) {
+        expire_message(queue, message);
+        return false;
+    }
+    return message != NULL;
 }
 
 sbe_message *sbe_queue_receive_deferred(sbe_queue *queue, int64_t sequence_number, bool take)

@@ -156,7 +156,12 @@ sbe_message *sbe_queue_lock_next(sbe_queue *queue);
  * none. NOTE: the lookup walks the queue, which is fine for the rare deferred receive.
  */
 sbe_message *sbe_queue_receive_deferred(sbe_queue *queue, int64_t sequence_number, bool take);
-bool sbe_queue_has_deferred(const sbe_queue *queue, int64_t sequence_number);
+/*
+ * Reports whether a deferred message with `sequence_number` is waiting. One whose time-to-live
+ * has passed expires now (dead-lettered or removed) and counts as absent, because Service Bus
+ * expires a deferred message only when a client tries to receive it.
+ */
+bool sbe_queue_has_deferred(sbe_queue *queue, int64_t sequence_number);
 
 /* Removes the next available message for receive-and-delete. Caller frees with sbe_message_free. */
 sbe_message *sbe_queue_take_next(sbe_queue *queue);
