@@ -104,3 +104,29 @@ test("session receiver fails at once", async () => {
     await client.close();
   }
 });
+
+// The suite's Config.json lists the topic "events" with the subscription "audit", which the
+// emulator does not serve: both must fail at once and say so, not report a missing entity.
+test("topic and subscription fail as not supported", async () => {
+  const client = createClient();
+  try {
+    const sender = client.createSender("events");
+    await assert.rejects(within(20000, sender.sendMessages({ body: "event" }), "send"), (error) => {
+      // amqp:not-implemented reaches the caller as GeneralError prefixed with its name.
+      assert.equal(codeOf(error), "GeneralError", `${codeOf(error)}: ${error.message}`);
+      assert.match(error.message, /^NotImplementedError: .*not supported/);
+      return true;
+    });
+    const receiver = client.createReceiver("events", "audit");
+    await assert.rejects(
+      within(20000, receiver.receiveMessages(1, { maxWaitTimeInMs: 2000 }), "receive"),
+      (error) => {
+        assert.equal(codeOf(error), "GeneralError", `${codeOf(error)}: ${error.message}`);
+        assert.match(error.message, /^NotImplementedError: .*not supported/);
+        return true;
+      },
+    );
+  } finally {
+    await client.close();
+  }
+});
