@@ -179,6 +179,10 @@ TEST_CASE(suite_config_loads)
         CHECK_INT_EQ(orders->lock_duration_ms, 60000);
         CHECK_INT_EQ(orders->max_delivery_count, 3);
     }
+    /* The topic is kept by name so that a client using it gets a not-supported error. */
+    CHECK_INT_EQ(config.ignored_topic_count, 1);
+    CHECK(sbe_config_has_topic(&config, "Events"));
+    CHECK(!sbe_config_has_topic(&config, "orders"));
     sbe_config_free(&config);
 }
 

@@ -1269,6 +1269,14 @@ static bool classify_link(link_ctx *link, bool we_send, const char *path)
     link->queue = sbe_store_find(broker->store, queue_path);
     free(queue_path);
     link->entity_path = wl_xstrdup(path);
+    if (link->queue == NULL && sbe_store_is_unserved_topic(broker->store, path)) {
+        snprintf(description, sizeof description,
+                 "Topics and subscriptions are not supported by this emulator, so '%s' cannot be "
+                 "used; it serves the queues of Config.json only.",
+                 path);
+        reject_attach(link, "amqp:not-implemented", description);
+        return false;
+    }
     if (link->queue == NULL) {
         snprintf(description, sizeof description,
                  "The messaging entity '%s' could not be found. To know more visit "

@@ -356,6 +356,19 @@ wl_status sbe_config_parse(const char *json, const char *source, sbe_config *out
     const cJSON *topics = cJSON_GetObjectItemCaseSensitive(ns, "Topics");
     if (cJSON_IsArray(topics)) {
         config.ignored_topic_count = (size_t)cJSON_GetArraySize(topics);
+        config.ignored_topic_names =
+            wl_xcalloc(config.ignored_topic_count > 0 ? config.ignored_topic_count : 1,
+                       sizeof *config.ignored_topic_names);
+        size_t index = 0;
+        const cJSON *topic;
+        cJSON_ArrayForEach(topic, topics)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(topic, "Name");
+            if (cJSON_IsString(name) && index < config.ignored_topic_count) {
+                config.ignored_topic_names[index] = wl_xstrdup(name->valuestring);
+            }
+            index++;
+        }
     }
 
 out:
@@ -408,8 +421,23 @@ void sbe_config_free(sbe_config *config)
         free(config->queues[i].name);
     }
     free(config->queues);
+    for (size_t i = 0; i < config->ignored_topic_count && config->ignored_topic_names; i++) {
+        free(config->ignored_topic_names[i]);
+    }
+    free(config->ignored_topic_names);
     free(config->namespace_name);
     *config = (sbe_config){0};
+}
+
+bool sbe_config_has_topic(const sbe_config *config, const char *name)
+{
+    for (size_t i = 0; i < config->ignored_topic_count; i++) {
+        if (config->ignored_topic_names[i] != NULL &&
+            strcasecmp(config->ignored_topic_names[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 const sbe_queue_config *sbe_config_find_queue(const sbe_config *config, const char *name)

@@ -35,6 +35,7 @@ typedef struct sbe_config {
     sbe_queue_config *queues;
     size_t queue_count;
     size_t ignored_topic_count; /* topics are listed in the file but not emulated */
+    char **ignored_topic_names; /* their names, ignored_topic_count of them (NULL when unnamed) */
 } sbe_config;
 
 /*
@@ -49,6 +50,9 @@ wl_status sbe_config_parse(const char *json, const char *source, sbe_config *out
 wl_status sbe_config_load(const char *path, sbe_config *out_config, wl_error *err);
 
 void sbe_config_free(sbe_config *config);
+
+/* Reports whether the file lists a topic named `name` (case-insensitive). */
+bool sbe_config_has_topic(const sbe_config *config, const char *name);
 
 /* Returns the queue named `name` (case-insensitive, as Service Bus entity names), or NULL. */
 const sbe_queue_config *sbe_config_find_queue(const sbe_config *config, const char *name);

@@ -61,6 +61,7 @@ struct sbe_queue {
 };
 
 struct sbe_store {
+    const sbe_config *config;
     const wl_clock *clock;
     size_t max_queue_messages;
     sbe_queue **queues; /* main queues only */
@@ -1070,6 +1071,7 @@ sbe_store *sbe_store_create(const sbe_config *config, const wl_clock *clock,
 {
     sbe_store *store = wl_xcalloc(1, sizeof *store);
 
+    store->config = config;
     store->clock = clock;
     store->max_queue_messages = max_queue_messages;
     store->queue_count = config->queue_count;
@@ -1118,6 +1120,22 @@ sbe_queue *sbe_store_find(sbe_store *store, const char *path)
         }
     }
     return NULL;
+}
+
+bool sbe_store_is_unserved_topic(const sbe_store *store, const char *path)
+{
+    static const char subscriptions[] = "/subscriptions/";
+    size_t topic_length = strcspn(path, "/");
+
+    for (const char *p = path; *p != '\0'; p++) {
+        if (strncasecmp(p, subscriptions, sizeof subscriptions - 1) == 0) {
+            return true;
+        }
+    }
+    char *topic = wl_xstrndup(path, topic_length);
+    bool listed = sbe_config_has_topic(store->config, topic);
+    free(topic);
+    return listed;
 }
 
 size_t sbe_store_queue_count(const sbe_store *store)

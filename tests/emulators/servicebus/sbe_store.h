@@ -104,6 +104,12 @@ void sbe_store_set_available_callback(sbe_store *store, sbe_available_fn *callba
  */
 sbe_queue *sbe_store_find(sbe_store *store, const char *path);
 
+/*
+ * Reports whether `path` is a topic that the configuration lists ("events", or a path under
+ * it) or any topic subscription ("t/Subscriptions/s"). The emulator serves neither.
+ */
+bool sbe_store_is_unserved_topic(const sbe_store *store, const char *path);
+
 size_t sbe_store_queue_count(const sbe_store *store);
 /* Returns the main (not dead-letter) queue at `index`, in configuration order. */
 sbe_queue *sbe_store_queue_at(sbe_store *store, size_t index);
