@@ -606,10 +606,6 @@ static const sbe_message_parts *assign_message_id(const sbe_message_parts *parts
 }
 
 /*
- * Stores a message that becomes available at `scheduled_ms` (now or earlier: at once). Its
- * enqueued time is then the scheduled time, as in Service Bus.
- */
-/*
  * Returns `parts`, or a copy in `out_parts` whose annotations (written to `buffer`) lack the
  * ones that encode_message writes. A received message sent again carries them from its first
  * trip, and a repeated key in the delivered annotations map is invalid AMQP.
@@ -635,6 +631,10 @@ static const sbe_message_parts *remove_broker_annotations(const sbe_message_part
     return out_parts;
 }
 
+/*
+ * Stores a message that becomes available at `scheduled_ms` (now or earlier: at once). Its
+ * enqueued time is then the scheduled time, as in Service Bus.
+ */
 static wl_status enqueue_at(sbe_queue *queue, const sbe_message_parts *parts, int64_t scheduled_ms,
                             int64_t *out_sequence_number, bool *out_duplicate, wl_error *err)
 {
