@@ -126,13 +126,27 @@ static bool read_digits(const char *text, int count, int *out)
     return true;
 }
 
+static bool is_leap_year(int year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+/* Checks that the fields name a real date and time. Second 60 is a leap second, which timegm
+ * counts as the first second of the next minute, as POSIX time has no leap seconds. */
 static bool valid_fields(const struct tm *fields)
 {
-    static const int days_in_month[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-    return fields->tm_mon >= 0 && fields->tm_mon < 12 && fields->tm_mday >= 1 &&
-           fields->tm_mday <= days_in_month[fields->tm_mon] && fields->tm_hour < 24 &&
-           fields->tm_min < 60 && fields->tm_sec < 61;
+    if (fields->tm_mon < 0 || fields->tm_mon >= 12) {
+        return false;
+    }
+    int days = days_in_month[fields->tm_mon];
+    if (fields->tm_mon == 1 && is_leap_year(fields->tm_year + 1900)) {
+        days++;
+    }
+    return fields->tm_mday >= 1 && fields->tm_mday <= days && fields->tm_hour >= 0 &&
+           fields->tm_hour < 24 && fields->tm_min >= 0 && fields->tm_min < 60 &&
+           fields->tm_sec >= 0 && fields->tm_sec <= 60;
 }
 
 bool wl_parse_stamp(const char *text, int64_t *out_unix_us)
@@ -171,26 +185,45 @@ void wl_format_rfc1123(int64_t unix_seconds, char out[WL_RFC1123_SIZE])
     copy_fixed(out, WL_RFC1123_SIZE, buffer);
 }
 
+/* Returns the index of the three letters at `text` in `names`, or -1. */
+static int find_name(const char *text, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (strncmp(text, names[i], 3) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 bool wl_parse_rfc1123(const char *text, int64_t *out_unix_seconds)
 {
     struct tm fields = {0};
-    char day[4], month[4], zone[4];
     int year;
-    int consumed = 0;
 
-    if (sscanf(text, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", day, &fields.tm_mday, month, &year,
-               &fields.tm_hour, &fields.tm_min, &fields.tm_sec, zone, &consumed) != 8 ||
-        text[consumed] != '\0' || strcmp(zone, "GMT") != 0) {
+    /* "Fri, 04 Dec 2026 06:14:27 GMT": every field has a fixed width and position. */
+    if (strlen(text) != WL_RFC1123_SIZE - 1 || text[3] != ',' || text[4] != ' ' || text[7] != ' ' ||
+        text[11] != ' ' || text[16] != ' ' || text[19] != ':' || text[22] != ':' ||
+        strcmp(text + 25, " GMT") != 0) {
         return false;
     }
-    fields.tm_mon = -1;
-    for (int i = 0; i < 12; i++) {
-        if (strcmp(month, month_names[i]) == 0) {
-            fields.tm_mon = i;
-        }
+    if (!read_digits(text + 5, 2, &fields.tm_mday) || !read_digits(text + 12, 4, &year) ||
+        !read_digits(text + 17, 2, &fields.tm_hour) || !read_digits(text + 20, 2, &fields.tm_min) ||
+        !read_digits(text + 23, 2, &fields.tm_sec)) {
+        return false;
     }
+    int weekday = find_name(text, day_names, 7);
+    fields.tm_mon = find_name(text + 8, month_names, 12);
     fields.tm_year = year - 1900;
-    if (!valid_fields(&fields)) {
+    if (weekday < 0 || !valid_fields(&fields)) {
+        return false;
+    }
+
+    /* The day name must match the date alone, because timegm moves 23:59:60 to the next day. */
+    struct tm day = fields;
+    day.tm_hour = day.tm_min = day.tm_sec = 0;
+    timegm(&day);
+    if (day.tm_wday != weekday) {
         return false;
     }
     *out_unix_seconds = (int64_t)timegm(&fields);

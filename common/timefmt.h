@@ -20,13 +20,18 @@
 /* Formats `unix_us` (microseconds since the epoch) as a message stamp. */
 void wl_format_stamp(int64_t unix_us, char out[WL_STAMP_SIZE]);
 
-/* Parses a message stamp in exactly the form above. Returns false on any deviation. */
+/* Parses a message stamp in exactly the form above, on a real date. Second 60, a leap second,
+ * is read as the first second of the next minute. Returns false on any deviation. */
 bool wl_parse_stamp(const char *text, int64_t *out_unix_us);
 
 /* Formats `unix_seconds` as an RFC 1123 date in GMT with English day and month names. */
 void wl_format_rfc1123(int64_t unix_seconds, char out[WL_RFC1123_SIZE]);
 
-/* Parses an RFC 1123 date such as "Fri, 04 Dec 2026 06:14:27 GMT". */
+/*
+ * Parses an RFC 1123 date in exactly the form that wl_format_rfc1123 writes, such as
+ * "Fri, 04 Dec 2026 06:14:27 GMT" (the IMF-fixdate of RFC 7231), with the day name of its
+ * date. Second 60 is read as in wl_parse_stamp. Returns false on any deviation.
+ */
 bool wl_parse_rfc1123(const char *text, int64_t *out_unix_seconds);
 
 /* Formats `unix_ms` as ISO 8601 UTC with milliseconds. */

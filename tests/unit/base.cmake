@@ -4,7 +4,8 @@ wl_unit_test(encoding SOURCES test_encoding.c
   hex_digit_values utf8_decode_table utf8_encode_roundtrip utf8_copy_table json_escape_utf8
   url_redact_userinfo)
 wl_unit_test(timefmt SOURCES test_timefmt.c
-  CASES stamp_format stamp_parse_rejects rfc1123_roundtrip uuid_v4_shape guid_order
+  CASES stamp_format stamp_parse_rejects rfc1123_roundtrip rfc1123_parse_rejects uuid_v4_shape
+        guid_order
         stamp_cache_seconds iso8601_cached_seconds times_beyond_four_digit_years
         uuid_v4_unique_many uuid_v4_fork_refills)
 wl_unit_test(sas SOURCES test_sas.c

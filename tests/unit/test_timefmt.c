@@ -19,11 +19,12 @@ TEST_CASE(stamp_format)
 TEST_CASE(stamp_parse_rejects)
 {
     static const char *const invalid[] = {
-        "2026-12-04T06:14:27.123456", "2026-12-04 06:14:27",
-        "2026-12-04 06:14:27.12345",  "2026-13-04 06:14:27.123456",
-        "2026-02-30 06:14:27.123456", "2026-12-04 06:14:27.1234567",
-        "2026-12-04 06:14:27.12345a", "",
-        "2026-12-04 06:14:27.123456Z"};
+        "2026-12-04T06:14:27.123456",  "2026-12-04 06:14:27",
+        "2026-12-04 06:14:27.12345",   "2026-13-04 06:14:27.123456",
+        "2026-02-30 06:14:27.123456",  "2026-12-04 06:14:27.1234567",
+        "2026-12-04 06:14:27.12345a",  "",
+        "2026-12-04 06:14:27.123456Z", "2025-02-29 06:14:27.123456",
+        "2100-02-29 00:00:00.000000",  "2026-12-04 06:14:61.000000"};
     int64_t parsed;
 
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
@@ -34,6 +35,8 @@ TEST_CASE(stamp_parse_rejects)
         }
         CHECK(!accepted);
     }
+    CHECK(wl_parse_stamp("2024-02-29 06:14:27.123456", &parsed));
+    CHECK(wl_parse_stamp("2000-02-29 06:14:27.123456", &parsed));
 }
 
 TEST_CASE(rfc1123_roundtrip)
@@ -47,6 +50,32 @@ TEST_CASE(rfc1123_roundtrip)
     CHECK_INT_EQ(parsed, INT64_C(1796364867));
     CHECK(!wl_parse_rfc1123("Fri, 04 Dec 2026 06:14:27 UTC", &parsed));
     CHECK(!wl_parse_rfc1123("Fri, 04 Dex 2026 06:14:27 GMT", &parsed));
+}
+
+TEST_CASE(rfc1123_parse_rejects)
+{
+    static const char *const invalid[] = {
+        "Fri, 08 Dec 2026 06:14:27 GMT", "Xyz, 04 Dec 2026 06:14:27 GMT",
+        "Fri, 04 Dec 2026 -1:14:27 GMT", "Fri, 04 Dec 2026 06:-1:27 GMT",
+        "Fri, 04 Dec 2026 06:14:+7 GMT", "Fri,04 Dec 2026 06:14:27 GMT",
+        "Fri, 4 Dec 2026 06:14:27 GMT",  "Fri, 04 Dec 2026  6:14:27 GMT",
+        "Sun, 29 Feb 2026 06:14:27 GMT", "Fri, 04 Dec 2026 06:14:27 GMT ",
+        "Fri, 04 Dec 2026 06:14:61 GMT"};
+    int64_t parsed = 0;
+
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        bool accepted = wl_parse_rfc1123(invalid[i], &parsed);
+
+        if (accepted) {
+            fprintf(stderr, "accepted invalid date \"%s\"\n", invalid[i]);
+        }
+        CHECK(!accepted);
+    }
+    CHECK(wl_parse_rfc1123("Thu, 29 Feb 2024 00:00:00 GMT", &parsed));
+    CHECK_INT_EQ(parsed, INT64_C(1709164800));
+    /* A leap second is read as the first second of the next day. */
+    CHECK(wl_parse_rfc1123("Thu, 31 Dec 2026 23:59:60 GMT", &parsed));
+    CHECK_INT_EQ(parsed, INT64_C(1798761600));
 }
 
 TEST_CASE(uuid_v4_shape)
@@ -193,6 +222,6 @@ TEST_CASE(uuid_v4_fork_refills)
 
 TEST_MAIN(TEST_ENTRY(stamp_format), TEST_ENTRY(iso8601_cached_seconds),
           TEST_ENTRY(times_beyond_four_digit_years), TEST_ENTRY(stamp_parse_rejects),
-          TEST_ENTRY(rfc1123_roundtrip), TEST_ENTRY(uuid_v4_shape), TEST_ENTRY(guid_order),
-          TEST_ENTRY(stamp_cache_seconds), TEST_ENTRY(uuid_v4_unique_many),
-          TEST_ENTRY(uuid_v4_fork_refills))
+          TEST_ENTRY(rfc1123_roundtrip), TEST_ENTRY(rfc1123_parse_rejects),
+          TEST_ENTRY(uuid_v4_shape), TEST_ENTRY(guid_order), TEST_ENTRY(stamp_cache_seconds),
+          TEST_ENTRY(uuid_v4_unique_many), TEST_ENTRY(uuid_v4_fork_refills))
