@@ -4,7 +4,10 @@
  * Input: a message body, optionally followed by 0xFF and a message-id (0xFF never occurs in
  * UTF-8, so the body keeps every other byte value). Checks:
  *   - an accepted body gives fields that cJSON 1.7.15 reads the same way, whenever cJSON
- *     parses the body as well, and a srcStamp that wl_format_stamp writes back unchanged;
+ *     parses the body as well, and a srcStamp that wl_format_stamp writes back unchanged
+ *     (but for a leap second);
+ *   - the strict JSON that cJSON prints for any body it parses is accepted exactly when it
+ *     is an object with one string "msg" and one "srcStamp" stamp, with cJSON's values;
  *   - document_check_id accepts an id exactly when it is non-empty, well-formed UTF-8 (by the
  *     reference decoder) and free of NUL, '/', '\\', '?' and '#';
  *   - the built document is UTF-8 JSON that cJSON parses back to the message's values, with
@@ -42,18 +45,78 @@ static void check_id(const char *id, size_t length)
     }
 }
 
-/* Checks the fields against cJSON's reading of the same body, when cJSON accepts it. */
+/* Returns how many members of `object` are named `name`. */
+static int count_members(const cJSON *object, const char *name)
+{
+    int count = 0;
+    const cJSON *item;
+
+    cJSON_ArrayForEach(item, object)
+    {
+        count += strcmp(item->string, name) == 0;
+    }
+    return count;
+}
+
+/*
+ * Checks the parser on the strict JSON that cJSON prints for a body that it parses. An object
+ * with one string "msg" and one string "srcStamp" in the stamp form must be accepted with
+ * cJSON's values. Any other valid JSON must be rejected for its content, not as invalid JSON.
+ */
+static void check_printed(const cJSON *root)
+{
+    char *printed = cJSON_PrintUnformatted(root);
+    document_fields fields;
+    wl_error err = {0};
+    int64_t stamp_us = 0;
+
+    FUZZ_CHECK(printed != NULL);
+    wl_status status =
+        document_parse_message((const uint8_t *)printed, strlen(printed), &fields, &err);
+    if (!cJSON_IsObject(root)) {
+        FUZZ_CHECK(status == WL_ERR_INVALID && strcmp(err.condition, "NotAnObject") == 0);
+        free(printed);
+        return;
+    }
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "msg");
+    const cJSON *stamp = cJSON_GetObjectItemCaseSensitive(root, "srcStamp");
+    bool expected = count_members(root, "msg") == 1 && count_members(root, "srcStamp") == 1 &&
+                    cJSON_IsString(msg) && cJSON_IsString(stamp) &&
+                    wl_parse_stamp(stamp->valuestring, &stamp_us);
+    if (expected) {
+        FUZZ_CHECK(status == WL_OK);
+        FUZZ_CHECK(strcmp(fields.msg, msg->valuestring) == 0);
+        FUZZ_CHECK(strcmp(fields.src_stamp, stamp->valuestring) == 0);
+        FUZZ_CHECK(fields.src_unix_us == stamp_us);
+        document_fields_free(&fields);
+    } else {
+        FUZZ_CHECK(status == WL_ERR_INVALID);
+        FUZZ_CHECK(strcmp(err.condition, "InvalidJson") != 0);
+        FUZZ_CHECK(strcmp(err.condition, "InvalidUtf8") != 0);
+    }
+    free(printed);
+}
+
+/* Compares the parser with cJSON when the body is UTF-8 that cJSON parses. `fields` is NULL
+ * when the parser rejected the body. */
 static void compare_with_cjson(const uint8_t *body, size_t length, const document_fields *fields)
 {
-    cJSON *root = cJSON_ParseWithLength((const char *)body, length);
+    size_t bad_offset = 0;
 
+    if (!reference_utf8_valid(body, length, &bad_offset)) {
+        return;
+    }
+    cJSON *root = cJSON_ParseWithLength((const char *)body, length);
     if (root == NULL) {
         return; /* numbers over 63 characters or nesting over 1000 levels, for example */
     }
-    FUZZ_CHECK(cJSON_IsObject(root));
-    /* cJSON 1.7.15 cuts a string at an escaped NUL, so compare up to the first NUL. */
-    FUZZ_CHECK(strcmp(string_member(root, "msg"), fields->msg) == 0);
-    FUZZ_CHECK(strcmp(string_member(root, "srcStamp"), fields->src_stamp) == 0);
+    if (fields != NULL) {
+        FUZZ_CHECK(cJSON_IsObject(root));
+        /* cJSON 1.7.15 cuts a string at an escaped NUL, so compare up to the first NUL. */
+        FUZZ_CHECK(strcmp(string_member(root, "msg"), fields->msg) == 0);
+        FUZZ_CHECK(strcmp(string_member(root, "srcStamp"), fields->src_stamp) == 0);
+    }
+    check_printed(root);
     cJSON_Delete(root);
 }
 
@@ -124,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_id(id, id_length);
     }
 
-    /* The body is copied so that ASan sees any read past its end. */
+    /* The body is copied so that ASan detects any read past its end. */
     uint8_t *body = malloc(body_length ? body_length : 1);
     FUZZ_CHECK(body != NULL);
     memcpy(body, data, body_length);
@@ -133,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(status == WL_ERR_INVALID);
         FUZZ_CHECK(err.condition[0] != '\0');
         FUZZ_CHECK(fields.msg == NULL && fields.src_stamp == NULL);
+        compare_with_cjson(body, body_length, NULL);
     } else {
         size_t bad_offset = 0;
         char stamp[WL_STAMP_SIZE];
@@ -141,7 +205,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(
             reference_utf8_valid((const uint8_t *)fields.msg, fields.msg_length, &bad_offset));
         wl_format_stamp(fields.src_unix_us, stamp);
-        FUZZ_CHECK(strcmp(stamp, fields.src_stamp) == 0);
+        /* A leap second (second 60) is written back as second 0 of the next minute. */
+        if (strncmp(fields.src_stamp + 17, "60", 2) != 0) {
+            FUZZ_CHECK(strcmp(stamp, fields.src_stamp) == 0);
+        }
         compare_with_cjson(body, body_length, &fields);
         check_document(&fields, id != NULL && id[0] != '\0' ? id : default_id, size);
         document_fields_free(&fields);
