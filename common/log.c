@@ -108,6 +108,9 @@ size_t log_json_escape(char *out, size_t capacity, const char *text)
 }
 
 static void write_line(log_level level, const char *event, const char *fields_json, const char *fmt,
+                       va_list args) __attribute__((format(printf, 4, 0)));
+
+static void write_line(log_level level, const char *event, const char *fields_json, const char *fmt,
                        va_list args)
 {
     char message[2048];

@@ -38,6 +38,9 @@ const char *wl_status_str(wl_status status)
 }
 
 static wl_status set_va(wl_error *err, wl_status status, const char *condition, const char *fmt,
+                        va_list args) __attribute__((format(printf, 4, 0)));
+
+static wl_status set_va(wl_error *err, wl_status status, const char *condition, const char *fmt,
                         va_list args)
 {
     if (err == NULL || err->status != WL_OK) {
