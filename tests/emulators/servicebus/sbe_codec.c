@@ -507,29 +507,44 @@ static bool key_in_list(const uint8_t *key, size_t length, const char *const *ke
     return false;
 }
 
+/*
+ * Reads the entry (key, then value) at `*at`, within `*remaining` bytes, into `out_key` and
+ * `out_value`, and moves past it. Returns false at an entry that is cut short or malformed.
+ */
+static bool next_entry(const uint8_t **at, size_t *remaining, sbe_bytes *out_key,
+                       sbe_bytes *out_value)
+{
+    size_t key_length = value_length(*at, *remaining, 0);
+    size_t value_size =
+        key_length > 0 ? value_length(*at + key_length, *remaining - key_length, 0) : 0;
+
+    if (value_size == 0) {
+        return false;
+    }
+    *out_key = (sbe_bytes){*at, key_length};
+    *out_value = (sbe_bytes){*at + key_length, value_size};
+    *at += key_length + value_size;
+    *remaining -= key_length + value_size;
+    return true;
+}
+
 /* Reports whether a key of `changes` that is not ignored has the text of `key`. */
 static bool changes_have_key(sbe_map_entries changes, const char *const *ignored_keys,
-                             const uint8_t *key, size_t key_length)
+                             sbe_bytes key)
 {
-    const uint8_t *p = changes.bytes.data;
+    const uint8_t *at = changes.bytes.data;
     size_t remaining = changes.bytes.size;
+    sbe_bytes change_key;
+    sbe_bytes change_value;
 
     for (uint32_t i = 0; i + 1 < changes.count; i += 2) {
-        size_t change_key_length = value_length(p, remaining, 0);
-        if (change_key_length == 0) {
+        if (!next_entry(&at, &remaining, &change_key, &change_value)) {
             break;
         }
-        size_t change_value_length =
-            value_length(p + change_key_length, remaining - change_key_length, 0);
-        if (change_value_length == 0) {
-            break;
-        }
-        if (keys_equal(p, change_key_length, key, key_length) &&
-            !key_in_list(p, change_key_length, ignored_keys)) {
+        if (keys_equal(change_key.data, change_key.size, key.data, key.size) &&
+            !key_in_list(change_key.data, change_key.size, ignored_keys)) {
             return true;
         }
-        p += change_key_length + change_value_length;
-        remaining -= change_key_length + change_value_length;
     }
     return false;
 }
@@ -537,22 +552,19 @@ static bool changes_have_key(sbe_map_entries changes, const char *const *ignored
 bool sbe_map_entries_find(sbe_map_entries entries, const char *key, sbe_bytes *out_value)
 {
     const char *const keys[] = {key, NULL};
-    const uint8_t *p = entries.bytes.data;
+    const uint8_t *at = entries.bytes.data;
     size_t remaining = entries.bytes.size;
+    sbe_bytes entry_key;
+    sbe_bytes entry_value;
 
     for (uint32_t i = 0; i + 1 < entries.count; i += 2) {
-        size_t key_length = value_length(p, remaining, 0);
-        size_t value_size =
-            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
-        if (value_size == 0) {
+        if (!next_entry(&at, &remaining, &entry_key, &entry_value)) {
             return false;
         }
-        if (key_in_list(p, key_length, keys)) {
-            *out_value = (sbe_bytes){p + key_length, value_size};
+        if (key_in_list(entry_key.data, entry_key.size, keys)) {
+            *out_value = entry_value;
             return true;
         }
-        p += key_length + value_size;
-        remaining -= key_length + value_size;
     }
     return false;
 }
@@ -560,78 +572,73 @@ bool sbe_map_entries_find(sbe_map_entries entries, const char *key, sbe_bytes *o
 uint32_t sbe_map_entries_remove(sbe_map_entries entries, const char *const *keys, sbe_buffer *out)
 {
     uint32_t count = 0;
-    const uint8_t *p = entries.bytes.data;
+    const uint8_t *at = entries.bytes.data;
     size_t remaining = entries.bytes.size;
+    sbe_bytes key;
+    sbe_bytes value;
 
     for (uint32_t i = 0; i + 1 < entries.count; i += 2) {
-        size_t key_length = value_length(p, remaining, 0);
-        size_t value_size =
-            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
-        if (value_size == 0) {
+        if (!next_entry(&at, &remaining, &key, &value)) {
             break;
         }
-        if (!key_in_list(p, key_length, keys)) {
-            sbe_buffer_append(out, p, key_length + value_size);
+        if (!key_in_list(key.data, key.size, keys)) {
+            sbe_buffer_append(out, key.data, key.size + value.size);
             count += 2;
         }
-        p += key_length + value_size;
-        remaining -= key_length + value_size;
     }
     return count;
+}
+
+/* Appends `key` to `out`, with a symbol key (as in modified message-annotations) written as a
+ * string, because application-properties keys are strings. */
+static void append_string_key(sbe_buffer *out, sbe_bytes key)
+{
+    sbe_bytes text;
+
+    if (!key_text(key.data, key.size, &text)) {
+        sbe_buffer_append(out, key.data, key.size);
+        return;
+    }
+    if (text.size <= 255) {
+        put_byte(out, 0xa1);
+        put_byte(out, (uint8_t)text.size);
+    } else {
+        put_byte(out, 0xb1);
+        put_be32(out, (uint32_t)text.size);
+    }
+    sbe_buffer_append(out, text.data, text.size);
 }
 
 uint32_t sbe_map_entries_merge(sbe_map_entries base, sbe_map_entries changes,
                                const char *const *ignored_keys, sbe_buffer *out)
 {
     uint32_t count = 0;
-    const uint8_t *p = base.bytes.data;
+    const uint8_t *at = base.bytes.data;
     size_t remaining = base.bytes.size;
+    sbe_bytes key;
+    sbe_bytes value;
 
     for (uint32_t i = 0; i + 1 < base.count; i += 2) {
-        size_t key_length = value_length(p, remaining, 0);
-        size_t value_size =
-            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
-        if (value_size == 0) {
+        if (!next_entry(&at, &remaining, &key, &value)) {
             break;
         }
-        size_t entry_length = key_length + value_size;
-        if (!changes_have_key(changes, ignored_keys, p, key_length)) {
-            sbe_buffer_append(out, p, entry_length);
+        if (!changes_have_key(changes, ignored_keys, key)) {
+            sbe_buffer_append(out, key.data, key.size + value.size);
             count += 2;
         }
-        p += entry_length;
-        remaining -= entry_length;
     }
 
-    p = changes.bytes.data;
+    at = changes.bytes.data;
     remaining = changes.bytes.size;
     for (uint32_t i = 0; i + 1 < changes.count; i += 2) {
-        size_t key_length = value_length(p, remaining, 0);
-        size_t value_size =
-            key_length > 0 ? value_length(p + key_length, remaining - key_length, 0) : 0;
-        sbe_bytes text;
-        if (value_size == 0) {
+        if (!next_entry(&at, &remaining, &key, &value)) {
             break;
         }
-        if (!key_in_list(p, key_length, ignored_keys)) {
-            if (key_text(p, key_length, &text)) {
-                /* A symbol key (as in modified message-annotations) becomes a string. */
-                if (text.size <= 255) {
-                    put_byte(out, 0xa1);
-                    put_byte(out, (uint8_t)text.size);
-                } else {
-                    put_byte(out, 0xb1);
-                    put_be32(out, (uint32_t)text.size);
-                }
-                sbe_buffer_append(out, text.data, text.size);
-            } else {
-                sbe_buffer_append(out, p, key_length);
-            }
-            sbe_buffer_append(out, p + key_length, value_size);
+        if (!key_in_list(key.data, key.size, ignored_keys)) {
+            append_string_key(out, key);
+            sbe_buffer_append(out, value.data, value.size);
             count += 2;
         }
-        p += key_length + value_size;
-        remaining -= key_length + value_size;
     }
     return count;
 }
