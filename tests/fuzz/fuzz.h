@@ -1,7 +1,7 @@
 /*
- * Helpers shared by the fuzz targets: a check that stops the run with a message, and a UTF-8
- * reference decoder written from the Unicode table of well-formed byte sequences (Unicode 15,
- * table 3-7), independent of wl_utf8_decode, to judge the project's UTF-8 code.
+ * Helpers shared by the fuzz targets: a check that stops the run with a message, and a
+ * reference UTF-8 decoder. The decoder follows the Unicode table of well-formed byte sequences
+ * (Unicode 15, table 3-7) and shares no code with wl_utf8_decode, so it can judge that code.
  */
 #ifndef WL_FUZZ_H
 #define WL_FUZZ_H

@@ -1,8 +1,8 @@
 /*
  * Fuzzes cosmos_partition_key_json. For any bytes the output must fit
- * COSMOS_PARTITION_KEY_JSON_SIZE (the buffer has exactly that size, so ASan catches an
- * overrun), be printable ASCII, and parse with cJSON to an array of one string equal to the
- * input with each malformed UTF-8 byte replaced by U+FFFD.
+ * COSMOS_PARTITION_KEY_JSON_SIZE, and the buffer has exactly that size, so ASan catches an
+ * overrun. The output must be printable ASCII. cJSON must parse it to an array of one string:
+ * the input with each malformed UTF-8 byte replaced by U+FFFD.
  */
 #include "cosmos.h"
 #include "fuzz.h"

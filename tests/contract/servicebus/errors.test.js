@@ -106,7 +106,7 @@ test("session receiver fails at once", async () => {
 });
 
 // The suite's Config.json lists the topic "events" with the subscription "audit", which the
-// emulator does not serve: both must fail at once and say so, not report a missing entity.
+// emulator does not serve. Both must fail at once as not supported, not as a missing entity.
 test("topic and subscription fail as not supported", async () => {
   const client = createClient();
   try {

@@ -388,7 +388,7 @@ static void dead_letter(sbe_queue *queue, sbe_message *message, const char *reas
     uint32_t count = 0;
 
     if (target == NULL) {
-        /* Not reached: settling refuses a dead-letter in a subqueue, and messages there
+        /* Not reached: settling rejects a dead-letter in a subqueue, and messages there
          * neither expire nor count deliveries. */
         sbe_message_free(message);
         return;
@@ -444,7 +444,7 @@ static void delivery_failed(sbe_queue *queue, sbe_message *message, int64_t now)
 {
     if (queue->is_dead_letter) {
         /* Service Bus does not count an abandon in a dead-letter subqueue.
-         * NOTE: a lock expiry there is assumed to behave the same; that is not checked. */
+         * NOTE: a lock expiry there is assumed to behave the same, which is not checked. */
         return_message(queue, message, now);
         return;
     }
@@ -879,7 +879,7 @@ wl_status sbe_queue_settle_modified(sbe_queue *queue, const uint8_t lock_token[S
         return WL_ERR_NOT_FOUND;
     }
     if (outcome == SBE_OUTCOME_DEAD_LETTER && queue->is_dead_letter) {
-        /* Service Bus refuses this and keeps the message in the subqueue.
+        /* Service Bus rejects this and keeps the message in the subqueue.
          * NOTE: that it also keeps the lock, as here, is not checked. */
         return WL_ERR_CONFLICT;
     }
